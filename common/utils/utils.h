@@ -1,0 +1,112 @@
+/* utils.h: the public face of common/utils (libutils.a).
+ *
+ * Error rule (used by every layer of vmferry): a function that fails
+ * records one message with set_error() and returns -1 or NULL.  It never
+ * prints the error as well.  The caller that decides what to do (in the
+ * end only cmd/) reads it with get_error().  The recorded error is
+ * thread-local, so worker threads do not overwrite each other's errors.
+ */
+#ifndef VMFERRY_UTILS_H
+#define VMFERRY_UTILS_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <pthread.h>
+
+/* --- errors (error.c) --- */
+
+/* Record an error for the current thread.  If errnum != 0, ": strerror"
+ * is appended.  errno is preserved.  The message replaces any earlier one.
+ */
+void set_error (int errnum, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+
+/* Prefix the current thread's error with "context: " (used when a lower
+ * layer's message needs to say which disk / VM / host it was about).
+ */
+void prefix_error (const char *fmt, ...)
+  __attribute__ ((format (printf, 1, 2)));
+
+/* The last error recorded on this thread ("" if none), and its errno. */
+const char *get_error (void);
+int get_errno (void);
+
+/* Forget the error recorded on this thread. */
+void clear_error (void);
+
+/* --- debug messages (debug.c) ---
+ *
+ * Off unless vmferry_debug_enable() was called (cmd/ does, on -v or when
+ * VMFERRY_DEBUG is set in the environment).  Messages go to stderr as
+ * "prog: debug: ...".  The flag is one of the few globals the house style
+ * allows (a debug flag).
+ */
+extern int vmferry_debug_flag;
+void vmferry_debug_enable (const char *progname);
+void vmferry_debug_print (const char *fmt, ...)
+  __attribute__ ((format (printf, 1, 2)));
+#define debug(fs, ...)                                                  \
+  do {                                                                  \
+    if (__builtin_expect (vmferry_debug_flag, 0))                       \
+      vmferry_debug_print ((fs), ##__VA_ARGS__);                        \
+  } while (0)
+
+/* --- small helpers (misc.c) --- */
+
+/* Monotonic clock in milliseconds / wall clock in milliseconds. */
+int64_t now_ms (void);
+int64_t wall_ms (void);
+
+/* Write all of buf, retrying on EINTR and short writes.  -1 + set_error. */
+int write_all (int fd, const void *buf, size_t len);
+
+/* Read a whole small file into a malloc'd, NUL-terminated buffer;
+ * *len_out (if not NULL) receives the length.  NULL + set_error.
+ */
+char *read_file (const char *path, size_t *len_out);
+
+/* malloc'd printf; NULL + set_error on failure. */
+char *xasprintf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+
+/* Recursively remove a directory tree (like rm -rf, does not follow
+ * symlinks).  Missing path is not an error.  -1 + set_error.
+ */
+int remove_tree (const char *path);
+
+/* mkdir -p with the given mode.  -1 + set_error. */
+int mkdir_p (const char *path, mode_t mode);
+
+/* --- cleanup attributes (scope cleanup, as in libnbd) --- */
+
+void cleanup_free (void *ptr);
+void cleanup_close (int *fd);
+void cleanup_fclose (FILE **fp);
+void cleanup_mutex_unlock (pthread_mutex_t **ptr);
+void cleanup_strv (char ***strv);
+
+#define CLEANUP_FREE __attribute__ ((cleanup (cleanup_free)))
+#define CLEANUP_CLOSE __attribute__ ((cleanup (cleanup_close)))
+#define CLEANUP_FCLOSE __attribute__ ((cleanup (cleanup_fclose)))
+#define CLEANUP_STRV __attribute__ ((cleanup (cleanup_strv)))
+
+#define ACQUIRE_LOCK_FOR_CURRENT_SCOPE(mutex)                           \
+  __attribute__ ((cleanup (cleanup_mutex_unlock)))                      \
+  pthread_mutex_t *_lock_##__LINE__ = (mutex);                          \
+  pthread_mutex_lock (_lock_##__LINE__)
+
+/* --- NULL-terminated string vectors (strv.c) --- */
+
+/* Length of a NULL-terminated vector. */
+size_t strv_len (char *const *v);
+/* Append a copy of s; -1 + set_error. *v may be NULL initially. */
+int strv_push (char ***v, const char *s);
+/* Free the vector and its strings (accepts NULL). */
+void strv_free (char **v);
+
+#endif /* VMFERRY_UTILS_H */

@@ -1,0 +1,109 @@
+/* qmp.h: the QMP client.  The ONLY code in vmferry that speaks to a QEMU
+ * monitor.
+ *
+ * Ownership: a struct qmp is used by one thread at a time (no locking
+ * inside).  json_t values returned are new references owned by the
+ * caller; json_t arguments passed in are borrowed unless a comment says
+ * "stolen".
+ *
+ * Errors: functions return NULL / -1 after set_error() (utils.h).  When the
+ * failure was an error reply from QEMU, the message is
+ * "CMD: CLASS: DESC" and qmp_error_class() / qmp_error_desc() return
+ * QMP's "class" and "desc" until the next command.  A timeout sets errno
+ * ETIMEDOUT (get_errno()); a closed connection ECONNRESET.  After a
+ * timeout or a protocol error the handle is unusable except for
+ * qmp_close(), because replies could no longer be matched to commands.
+ */
+#ifndef VMFERRY_QMP_H
+#define VMFERRY_QMP_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+struct qmp;
+
+/* Largest single message accepted from the peer (bytes).  A longer line
+ * is a protocol error: the connection is dropped, never grown without
+ * bound.
+ */
+#define QMP_MAX_MESSAGE (16 * 1024 * 1024)
+
+/* Connect to the QMP unix socket at path, read the greeting and negotiate
+ * capabilities, all within timeout_ms.  QMP sockets serve one client at a
+ * time: when another client holds the socket, no greeting arrives and the
+ * error says the socket is busy (and which process holds it, when
+ * /proc can tell).
+ */
+struct qmp *qmp_connect (const char *path, int timeout_ms);
+
+/* Close and free (accepts NULL). */
+void qmp_close (struct qmp *q);
+
+/* The greeting's "QMP" object (borrowed, lives as long as q), e.g. to read
+ * {"version": {"qemu": {"major":..,"minor":..,"micro":..}}}.
+ */
+json_t *qmp_greeting (struct qmp *q);
+
+/* QEMU's version from the greeting as major*10000 + minor*100 + micro. */
+int qmp_qemu_version (struct qmp *q);
+
+/* PID of the QEMU process at the other end of the socket (SO_PEERCRED). */
+pid_t qmp_peer_pid (struct qmp *q);
+
+/* Run command cmd with arguments args (stolen; may be NULL) and wait up to
+ * timeout_ms for its reply.  Events that arrive meanwhile are queued.
+ * Returns the "return" value (new reference).
+ */
+json_t *qmp_command (struct qmp *q, const char *cmd, json_t *args,
+                     int timeout_ms);
+
+/* Same, with the arguments built by json_pack (fmt, ...); fmt NULL means
+ * no arguments.  Example:
+ *   qmp_commandf (q, 5000, "block-job-cancel", "{s:s}", "device", id);
+ */
+json_t *qmp_commandf (struct qmp *q, int timeout_ms, const char *cmd,
+                      const char *fmt, ...);
+
+/* Class and description of the last QMP error reply, or "" if the last
+ * failure was not an error reply.
+ */
+const char *qmp_error_class (struct qmp *q);
+const char *qmp_error_desc (struct qmp *q);
+
+/* Predicate over one event object ({"event":..,"data":..,"timestamp":..}).
+ * Return true to accept it.
+ */
+typedef bool (*qmp_event_match_fn) (json_t *event, void *opaque);
+
+/* Wait up to timeout_ms for an event whose "event" equals name (name NULL
+ * means any) and that match accepts (match NULL means any).  Queued
+ * events are searched first, oldest first.  The matching event is removed
+ * from the queue and returned (new reference); events that do not match
+ * stay queued.  Timeout: NULL, errno ETIMEDOUT.
+ */
+json_t *qmp_wait_event (struct qmp *q, const char *name,
+                        qmp_event_match_fn match, void *opaque,
+                        int timeout_ms);
+
+/* Read whatever has arrived without blocking and return the oldest queued
+ * event matching name/match, or NULL (with no error set: get_errno() == 0)
+ * when there is none.  NULL with an error when the connection failed.
+ */
+json_t *qmp_poll_event (struct qmp *q, const char *name,
+                        qmp_event_match_fn match, void *opaque);
+
+/* Drop every queued event. */
+void qmp_clear_events (struct qmp *q);
+
+/* The socket's file descriptor, to wait on it with poll(2) together with
+ * other descriptors.
+ */
+int qmp_fd (struct qmp *q);
+
+/* Pass fd to QEMU with SCM_RIGHTS and name it fdname there ("getfd").
+ * The caller keeps its fd.
+ */
+int qmp_send_fd (struct qmp *q, int fd, const char *fdname, int timeout_ms);
+
+#endif /* VMFERRY_QMP_H */
