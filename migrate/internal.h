@@ -1,0 +1,113 @@
+/* internal.h: private to migrate/. */
+#ifndef VMFERRY_MIGRATE_INTERNAL_H
+#define VMFERRY_MIGRATE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#include "utils.h"
+#include "qmp.h"
+#include "api.h"
+#include "migrate.h"
+
+/* ---- keyval.c: QEMU "k=v,k=v" option strings ---- */
+
+struct mig_keyval_item {
+  char *key;                    /* NULL for the implied first item */
+  char *value;
+};
+struct mig_keyval {
+  struct mig_keyval_item *items;
+  size_t n;
+};
+struct mig_keyval *mig_keyval_parse (const char *str);
+void mig_keyval_free (struct mig_keyval *kv);
+/* Format back, re-escaping commas.  malloc'd. */
+char *mig_keyval_format (const struct mig_keyval *kv);
+/* Value of key (NULL: the implied first item), or NULL if absent. */
+const char *mig_keyval_get (const struct mig_keyval *kv, const char *key);
+/* Replace the value of key, or append key=value. */
+int mig_keyval_set (struct mig_keyval *kv, const char *key,
+                    const char *value);
+
+/* ---- vm.c / wire.c: what is known about the VM being moved ---- */
+
+struct mig_disk {
+  char *id;                     /* device or node name to mirror/export */
+  char *path;                   /* image file on the source */
+  char *format;                 /* "qcow2", "raw" */
+  uint64_t virtual_size;
+  uint64_t allocated;           /* bytes allocated on the source host */
+  bool read_only;               /* not copied: must exist on the dest */
+  char *dest_path;              /* on the destination (NULL: not chosen) */
+};
+
+struct mig_vm {
+  char *name;
+  char *qmp_path;
+  pid_t pid;
+  char **argv;                  /* as found in /proc/PID/cmdline */
+  int qemu_version;             /* major*10000 + minor*100 + micro */
+  char *machine;                /* concrete machine type, e.g. pc-q35-7.2 */
+  uint64_t memory;              /* guest RAM in bytes */
+  char *cpu_vendor;             /* the source host's vendor_id */
+  struct mig_disk *disks;
+  size_t n_disks;
+};
+
+void mig_vm_free (struct mig_vm *vm);
+/* Serialize for the prepare request / parse it back (validating it). */
+json_t *mig_vm_to_json (const struct mig_vm *vm);
+struct mig_vm *mig_vm_from_json (json_t *j);
+
+/* Discover the VM behind an open QMP connection (vm.c). */
+struct mig_vm *mig_vm_discover (struct qmp *q, const char *qmp_path);
+
+/* ---- argv.c: the VM's command line ---- */
+
+/* If argv uses a pass-through device or host block device, return a
+ * malloc'd description of it ("-device vfio-pci,host=..."), else NULL.
+ */
+char *mig_argv_find_passthrough (char *const *argv);
+
+/* Read /proc/PID/cmdline (cmdline.c). */
+char **mig_cmdline_read (pid_t pid);
+
+/* The machine type named on the command line (malloc'd into *buf), or
+ * NULL when there is none.
+ */
+const char *mig_argv_machine (char *const *argv, char **buf);
+
+/* Value of the first occurrence of option opt ("-name"), or NULL. */
+const char *mig_argv_option (char *const *argv, const char *opt);
+
+/* Replace the machine type in argv by the concrete one (in place). */
+int mig_argv_set_machine (char **argv, const char *machine);
+
+/* The destination's view: where things go. */
+struct mig_layout {
+  const char *qemu;             /* binary to run */
+  const char *run_dir;          /* sockets, logs, pidfile */
+  const struct mig_disk *disks; /* with dest_path set */
+  size_t n_disks;
+};
+
+/* Result of a rewrite. */
+struct mig_rewritten {
+  char **argv;                  /* destination argv (without our additions) */
+  char **files;                 /* sockets/files the VM creates in run_dir */
+  char *qmp;                    /* the VM's own first QMP socket, or NULL */
+};
+void mig_rewritten_clear (struct mig_rewritten *r);
+
+/* Rewrite the source argv for the destination: disk paths, chardev and
+ * monitor sockets into run_dir, daemonize/pidfile/incoming dropped.
+ * Refuses (-1 + set_error) options that would open host files or devices
+ * the migration does not account for, and unknown options.
+ */
+int mig_argv_rewrite (char *const *argv, const struct mig_layout *l,
+                      struct mig_rewritten *out);
+
+#endif /* VMFERRY_MIGRATE_INTERNAL_H */

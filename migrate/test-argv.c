@@ -1,0 +1,177 @@
+/* test-argv.c: the destination's rewrite of a VM command line. */
+#include <config.h>
+
+#include <stddef.h>
+#include <stdarg.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "internal.h"
+
+static struct mig_disk disks[] = {
+  { .id = "disk0", .path = "/src/vm/disk0.qcow2", .format = "qcow2",
+    .dest_path = "/dst/vm/disk0.qcow2" },
+};
+static const struct mig_layout layout = {
+  .qemu = "/usr/bin/qemu-new", .run_dir = "/run/vmf/vm",
+  .disks = disks, .n_disks = 1,
+};
+
+/* Find the argument following opt in v (NULL if absent). */
+static const char *
+arg_of (char **v, const char *opt)
+{
+  return mig_argv_option (v, opt);
+}
+
+static void
+test_rewrite_typical_vm (void **state)
+{
+  char *argv[] = {
+    "qemu-system-x86_64", "-name", "vm", "-machine", "pc-q35-7.2",
+    "-kernel", "/dev/null", "-daemonize", "-pidfile", "/src/vm/pid",
+    "-blockdev", "driver=file,filename=/src/vm/disk0.qcow2,node-name=f0",
+    "-blockdev", "driver=qcow2,file=f0,node-name=disk0",
+    "-device", "virtio-blk-pci,drive=disk0",
+    "-chardev", "socket,id=c,path=/src/vm/con.sock,server=on,wait=off,"
+    "logfile=/src/vm/con.log",
+    "-qmp", "unix:/src/vm/qmp.sock,server=on,wait=off", NULL
+  };
+  struct mig_rewritten r;
+
+  assert_int_equal (mig_argv_rewrite (argv, &layout, &r), 0);
+  assert_string_equal (r.argv[0], "/usr/bin/qemu-new");
+  assert_null (arg_of (r.argv, "-pidfile"));
+  assert_null (arg_of (r.argv, "-daemonize"));
+  assert_string_equal (arg_of (r.argv, "-blockdev"),
+                       "driver=file,filename=/dst/vm/disk0.qcow2,"
+                       "node-name=f0");
+  assert_string_equal (arg_of (r.argv, "-chardev"),
+                       "socket,id=c,path=/run/vmf/vm/con.sock,server=on,"
+                       "wait=off,logfile=/run/vmf/vm/con.log");
+  assert_string_equal (arg_of (r.argv, "-qmp"),
+                       "unix:/run/vmf/vm/qmp.sock,server=on,wait=off");
+  assert_string_equal (r.qmp, "/run/vmf/vm/qmp.sock");
+  assert_int_equal (strv_len (r.files), 3);
+  mig_rewritten_clear (&r);
+}
+
+static void
+test_rewrite_drive_and_json (void **state)
+{
+  char *argv[] = {
+    "qemu", "-drive", "file=/src/vm/disk0.qcow2,,x,if=virtio", NULL
+  };
+  char *argv2[] = {
+    "qemu", "-blockdev",
+    "{\"driver\":\"qcow2\",\"node-name\":\"disk0\",\"file\":"
+    "{\"driver\":\"file\",\"filename\":\"/src/vm/disk0.qcow2\"}}", NULL
+  };
+  struct mig_rewritten r;
+
+  /* ",," is an escaped comma: a different file, which is refused. */
+  assert_int_equal (mig_argv_rewrite (argv, &layout, &r), -1);
+  assert_non_null (strstr (get_error (), "/src/vm/disk0.qcow2,x"));
+  argv[2] = "file=/src/vm/disk0.qcow2,if=virtio";
+  assert_int_equal (mig_argv_rewrite (argv, &layout, &r), 0);
+  assert_string_equal (r.argv[2], "file=/dst/vm/disk0.qcow2,if=virtio");
+  mig_rewritten_clear (&r);
+  assert_int_equal (mig_argv_rewrite (argv2, &layout, &r), 0);
+  assert_non_null (strstr (r.argv[2], "\"/dst/vm/disk0.qcow2\""));
+  mig_rewritten_clear (&r);
+}
+
+/* Each of these must be refused, with a message naming the problem. */
+static void
+test_rewrite_refusals (void **state)
+{
+  static const struct {
+    const char *opt, *arg, *msg;
+  } bad[] = {
+    { "-device", "vfio-pci,host=01:00.0", "pass-through device" },
+    { "-blockdev", "driver=host_device,filename=/dev/sdb,node-name=x",
+      "pass-through disk" },
+    { "-drive", "file=/dev/sdb,if=virtio", "pass-through disk" },
+    { "-blockdev", "driver=file,filename=/etc/shadow,node-name=x",
+      "not one of its migrated disks" },
+    { "-kernel", "/nonexistent/vmlinuz", "not on the destination" },
+    { "-serial", "stdio", "terminal" },
+    { "-netdev", "tap,id=n,script=/tmp/evil", "script" },
+    { "-object", "memory-backend-file,id=m,mem-path=/etc,size=1G",
+      "host files" },
+    { "-readconfig", "/etc/x", "not supported" },
+    { "-chardev", "tty,id=t,path=/dev/ttyS0", "pass-through" },
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char *argv[] = {
+      "qemu", "-drive", "file=/src/vm/disk0.qcow2",
+      (char *) bad[i].opt, (char *) bad[i].arg, NULL
+    };
+    struct mig_rewritten r;
+
+    assert_int_equal (mig_argv_rewrite (argv, &layout, &r), -1);
+    if (strstr (get_error (), bad[i].msg) == NULL)
+      fail_msg ("%s %s: got '%s'", bad[i].opt, bad[i].arg, get_error ());
+    assert_null (r.argv);
+  }
+}
+
+static void
+test_disk_missing_from_argv (void **state)
+{
+  char *argv[] = { "qemu", "-m", "512", NULL };
+  struct mig_rewritten r;
+
+  assert_int_equal (mig_argv_rewrite (argv, &layout, &r), -1);
+  assert_non_null (strstr (get_error (), "not on the VM's command line"));
+}
+
+static void
+test_socket_name_collision (void **state)
+{
+  char *argv[] = {
+    "qemu", "-drive", "file=/src/vm/disk0.qcow2",
+    "-qmp", "unix:/a/qmp.sock,server=on", "-qmp", "unix:/b/qmp.sock", NULL
+  };
+  struct mig_rewritten r;
+
+  assert_int_equal (mig_argv_rewrite (argv, &layout, &r), -1);
+  assert_non_null (strstr (get_error (), "two sockets or files"));
+}
+
+static void
+test_passthrough_and_machine (void **state)
+{
+  char *argv1[] = { "qemu", "-device", "usb-host,hostbus=1", NULL };
+  char *argv2[] = { "qemu", "-m", "1G", NULL };
+  char *m0 = strdup ("q35,accel=tcg");
+  char *argv3[] = { strdup ("qemu"), strdup ("-machine"), m0, NULL };
+  CLEANUP_FREE char *p = mig_argv_find_passthrough (argv1);
+  CLEANUP_FREE char *buf = NULL;
+
+  assert_non_null (p);
+  assert_non_null (strstr (p, "usb-host"));
+  assert_null (mig_argv_find_passthrough (argv2));
+  assert_int_equal (mig_argv_set_machine (argv3, "pc-q35-7.2"), 0);
+  assert_string_equal (argv3[2], "pc-q35-7.2,accel=tcg");
+  assert_string_equal (mig_argv_machine (argv3, &buf), "pc-q35-7.2");
+  free (argv3[0]);
+  free (argv3[1]);
+  free (argv3[2]);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_rewrite_typical_vm),
+    cmocka_unit_test (test_rewrite_drive_and_json),
+    cmocka_unit_test (test_rewrite_refusals),
+    cmocka_unit_test (test_disk_missing_from_argv),
+    cmocka_unit_test (test_socket_name_collision),
+    cmocka_unit_test (test_passthrough_and_machine),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
