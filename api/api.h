@@ -8,7 +8,10 @@
  *
  * Mutual TLS is enforced by the server: a client without a certificate, or
  * with one not signed by ca-cert.pem (or expired), gets 403 before any
- * handler runs.
+ * handler runs (or, depending on the TLS stacks, the handshake fails).
+ * The client trusts only ca-cert.pem (not the system CAs) and checks that
+ * the server certificate names the host it connects to (DNS or IP
+ * subjectAltName).
  *
  * Errors: NULL / -1 after set_error() (utils.h).
  */
@@ -30,9 +33,11 @@ struct api_request {
 
 /* A handler returns an HTTP status and sets *reply to a JSON object (new
  * reference; NULL means {}).  Convention for errors: status 4xx/5xx and
- * reply {"error": "message"}.  Handlers run on the server's threads, one
- * thread per connection, so a slow handler does not block others; they
- * must be thread-safe.
+ * reply {"error": "message"}.  A handler may also return -1 after
+ * set_error(): the client then gets 500 {"error": that message}.  A status
+ * outside 100-599 or a reply that is not an object also gives 500.
+ * Handlers run on the server's threads, one thread per connection, so a
+ * slow handler does not block others; they must be thread-safe.
  */
 typedef int (*api_handler_fn) (void *opaque, const struct api_request *req,
                                json_t **reply);
@@ -47,7 +52,8 @@ struct api_server_params {
   const char *address;          /* listen address (IPv4 or IPv6 literal) */
   int port;                     /* 0: pick a free port */
   const char *tls_dir;          /* server-cert.pem, server-key.pem, ca-cert.pem */
-  const struct api_route *routes;
+  const struct api_route *routes; /* the table is copied; its strings are
+                                   * borrowed until api_server_stop */
   size_t n_routes;
   void *opaque;                 /* passed to every handler */
   size_t max_body;              /* largest accepted body; 0: 1 MiB */
@@ -55,9 +61,14 @@ struct api_server_params {
 
 struct api_server;
 
-/* Start listening.  Unknown paths get 404, a known path with another
- * method 405, a body that is not a JSON object 400, a body over max_body
- * 413.
+/* Start listening.  Requests are checked in this order: client
+ * certificate (403), path (404), method (405), body size (413: a
+ * Content-Length over max_body is refused before reading the body; a
+ * chunked body is discarded from the point it passes max_body), body must
+ * be empty or a JSON object (400, {"error": "malformed JSON at line 1
+ * column 5: ..."}).  Every reply is a JSON object with Content-Type
+ * application/json.  Errors name the file, address or port at fault
+ * (missing/unreadable key or certificate, address in use).
  */
 struct api_server *api_server_start (const struct api_server_params *p);
 
@@ -71,19 +82,27 @@ void api_server_stop (struct api_server *s);
 
 struct api_client;
 
+/* Connecting gives up after this long (or timeout_ms if shorter). */
+#define API_CONNECT_TIMEOUT_MS 10000
+
 /* A client for https://host:port using client-cert.pem, client-key.pem
- * and ca-cert.pem from tls_dir.  host may be a name or an IP literal
- * (IPv6 without brackets).
+ * and ca-cert.pem from tls_dir (the files must be readable now).  host may
+ * be a name or an IP literal (IPv6 without brackets).  Thread safety: use
+ * one api_client per thread (it keeps the connection open between calls);
+ * different clients may be used in parallel.
  */
 struct api_client *api_client_new (const char *host, int port,
                                    const char *tls_dir);
 void api_client_free (struct api_client *c);
 
 /* Send method path with body (borrowed; NULL: no body) and wait up to
- * timeout_ms.  Returns the HTTP status and sets *reply to the parsed JSON
- * reply (new reference, {} when empty).  On a transport failure
- * (unreachable, TLS refused, timeout, reply not JSON) returns -1 after
- * set_error() with a message that says which.
+ * timeout_ms (<= 0: no limit but the connect timeout).  Returns the HTTP
+ * status and sets *reply to the parsed JSON reply (new reference, {} when
+ * empty).  On a transport failure returns -1 with *reply NULL after
+ * set_error() with a message that says which: "could not connect to
+ * HOST:PORT", "TLS handshake/certificate problem with HOST:PORT: <curl's
+ * text>", "timed out", "connection to HOST:PORT failed", "reply ... is not
+ * a JSON object".
  */
 int api_client_call (struct api_client *c, const char *method,
                      const char *path, json_t *body, json_t **reply,
@@ -91,17 +110,28 @@ int api_client_call (struct api_client *c, const char *method,
 
 /* ---- PKI (GnuTLS) ---- */
 
-/* Create a CA in dir (ca-cert.pem, ca-key.pem), mode 0700 / 0600.  Refuses
- * to overwrite an existing CA.
+/* Keys are RSA 3072, signatures SHA-256, keys written as unencrypted
+ * PKCS#8 PEM with mode 0600, certificates 0644, each file atomically.
+ */
+
+/* Create a CA in dir (ca-cert.pem, ca-key.pem), mode 0700 / 0600: CN
+ * "vmferry CA <hostname>", basicConstraints CA:TRUE, keyUsage keyCertSign
+ * and cRLSign, valid 10 years.  Refuses (EEXIST) to overwrite an existing
+ * CA.
  */
 int api_pki_init (const char *dir);
 
 /* Issue server-cert.pem/server-key.pem and client-cert.pem/client-key.pem
- * in out_dir for host name, signed by the CA in ca_dir, with subjectAltName
- * DNS:name and one IP entry per element of ips (NULL-terminated, may be
- * NULL).  Copies ca-cert.pem to out_dir when out_dir != ca_dir.  days is
- * the validity (0: 3650); a negative value makes a certificate that is
- * already expired (for tests).
+ * in out_dir (created 0700 if missing; existing files are replaced) for
+ * host name, signed by the CA in ca_dir: subject CN=name, subjectAltName
+ * DNS:name (IP:name if name is an IP literal) and one IP entry per element
+ * of ips (NULL-terminated, may be NULL), basicConstraints CA:FALSE,
+ * keyUsage digitalSignature and keyEncipherment, keyPurpose serverAuth
+ * (server) / clientAuth (client), random serial.  QEMU's tls-creds-x509
+ * accepts the directory as is.  Copies ca-cert.pem to out_dir when out_dir
+ * != ca_dir.  days is the validity (0: 3650), starting a day in the past to
+ * tolerate clock skew; a negative value makes certificates that expired
+ * -days days ago (for tests).
  */
 int api_pki_issue (const char *ca_dir, const char *out_dir, const char *name,
                    char *const *ips, int days);

@@ -1,0 +1,174 @@
+/* internal.h: private to api/.  Nothing outside api/ includes this. */
+#ifndef VMFERRY_API_INTERNAL_H
+#define VMFERRY_API_INTERNAL_H
+
+#include <pthread.h>
+#include <microhttpd.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <gnutls/crypto.h>
+#include <curl/curl.h>
+
+#include "api.h"
+#include "utils.h"
+
+/* Names of the files in a TLS directory (QEMU's layout). */
+#define API_CA_CERT "ca-cert.pem"
+#define API_CA_KEY "ca-key.pem"
+#define API_SERVER_CERT "server-cert.pem"
+#define API_SERVER_KEY "server-key.pem"
+#define API_CLIENT_CERT "client-cert.pem"
+#define API_CLIENT_KEY "client-key.pem"
+
+#define API_DEFAULT_MAX_BODY (1024 * 1024)
+
+/* Longest peer CN we keep (longer names are refused, not truncated). */
+#define API_PEER_NAME_MAX 256
+
+/* ---- server ---- */
+
+struct api_server {
+  struct MHD_Daemon *daemon;
+  struct api_route *routes;     /* copy of the caller's table */
+  size_t n_routes;
+  void *opaque;                 /* passed to every handler */
+  size_t max_body;              /* never 0 */
+  int port;                     /* bound port */
+
+  /* PEM text handed to libmicrohttpd, kept until the daemon stops. */
+  char *key_pem, *cert_pem, *ca_pem;
+
+  /* The first message libmicrohttpd logged while starting, used to say
+   * why MHD_start_daemon failed ("Failed to bind to port ...").
+   * Protected by log_lock (connection threads log too).
+   */
+  pthread_mutex_t log_lock;
+  char start_msg[256];
+  bool starting;
+};
+
+/* Per-request state (the con_cls of libmicrohttpd), freed when the request
+ * completes.  Only the connection's own thread touches it.
+ */
+struct api_conn_req {
+  const struct api_route *route;     /* matched route */
+  char peer_name[API_PEER_NAME_MAX]; /* CN of the client certificate */
+  char *body;                        /* accumulated body (not NUL-terminated) */
+  size_t len, cap;
+  unsigned error_status;             /* 413 (over max_body) or 500 (out of
+                                      * memory): the rest of the body is
+                                      * discarded, not stored */
+};
+
+/* server-peer.c: check the client's certificate on this connection (mutual
+ * TLS) and copy its CN into name[API_PEER_NAME_MAX].  Returns 0, or -1 after
+ * set_error() with the reason the client is refused.
+ */
+extern int api_internal_check_peer (struct MHD_Connection *c, char *name);
+
+/* server-request.c: the MHD_AccessHandlerCallback and the
+ * MHD_RequestCompletedCallback of the daemon (cls is the api_server).
+ */
+extern enum MHD_Result api_internal_access (void *cls,
+                                            struct MHD_Connection *c,
+                                            const char *url,
+                                            const char *method,
+                                            const char *version,
+                                            const char *upload_data,
+                                            size_t *upload_data_size,
+                                            void **con_cls);
+extern void api_internal_completed (void *cls, struct MHD_Connection *c,
+                                    void **con_cls,
+                                    enum MHD_RequestTerminationCode toe);
+
+/* server-reply.c: queue a JSON reply (reply may be NULL: {}; borrowed).
+ * Returns MHD_YES/MHD_NO for the access handler to return.
+ */
+extern enum MHD_Result api_internal_reply (struct MHD_Connection *c,
+                                           unsigned status,
+                                           const json_t *reply);
+/* Queue {"error": "formatted message"} with status. */
+extern enum MHD_Result api_internal_reply_error (struct MHD_Connection *c,
+                                                 unsigned status,
+                                                 const char *fmt, ...)
+  __attribute__ ((format (printf, 3, 4)));
+
+/* ---- client ---- */
+
+/* client-error.c: set_error() for a failed curl_easy_perform, naming the
+ * class of failure (connect, TLS, timeout, ...) and hostport.
+ */
+extern void api_internal_curl_error (const char *hostport, const char *errbuf,
+                                     const char *method, const char *path,
+                                     CURLcode r, bool reply_too_big);
+
+/* ---- PKI ---- */
+
+/* Scope cleanup for GnuTLS x509 objects (accept NULL). */
+static inline void
+api_cleanup_crt (gnutls_x509_crt_t *crt)
+{
+  if (*crt)
+    gnutls_x509_crt_deinit (*crt);
+}
+static inline void
+api_cleanup_key (gnutls_x509_privkey_t *key)
+{
+  if (*key)
+    gnutls_x509_privkey_deinit (*key);
+}
+#define CLEANUP_CRT __attribute__ ((cleanup (api_cleanup_crt)))
+#define CLEANUP_KEY __attribute__ ((cleanup (api_cleanup_key)))
+
+/* set_error for a failed GnuTLS call r; returns -1. */
+static inline int
+api_gnutls_error (int r, const char *what)
+{
+  set_error (0, "%s: %s", what, gnutls_strerror (r));
+  return -1;
+}
+
+/* pki-x509.c: building blocks of api_pki_init and api_pki_issue. */
+
+/* A new RSA key (API_PKI_RSA_BITS).  NULL + set_error. */
+#define API_PKI_RSA_BITS 3072
+extern gnutls_x509_privkey_t api_internal_new_key (void);
+
+/* What kind of certificate api_internal_new_cert makes. */
+enum api_cert_kind { API_CERT_CA, API_CERT_SERVER, API_CERT_CLIENT };
+
+/* A certificate for key with subject CN=name, the extensions for kind
+ * (basicConstraints, keyUsage, keyPurpose; SAN DNS:name + ips for server
+ * and client), random serial, valid from a day ago for days days (days < 0:
+ * expired since -days days).  Signed by issuer/issuer_key, or self-signed
+ * when issuer is NULL.  NULL + set_error.
+ */
+extern gnutls_x509_crt_t api_internal_new_cert (enum api_cert_kind kind,
+                                                const char *name,
+                                                char *const *ips, int days,
+                                                gnutls_x509_privkey_t key,
+                                                gnutls_x509_crt_t issuer,
+                                                gnutls_x509_privkey_t issuer_key);
+
+/* pki-files.c: PEM files. */
+
+/* Write the PEM export of crt (or key, exactly one non-NULL) to dir/file
+ * with mode, atomically (temporary file + rename; with overwrite false,
+ * link, so that an existing file is never replaced).  -1 + set_error.
+ */
+extern int api_internal_save_pem (const char *dir, const char *file,
+                                  gnutls_x509_crt_t crt,
+                                  gnutls_x509_privkey_t key, mode_t mode,
+                                  bool overwrite);
+/* Load dir/file.  NULL + set_error. */
+extern gnutls_x509_crt_t api_internal_load_cert (const char *dir,
+                                                 const char *file);
+extern gnutls_x509_privkey_t api_internal_load_key (const char *dir,
+                                                    const char *file);
+
+/* Write len bytes of data to dir/file as api_internal_save_pem does. */
+extern int api_internal_write_file (const char *dir, const char *file,
+                                    const void *data, size_t len,
+                                    mode_t mode, bool overwrite);
+
+#endif /* VMFERRY_API_INTERNAL_H */
