@@ -107,8 +107,8 @@ holder_inode (const char *path, ino_t own)
          h = NLMSG_NEXT (h, len)) {
       if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR)
         return found;
-      if (found == 0 && h->nlmsg_len >= NLMSG_LENGTH (sizeof (struct
-                                                             unix_diag_msg)))
+      if (found == 0 &&
+          h->nlmsg_len >= NLMSG_LENGTH (sizeof (struct unix_diag_msg)))
         found = diag_match (NLMSG_DATA (h), h->nlmsg_len - NLMSG_HDRLEN,
                             path, own);
     }

@@ -41,6 +41,7 @@ parse_line (const char *line, size_t n, json_t **msg)
   json_error_t jerr;
   json_t *v;
 
+  debug ("QMP <- %.*s", n > 1024 ? 1024 : (int) n, line);
   v = json_loadb (line, n, 0, &jerr);
   if (v == NULL) {
     set_error (EPROTO, "malformed QMP message from QEMU: %s (column %d)",

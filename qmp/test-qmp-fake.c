@@ -608,6 +608,25 @@ test_closed (void **state)
   fake_finish (f);
 }
 
+/* Sending to a peer that has gone: ECONNRESET, and no SIGPIPE. */
+static void
+script_close_after_handshake (struct fake *f, int conn)
+{
+  srv_handshake (f, conn);
+}
+
+static void
+test_send_to_closed (void **state)
+{
+  struct fake *f = *state;
+  struct qmp *q = connect_ok (f, script_close_after_handshake);
+
+  fake_finish (f);              /* the server has closed its end */
+  assert_null (qmp_command (q, "query-status", NULL, 5000));
+  assert_error (ECONNRESET, "closed the QMP connection");
+  qmp_close (q);
+}
+
 /* 17 MiB without a newline: an error once QMP_MAX_MESSAGE is passed,
  * and the buffer never grows beyond it.
  */
@@ -723,6 +742,7 @@ main (void)
     T (test_wait_timeout), T (test_command_timeout), T (test_busy),
     T (test_malformed_json), T (test_not_object), T (test_wrong_id),
     T (test_no_return), T (test_closed_mid_line), T (test_closed),
+    T (test_send_to_closed),
     T (test_oversized), T (test_send_fd), T (test_connect_errors),
     T (test_not_a_greeting),
 #undef T
