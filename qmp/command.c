@@ -100,8 +100,10 @@ wait_reply (struct qmp *q, const char *cmd, int64_t id, int64_t deadline)
       return NULL;
     if (json_object_get (msg, "event") == NULL)
       return msg;
-    if (qmp_internal_queue_event (q, msg) == -1)
+    if (qmp_internal_queue_event (q, msg) == -1) {
+      qmp_internal_break (q);   /* the reply is still on its way */
       return NULL;
+    }
   }
 }
 

@@ -431,6 +431,44 @@ test_events (void **state)
   fake_finish (f);
 }
 
+/* More events than the queue keeps: the oldest are dropped. */
+#define FLOOD (QMP_MAX_QUEUED_EVENTS + 100)
+
+static void
+script_flood (struct fake *f, int conn)
+{
+  json_int_t id;
+  char event[64];
+  int i;
+
+  srv_handshake (f, conn);
+  id = srv_expect (f, conn, "query-status");
+  for (i = 0; i < FLOOD; i++) {
+    snprintf (event, sizeof event, "{\"event\": \"E\", \"data\": %d}\n", i);
+    srv_send (conn, event);
+  }
+  srv_reply (conn, id, "{}");
+  srv_wait_close (f, conn);
+}
+
+static void
+test_event_flood (void **state)
+{
+  struct fake *f = *state;
+  struct qmp *q = connect_ok (f, script_flood);
+  json_auto_t *ret = NULL, *oldest = NULL;
+
+  ret = qmp_command (q, "query-status", NULL, 10000);
+  assert_non_null (ret);
+  assert_int_equal (json_array_size (q->events), QMP_MAX_QUEUED_EVENTS);
+  oldest = qmp_poll_event (q, "E", NULL, NULL);
+  assert_non_null (oldest);
+  assert_int_equal (json_integer_value (json_object_get (oldest, "data")),
+                    FLOOD - QMP_MAX_QUEUED_EVENTS);
+  qmp_close (q);
+  fake_finish (f);
+}
+
 /* Waiting for an event times out on time, signals or not, and leaves the
  * handle usable.
  */
@@ -739,6 +777,7 @@ main (void)
   const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown (fn, setup, teardown)
     T (test_command), T (test_error_reply), T (test_events),
+    T (test_event_flood),
     T (test_wait_timeout), T (test_command_timeout), T (test_busy),
     T (test_malformed_json), T (test_not_object), T (test_wrong_id),
     T (test_no_return), T (test_closed_mid_line), T (test_closed),
