@@ -65,6 +65,16 @@ struct mig_vm *mig_vm_from_json (json_t *j);
 /* Discover the VM behind an open QMP connection (vm.c). */
 struct mig_vm *mig_vm_discover (struct qmp *q, const char *qmp_path);
 
+/* A name that is safe as one path component (wire.c). */
+bool mig_safe_name (const char *s);
+
+/* ---- hostinfo.c: facts about this host ---- */
+char *mig_host_cpu_vendor (void);
+uint64_t mig_host_mem_available (void);
+int64_t mig_host_free_bytes (const char *dir);
+int mig_qemu_binary_version (const char *qemu);
+int mig_qemu_has_machine (const char *qemu, const char *machine);
+
 /* ---- argv.c: the VM's command line ---- */
 
 /* If argv uses a pass-through device or host block device, return a
@@ -109,5 +119,24 @@ void mig_rewritten_clear (struct mig_rewritten *r);
  */
 int mig_argv_rewrite (char *const *argv, const struct mig_layout *l,
                       struct mig_rewritten *out);
+
+/* ---- skeleton.c: the receiving QEMU ---- */
+
+/* Id of the tls-creds-x509 object vmferry adds to both QEMUs. */
+#define MIG_TLS_ID "vmferry-tls"
+
+struct mig_skeleton_net {
+  const char *host;             /* address the source connects to */
+  int nbd_port;
+  int migration_port;
+  const char *tls_dir;
+};
+
+int mig_free_port (const char *host);
+char *mig_tcp_uri (const char *host, int port);
+pid_t mig_skeleton_spawn (char *const *argv, const char *pidfile);
+int mig_skeleton_kill (pid_t pid);
+int mig_skeleton_setup (struct qmp *q, const struct mig_skeleton_net *n,
+                        const struct mig_vm *vm);
 
 #endif /* VMFERRY_MIGRATE_INTERNAL_H */

@@ -1,4 +1,84 @@
-/* migrate.h: the source and destination state machines. */
+/* migrate.h: the migration state machines.
+ *
+ * Source side (vmferry migrate): mig_source_run() moves one running VM to
+ * a destination agent and returns where the VM is (enum mig_result).
+ * Destination side (vmferryd): struct mig_dest serves the control API
+ * (prepare, finish, abort, status, host) and owns the skeleton QEMUs.
+ *
+ * The invariant both sides keep: at every instant exactly one host owns a
+ * complete, runnable copy of the VM; nothing the guest wrote and saw
+ * acknowledged is lost; source files are deleted only after the
+ * destination VM runs.
+ *
+ * Errors: set_error() + a result code / -1 / NULL (utils.h).
+ */
 #ifndef VMFERRY_MIGRATE_H
 #define VMFERRY_MIGRATE_H
-#endif
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Where the VM is after mig_source_run().  These are vmferry's exit
+ * codes (documented in vmferry(1)).
+ */
+enum mig_result {
+  MIG_OK = 0,                   /* moved: runs on the destination */
+  MIG_USAGE = 1,                /* bad command line */
+  MIG_REFUSED = 2,              /* refused before anything was done */
+  MIG_FAILED_CLEAN = 3,         /* failed; source runs; dest cleaned */
+  MIG_FAILED_LEFTOVERS = 4,     /* failed; source runs; leftovers listed */
+  MIG_UNCERTAIN = 5,            /* state uncertain: inspect both hosts */
+};
+
+/* Short text for a result ("migrated", "refused", ...). */
+const char *mig_result_text (enum mig_result r);
+
+struct mig_source_params {
+  const char *vm;               /* QMP socket path or VM name */
+  const char *vm_dir;           /* directory of QMP sockets, for names */
+  const char *host;             /* destination agent */
+  int port;
+  const char *tls_dir;
+  bool keep_source;             /* do not delete the source images */
+  char *const *disk_map;        /* "SRC=DST" items, NULL-terminated */
+  bool json;                    /* one JSON object per line on out */
+  bool tty;                     /* out is a terminal: progress in place */
+  FILE *out;                    /* progress and summary */
+  int cancel_fd;                /* readable = cancel requested (-1: none) */
+};
+
+/* Run one migration.  On a result other than MIG_OK, get_error() says
+ * why and, for MIG_FAILED_LEFTOVERS, what was left behind.
+ */
+enum mig_result mig_source_run (const struct mig_source_params *p);
+
+struct mig_dest_params {
+  const char *listen_addr;      /* IP literal */
+  int port;
+  const char *storage_root;     /* disk images go under here only */
+  const char *run_root;         /* sockets, logs, pidfiles */
+  const char *tls_dir;
+  const char *qemu;             /* QEMU binary for skeletons */
+  bool once;                    /* serve one migration then stop */
+};
+
+struct mig_dest;
+
+/* Check the roots and QEMU, start the HTTPS API. */
+struct mig_dest *mig_dest_start (const struct mig_dest_params *p);
+
+/* The port the API listens on. */
+int mig_dest_port (struct mig_dest *d);
+
+/* Wait until a migration reached an end (finished or aborted) or until
+ * stop_fd becomes readable.  Returns 1 when a migration ended, 0 when
+ * stop_fd fired.
+ */
+int mig_dest_wait (struct mig_dest *d, int stop_fd);
+
+/* Stop the API and free.  Skeletons of unfinished migrations are killed
+ * and their files removed; finished VMs keep running.
+ */
+void mig_dest_stop (struct mig_dest *d);
+
+#endif /* VMFERRY_MIGRATE_H */

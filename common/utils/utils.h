@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,20 @@ int remove_tree (const char *path);
 
 /* mkdir -p with the given mode.  -1 + set_error. */
 int mkdir_p (const char *path, mode_t mode);
+
+/* Run argv (PATH searched, no shell), wait for it, and return its exit
+ * status (128+N if killed by signal N).  Its stdout and stderr, merged,
+ * go to *output (malloc'd) if output is not NULL.  -1 + set_error if it
+ * could not be run at all.
+ */
+int run_capture (char *const *argv, char **output);
+
+/* Read a configuration file of "key = value" lines (blank lines and
+ * lines starting with '#' ignored) and call fn for each pair.  fn returns
+ * -1 + set_error to stop; the error is then prefixed with "FILE:LINE".
+ */
+typedef int (*conf_fn) (void *opaque, const char *key, const char *value);
+int conf_read (const char *path, conf_fn fn, void *opaque);
 
 /* --- cleanup attributes (scope cleanup, as in libnbd) --- */
 

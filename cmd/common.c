@@ -1,0 +1,63 @@
+/* common.c: argument helpers for the mains. */
+#include <config.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+
+#include "utils.h"
+#include "common.h"
+
+int
+cmd_parse_hostport (const char *s, char **addr, int *port)
+{
+  const char *colon, *end;
+  char *e;
+  long p;
+
+  if (s[0] == '[') {
+    end = strchr (s, ']');
+    if (end == NULL || (end[1] != '\0' && end[1] != ':'))
+      goto bad;
+    *addr = strndup (s + 1, end - s - 1);
+    colon = end[1] ? end + 1 : NULL;
+  }
+  else {
+    colon = strrchr (s, ':');
+    if (colon && strchr (s, ':') != colon)
+      colon = NULL;             /* a bare IPv6 address */
+    *addr = colon ? strndup (s, colon - s) : strdup (s);
+  }
+  if (*addr == NULL || **addr == '\0')
+    goto bad;
+  if (colon) {
+    errno = 0;
+    p = strtol (colon + 1, &e, 10);
+    if (errno || *e || p <= 0 || p > 65535)
+      goto bad;
+    *port = p;
+  }
+  return 0;
+ bad:
+  set_error (0, "'%s' is not ADDR[:PORT]", s);
+  return -1;
+}
+
+int
+cmd_signal_fd (void)
+{
+  sigset_t set;
+  int fd;
+
+  sigemptyset (&set);
+  sigaddset (&set, SIGINT);
+  sigaddset (&set, SIGTERM);
+  sigaddset (&set, SIGHUP);
+  if (sigprocmask (SIG_BLOCK, &set, NULL) == -1 ||
+      (fd = signalfd (-1, &set, SFD_CLOEXEC)) == -1) {
+    set_error (errno, "signalfd");
+    return -1;
+  }
+  signal (SIGPIPE, SIG_IGN);
+  return fd;
+}

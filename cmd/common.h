@@ -1,0 +1,18 @@
+/* common.h: helpers shared by the two mains (argument parsing only). */
+#ifndef VMFERRY_CMD_COMMON_H
+#define VMFERRY_CMD_COMMON_H
+
+#define VMFERRY_DEFAULT_PORT 7480
+#define VMFERRY_DEFAULT_TLS_DIR "/etc/pki/vmferry"
+
+/* Split "ADDR[:PORT]" / "[V6]:PORT" into a malloc'd *addr and *port
+ * (unchanged when absent).  -1 + set_error if malformed.
+ */
+int cmd_parse_hostport (const char *s, char **addr, int *port);
+
+/* Block SIGINT, SIGTERM and SIGHUP and return a signalfd that becomes
+ * readable when one arrives (used as the cancel / stop descriptor).
+ */
+int cmd_signal_fd (void);
+
+#endif

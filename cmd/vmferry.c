@@ -1,0 +1,182 @@
+/* vmferry: the command run on the source host.  Parses arguments, calls
+ * migrate/ or api/, prints the error and maps the result to an exit code
+ * (see vmferry(1)).
+ */
+#include <config.h>
+
+#include <getopt.h>
+
+#include "utils.h"
+#include "api.h"
+#include "migrate.h"
+#include "common.h"
+
+static void
+usage (FILE *fp)
+{
+  fprintf (fp,
+"Usage:\n"
+"  vmferry migrate VM --to ADDR[:PORT] [--tls-dir DIR] [--vm-dir DIR]\n"
+"                  [--storage-engine qemu] [--keep-source]\n"
+"                  [--disk-path SRC=DST]... [--json] [-v]\n"
+"  vmferry pki init DIR\n"
+"  vmferry pki issue DIR --name NAME [--ip ADDR]... [--out DIR] [--days N]\n"
+"  vmferry --help | --version\n"
+"\n"
+"VM is a QMP socket path, or a name looked up in --vm-dir (default\n"
+"/run/vmferry/vms) as NAME.qmp or NAME/qmp.sock.  The default port is %d\n"
+"and the default TLS directory %s.\n"
+"\n"
+"Exit codes: 0 migrated; 1 usage error; 2 refused, nothing was done;\n"
+"3 failed, source VM still running, destination cleaned; 4 failed,\n"
+"source VM still running, leftovers remain (listed); 5 state uncertain.\n",
+           VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR);
+}
+
+enum { OPT_TO = 256, OPT_TLS_DIR, OPT_VM_DIR, OPT_ENGINE, OPT_KEEP,
+       OPT_DISK_PATH, OPT_JSON, OPT_NAME, OPT_IP, OPT_OUT, OPT_DAYS };
+
+static const struct option long_options[] = {
+  { "to", required_argument, NULL, OPT_TO },
+  { "tls-dir", required_argument, NULL, OPT_TLS_DIR },
+  { "vm-dir", required_argument, NULL, OPT_VM_DIR },
+  { "storage-engine", required_argument, NULL, OPT_ENGINE },
+  { "keep-source", no_argument, NULL, OPT_KEEP },
+  { "disk-path", required_argument, NULL, OPT_DISK_PATH },
+  { "json", no_argument, NULL, OPT_JSON },
+  { "name", required_argument, NULL, OPT_NAME },
+  { "ip", required_argument, NULL, OPT_IP },
+  { "out", required_argument, NULL, OPT_OUT },
+  { "days", required_argument, NULL, OPT_DAYS },
+  { "verbose", no_argument, NULL, 'v' },
+  { "help", no_argument, NULL, 'h' },
+  { "version", no_argument, NULL, 'V' },
+  { NULL },
+};
+
+/* Everything the command line can say. */
+struct args {
+  struct mig_source_params mp;
+  const char *to, *engine, *name, *out;
+  char **disk_map, **ips;
+  int days;
+};
+
+static int
+parse (int argc, char **argv, struct args *a)
+{
+  int c;
+
+  while ((c = getopt_long (argc, argv, "vhV", long_options, NULL)) != -1) {
+    switch (c) {
+    case OPT_TO: a->to = optarg; break;
+    case OPT_TLS_DIR: a->mp.tls_dir = optarg; break;
+    case OPT_VM_DIR: a->mp.vm_dir = optarg; break;
+    case OPT_ENGINE: a->engine = optarg; break;
+    case OPT_KEEP: a->mp.keep_source = true; break;
+    case OPT_DISK_PATH:
+      if (strv_push (&a->disk_map, optarg) == -1)
+        return -1;
+      break;
+    case OPT_JSON: a->mp.json = true; break;
+    case OPT_NAME: a->name = optarg; break;
+    case OPT_IP:
+      if (strv_push (&a->ips, optarg) == -1)
+        return -1;
+      break;
+    case OPT_OUT: a->out = optarg; break;
+    case OPT_DAYS: a->days = atoi (optarg); break;
+    case 'v': vmferry_debug_enable ("vmferry"); break;
+    case 'h': usage (stdout); exit (0);
+    case 'V': printf ("vmferry %s\n", PACKAGE_VERSION); exit (0);
+    default: return -1;
+    }
+  }
+  return 0;
+}
+
+static int
+do_migrate (struct args *a, const char *vm)
+{
+  CLEANUP_FREE char *host = NULL;
+  enum mig_result r;
+
+  if (a->to == NULL) {
+    fprintf (stderr, "vmferry: migrate: --to ADDR[:PORT] is required\n");
+    return MIG_USAGE;
+  }
+  if (a->engine && strcmp (a->engine, "qemu") != 0) {
+    fprintf (stderr, "vmferry: --storage-engine %s: only 'qemu' is "
+             "available in this version\n", a->engine);
+    return MIG_USAGE;
+  }
+  a->mp.port = VMFERRY_DEFAULT_PORT;
+  if (cmd_parse_hostport (a->to, &host, &a->mp.port) == -1) {
+    fprintf (stderr, "vmferry: --to: %s\n", get_error ());
+    return MIG_USAGE;
+  }
+  a->mp.vm = vm;
+  a->mp.host = host;
+  a->mp.disk_map = a->disk_map;
+  a->mp.out = stdout;
+  a->mp.tty = isatty (STDOUT_FILENO);
+  a->mp.cancel_fd = cmd_signal_fd ();
+  r = mig_source_run (&a->mp);
+  if (r != MIG_OK)
+    fprintf (stderr, "vmferry: %s: %s\n", mig_result_text (r), get_error ());
+  return r;
+}
+
+static int
+do_pki (struct args *a, int argc, char **argv)
+{
+  CLEANUP_FREE char *out = NULL;
+
+  if (argc == 2 && strcmp (argv[0], "init") == 0) {
+    if (api_pki_init (argv[1]) == -1)
+      goto err;
+    printf ("CA created in %s\n", argv[1]);
+    return 0;
+  }
+  if (argc == 2 && strcmp (argv[0], "issue") == 0 && a->name) {
+    out = a->out ? strdup (a->out) : xasprintf ("%s/%s", argv[1], a->name);
+    if (out == NULL || api_pki_issue (argv[1], out, a->name, a->ips,
+                                      a->days) == -1)
+      goto err;
+    printf ("certificates for %s written to %s\n", a->name, out);
+    return 0;
+  }
+  usage (stderr);
+  return 1;
+ err:
+  fprintf (stderr, "vmferry: pki: %s\n", get_error ());
+  return 1;
+}
+
+int
+main (int argc, char **argv)
+{
+  struct args a = {
+    .mp = { .tls_dir = VMFERRY_DEFAULT_TLS_DIR,
+            .vm_dir = "/run/vmferry/vms", .cancel_fd = -1 },
+  };
+  int r;
+
+  if (getenv ("VMFERRY_DEBUG"))
+    vmferry_debug_enable ("vmferry");
+  if (parse (argc, argv, &a) == -1 || optind >= argc) {
+    usage (stderr);
+    exit (MIG_USAGE);
+  }
+  if (strcmp (argv[optind], "migrate") == 0 && argc - optind == 2)
+    r = do_migrate (&a, argv[optind + 1]);
+  else if (strcmp (argv[optind], "pki") == 0)
+    r = do_pki (&a, argc - optind - 1, argv + optind + 1);
+  else {
+    usage (stderr);
+    r = MIG_USAGE;
+  }
+  strv_free (a.disk_map);
+  strv_free (a.ips);
+  exit (r);
+}

@@ -1,0 +1,160 @@
+/* vmferryd: the agent on every host that can receive VMs.  Parses
+ * arguments and the configuration file, starts migrate/'s destination
+ * side and waits for a signal (or, with --once, for one migration).
+ */
+#include <config.h>
+
+#include <getopt.h>
+
+#include "utils.h"
+#include "migrate.h"
+#include "common.h"
+
+static void
+usage (FILE *fp)
+{
+  fprintf (fp,
+"Usage: vmferryd --listen ADDR[:PORT] --storage-root DIR --run-root DIR\n"
+"                [--tls-dir DIR] [--config FILE] [--once] [--qemu PATH] [-v]\n"
+"\n"
+"Receives live migrations from vmferry over HTTPS with mutual TLS.\n"
+"Disk images are created only under --storage-root; sockets and logs go\n"
+"to --run-root.  Default port %d, default TLS directory %s.\n",
+           VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR);
+}
+
+enum { OPT_LISTEN = 256, OPT_STORAGE, OPT_RUN, OPT_TLS, OPT_CONFIG,
+       OPT_ONCE, OPT_QEMU };
+
+static const struct option long_options[] = {
+  { "listen", required_argument, NULL, OPT_LISTEN },
+  { "storage-root", required_argument, NULL, OPT_STORAGE },
+  { "run-root", required_argument, NULL, OPT_RUN },
+  { "tls-dir", required_argument, NULL, OPT_TLS },
+  { "config", required_argument, NULL, OPT_CONFIG },
+  { "once", no_argument, NULL, OPT_ONCE },
+  { "qemu", required_argument, NULL, OPT_QEMU },
+  { "verbose", no_argument, NULL, 'v' },
+  { "help", no_argument, NULL, 'h' },
+  { "version", no_argument, NULL, 'V' },
+  { NULL },
+};
+
+struct args {
+  struct mig_dest_params dp;
+  char *listen;                 /* ADDR[:PORT] (owned) */
+  char *strings[8];             /* values read from the config file */
+  size_t n_strings;
+};
+
+/* Set one option by its long name (from argv or the config file). */
+static int
+set_option (void *opaque, const char *key, const char *value)
+{
+  struct args *a = opaque;
+  char *v;
+
+  if (a->n_strings == sizeof a->strings / sizeof a->strings[0] ||
+      (v = strdup (value)) == NULL) {
+    set_error (0, "too many settings");
+    return -1;
+  }
+  a->strings[a->n_strings++] = v;
+  if (strcmp (key, "listen") == 0) a->listen = v;
+  else if (strcmp (key, "storage-root") == 0) a->dp.storage_root = v;
+  else if (strcmp (key, "run-root") == 0) a->dp.run_root = v;
+  else if (strcmp (key, "tls-dir") == 0) a->dp.tls_dir = v;
+  else if (strcmp (key, "qemu") == 0) a->dp.qemu = v;
+  else if (strcmp (key, "once") == 0) a->dp.once = strcmp (v, "true") == 0;
+  else {
+    set_error (0, "unknown setting '%s'", key);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+parse (int argc, char **argv, struct args *a)
+{
+  int c, i;
+
+  /* The configuration file first, so the command line overrides it. */
+  for (i = 1; i < argc - 1; i++)
+    if (strcmp (argv[i], "--config") == 0 &&
+        conf_read (argv[i + 1], set_option, a) == -1)
+      return -1;
+  while ((c = getopt_long (argc, argv, "vhV", long_options, NULL)) != -1) {
+    const char *key = NULL;
+    switch (c) {
+    case OPT_LISTEN: key = "listen"; break;
+    case OPT_STORAGE: key = "storage-root"; break;
+    case OPT_RUN: key = "run-root"; break;
+    case OPT_TLS: key = "tls-dir"; break;
+    case OPT_QEMU: key = "qemu"; break;
+    case OPT_CONFIG: break;
+    case OPT_ONCE: a->dp.once = true; break;
+    case 'v': vmferry_debug_enable ("vmferryd"); break;
+    case 'h': usage (stdout); exit (0);
+    case 'V': printf ("vmferryd %s\n", PACKAGE_VERSION); exit (0);
+    default: set_error (0, "bad arguments"); return -1;
+    }
+    if (key && set_option (a, key, optarg) == -1)
+      return -1;
+  }
+  if (optind != argc) {
+    set_error (0, "unexpected argument '%s'", argv[optind]);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+run (struct args *a)
+{
+  struct mig_dest *d;
+  CLEANUP_FREE char *addr = NULL;
+  int sfd = cmd_signal_fd ();
+
+  a->dp.port = VMFERRY_DEFAULT_PORT;
+  if (sfd == -1 || cmd_parse_hostport (a->listen, &addr, &a->dp.port) == -1)
+    return -1;
+  a->dp.listen_addr = addr;
+  d = mig_dest_start (&a->dp);
+  if (d == NULL)
+    return -1;
+  printf ("vmferryd: listening on %s port %d (storage %s, run %s)\n",
+          addr, mig_dest_port (d), a->dp.storage_root, a->dp.run_root);
+  fflush (stdout);
+  while (mig_dest_wait (d, sfd) == 1 && !a->dp.once)
+    ;
+  mig_dest_stop (d);
+  return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  struct args a = { .dp = { .tls_dir = VMFERRY_DEFAULT_TLS_DIR,
+                            .qemu = "qemu-system-x86_64" } };
+  int r;
+  size_t i;
+
+  if (getenv ("VMFERRY_DEBUG"))
+    vmferry_debug_enable ("vmferryd");
+  if (parse (argc, argv, &a) == -1) {
+    fprintf (stderr, "vmferryd: %s\n", get_error ());
+    usage (stderr);
+    exit (1);
+  }
+  if (a.listen == NULL || a.dp.storage_root == NULL || a.dp.run_root == NULL) {
+    fprintf (stderr, "vmferryd: --listen, --storage-root and --run-root "
+             "are required\n");
+    exit (1);
+  }
+  r = run (&a);
+  if (r == -1)
+    fprintf (stderr, "vmferryd: %s\n", get_error ());
+  for (i = 0; i < a.n_strings; i++)
+    free (a.strings[i]);
+  exit (r == -1 ? 1 : 0);
+}

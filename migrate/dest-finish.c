@@ -1,0 +1,136 @@
+/* dest-finish.c: POST /v1/finish: after the incoming migration completed,
+ * take the disks over from the NBD server, resume the VM and announce it.
+ */
+#include <config.h>
+
+#include "dest.h"
+
+#define QMP_TIMEOUT 10000
+#define COMPLETE_TIMEOUT 120000   /* dest's "completed" can lag the source's */
+
+/* MIGRATION events that end an incoming migration. */
+static bool
+migration_ended (json_t *ev, void *opaque)
+{
+  const char *s = json_string_value
+    (json_object_get (json_object_get (ev, "data"), "status"));
+
+  return s && (strcmp (s, "completed") == 0 || strcmp (s, "failed") == 0 ||
+               strcmp (s, "cancelled") == 0);
+}
+
+/* Event timestamp as seconds since the epoch. */
+static double
+event_time (json_t *ev)
+{
+  json_t *ts = json_object_get (ev, "timestamp");
+
+  return json_integer_value (json_object_get (ts, "seconds")) +
+    json_integer_value (json_object_get (ts, "microseconds")) / 1e6;
+}
+
+static int
+cmd (struct qmp *q, const char *name, const char *fmt, ...)
+{
+  json_t *args = NULL, *r;
+  va_list ap;
+
+  if (fmt) {
+    va_start (ap, fmt);
+    args = json_vpack_ex (NULL, 0, fmt, ap);
+    va_end (ap);
+  }
+  r = qmp_command (q, name, args, QMP_TIMEOUT);
+  json_decref (r);
+  return r ? 0 : -1;
+}
+
+/* Stop serving the disks, resume, announce; returns RESUME's time. */
+static int
+take_over (struct dest_job *j, double *resumed)
+{
+  json_auto_t *ev = NULL;
+  size_t i;
+
+  for (i = 0; i < j->vm->n_disks; i++) {
+    char id[48];
+    if (j->vm->disks[i].read_only)
+      continue;
+    snprintf (id, sizeof id, "vmferry-exp-%zu", i);
+    if (cmd (j->qmp, "block-export-del", "{s:s}", "id", id) == -1)
+      return -1;
+  }
+  if (cmd (j->qmp, "nbd-server-stop", NULL) == -1 ||
+      cmd (j->qmp, "cont", NULL) == -1)
+    return -1;
+  /* From here on the VM runs here: nothing below may report failure, or
+   * the source could resume a second copy.
+   */
+  ev = qmp_wait_event (j->qmp, "RESUME", NULL, NULL, QMP_TIMEOUT);
+  *resumed = ev ? event_time (ev) : 0;
+  /* Let switches learn the MAC's new port (RARP/GARP from the NICs). */
+  if (cmd (j->qmp, "announce-self", "{s:i, s:i, s:i, s:i}",
+           "initial", 50, "max", 550, "rounds", 5, "step", 100) == -1)
+    debug ("announce-self: %s", get_error ());
+  return 0;
+}
+
+/* Wait for the incoming migration, then take over.  HTTP status. */
+static int
+finish_job (struct dest_job *j, double *resumed)
+{
+  json_auto_t *ev = qmp_wait_event (j->qmp, "MIGRATION", migration_ended,
+                                    NULL, COMPLETE_TIMEOUT);
+  const char *s;
+
+  if (ev == NULL) {
+    prefix_error ("waiting for the incoming migration");
+    return 504;
+  }
+  s = json_string_value (json_object_get (json_object_get (ev, "data"),
+                                          "status"));
+  if (strcmp (s, "completed") != 0) {
+    set_error (0, "the incoming migration %s", s);
+    return 502;
+  }
+  if (take_over (j, resumed) == -1)
+    return 500;
+  return 0;
+}
+
+int
+mig_dest_finish (void *opaque, const struct api_request *req,
+                 json_t **reply)
+{
+  struct mig_dest *d = opaque;
+  const char *id = json_string_value (json_object_get (req->body, "id"));
+  struct dest_job *j = id ? mig_dest_find_job (d, id) : NULL;
+  double resumed = 0;
+  int status;
+
+  if (j == NULL)
+    return mig_dest_error (reply, 404, "no such migration");
+  pthread_mutex_lock (&j->lock);
+  if (j->state != JOB_PREPARED && j->state != JOB_RUNNING) {
+    pthread_mutex_unlock (&j->lock);
+    return mig_dest_error (reply, 409, "migration is not prepared");
+  }
+  if (j->state == JOB_PREPARED) {
+    status = finish_job (j, &resumed);
+    if (status != 0) {
+      char msg[1024];
+      snprintf (msg, sizeof msg, "%s", get_error ());
+      pthread_mutex_unlock (&j->lock);
+      return mig_dest_error (reply, status, msg);
+    }
+    j->state = JOB_RUNNING;
+    json_object_set_new (j->prepared, "resumed", json_real (resumed));
+    qmp_close (j->qmp);         /* the VM now lives on its own */
+    j->qmp = NULL;
+    mig_dest_job_ended (d);
+  }
+  *reply = json_deep_copy (j->prepared);
+  json_object_set_new (*reply, "state", json_string ("running"));
+  pthread_mutex_unlock (&j->lock);
+  return 200;
+}

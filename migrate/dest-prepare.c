@@ -1,0 +1,306 @@
+/* dest-prepare.c: POST /v1/prepare on the destination agent.
+ *
+ * Checks that the VM can run here, creates its empty images (only under
+ * the storage root), starts the paused skeleton QEMU with the rewritten
+ * command line, and opens its NBD exports and incoming migration, both
+ * with QEMU's TLS.  Any failure undoes all of it.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <arpa/inet.h>
+#include <sys/stat.h>
+
+#include "dest.h"
+
+#define QMP_TIMEOUT 10000
+
+/* Refuse a VM this host cannot run.  Returns an HTTP status (0 = ok). */
+static int
+check_compat (struct mig_dest *d, const struct mig_vm *vm)
+{
+  uint64_t need = 0;
+  int64_t free_bytes = mig_host_free_bytes (d->p.storage_root);
+  size_t i;
+
+  if (vm->qemu_version > d->qemu_version) {
+    set_error (0, "destination QEMU %d.%d.%d is older than the source's "
+               "%d.%d.%d: migrating to an older QEMU is refused",
+               d->qemu_version / 10000, d->qemu_version / 100 % 100,
+               d->qemu_version % 100, vm->qemu_version / 10000,
+               vm->qemu_version / 100 % 100, vm->qemu_version % 100);
+    return 422;
+  }
+  if (mig_qemu_has_machine (d->p.qemu, vm->machine) != 1) {
+    set_error (0, "machine type %s is not available in the destination's "
+               "QEMU (%s)", vm->machine, d->p.qemu);
+    return 422;
+  }
+  if (vm->cpu_vendor[0] && strcmp (vm->cpu_vendor, d->cpu_vendor) != 0) {
+    set_error (0, "CPU vendor differs: source %s, destination %s",
+               vm->cpu_vendor, d->cpu_vendor);
+    return 422;
+  }
+  if (mig_host_mem_available () < vm->memory) {
+    set_error (0, "not enough memory: the VM needs %" PRIu64 " MiB, %"
+               PRIu64 " MiB available", vm->memory >> 20,
+               mig_host_mem_available () >> 20);
+    return 422;
+  }
+  for (i = 0; i < vm->n_disks; i++)
+    need += vm->disks[i].read_only ? 0 : vm->disks[i].allocated;
+  if (free_bytes < 0 || (uint64_t) free_bytes < need) {
+    set_error (0, "not enough space in %s: the disks need %" PRIu64
+               " MiB, %" PRId64 " MiB free", d->p.storage_root, need >> 20,
+               free_bytes >> 20);
+    return 422;
+  }
+  return 0;
+}
+
+/* A requested destination path must stay inside the storage root, also
+ * through symlinks, and must not exist yet.
+ */
+static int
+check_dest_path (struct mig_dest *d, const char *path)
+{
+  char root[PATH_MAX], parent[PATH_MAX];
+  CLEANUP_FREE char *copy = strdup (path);
+  struct stat st;
+  size_t rl;
+
+  if (copy == NULL || path[0] != '/' || strstr (path, "/../") ||
+      strstr (path, "/./") || realpath (d->p.storage_root, root) == NULL ||
+      realpath (dirname (copy), parent) == NULL) {
+    set_error (0, "destination path '%s' is not usable", path);
+    return -1;
+  }
+  rl = strlen (root);
+  if (strncmp (parent, root, rl) != 0 ||
+      (parent[rl] != '/' && parent[rl] != '\0')) {
+    set_error (0, "destination path '%s' is outside the storage root %s",
+               path, d->p.storage_root);
+    return -1;
+  }
+  if (lstat (path, &st) == 0) {
+    set_error (0, "destination path '%s' already exists", path);
+    return -1;
+  }
+  return 0;
+}
+
+/* Choose each disk's destination path and create the empty image. */
+static int
+create_images (struct mig_dest *d, struct dest_job *j)
+{
+  size_t i;
+
+  for (i = 0; i < j->vm->n_disks; i++) {
+    struct mig_disk *k = &j->vm->disks[i];
+    CLEANUP_FREE char *copy = strdup (k->path), *out = NULL;
+    char size[32];
+    char *argv[] = { "qemu-img", "create", "-q", "-f", k->format, NULL,
+                     size, NULL };
+
+    if (k->read_only)
+      continue;
+    if (k->dest_path == NULL)
+      k->dest_path = xasprintf ("%s/%s", j->vm_dir, basename (copy));
+    if (k->dest_path == NULL || check_dest_path (d, k->dest_path) == -1)
+      return -1;
+    argv[5] = k->dest_path;
+    snprintf (size, sizeof size, "%" PRIu64, k->virtual_size);
+    if (run_capture (argv, &out) != 0) {
+      set_error (0, "qemu-img create %s: %s", k->dest_path, out ? out : "");
+      return -1;
+    }
+    if (strv_push (&j->images, k->dest_path) == -1)
+      return -1;
+  }
+  return 0;
+}
+
+/* mkdir DIR for this VM; an existing one belongs to someone else. */
+static char *
+make_vm_dir (const char *root, const char *name)
+{
+  char *dir = xasprintf ("%s/%s", root, name);
+
+  if (dir && mkdir (dir, 0700) == -1) {
+    set_error (errno, "%s", errno == EEXIST ?
+               "a VM of that name already exists on the destination" :
+               "mkdir");
+    prefix_error ("%s", dir);
+    free (dir);
+    return NULL;
+  }
+  return dir;
+}
+
+/* The skeleton's command line: the rewritten argv plus ours. */
+static char **
+skeleton_argv (struct dest_job *j, char **pidfile, char **qmp)
+{
+  CLEANUP_FREE char *qmpopt = NULL;
+  char **v = NULL;
+  size_t i;
+
+  *pidfile = xasprintf ("%s/vmferry-qemu.pid", j->run_dir);
+  *qmp = xasprintf ("%s/vmferry-qmp.sock", j->run_dir);
+  qmpopt = *qmp ? xasprintf ("unix:%s,server=on,wait=off", *qmp) : NULL;
+  if (*pidfile == NULL || qmpopt == NULL)
+    return NULL;
+  for (i = 0; j->rw.argv[i]; i++)
+    if (strv_push (&v, j->rw.argv[i]) == -1)
+      goto err;
+  if (strv_push (&v, "-S") == -1 || strv_push (&v, "-incoming") == -1 ||
+      strv_push (&v, "defer") == -1 || strv_push (&v, "-daemonize") == -1 ||
+      strv_push (&v, "-pidfile") == -1 || strv_push (&v, *pidfile) == -1 ||
+      strv_push (&v, "-qmp") == -1 || strv_push (&v, qmpopt) == -1)
+    goto err;
+  return v;
+ err:
+  strv_free (v);
+  return NULL;
+}
+
+/* Start the skeleton and open its exports and migration listener. */
+static int
+start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host)
+{
+  struct mig_layout l = {
+    .qemu = d->p.qemu, .run_dir = j->run_dir, .disks = j->vm->disks,
+    .n_disks = j->vm->n_disks,
+  };
+  CLEANUP_FREE char *pidfile = NULL, *qmp = NULL;
+  CLEANUP_STRV char **argv = NULL;
+  struct mig_skeleton_net n = { .host = host, .tls_dir = d->p.tls_dir };
+
+  if (mig_argv_rewrite (j->vm->argv, &l, &j->rw) == -1 ||
+      (argv = skeleton_argv (j, &pidfile, &qmp)) == NULL ||
+      (j->qemu_pid = mig_skeleton_spawn (argv, pidfile)) == -1) {
+    j->qemu_pid = 0;
+    return -1;
+  }
+  j->qmp = qmp_connect (qmp, QMP_TIMEOUT);
+  if (j->qmp == NULL ||
+      (n.nbd_port = mig_free_port (host)) == -1 ||
+      (n.migration_port = mig_free_port (host)) == -1 ||
+      mig_skeleton_setup (j->qmp, &n, j->vm) == -1)
+    return -1;
+  j->prepared = json_pack ("{s:s, s:s, s:i, s:i, s:s?, s:o, s:s, s:s}",
+                           "id", j->id, "host", host, "nbd_port", n.nbd_port,
+                           "migration_port", n.migration_port,
+                           "qmp", j->rw.qmp, "files", json_array (),
+                           "run_dir", j->run_dir, "vm_dir", j->vm_dir);
+  for (size_t i = 0; j->rw.files && j->rw.files[i]; i++)
+    json_array_append_new (json_object_get (j->prepared, "files"),
+                           json_string (j->rw.files[i]));
+  return j->prepared ? 0 : -1;
+}
+
+/* The address the source must connect to: ours, or the one it used. */
+static const char *
+data_host (struct mig_dest *d, const char *used)
+{
+  const char *l = d->p.listen_addr;
+  unsigned char buf[16];
+
+  if (strcmp (l, "0.0.0.0") != 0 && strcmp (l, "::") != 0)
+    return l;
+  if (used && (inet_pton (AF_INET, used, buf) == 1 ||
+               inet_pton (AF_INET6, used, buf) == 1))
+    return used;
+  return NULL;
+}
+
+/* Register a new job; NULL if the id is taken. */
+static struct dest_job *
+new_job (struct mig_dest *d, const char *id, struct mig_vm *vm)
+{
+  struct dest_job *j;
+
+  if (mig_dest_find_job (d, id))
+    return NULL;
+  j = calloc (1, sizeof *j);
+  if (j == NULL || (j->id = strdup (id)) == NULL) {
+    free (j);
+    return NULL;
+  }
+  j->vm = vm;
+  pthread_mutex_init (&j->lock, NULL);
+  pthread_mutex_lock (&d->lock);
+  j->next = d->jobs;
+  d->jobs = j;
+  pthread_mutex_unlock (&d->lock);
+  return j;
+}
+
+/* Do the work of prepare for job j (caller holds its lock). */
+static int
+prepare_job (struct mig_dest *d, struct dest_job *j, const char *host)
+{
+  j->vm_dir = make_vm_dir (d->p.storage_root, j->vm->name);
+  if (j->vm_dir == NULL)
+    return 409;
+  j->run_dir = make_vm_dir (d->p.run_root, j->vm->name);
+  if (j->run_dir == NULL)
+    return 409;
+  if (create_images (d, j) == -1 || start_skeleton (d, j, host) == -1)
+    return 500;
+  return 0;
+}
+
+int
+mig_dest_prepare (void *opaque, const struct api_request *req,
+                  json_t **reply)
+{
+  struct mig_dest *d = opaque;
+  const char *id = json_string_value (json_object_get (req->body, "id"));
+  const char *used = json_string_value (json_object_get (req->body, "host"));
+  const char *host = data_host (d, used);
+  struct dest_job *j;
+  struct mig_vm *vm;
+  int status;
+
+  if (!mig_safe_name (id))
+    return mig_dest_error (reply, 400, "missing or malformed \"id\"");
+  if (host == NULL)
+    return mig_dest_error (reply, 400, "connect to the agent by IP address");
+  j = mig_dest_find_job (d, id);
+  if (j) {                      /* a retry: same answer, or a conflict */
+    ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&j->lock);
+    if (j->state != JOB_PREPARED)
+      return mig_dest_error (reply, 409, "migration id already used");
+    *reply = json_incref (j->prepared);
+    return 200;
+  }
+  vm = mig_vm_from_json (json_object_get (req->body, "vm"));
+  if (vm == NULL)
+    return mig_dest_error (reply, 400, get_error ());
+  if ((status = check_compat (d, vm)) != 0) {
+    mig_vm_free (vm);
+    return mig_dest_error (reply, status, get_error ());
+  }
+  j = new_job (d, id, vm);
+  if (j == NULL) {
+    mig_vm_free (vm);
+    return mig_dest_error (reply, 409, "migration id already used");
+  }
+  pthread_mutex_lock (&j->lock);
+  status = prepare_job (d, j, host);
+  if (status != 0) {
+    char msg[1024];
+    snprintf (msg, sizeof msg, "%s", get_error ());
+    mig_dest_job_cleanup (j);
+    j->state = JOB_ABORTED;
+    pthread_mutex_unlock (&j->lock);
+    return mig_dest_error (reply, status, msg);
+  }
+  j->state = JOB_PREPARED;
+  *reply = json_incref (j->prepared);
+  pthread_mutex_unlock (&j->lock);
+  return 200;
+}

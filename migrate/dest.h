@@ -1,0 +1,52 @@
+/* dest.h: the destination agent's state (private to migrate/). */
+#ifndef VMFERRY_MIGRATE_DEST_H
+#define VMFERRY_MIGRATE_DEST_H
+
+#include "internal.h"
+
+enum job_state { JOB_PREPARING, JOB_PREPARED, JOB_RUNNING, JOB_ABORTED };
+
+/* One incoming migration.  Fields after lock are protected by it. */
+struct dest_job {
+  struct dest_job *next;        /* registry list (dest->lock) */
+  char *id;                     /* chosen by the source */
+  pthread_mutex_t lock;         /* serializes prepare/finish/abort */
+  enum job_state state;
+  struct mig_vm *vm;            /* with dest_path of every disk set */
+  char *vm_dir;                 /* STORAGE_ROOT/name, if we made it */
+  char *run_dir;                /* RUN_ROOT/name, if we made it */
+  char **images;                /* image files we created */
+  pid_t qemu_pid;               /* skeleton, 0 if none */
+  struct qmp *qmp;              /* vmferry's own monitor of the skeleton */
+  struct mig_rewritten rw;      /* destination argv, VM sockets/files */
+  json_t *prepared;             /* prepare's reply, for retries */
+};
+
+struct mig_dest {
+  struct mig_dest_params p;     /* strings owned by the caller */
+  int qemu_version;
+  char *cpu_vendor;
+  struct api_server *srv;
+  pthread_mutex_t lock;         /* protects jobs */
+  struct dest_job *jobs;
+  int ended_pipe[2];            /* a byte per migration that ended */
+};
+
+/* Handlers (dest.c, dest-prepare.c, dest-finish.c). */
+int mig_dest_prepare (void *opaque, const struct api_request *req,
+                      json_t **reply);
+int mig_dest_finish (void *opaque, const struct api_request *req,
+                     json_t **reply);
+int mig_dest_abort (void *opaque, const struct api_request *req,
+                    json_t **reply);
+
+/* Registry. */
+struct dest_job *mig_dest_find_job (struct mig_dest *d, const char *id);
+/* Undo everything the job created on this host (caller holds job lock). */
+int mig_dest_job_cleanup (struct dest_job *j);
+void mig_dest_job_ended (struct mig_dest *d);
+
+/* {"error": msg} with status. */
+int mig_dest_error (json_t **reply, int status, const char *msg);
+
+#endif

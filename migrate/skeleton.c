@@ -1,0 +1,152 @@
+/* skeleton.c: the paused QEMU on the destination that receives a VM. */
+#include <config.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include "internal.h"
+
+#define QMP_TIMEOUT 10000
+
+/* Find a free TCP port on host by binding port 0.  The port is free when
+ * this returns; QEMU binds it a moment later (a race only with other
+ * programs picking ports the same way, which fails loudly at bind).
+ */
+int
+mig_free_port (const char *host)
+{
+  struct sockaddr_storage ss = { 0 };
+  socklen_t len = sizeof ss;
+  CLEANUP_CLOSE int fd = -1;
+  struct sockaddr_in *in4 = (struct sockaddr_in *) &ss;
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &ss;
+
+  if (inet_pton (AF_INET, host, &in4->sin_addr) == 1)
+    in4->sin_family = AF_INET;
+  else if (inet_pton (AF_INET6, host, &in6->sin6_addr) == 1)
+    in6->sin6_family = AF_INET6;
+  else {
+    set_error (0, "'%s' is not an IP address", host);
+    return -1;
+  }
+  fd = socket (ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd == -1 || bind (fd, (struct sockaddr *) &ss,
+                        ss.ss_family == AF_INET ? sizeof *in4 : sizeof *in6)
+      == -1 || getsockname (fd, (struct sockaddr *) &ss, &len) == -1) {
+    set_error (errno, "bind %s", host);
+    return -1;
+  }
+  return ntohs (ss.ss_family == AF_INET ? in4->sin_port : in6->sin6_port);
+}
+
+/* Start QEMU with argv (which includes -daemonize -pidfile pidfile) and
+ * return the daemon's PID.  QEMU's parent exits once the VM is set up,
+ * so a bad argv shows up here with QEMU's own message.
+ */
+pid_t
+mig_skeleton_spawn (char *const *argv, const char *pidfile)
+{
+  CLEANUP_FREE char *out = NULL, *pidtext = NULL;
+  int r = run_capture (argv, &out);
+  long pid;
+
+  if (r == -1)
+    return -1;
+  if (r != 0) {
+    if (out)
+      out[strcspn (out, "\n")] = '\0';
+    set_error (0, "QEMU did not start: %s", out && *out ? out : "no message");
+    return -1;
+  }
+  pidtext = read_file (pidfile, NULL);
+  if (pidtext == NULL)
+    return -1;
+  pid = strtol (pidtext, NULL, 10);
+  if (pid <= 1) {
+    set_error (0, "bad pidfile %s", pidfile);
+    return -1;
+  }
+  return pid;
+}
+
+/* Kill the skeleton and wait (up to 5 s) until it is gone. */
+int
+mig_skeleton_kill (pid_t pid)
+{
+  int i;
+
+  if (pid <= 1)
+    return 0;
+  kill (pid, SIGKILL);
+  for (i = 0; i < 500; i++) {
+    if (kill (pid, 0) == -1 && errno == ESRCH)
+      return 0;
+    usleep (10000);
+  }
+  set_error (0, "QEMU process %d does not die", (int) pid);
+  return -1;
+}
+
+/* "tcp:HOST:PORT" with brackets around an IPv6 host. */
+char *
+mig_tcp_uri (const char *host, int port)
+{
+  return strchr (host, ':') ? xasprintf ("tcp:[%s]:%d", host, port)
+    : xasprintf ("tcp:%s:%d", host, port);
+}
+
+/* Run one QMP command and drop its reply. */
+static int
+cmd (struct qmp *q, const char *name, json_t *args)
+{
+  json_t *r = qmp_command (q, name, args, QMP_TIMEOUT);
+
+  json_decref (r);
+  return r ? 0 : -1;
+}
+
+/* TLS credentials, migration capabilities, NBD server with one writable
+ * export per disk, and the incoming migration listener.
+ */
+int
+mig_skeleton_setup (struct qmp *q, const struct mig_skeleton_net *n,
+                    const struct mig_vm *vm)
+{
+  CLEANUP_FREE char *uri = mig_tcp_uri (n->host, n->migration_port);
+  char port[16];
+  size_t i;
+
+  snprintf (port, sizeof port, "%d", n->nbd_port);
+  if (uri == NULL ||
+      cmd (q, "object-add", json_pack ("{s:s, s:s, s:s, s:s, s:b}",
+                                       "qom-type", "tls-creds-x509",
+                                       "id", MIG_TLS_ID, "dir", n->tls_dir,
+                                       "endpoint", "server",
+                                       "verify-peer", 1)) == -1 ||
+      cmd (q, "migrate-set-capabilities",
+           json_pack ("{s:[{s:s, s:b}]}", "capabilities",
+                      "capability", "events", "state", 1)) == -1 ||
+      cmd (q, "migrate-set-parameters",
+           json_pack ("{s:s}", "tls-creds", MIG_TLS_ID)) == -1 ||
+      cmd (q, "nbd-server-start",
+           json_pack ("{s:{s:s, s:{s:s, s:s}}, s:s}", "addr", "type", "inet",
+                      "data", "host", n->host, "port", port,
+                      "tls-creds", MIG_TLS_ID)) == -1)
+    return -1;
+  for (i = 0; i < vm->n_disks; i++) {
+    const struct mig_disk *d = &vm->disks[i];
+    CLEANUP_FREE char *id = xasprintf ("vmferry-exp-%zu", i);
+    if (d->read_only)
+      continue;
+    if (id == NULL ||
+        cmd (q, "block-export-add",
+             json_pack ("{s:s, s:s, s:s, s:s, s:b}", "type", "nbd",
+                        "id", id, "node-name", d->id, "name", d->id,
+                        "writable", 1)) == -1)
+      return -1;
+  }
+  return cmd (q, "migrate-incoming", json_pack ("{s:s}", "uri", uri));
+}

@@ -1,0 +1,170 @@
+/* source-memory.c: QEMU's own memory pre-copy, stopped at
+ * pre-switchover so the disks can be finished while the guest is paused.
+ * Waits on MIGRATION events (polling query-migrate during the switchover
+ * would add its interval to the downtime); query-migrate is only polled
+ * for progress while the guest still runs.
+ */
+#include <config.h>
+
+#include <errno.h>
+
+#include "source.h"
+
+/* Parameters: QEMU 7.2's 128 MiB/s default cap is far below a fast
+ * link; 300 ms is the downtime QEMU aims at.
+ */
+#define MAX_BANDWIDTH (10LL << 30)
+#define DOWNTIME_LIMIT_MS 300
+
+static bool
+str_in (const char *s, const char *const *list)
+{
+  for (; s && *list; list++)
+    if (strcmp (s, *list) == 0)
+      return true;
+  return false;
+}
+
+/* A MIGRATION event whose status is in the list opaque. */
+static bool
+status_is (json_t *ev, void *opaque)
+{
+  return str_in (json_string_value (json_object_get
+                                    (json_object_get (ev, "data"),
+                                     "status")), opaque);
+}
+
+static int
+setup (struct source *s)
+{
+  json_t *r;
+  CLEANUP_FREE char *uri = NULL;
+  int port = json_integer_value (json_object_get (s->prepared,
+                                                  "migration_port"));
+
+  r = src_cmd (s, "migrate-set-capabilities", "{s:[{s:s,s:b},{s:s,s:b}]}",
+               "capabilities", "capability", "events", "state", 1,
+               "capability", "pause-before-switchover", "state", 1);
+  json_decref (r);
+  if (r == NULL)
+    return -1;
+  r = src_cmd (s, "migrate-set-parameters", "{s:I, s:I, s:s, s:s}",
+               "max-bandwidth", (json_int_t) MAX_BANDWIDTH,
+               "downtime-limit", (json_int_t) DOWNTIME_LIMIT_MS,
+               "tls-creds", MIG_TLS_ID, "tls-hostname", s->dhost);
+  json_decref (r);
+  if (r == NULL || (uri = mig_tcp_uri (s->dhost, port)) == NULL)
+    return -1;
+  qmp_clear_events (s->q);
+  r = src_cmd (s, "migrate", "{s:s}", "uri", uri);
+  json_decref (r);
+  if (r == NULL)
+    return -1;
+  s->stage = SRC_MIGRATING;
+  return 0;
+}
+
+/* Record the source's STOP time (start of the guest's downtime). */
+static void
+note_stop (struct source *s)
+{
+  json_auto_t *ev = qmp_poll_event (s->q, "STOP", NULL, NULL);
+  json_t *ts = json_object_get (ev, "timestamp");
+
+  if (ev)
+    s->stop_time = json_integer_value (json_object_get (ts, "seconds")) +
+      json_integer_value (json_object_get (ts, "microseconds")) / 1e6;
+}
+
+/* Run pre-copy until the source pauses at pre-switchover. */
+int
+src_memory_run (struct source *s)
+{
+  static const char *const ends[] = { "pre-switchover", "failed",
+                                      "cancelled", "completed", NULL };
+  json_auto_t *ev = NULL;
+  const char *st;
+
+  if (setup (s) == -1)
+    return -1;
+  while ((ev = qmp_wait_event (s->q, "MIGRATION", status_is, (void *) ends,
+                               500)) == NULL) {
+    json_t *info;
+    if (get_errno () != ETIMEDOUT || src_cancel_requested (s))
+      return -1;
+    info = src_cmd (s, "query-migrate", NULL);
+    if (info == NULL)
+      return -1;
+    json_decref (s->migrate_info);
+    s->migrate_info = info;
+    if (json_object_get (info, "ram"))
+      progress_memory (&s->pr, json_object_get (info, "ram"));
+  }
+  note_stop (s);
+  st = json_string_value (json_object_get (json_object_get (ev, "data"),
+                                           "status"));
+  if (strcmp (st, "pre-switchover") != 0) {
+    json_auto_t *info = src_cmd (s, "query-migrate", NULL);
+    const char *e = json_string_value (json_object_get (info, "error-desc"));
+    set_error (0, "memory migration %s%s%s", st, e ? ": " : "", e ? e : "");
+    return -1;
+  }
+  s->stage = SRC_SWITCHOVER;
+  return 0;
+}
+
+/* Release the paused source to send its final state; wait for the end. */
+int
+src_memory_continue (struct source *s)
+{
+  static const char *const ends[] = { "completed", "failed", "cancelled",
+                                      NULL };
+  json_auto_t *r = src_cmd (s, "migrate-continue", "{s:s}",
+                            "state", "pre-switchover");
+  json_auto_t *ev = NULL, *info = NULL;
+  const char *st;
+
+  if (r == NULL)
+    return -1;
+  ev = qmp_wait_event (s->q, "MIGRATION", status_is, (void *) ends, 120000);
+  if (ev == NULL)
+    return -1;
+  st = json_string_value (json_object_get (json_object_get (ev, "data"),
+                                           "status"));
+  info = src_cmd (s, "query-migrate", NULL);
+  if (info) {
+    json_decref (s->migrate_info);
+    s->migrate_info = json_incref (info);
+  }
+  if (strcmp (st, "completed") != 0) {
+    const char *e = json_string_value (json_object_get (info, "error-desc"));
+    set_error (0, "memory migration %s at switchover%s%s", st,
+               e ? ": " : "", e ? e : "");
+    return -1;
+  }
+  s->stage = SRC_COMPLETED;
+  return 0;
+}
+
+/* Undo: cancel QEMU's migration, put the VM back as it was. */
+void
+src_memory_rollback (struct source *s)
+{
+  static const char *const ends[] = { "cancelled", "failed", "completed",
+                                      NULL };
+  json_t *r;
+
+  if (s->stage >= SRC_MIGRATING) {
+    json_auto_t *info = src_cmd (s, "query-migrate", NULL);
+    const char *st = json_string_value (json_object_get (info, "status"));
+    if (st && !str_in (st, ends)) {
+      json_decref (src_cmd (s, "migrate_cancel", NULL));
+      json_decref (qmp_wait_event (s->q, "MIGRATION", status_is,
+                                   (void *) ends, 30000));
+    }
+  }
+  r = src_cmd (s, "migrate-set-capabilities", "{s:[{s:s,s:b}]}",
+               "capabilities", "capability", "pause-before-switchover",
+               "state", 0);
+  json_decref (r);
+}

@@ -1,0 +1,423 @@
+/* source.c: vmferry migrate, the source side's state machine.
+ *
+ *   preflight -> prepare (dest) -> storage mirror -> memory pre-copy ->
+ *   switchover (guest paused) -> finish (dest resumes) -> cleanup
+ *
+ * s->stage records how far it got; rollback() undoes exactly that much
+ * and keeps the invariant: the VM runs on exactly one host, and source
+ * files are deleted only once the destination VM runs.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "source.h"
+
+#define API_TIMEOUT 60000
+#define FINISH_TIMEOUT 180000
+
+const char *
+mig_result_text (enum mig_result r)
+{
+  switch (r) {
+  case MIG_OK: return "migrated";
+  case MIG_USAGE: return "usage error";
+  case MIG_REFUSED: return "refused, nothing was done";
+  case MIG_FAILED_CLEAN:
+    return "failed, source VM still running, destination cleaned";
+  case MIG_FAILED_LEFTOVERS:
+    return "failed, source VM still running, leftovers remain";
+  case MIG_UNCERTAIN: return "state uncertain";
+  }
+  return "?";
+}
+
+json_t *
+src_cmd (struct source *s, const char *cmd, const char *fmt, ...)
+{
+  json_t *args = NULL;
+  va_list ap;
+
+  if (fmt) {
+    va_start (ap, fmt);
+    args = json_vpack_ex (NULL, 0, fmt, ap);
+    va_end (ap);
+    if (args == NULL) {
+      set_error (0, "%s: cannot build arguments", cmd);
+      return NULL;
+    }
+  }
+  return qmp_command (s->q, cmd, args, SRC_QMP_TIMEOUT);
+}
+
+/* Cancel (Ctrl-C, SIGTERM) is honoured until the switchover begins. */
+bool
+src_cancel_requested (struct source *s)
+{
+  struct pollfd pfd = { .fd = s->p->cancel_fd, .events = POLLIN };
+
+  if (s->p->cancel_fd < 0 || s->stage >= SRC_SWITCHOVER)
+    return false;
+  if (poll (&pfd, 1, 0) == 1) {
+    s->cancelled = true;
+    set_error (0, "cancelled by the user");
+    return true;
+  }
+  return false;
+}
+
+/* VM given as a socket path, or a name in the VM directory. */
+static char *
+resolve_vm (const struct mig_source_params *p)
+{
+  char *path;
+  struct stat st;
+
+  if (strchr (p->vm, '/'))
+    return strdup (p->vm);
+  path = xasprintf ("%s/%s.qmp", p->vm_dir, p->vm);
+  if (path && stat (path, &st) == 0)
+    return path;
+  free (path);
+  path = xasprintf ("%s/%s/qmp.sock", p->vm_dir, p->vm);
+  if (path && stat (path, &st) == 0)
+    return path;
+  free (path);
+  set_error (0, "no VM named '%s' (looked for %s/%s.qmp and "
+             "%s/%s/qmp.sock)", p->vm, p->vm_dir, p->vm, p->vm_dir, p->vm);
+  return NULL;
+}
+
+/* Apply --disk-path SRC=DST. */
+static int
+apply_disk_map (struct source *s)
+{
+  size_t i, k;
+
+  for (i = 0; s->p->disk_map && s->p->disk_map[i]; i++) {
+    const char *m = s->p->disk_map[i], *eq = strchr (m, '=');
+    bool found = false;
+    for (k = 0; eq && k < s->vm->n_disks; k++) {
+      struct mig_disk *d = &s->vm->disks[k];
+      if (strlen (d->path) == (size_t) (eq - m) &&
+          strncmp (d->path, m, eq - m) == 0) {
+        free (d->dest_path);
+        d->dest_path = strdup (eq + 1);
+        found = true;
+      }
+    }
+    if (!found) {
+      set_error (0, "--disk-path %s: the VM has no disk %.*s", m,
+                 eq ? (int) (eq - m) : (int) strlen (m), m);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Connect to the VM, learn what it is, refuse what cannot move. */
+static int
+preflight (struct source *s)
+{
+  CLEANUP_FREE char *path = resolve_vm (s->p);
+  json_auto_t *st = NULL;
+  const char *status;
+
+  if (path == NULL || (s->q = qmp_connect (path, 5000)) == NULL)
+    return -1;
+  st = src_cmd (s, "query-status", NULL);
+  status = json_string_value (json_object_get (st, "status"));
+  if (status == NULL)
+    return -1;
+  if (strcmp (status, "running") != 0 && strcmp (status, "paused") != 0) {
+    set_error (0, "the VM is %s; only running or paused VMs can be "
+               "migrated live", status);
+    return -1;
+  }
+  s->was_running = strcmp (status, "running") == 0;
+  s->vm = mig_vm_discover (s->q, path);
+  if (s->vm == NULL || apply_disk_map (s) == -1)
+    return -1;
+  progress_note (&s->pr, "VM %s: pid %d, QEMU %d.%d.%d, machine %s, "
+                 "%" PRIu64 " MiB RAM, %zu disk(s)", s->vm->name,
+                 (int) s->vm->pid, s->vm->qemu_version / 10000,
+                 s->vm->qemu_version / 100 % 100, s->vm->qemu_version % 100,
+                 s->vm->machine, s->vm->memory >> 20, s->vm->n_disks);
+  return 0;
+}
+
+/* Call the destination; on an HTTP error, record its message. */
+static json_t *
+call_dest (struct source *s, const char *path, json_t *body, int timeout,
+           int *status)
+{
+  json_t *reply = NULL;
+  const char *e;
+
+  *status = api_client_call (s->api, "POST", path, body, &reply, timeout);
+  if (*status == -1)
+    return NULL;
+  if (*status != 200) {
+    e = json_string_value (json_object_get (reply, "error"));
+    set_error (0, "destination %s:%d refused %s (HTTP %d): %s", s->p->host,
+               s->p->port, path, *status, e ? e : "no message");
+    json_decref (reply);
+    return NULL;
+  }
+  return reply;
+}
+
+static int
+prepare (struct source *s)
+{
+  uint8_t rnd[8];
+  json_auto_t *body = NULL;
+  int status;
+  size_t i;
+
+  if (getrandom (rnd, sizeof rnd, 0) != sizeof rnd) {
+    set_error (errno, "getrandom");
+    return -1;
+  }
+  for (i = 0; i < sizeof rnd; i++)
+    sprintf (s->id + 2 * i, "%02x", rnd[i]);
+  s->api = api_client_new (s->p->host, s->p->port, s->p->tls_dir);
+  if (s->api == NULL)
+    return -1;
+  body = json_pack ("{s:s, s:s, s:o}", "id", s->id, "host", s->p->host,
+                    "vm", mig_vm_to_json (s->vm));
+  s->prepared = call_dest (s, "/v1/prepare", body, API_TIMEOUT, &status);
+  if (s->prepared == NULL)
+    return -1;
+  s->dhost = json_string_value (json_object_get (s->prepared, "host"));
+  s->stage = SRC_PREPARED;
+  return s->dhost ? 0 : -1;
+}
+
+/* TLS credentials for the source QEMU's NBD client and migration. */
+static int
+add_tls (struct source *s)
+{
+  json_auto_t *r = src_cmd (s, "object-add", "{s:s, s:s, s:s, s:s}",
+                            "qom-type", "tls-creds-x509", "id", MIG_TLS_ID,
+                            "dir", s->p->tls_dir, "endpoint", "client");
+
+  if (r == NULL)
+    return -1;
+  s->tls_added = true;
+  return 0;
+}
+
+/* Undo everything after a failure before the destination VM ran.
+ * Returns where the VM is.
+ */
+static enum mig_result
+rollback (struct source *s)
+{
+  char why[1024];
+  json_auto_t *st = NULL, *reply = NULL;
+  int status;
+
+  snprintf (why, sizeof why, "%s", get_error ());
+  progress_phase (&s->pr, "rollback", why);
+  if (s->q) {
+    src_memory_rollback (s);
+    src_storage_rollback (s);
+    if (s->tls_added)
+      json_decref (src_cmd (s, "object-del", "{s:s}", "id", MIG_TLS_ID));
+    st = src_cmd (s, "query-status", NULL);
+    if (s->was_running && st &&
+        strcmp (json_string_value (json_object_get (st, "status")),
+                "running") != 0)
+      json_decref (src_cmd (s, "cont", NULL));
+  }
+  if (s->stage >= SRC_PREPARED) {
+    json_auto_t *body = json_pack ("{s:s}", "id", s->id);
+    reply = call_dest (s, "/v1/abort", body, API_TIMEOUT, &status);
+    if (reply == NULL) {
+      set_error (0, "%s; and cleaning the destination failed: %s (left "
+                 "there: %s, %s)", why, get_error (),
+                 json_string_value (json_object_get (s->prepared, "vm_dir")),
+                 json_string_value (json_object_get (s->prepared,
+                                                     "run_dir")));
+      return MIG_FAILED_LEFTOVERS;
+    }
+  }
+  set_error (0, "%s", why);
+  return MIG_FAILED_CLEAN;
+}
+
+/* After the source QEMU completed: the destination resumes the VM. */
+static enum mig_result
+finish (struct source *s)
+{
+  json_auto_t *body = json_pack ("{s:s}", "id", s->id);
+  json_t *reply;
+  int status;
+
+  progress_phase (&s->pr, "resume", "destination resumes the VM");
+  reply = call_dest (s, "/v1/finish", body, FINISH_TIMEOUT, &status);
+  if (reply) {
+    json_object_update (s->prepared, reply);
+    json_decref (reply);
+    s->stage = SRC_MOVED;
+    return MIG_OK;
+  }
+  if (status == -1) {
+    /* No answer: the destination may or may not have resumed it. */
+    prefix_error ("the destination did not answer after the switchover; "
+                  "the VM is paused on the source and may be running on "
+                  "%s: check there before resuming it here", s->p->host);
+    return MIG_UNCERTAIN;
+  }
+  /* The destination answered that it did not resume the VM: the paused
+   * source still has every byte (its mirrors ended in sync), so resume it
+   * here and clean the destination.
+   */
+  s->stage = SRC_PREPARED;
+  return rollback (s);
+}
+
+/* Stop the source QEMU (its VM runs on the destination now). */
+static int
+quit_source (struct source *s)
+{
+  pid_t pid = s->vm->pid;
+  int i;
+
+  json_decref (src_cmd (s, "quit", NULL));
+  qmp_close (s->q);
+  s->q = NULL;
+  for (i = 0; i < 1000; i++) {
+    if (kill (pid, 0) == -1 && errno == ESRCH)
+      return 0;
+    usleep (10000);
+  }
+  set_error (0, "source QEMU (pid %d) did not exit", (int) pid);
+  return -1;
+}
+
+static int
+delete_source_files (struct source *s)
+{
+  size_t i;
+  int r = 0;
+
+  for (i = 0; i < s->vm->n_disks; i++) {
+    const struct mig_disk *d = &s->vm->disks[i];
+    if (d->read_only)
+      continue;
+    if (unlink (d->path) == -1 && errno != ENOENT) {
+      set_error (errno, "delete %s", d->path);
+      r = -1;
+    }
+    else
+      progress_note (&s->pr, "deleted source disk %s", d->path);
+  }
+  return r;
+}
+
+/* The final object: times, downtime, bytes, where the VM is now. */
+static json_t *
+summary (struct source *s, enum mig_result r)
+{
+  json_t *info = s->migrate_info;
+  json_t *ram = json_object_get (info, "ram");
+  double resumed = json_real_value (json_object_get (s->prepared,
+                                                     "resumed"));
+  json_t *o = json_pack ("{s:s, s:i, s:s, s:s?, s:s, s:f}",
+                         "result", mig_result_text (r), "exit_code", r,
+                         "vm", s->vm ? s->vm->name : s->p->vm,
+                         "id", s->id[0] ? s->id : NULL,
+                         "destination", s->p->host,
+                         "total_s", (now_ms () - s->t_start) / 1000.0);
+
+  if (r != MIG_OK) {
+    json_object_set_new (o, "error", json_string (get_error ()));
+    return o;
+  }
+  json_object_set_new (o, "storage_s",
+                       json_real ((s->t_storage - s->t_start) / 1000.0));
+  json_object_set_new (o, "memory_s",
+                       json_real ((s->t_memory - s->t_storage) / 1000.0));
+  json_object_set_new (o, "downtime_ms", json_integer
+                       (json_integer_value (json_object_get (info,
+                                                             "downtime"))));
+  if (resumed > 0 && s->stop_time > 0)
+    json_object_set_new (o, "stop_to_resume_ms",
+                         json_integer ((resumed - s->stop_time) * 1000));
+  json_object_set_new (o, "storage_bytes", json_integer (s->storage_bytes));
+  json_object_set_new (o, "memory_bytes", json_integer
+                       (json_integer_value (json_object_get (ram,
+                                                             "transferred"))));
+  json_object_set (o, "qmp", json_object_get (s->prepared, "qmp"));
+  json_object_set (o, "files", json_object_get (s->prepared, "files"));
+  json_object_set_new (o, "source_deleted", json_boolean (!s->p->keep_source));
+  return o;
+}
+
+/* The phases up to the destination VM running. */
+static enum mig_result
+run_phases (struct source *s)
+{
+  progress_phase (&s->pr, "preflight", NULL);
+  if (preflight (s) == -1)
+    return MIG_REFUSED;
+  progress_phase (&s->pr, "setup", "preparing the destination");
+  if (prepare (s) == -1) {
+    s->stage = SRC_NOTHING;
+    return MIG_REFUSED;
+  }
+  progress_phase (&s->pr, "storage", "mirroring disks (QEMU blockdev-mirror)");
+  s->stage = SRC_MIRRORING;
+  if (add_tls (s) == -1 || src_storage_start (s) == -1 ||
+      src_storage_wait_ready (s) == -1)
+    return rollback (s);
+  s->t_storage = now_ms ();
+  progress_phase (&s->pr, "memory", "disks synchronized; pre-copying RAM");
+  if (src_memory_run (s) == -1)
+    return rollback (s);
+  s->t_memory = now_ms ();
+  progress_phase (&s->pr, "switchover", "guest paused");
+  if (src_storage_complete (s) == -1 || src_memory_continue (s) == -1)
+    return rollback (s);
+  return finish (s);
+}
+
+enum mig_result
+mig_source_run (const struct mig_source_params *p)
+{
+  struct source s = { .p = p, .t_start = now_ms () };
+  enum mig_result r;
+  json_auto_t *sum = NULL;
+  char err[1024] = "";
+
+  progress_init (&s.pr, p->out, p->json, p->tty);
+  clear_error ();
+  r = run_phases (&s);
+  if (r == MIG_OK) {
+    progress_phase (&s.pr, "cleanup", p->keep_source ? "keeping source files"
+                    : "quitting source QEMU, deleting source files");
+    if (quit_source (&s) == -1 ||
+        (!p->keep_source && delete_source_files (&s) == -1)) {
+      snprintf (err, sizeof err, "%s", get_error ());
+      progress_note (&s.pr, "warning: the VM runs on the destination, but "
+                     "cleaning the source failed: %s", err);
+    }
+  }
+  if (r != MIG_OK)
+    snprintf (err, sizeof err, "%s", get_error ());
+  sum = summary (&s, r);
+  progress_result (&s.pr, sum);
+  qmp_close (s.q);
+  api_client_free (s.api);
+  mig_vm_free (s.vm);
+  json_decref (s.prepared);
+  json_decref (s.migrate_info);
+  set_error (0, "%s", err);
+  return r;
+}

@@ -1,0 +1,58 @@
+/* source.h: the source side's state during one migration (private). */
+#ifndef VMFERRY_MIGRATE_SOURCE_H
+#define VMFERRY_MIGRATE_SOURCE_H
+
+#include "internal.h"
+#include "progress.h"
+
+/* How far the migration got: rollback undoes exactly this much. */
+enum src_stage {
+  SRC_NOTHING,          /* nothing changed anywhere */
+  SRC_PREPARED,         /* destination skeleton exists */
+  SRC_MIRRORING,        /* source has NBD nodes / mirror jobs */
+  SRC_MIGRATING,        /* QEMU migration running */
+  SRC_SWITCHOVER,       /* source paused at pre-switchover */
+  SRC_COMPLETED,        /* source QEMU finished sending: dest has it all */
+  SRC_MOVED,            /* destination VM runs */
+};
+
+struct source {
+  const struct mig_source_params *p;
+  struct qmp *q;
+  struct mig_vm *vm;
+  struct api_client *api;
+  struct progress pr;
+  char id[40];                  /* migration id */
+  enum src_stage stage;
+  json_t *prepared;             /* destination's prepare reply */
+  const char *dhost;            /* its data address (in prepared) */
+  bool tls_added;               /* vmferry-tls object on the source */
+  size_t n_nodes;               /* NBD client nodes added */
+  size_t n_jobs;                /* mirror jobs started */
+  bool was_running;             /* the VM ran when we started */
+  bool cancelled;
+  /* measurements */
+  int64_t t_start, t_storage, t_memory, t_switch, t_end;
+  uint64_t storage_bytes;
+  json_t *migrate_info;         /* last query-migrate on the source */
+  double stop_time;             /* source's STOP event */
+};
+
+/* source-storage.c */
+int src_storage_start (struct source *s);
+int src_storage_wait_ready (struct source *s);
+int src_storage_complete (struct source *s);
+void src_storage_rollback (struct source *s);
+
+/* source-memory.c */
+int src_memory_run (struct source *s);
+int src_memory_continue (struct source *s);
+void src_memory_rollback (struct source *s);
+
+/* source.c */
+bool src_cancel_requested (struct source *s);
+json_t *src_cmd (struct source *s, const char *cmd, const char *fmt, ...);
+
+#define SRC_QMP_TIMEOUT 10000
+
+#endif

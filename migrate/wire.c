@@ -1,0 +1,151 @@
+/* wire.c: the VM description sent in the prepare request, and its strict
+ * validation on the receiving side (the body comes from the network).
+ */
+#include <config.h>
+
+#include <ctype.h>
+#include <errno.h>
+
+#include "internal.h"
+
+static json_t *
+disk_to_json (const struct mig_disk *d)
+{
+  return json_pack ("{s:s, s:s, s:s, s:I, s:I, s:b, s:s?}",
+                    "id", d->id, "path", d->path, "format", d->format,
+                    "virtual_size", (json_int_t) d->virtual_size,
+                    "allocated", (json_int_t) d->allocated,
+                    "read_only", d->read_only, "dest_path", d->dest_path);
+}
+
+json_t *
+mig_vm_to_json (const struct mig_vm *vm)
+{
+  json_t *argv = json_array (), *disks = json_array ();
+  size_t i;
+
+  for (i = 0; vm->argv && vm->argv[i]; i++)
+    json_array_append_new (argv, json_string (vm->argv[i]));
+  for (i = 0; i < vm->n_disks; i++)
+    json_array_append_new (disks, disk_to_json (&vm->disks[i]));
+  return json_pack ("{s:s, s:o, s:o, s:i, s:s, s:I, s:s}",
+                    "name", vm->name, "argv", argv, "disks", disks,
+                    "qemu_version", vm->qemu_version,
+                    "machine", vm->machine,
+                    "memory", (json_int_t) vm->memory,
+                    "cpu_vendor", vm->cpu_vendor ? vm->cpu_vendor : "");
+}
+
+/* A name that is safe as one path component. */
+bool
+mig_safe_name (const char *s)
+{
+  size_t i;
+
+  if (s == NULL || s[0] == '\0' || s[0] == '.' || strlen (s) > 64)
+    return false;
+  for (i = 0; s[i]; i++)
+    if (!(isalnum ((unsigned char) s[i]) || strchr ("._-", s[i])))
+      return false;
+  return true;
+}
+
+static int
+disk_from_json (json_t *j, struct mig_disk *d)
+{
+  const char *id, *path, *fmt, *dest = NULL;
+  json_int_t vs, alloc;
+  int ro;
+  json_error_t e;
+
+  if (json_unpack_ex (j, &e, 0, "{s:s, s:s, s:s, s:I, s:I, s:b, s?s}",
+                      "id", &id, "path", &path, "format", &fmt,
+                      "virtual_size", &vs, "allocated", &alloc,
+                      "read_only", &ro, "dest_path", &dest) == -1) {
+    set_error (0, "bad disk description: %s", e.text);
+    return -1;
+  }
+  if (path[0] != '/' || vs < 0 || alloc < 0 ||
+      (strcmp (fmt, "qcow2") != 0 && strcmp (fmt, "raw") != 0)) {
+    set_error (0, "disk %s: unsupported path, size or format '%s'", id, fmt);
+    return -1;
+  }
+  d->id = strdup (id);
+  d->path = strdup (path);
+  d->format = strdup (fmt);
+  d->dest_path = dest ? strdup (dest) : NULL;
+  d->virtual_size = vs;
+  d->allocated = alloc;
+  d->read_only = ro;
+  return d->id && d->path && d->format ? 0 : -1;
+}
+
+static int
+argv_from_json (json_t *a, struct mig_vm *vm)
+{
+  size_t i;
+  json_t *v;
+
+  if (!json_is_array (a) || json_array_size (a) == 0) {
+    set_error (0, "argv must be a non-empty array of strings");
+    return -1;
+  }
+  json_array_foreach (a, i, v) {
+    if (!json_is_string (v)) {
+      set_error (0, "argv must be a non-empty array of strings");
+      return -1;
+    }
+    if (strv_push (&vm->argv, json_string_value (v)) == -1)
+      return -1;
+  }
+  return 0;
+}
+
+struct mig_vm *
+mig_vm_from_json (json_t *j)
+{
+  struct mig_vm *vm = calloc (1, sizeof *vm);
+  const char *name, *machine, *vendor;
+  json_t *argv, *disks, *d;
+  json_int_t mem;
+  json_error_t e;
+  size_t i;
+
+  if (vm == NULL) {
+    set_error (errno, "calloc");
+    return NULL;
+  }
+  if (json_unpack_ex (j, &e, 0, "{s:s, s:o, s:o, s:i, s:s, s:I, s:s}",
+                      "name", &name, "argv", &argv, "disks", &disks,
+                      "qemu_version", &vm->qemu_version,
+                      "machine", &machine, "memory", &mem,
+                      "cpu_vendor", &vendor) == -1) {
+    set_error (0, "bad VM description: %s", e.text);
+    goto err;
+  }
+  if (!mig_safe_name (name)) {
+    set_error (0, "VM name '%s' is not a safe file name "
+               "(letters, digits, '.', '_', '-')", name);
+    goto err;
+  }
+  vm->name = strdup (name);
+  vm->machine = strdup (machine);
+  vm->cpu_vendor = strdup (vendor);
+  vm->memory = mem;
+  if (argv_from_json (argv, vm) == -1 || !json_is_array (disks))
+    goto err;
+  vm->disks = calloc (json_array_size (disks) + 1, sizeof *vm->disks);
+  if (vm->disks == NULL)
+    goto err;
+  json_array_foreach (disks, i, d) {
+    vm->n_disks++;
+    if (disk_from_json (d, &vm->disks[i]) == -1)
+      goto err;
+  }
+  return vm;
+ err:
+  if (get_error ()[0] == '\0')
+    set_error (errno, "bad VM description");
+  mig_vm_free (vm);
+  return NULL;
+}
