@@ -82,7 +82,7 @@ mig_skeleton_kill (pid_t pid)
     return 0;
   kill (pid, SIGKILL);
   for (i = 0; i < 500; i++) {
-    if (kill (pid, 0) == -1 && errno == ESRCH)
+    if (!pid_alive (pid))
       return 0;
     usleep (10000);
   }

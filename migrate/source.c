@@ -293,7 +293,7 @@ quit_source (struct source *s)
   qmp_close (s->q);
   s->q = NULL;
   for (i = 0; i < 1000; i++) {
-    if (kill (pid, 0) == -1 && errno == ESRCH)
+    if (!pid_alive (pid))
       return 0;
     usleep (10000);
   }

@@ -11,7 +11,7 @@
 static json_t *
 disk_to_json (const struct mig_disk *d)
 {
-  return json_pack ("{s:s, s:s, s:s, s:I, s:I, s:b, s:s?}",
+  return json_pack ("{s:s, s:s, s:s, s:I, s:I, s:b, s:s*}",
                     "id", d->id, "path", d->path, "format", d->format,
                     "virtual_size", (json_int_t) d->virtual_size,
                     "allocated", (json_int_t) d->allocated,

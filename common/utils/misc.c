@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <time.h>
 #include <sys/stat.h>
 
@@ -128,4 +129,28 @@ mkdir_p (const char *path, mode_t mode)
     return -1;
   }
   return 0;
+}
+
+bool
+pid_alive (pid_t pid)
+{
+  char path[64], buf[256], *p;
+  CLEANUP_CLOSE int fd = -1;
+  ssize_t n;
+
+  if (pid <= 0 || (kill (pid, 0) == -1 && errno == ESRCH))
+    return false;
+  /* A zombie (state Z) has exited; its parent may not have reaped it
+   * (e.g. a daemonized QEMU whose new parent is a lazy init).
+   */
+  snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd == -1)
+    return errno != ENOENT;
+  n = read (fd, buf, sizeof buf - 1);
+  if (n <= 0)
+    return true;
+  buf[n] = '\0';
+  p = strrchr (buf, ')');
+  return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
 }

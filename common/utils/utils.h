@@ -64,6 +64,9 @@ void vmferry_debug_print (const char *fmt, ...)
 int64_t now_ms (void);
 int64_t wall_ms (void);
 
+/* Is process pid alive?  A zombie counts as dead. */
+bool pid_alive (pid_t pid);
+
 /* Write all of buf, retrying on EINTR and short writes.  -1 + set_error. */
 int write_all (int fd, const void *buf, size_t len);
 
