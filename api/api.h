@@ -25,10 +25,10 @@
 
 /* One request as a handler sees it. */
 struct api_request {
-  const char *method;           /* "GET", "POST", ... */
-  const char *path;             /* "/v1/prepare" (no query string) */
-  json_t *body;                 /* parsed JSON body (borrowed), NULL if empty */
-  const char *peer_name;        /* CN of the client's certificate */
+  const char *method;    /* "GET", "POST", ... */
+  const char *path;      /* "/v1/prepare" (no query string) */
+  json_t *body;          /* parsed JSON body (borrowed), NULL if empty */
+  const char *peer_name; /* CN of the client's certificate */
 };
 
 /* A handler returns an HTTP status and sets *reply to a JSON object (new
@@ -43,20 +43,20 @@ typedef int (*api_handler_fn) (void *opaque, const struct api_request *req,
                                json_t **reply);
 
 struct api_route {
-  const char *method;           /* exact match */
-  const char *path;             /* exact match */
+  const char *method; /* exact match */
+  const char *path;   /* exact match */
   api_handler_fn handler;
 };
 
 struct api_server_params {
-  const char *address;          /* listen address (IPv4 or IPv6 literal) */
-  int port;                     /* 0: pick a free port */
-  const char *tls_dir;          /* server-cert.pem, server-key.pem, ca-cert.pem */
+  const char *address; /* listen address (IPv4 or IPv6 literal) */
+  int port;            /* 0: pick a free port */
+  const char *tls_dir; /* server-cert.pem, server-key.pem, ca-cert.pem */
   const struct api_route *routes; /* the table is copied; its strings are
                                    * borrowed until api_server_stop */
   size_t n_routes;
-  void *opaque;                 /* passed to every handler */
-  size_t max_body;              /* largest accepted body; 0: 1 MiB */
+  void *opaque;    /* passed to every handler */
+  size_t max_body; /* largest accepted body; 0: 1 MiB */
 };
 
 struct api_server;
@@ -104,9 +104,8 @@ void api_client_free (struct api_client *c);
  * text>", "timed out", "connection to HOST:PORT failed", "reply ... is not
  * a JSON object".
  */
-int api_client_call (struct api_client *c, const char *method,
-                     const char *path, json_t *body, json_t **reply,
-                     int timeout_ms);
+int api_client_call (struct api_client *c, const char *method, const char *path,
+                     json_t *body, json_t **reply, int timeout_ms);
 
 /* ---- PKI (GnuTLS) ---- */
 

@@ -41,28 +41,28 @@ api_internal_curl_error (const char *hostport, const char *errbuf,
   const char *detail = errbuf[0] ? errbuf : curl_easy_strerror (r);
 
   if (r == CURLE_COULDNT_CONNECT)
-    set_error (0, "%s %s: could not connect to %s: %s",
-               method, path, hostport, detail);
+    set_error (0, "%s %s: could not connect to %s: %s", method, path, hostport,
+               detail);
   else if (r == CURLE_COULDNT_RESOLVE_HOST)
-    set_error (0, "%s %s: could not resolve the host name of %s: %s",
-               method, path, hostport, detail);
+    set_error (0, "%s %s: could not resolve the host name of %s: %s", method,
+               path, hostport, detail);
   else if (r == CURLE_OPERATION_TIMEDOUT)
-    set_error (0, "%s %s: timed out talking to %s: %s",
-               method, path, hostport, detail);
+    set_error (0, "%s %s: timed out talking to %s: %s", method, path, hostport,
+               detail);
   else if (is_tls_error (r))
     set_error (0, "%s %s: TLS handshake/certificate problem with %s: %s",
                method, path, hostport, detail);
   else if (r == CURLE_WRITE_ERROR && reply_too_big)
-    set_error (0, "%s %s: the reply from %s is too large",
-               method, path, hostport);
+    set_error (0, "%s %s: the reply from %s is too large", method, path,
+               hostport);
   else if (r == CURLE_SEND_ERROR || r == CURLE_RECV_ERROR ||
            r == CURLE_GOT_NOTHING)
     /* A server refusing our certificate during the handshake shows up
      * here (an alert while reading); detail then names TLS/SSL.
      */
-    set_error (0, "%s %s: connection to %s failed: %s",
-               method, path, hostport, detail);
+    set_error (0, "%s %s: connection to %s failed: %s", method, path, hostport,
+               detail);
   else
-    set_error (0, "%s %s: request to %s failed: %s",
-               method, path, hostport, detail);
+    set_error (0, "%s %s: request to %s failed: %s", method, path, hostport,
+               detail);
 }

@@ -15,9 +15,9 @@
 
 struct api_client {
   CURL *curl;
-  char *hostport;               /* "host:port" / "[v6]:port", for messages */
-  char *base_url;               /* "https://" hostport */
-  char *cert, *key, *ca;        /* paths in the TLS directory */
+  char *hostport;        /* "host:port" / "[v6]:port", for messages */
+  char *base_url;        /* "https://" hostport */
+  char *cert, *key, *ca; /* paths in the TLS directory */
   struct curl_slist *headers;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -75,7 +75,7 @@ client_init (struct api_client *c, const char *host, int port,
   c->headers = curl_slist_append (NULL, "Content-Type: application/json");
   if (c->headers)
     c->headers = curl_slist_append (c->headers, "Accept: application/json");
-  if (c->headers)             /* no "Expect: 100-continue" round trip */
+  if (c->headers) /* no "Expect: 100-continue" round trip */
     c->headers = curl_slist_append (c->headers, "Expect:");
   if (c->curl == NULL || c->headers == NULL) {
     set_error (ENOMEM, "api client: curl");
@@ -137,7 +137,7 @@ write_cb (char *ptr, size_t size, size_t nmemb, void *opaque)
 
   if (n > API_MAX_REPLY - buf->len) {
     buf->too_big = true;
-    return 0;                   /* makes curl fail with CURLE_WRITE_ERROR */
+    return 0; /* makes curl fail with CURLE_WRITE_ERROR */
   }
   p = realloc (buf->data, buf->len + n + 1);
   if (p == NULL)
@@ -157,22 +157,23 @@ setup_transport (struct api_client *c, struct reply_buf *buf, int timeout_ms)
 
   if (timeout_ms > 0 && timeout_ms < connect_ms)
     connect_ms = timeout_ms;
-  return
-    curl_easy_setopt (h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-    curl_easy_setopt (h, CURLOPT_ERRORBUFFER, c->errbuf) == CURLE_OK &&
-    curl_easy_setopt (h, CURLOPT_SSLCERT, c->cert) == CURLE_OK &&
-    curl_easy_setopt (h, CURLOPT_SSLKEY, c->key) == CURLE_OK &&
-    curl_easy_setopt (h, CURLOPT_CAINFO, c->ca) == CURLE_OK &&
-    /* Trust our CA only, not the system's CA directory. */
-    curl_easy_setopt (h, CURLOPT_CAPATH, NULL) == CURLE_OK &&
-    curl_easy_setopt (h, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
-    curl_easy_setopt (h, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
-    curl_easy_setopt (h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) == CURLE_OK &&
-    curl_easy_setopt (h, CURLOPT_TIMEOUT_MS,
-                      (long) (timeout_ms > 0 ? timeout_ms : 0)) == CURLE_OK &&
-    curl_easy_setopt (h, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK &&
-    curl_easy_setopt (h, CURLOPT_WRITEFUNCTION, write_cb) == CURLE_OK &&
-    curl_easy_setopt (h, CURLOPT_WRITEDATA, buf) == CURLE_OK;
+  return curl_easy_setopt (h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+         curl_easy_setopt (h, CURLOPT_ERRORBUFFER, c->errbuf) == CURLE_OK &&
+         curl_easy_setopt (h, CURLOPT_SSLCERT, c->cert) == CURLE_OK &&
+         curl_easy_setopt (h, CURLOPT_SSLKEY, c->key) == CURLE_OK &&
+         curl_easy_setopt (h, CURLOPT_CAINFO, c->ca) == CURLE_OK &&
+         /* Trust our CA only, not the system's CA directory. */
+         curl_easy_setopt (h, CURLOPT_CAPATH, NULL) == CURLE_OK &&
+         curl_easy_setopt (h, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
+         curl_easy_setopt (h, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
+         curl_easy_setopt (h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) ==
+           CURLE_OK &&
+         curl_easy_setopt (h, CURLOPT_TIMEOUT_MS,
+                           (long) (timeout_ms > 0 ? timeout_ms : 0)) ==
+           CURLE_OK &&
+         curl_easy_setopt (h, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK &&
+         curl_easy_setopt (h, CURLOPT_WRITEFUNCTION, write_cb) == CURLE_OK &&
+         curl_easy_setopt (h, CURLOPT_WRITEDATA, buf) == CURLE_OK;
 }
 
 /* Method, URL, headers and body of this call. */
@@ -183,15 +184,14 @@ setup_request (struct api_client *c, const char *method, const char *url,
   CURL *h = c->curl;
 
   if (text == NULL && strcmp (method, "GET") != 0)
-    text = "";                  /* POST etc. without a body: length 0 */
-  return
-    curl_easy_setopt (h, CURLOPT_URL, url) == CURLE_OK &&
-    curl_easy_setopt (h, CURLOPT_HTTPHEADER, c->headers) == CURLE_OK &&
-    (text == NULL ||
-     (curl_easy_setopt (h, CURLOPT_POSTFIELDSIZE, (long) strlen (text))
-      == CURLE_OK &&
-      curl_easy_setopt (h, CURLOPT_POSTFIELDS, text) == CURLE_OK)) &&
-    curl_easy_setopt (h, CURLOPT_CUSTOMREQUEST, method) == CURLE_OK;
+    text = ""; /* POST etc. without a body: length 0 */
+  return curl_easy_setopt (h, CURLOPT_URL, url) == CURLE_OK &&
+         curl_easy_setopt (h, CURLOPT_HTTPHEADER, c->headers) == CURLE_OK &&
+         (text == NULL ||
+          (curl_easy_setopt (h, CURLOPT_POSTFIELDSIZE, (long) strlen (text)) ==
+             CURLE_OK &&
+           curl_easy_setopt (h, CURLOPT_POSTFIELDS, text) == CURLE_OK)) &&
+         curl_easy_setopt (h, CURLOPT_CUSTOMREQUEST, method) == CURLE_OK;
 }
 
 /* Parse the reply of a call that got an HTTP status. */
@@ -210,8 +210,8 @@ parse_reply (struct api_client *c, const char *method, const char *path,
   *reply = json_loadb (buf->data, buf->len, 0, &err);
   if (*reply == NULL || !json_is_object (*reply)) {
     set_error (0, "%s %s on %s: the reply (HTTP %ld) is not a JSON object%s%s",
-               method, path, c->hostport, status,
-               *reply ? "" : ": ", *reply ? "" : err.text);
+               method, path, c->hostport, status, *reply ? "" : ": ",
+               *reply ? "" : err.text);
     json_decref (*reply);
     *reply = NULL;
     return -1;
@@ -233,12 +233,12 @@ api_client_call (struct api_client *c, const char *method, const char *path,
   url = xasprintf ("%s%s", c->base_url, path);
   if (url == NULL)
     return -1;
-  if (body && (text = json_dumps (body, JSON_COMPACT | JSON_ENCODE_ANY))
-      == NULL) {
+  if (body &&
+      (text = json_dumps (body, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL) {
     set_error (0, "%s %s: cannot encode the request body", method, path);
     return -1;
   }
-  curl_easy_reset (c->curl);    /* keeps connections and TLS sessions */
+  curl_easy_reset (c->curl); /* keeps connections and TLS sessions */
   if (!setup_transport (c, &buf, timeout_ms) ||
       !setup_request (c, method, url, text)) {
     set_error (ENOMEM, "%s %s: curl_easy_setopt", method, path);
@@ -249,8 +249,8 @@ api_client_call (struct api_client *c, const char *method, const char *path,
   if (r != CURLE_OK)
     api_internal_curl_error (c->hostport, c->errbuf, method, path, r,
                              buf.too_big);
-  else if (curl_easy_getinfo (c->curl, CURLINFO_RESPONSE_CODE, &status)
-           == CURLE_OK &&
+  else if (curl_easy_getinfo (c->curl, CURLINFO_RESPONSE_CODE, &status) ==
+             CURLE_OK &&
            parse_reply (c, method, path, status, &buf, reply) == 0)
     ret = status;
   free (buf.data);

@@ -29,11 +29,11 @@
 
 struct api_server {
   struct MHD_Daemon *daemon;
-  struct api_route *routes;     /* copy of the caller's table */
+  struct api_route *routes; /* copy of the caller's table */
   size_t n_routes;
-  void *opaque;                 /* passed to every handler */
-  size_t max_body;              /* never 0 */
-  int port;                     /* bound port */
+  void *opaque;    /* passed to every handler */
+  size_t max_body; /* never 0 */
+  int port;        /* bound port */
 
   /* PEM text handed to libmicrohttpd, kept until the daemon stops. */
   char *key_pem, *cert_pem, *ca_pem;
@@ -55,7 +55,7 @@ struct api_conn_req {
   char peer_name[API_PEER_NAME_MAX]; /* CN of the client certificate */
   char *body;                        /* accumulated body (not NUL-terminated) */
   size_t len, cap;
-  unsigned error_status;             /* 413 (over max_body) or 500 (out of
+  unsigned error_status; /* 413 (over max_body) or 500 (out of
                                       * memory): the rest of the body is
                                       * discarded, not stored */
 };
@@ -69,10 +69,8 @@ extern int api_internal_check_peer (struct MHD_Connection *c, char *name);
 /* server-request.c: the MHD_AccessHandlerCallback and the
  * MHD_RequestCompletedCallback of the daemon (cls is the api_server).
  */
-extern enum MHD_Result api_internal_access (void *cls,
-                                            struct MHD_Connection *c,
-                                            const char *url,
-                                            const char *method,
+extern enum MHD_Result api_internal_access (void *cls, struct MHD_Connection *c,
+                                            const char *url, const char *method,
                                             const char *version,
                                             const char *upload_data,
                                             size_t *upload_data_size,
@@ -143,12 +141,11 @@ enum api_cert_kind { API_CERT_CA, API_CERT_SERVER, API_CERT_CLIENT };
  * expired since -days days).  Signed by issuer/issuer_key, or self-signed
  * when issuer is NULL.  NULL + set_error.
  */
-extern gnutls_x509_crt_t api_internal_new_cert (enum api_cert_kind kind,
-                                                const char *name,
-                                                char *const *ips, int days,
-                                                gnutls_x509_privkey_t key,
-                                                gnutls_x509_crt_t issuer,
-                                                gnutls_x509_privkey_t issuer_key);
+extern gnutls_x509_crt_t
+api_internal_new_cert (enum api_cert_kind kind, const char *name,
+                       char *const *ips, int days, gnutls_x509_privkey_t key,
+                       gnutls_x509_crt_t issuer,
+                       gnutls_x509_privkey_t issuer_key);
 
 /* pki-files.c: PEM files. */
 
@@ -168,7 +165,7 @@ extern gnutls_x509_privkey_t api_internal_load_key (const char *dir,
 
 /* Write len bytes of data to dir/file as api_internal_save_pem does. */
 extern int api_internal_write_file (const char *dir, const char *file,
-                                    const void *data, size_t len,
-                                    mode_t mode, bool overwrite);
+                                    const void *data, size_t len, mode_t mode,
+                                    bool overwrite);
 
 #endif /* VMFERRY_API_INTERNAL_H */

@@ -41,7 +41,7 @@ write_temp (const char *dir, const char *file, const void *data, size_t len,
 
   if (tmp == NULL)
     return NULL;
-  fd = mkstemp (tmp);           /* mode 0600 */
+  fd = mkstemp (tmp); /* mode 0600 */
   if (fd == -1) {
     set_error (errno, "mkstemp: %s", tmp);
     free (tmp);
@@ -57,7 +57,7 @@ write_temp (const char *dir, const char *file, const void *data, size_t len,
   }
   return tmp;
 
- err_unlink:
+err_unlink:
   unlink (tmp);
   free (tmp);
   return NULL;
@@ -85,9 +85,8 @@ api_internal_write_file (const char *dir, const char *file, const void *data,
 }
 
 int
-api_internal_save_pem (const char *dir, const char *file,
-                       gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
-                       mode_t mode, bool overwrite)
+api_internal_save_pem (const char *dir, const char *file, gnutls_x509_crt_t crt,
+                       gnutls_x509_privkey_t key, mode_t mode, bool overwrite)
 {
   gnutls_datum_t d = { NULL, 0 };
   int r;

@@ -44,7 +44,7 @@ set_basics (gnutls_x509_crt_t crt, const char *name, int days,
             gnutls_x509_privkey_t key)
 {
   unsigned char serial[16];
-  time_t now = time (NULL), not_after;
+  time_t now = time (NULL), not_before, not_after;
   int r;
 
   if ((r = gnutls_rnd (GNUTLS_RND_NONCE, serial, sizeof serial)) < 0)
@@ -56,11 +56,10 @@ set_basics (gnutls_x509_crt_t crt, const char *name, int days,
   /* Valid since a day before issue (tolerates clock skew between hosts),
    * or, when already expired, for the day before not_after.
    */
+  not_before = (days > 0 ? now : not_after) - DAY_S;
   if ((r = gnutls_x509_crt_set_version (crt, 3)) < 0 ||
       (r = gnutls_x509_crt_set_serial (crt, serial, sizeof serial)) < 0 ||
-      (r = gnutls_x509_crt_set_activation_time (crt, (days > 0 ? now
-                                                      : not_after) - DAY_S))
-      < 0 ||
+      (r = gnutls_x509_crt_set_activation_time (crt, not_before)) < 0 ||
       (r = gnutls_x509_crt_set_expiration_time (crt, not_after)) < 0 ||
       (r = gnutls_x509_crt_set_dn_by_oid (crt, GNUTLS_OID_X520_COMMON_NAME, 0,
                                           name, strlen (name))) < 0 ||
@@ -77,15 +76,14 @@ add_san (gnutls_x509_crt_t crt, const char *a, bool dns_ok)
   int r;
 
   if (inet_pton (AF_INET, a, addr) == 1)
-    r = gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_IPADDRESS,
-                                              addr, 4, GNUTLS_FSAN_APPEND);
+    r = gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_IPADDRESS, addr,
+                                              4, GNUTLS_FSAN_APPEND);
   else if (inet_pton (AF_INET6, a, addr) == 1)
-    r = gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_IPADDRESS,
-                                              addr, 16, GNUTLS_FSAN_APPEND);
+    r = gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_IPADDRESS, addr,
+                                              16, GNUTLS_FSAN_APPEND);
   else if (dns_ok)
-    r = gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_DNSNAME,
-                                              a, strlen (a),
-                                              GNUTLS_FSAN_APPEND);
+    r = gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_DNSNAME, a,
+                                              strlen (a), GNUTLS_FSAN_APPEND);
   else {
     set_error (0, "invalid IP address \"%s\"", a);
     return -1;
@@ -114,22 +112,21 @@ static int
 set_extensions (gnutls_x509_crt_t crt, enum api_cert_kind kind,
                 const char *name, char *const *ips)
 {
+  bool ca = kind == API_CERT_CA;
+  unsigned usage = ca ? GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN
+                      : GNUTLS_KEY_DIGITAL_SIGNATURE |
+                          GNUTLS_KEY_KEY_ENCIPHERMENT;
   const char *purpose = kind == API_CERT_SERVER ? GNUTLS_KP_TLS_WWW_SERVER
-    : GNUTLS_KP_TLS_WWW_CLIENT;
+                                                : GNUTLS_KP_TLS_WWW_CLIENT;
   int r;
 
-  if (kind == API_CERT_CA) {
-    if ((r = gnutls_x509_crt_set_basic_constraints (crt, 1, -1)) < 0 ||
-        (r = gnutls_x509_crt_set_key_usage (crt, GNUTLS_KEY_KEY_CERT_SIGN |
-                                            GNUTLS_KEY_CRL_SIGN)) < 0)
-      return api_gnutls_error (r, "x509 CA extensions");
-    return 0;
-  }
-  if ((r = gnutls_x509_crt_set_basic_constraints (crt, 0, -1)) < 0 ||
-      (r = gnutls_x509_crt_set_key_usage (crt, GNUTLS_KEY_DIGITAL_SIGNATURE |
-                                          GNUTLS_KEY_KEY_ENCIPHERMENT)) < 0 ||
-      (r = gnutls_x509_crt_set_key_purpose_oid (crt, purpose, 0)) < 0)
+  if ((r = gnutls_x509_crt_set_basic_constraints (crt, ca, -1)) < 0 ||
+      (r = gnutls_x509_crt_set_key_usage (crt, usage)) < 0)
     return api_gnutls_error (r, "x509 extensions");
+  if (ca)
+    return 0;
+  if ((r = gnutls_x509_crt_set_key_purpose_oid (crt, purpose, 0)) < 0)
+    return api_gnutls_error (r, "keyPurpose");
   return set_san (crt, name, ips);
 }
 

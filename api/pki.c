@@ -16,7 +16,8 @@ is_ip (const char *s)
 {
   unsigned char addr[16];
 
-  return inet_pton (AF_INET, s, addr) == 1 || inet_pton (AF_INET6, s, addr) == 1;
+  return inet_pton (AF_INET, s, addr) == 1 ||
+         inet_pton (AF_INET6, s, addr) == 1;
 }
 
 /* Refuse bad input before spending time on RSA key generation. */
@@ -28,9 +29,11 @@ check_names (const char *name, char *const *ips, int days)
   if (name == NULL || name[0] == '\0' || strlen (name) > 253 ||
       (!is_ip (name) &&
        strspn (name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-               "0123456789.-_") != strlen (name))) {
-    set_error (0, "invalid host name \"%s\" (expected a DNS name or "
-               "an IP address)", name ? name : "(null)");
+                     "0123456789.-_") != strlen (name))) {
+    set_error (0,
+               "invalid host name \"%s\" (expected a DNS name or "
+               "an IP address)",
+               name ? name : "(null)");
     return -1;
   }
   for (i = 0; ips && ips[i]; i++) {
@@ -66,8 +69,8 @@ api_pki_init (const char *dir)
   if (mkdir_p (dir, 0700) == -1)
     return -1;
   if (exists (dir, API_CA_CERT) || exists (dir, API_CA_KEY)) {
-    set_error (EEXIST, "%s already holds a CA (%s or %s)",
-               dir, API_CA_CERT, API_CA_KEY);
+    set_error (EEXIST, "%s already holds a CA (%s or %s)", dir, API_CA_CERT,
+               API_CA_KEY);
     return -1;
   }
   gethostname (host, sizeof host - 1);
@@ -83,7 +86,7 @@ api_pki_init (const char *dir)
   if (api_internal_save_pem (dir, API_CA_CERT, crt, NULL, 0644, false) == -1) {
     key_path = xasprintf ("%s/%s", dir, API_CA_KEY);
     if (key_path)
-      unlink (key_path);        /* a key without its certificate is useless */
+      unlink (key_path); /* a key without its certificate is useless */
     return -1;
   }
   return 0;
@@ -105,12 +108,11 @@ issue_one (enum api_cert_kind kind, const char *out_dir, const char *name,
   crt = api_internal_new_cert (kind, name, ips, days, key, ca, ca_key);
   if (crt == NULL)
     return -1;
-  if (api_internal_save_pem (out_dir,
-                             server ? API_SERVER_KEY : API_CLIENT_KEY,
+  if (api_internal_save_pem (out_dir, server ? API_SERVER_KEY : API_CLIENT_KEY,
                              NULL, key, 0600, true) == -1 ||
       api_internal_save_pem (out_dir,
-                             server ? API_SERVER_CERT : API_CLIENT_CERT,
-                             crt, NULL, 0644, true) == -1)
+                             server ? API_SERVER_CERT : API_CLIENT_CERT, crt,
+                             NULL, 0644, true) == -1)
     return -1;
   return 0;
 }
@@ -121,8 +123,8 @@ same_dir (const char *a, const char *b)
 {
   struct stat sa, sb;
 
-  return stat (a, &sa) == 0 && stat (b, &sb) == 0 &&
-    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  return stat (a, &sa) == 0 && stat (b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
 }
 
 int

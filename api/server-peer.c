@@ -20,8 +20,12 @@ status_error (unsigned status)
                                                     &text, 0) < 0)
     set_error (0, "client certificate rejected: verification status 0x%x",
                status);
-  else
+  else {
+    size_t n = strlen ((char *) text.data);
+    while (n > 0 && text.data[n - 1] == ' ')
+      text.data[--n] = '\0';
     set_error (0, "client certificate rejected: %s", (char *) text.data);
+  }
   gnutls_free (text.data);
   return -1;
 }
@@ -46,7 +50,7 @@ leaf_name (const gnutls_datum_t *der, char *name)
   if (gnutls_x509_crt_get_activation_time (crt) > now ||
       gnutls_x509_crt_get_expiration_time (crt) < now) {
     set_error (0, "client certificate rejected: "
-               "expired or not yet valid");
+                  "expired or not yet valid");
     return -1;
   }
   r = gnutls_x509_crt_get_dn_by_oid (crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0,

@@ -62,7 +62,7 @@ api_internal_reply_error (struct MHD_Connection *c, unsigned status,
   r = vasprintf (&msg, fmt, ap);
   va_end (ap);
   if (r == -1) {
-    msg = NULL;                 /* undefined after a failure */
+    msg = NULL; /* undefined after a failure */
     return MHD_NO;
   }
   reply = error_object (msg);

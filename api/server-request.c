@@ -49,16 +49,15 @@ announced_too_big (const struct api_server *s, struct MHD_Connection *c)
   errno = 0;
   n = strtoull (cl, &end, 10);
   if (errno != 0 || end == cl)
-    return false;             /* libmicrohttpd rejects it itself */
+    return false; /* libmicrohttpd rejects it itself */
   return n > s->max_body;
 }
 
 static enum MHD_Result
 too_big (const struct api_server *s, struct MHD_Connection *c)
 {
-  return api_internal_reply_error (c, HTTP_TOO_LARGE,
-                                   "request body too large (limit %zu bytes)",
-                                   s->max_body);
+  return api_internal_reply_error (
+    c, HTTP_TOO_LARGE, "request body too large (limit %zu bytes)", s->max_body);
 }
 
 /* The headers are in: check the peer, route, allocate the request state. */
@@ -73,8 +72,7 @@ first_call (struct api_server *s, struct MHD_Connection *c, const char *url,
 
   if (api_internal_check_peer (c, name) == -1) {
     debug ("api: %s %s refused: %s", method, url, get_error ());
-    return api_internal_reply_error (c, MHD_HTTP_FORBIDDEN, "%s",
-                                     get_error ());
+    return api_internal_reply_error (c, MHD_HTTP_FORBIDDEN, "%s", get_error ());
   }
   debug ("api: %s %s from %s", method, url, name);
   route = find_route (s, method, url, &status);
@@ -138,8 +136,8 @@ parse_body (const struct api_conn_req *rq, json_t **body)
     return 0;
   *body = json_loadb (rq->body, rq->len, JSON_REJECT_DUPLICATES, &err);
   if (*body == NULL) {
-    set_error (0, "malformed JSON at line %d column %d: %s",
-               err.line, err.column, err.text);
+    set_error (0, "malformed JSON at line %d column %d: %s", err.line,
+               err.column, err.text);
     return -1;
   }
   if (!json_is_object (*body)) {
@@ -164,11 +162,10 @@ run_handler (struct api_server *s, struct MHD_Connection *c,
   if (status == -1)
     return api_internal_reply_error (c, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
                                      get_error ()[0] ? get_error ()
-                                     : "handler failed");
+                                                     : "handler failed");
   if (status < 100 || status > 599)
     return api_internal_reply_error (c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                     "handler returned HTTP status %d",
-                                     status);
+                                     "handler returned HTTP status %d", status);
   if (reply != NULL && !json_is_object (reply))
     return api_internal_reply_error (c, MHD_HTTP_INTERNAL_SERVER_ERROR,
                                      "handler reply is not a JSON object");

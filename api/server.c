@@ -64,7 +64,8 @@ parse_address (const char *address, int port, struct sockaddr_storage *ss,
     *ipv6 = true;
     return 0;
   }
-  set_error (0, "api server: invalid listen address \"%s\" "
+  set_error (0,
+             "api server: invalid listen address \"%s\" "
              "(expected an IPv4 or IPv6 literal)",
              address ? address : "(null)");
   return -1;
@@ -80,6 +81,24 @@ load_pem (const char *dir, const char *file, char **pem)
     return -1;
   *pem = read_file (path, NULL);
   if (*pem == NULL) {
+    prefix_error ("api server: TLS file");
+    return -1;
+  }
+  return 0;
+}
+
+/* Parse the key and certificates first: libmicrohttpd's messages do not
+ * name the file, and it accepts a ca-cert.pem without any certificate.
+ */
+static int
+check_tls_files (const char *dir)
+{
+  CLEANUP_CRT gnutls_x509_crt_t cert = NULL, ca = NULL;
+  CLEANUP_KEY gnutls_x509_privkey_t key = NULL;
+
+  if ((key = api_internal_load_key (dir, API_SERVER_KEY)) == NULL ||
+      (cert = api_internal_load_cert (dir, API_SERVER_CERT)) == NULL ||
+      (ca = api_internal_load_cert (dir, API_CA_CERT)) == NULL) {
     prefix_error ("api server: TLS file");
     return -1;
   }
@@ -104,7 +123,8 @@ copy_params (struct api_server *s, const struct api_server_params *p)
   s->n_routes = p->n_routes;
   s->opaque = p->opaque;
   s->max_body = p->max_body ? p->max_body : API_DEFAULT_MAX_BODY;
-  if (load_pem (p->tls_dir, API_SERVER_KEY, &s->key_pem) == -1 ||
+  if (check_tls_files (p->tls_dir) == -1 ||
+      load_pem (p->tls_dir, API_SERVER_KEY, &s->key_pem) == -1 ||
       load_pem (p->tls_dir, API_SERVER_CERT, &s->cert_pem) == -1 ||
       load_pem (p->tls_dir, API_CA_CERT, &s->ca_pem) == -1)
     return -1;
@@ -116,13 +136,18 @@ start_daemon (struct api_server *s, const struct sockaddr_storage *ss,
               bool ipv6, const struct api_server_params *p)
 {
   unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD |
-    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+                   MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+                   MHD_USE_ERROR_LOG;
   const union MHD_DaemonInfo *info;
 
   if (ipv6)
     flags |= MHD_USE_IPv6;
   s->starting = true;
-  s->daemon = MHD_start_daemon (flags, 0, NULL, NULL, api_internal_access, s,
+  /* The port argument only appears in libmicrohttpd's messages. */
+  /* One option and its values a line. */
+  /* clang-format off */
+  s->daemon = MHD_start_daemon (flags, p->port, NULL, NULL,
+                                api_internal_access, s,
                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *) ss,
                                 MHD_OPTION_HTTPS_MEM_KEY, s->key_pem,
@@ -133,13 +158,13 @@ start_daemon (struct api_server *s, const struct sockaddr_storage *ss,
                                 MHD_OPTION_CONNECTION_TIMEOUT,
                                 (unsigned) API_IDLE_TIMEOUT_S,
                                 MHD_OPTION_END);
+  /* clang-format on */
   pthread_mutex_lock (&s->log_lock);
   s->starting = false;
   pthread_mutex_unlock (&s->log_lock);
   if (s->daemon == NULL) {
-    set_error (0, "api server: cannot serve HTTPS on %s port %d "
-               "with the certificates in %s: %s", p->address, p->port,
-               p->tls_dir,
+    set_error (0, "api server on %s port %d (TLS files in %s): %s", p->address,
+               p->port, p->tls_dir,
                s->start_msg[0] ? s->start_msg : "libmicrohttpd failed");
     return -1;
   }
