@@ -7,8 +7,9 @@
  * client-cert.pem, client-key.pem.
  *
  * Mutual TLS is enforced by the server: a client without a certificate, or
- * with one not signed by ca-cert.pem (or expired), gets 403 before any
- * handler runs (or, depending on the TLS stacks, the handshake fails).
+ * with one not signed by ca-cert.pem (or expired, or whose keyPurpose
+ * excludes clientAuth), gets 403 {"error": "client certificate
+ * required/rejected: ..."} before any handler runs.
  * The client trusts only ca-cert.pem (not the system CAs) and checks that
  * the server certificate names the host it connects to (DNS or IP
  * subjectAltName).
@@ -61,7 +62,8 @@ struct api_server_params {
 
 struct api_server;
 
-/* Start listening.  Requests are checked in this order: client
+/* Start listening (one thread per connection, at most 64 connections,
+ * idle ones closed after 120 s).  Requests are checked in this order: client
  * certificate (403), path (404), method (405), body size (413: a
  * Content-Length over max_body is refused before reading the body; a
  * chunked body is discarded from the point it passes max_body), body must

@@ -68,6 +68,10 @@ api_internal_check_peer (struct MHD_Connection *c, char *name)
 {
   const union MHD_ConnectionInfo *ci;
   const gnutls_datum_t *peers;
+  gnutls_typed_vdata_st purpose = {
+    .type = GNUTLS_DT_KEY_PURPOSE_OID,
+    .data = (unsigned char *) GNUTLS_KP_TLS_WWW_CLIENT,
+  };
   unsigned n_peers = 0, status = 0;
   int r;
 
@@ -81,7 +85,10 @@ api_internal_check_peer (struct MHD_Connection *c, char *name)
     set_error (0, "client certificate required: the client sent none");
     return -1;
   }
-  r = gnutls_certificate_verify_peers2 (ci->tls_session, &status);
+  /* verify_peers2 plus the key purpose: a certificate whose extended key
+   * usage excludes clientAuth (a server certificate) is refused.
+   */
+  r = gnutls_certificate_verify_peers (ci->tls_session, &purpose, 1, &status);
   if (r < 0) {
     set_error (0, "client certificate rejected: %s", gnutls_strerror (r));
     return -1;

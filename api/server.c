@@ -18,6 +18,11 @@
  */
 #define API_IDLE_TIMEOUT_S 120
 
+/* At most this many connections (each is a thread, and a TLS handshake
+ * happens before the client certificate is checked).
+ */
+#define API_MAX_CONNECTIONS 64
+
 /* libmicrohttpd's messages go to debug(); while the daemon is starting,
  * the first one is also kept to explain a failure.
  */
@@ -157,6 +162,8 @@ start_daemon (struct api_server *s, const struct sockaddr_storage *ss,
                                 api_internal_completed, s,
                                 MHD_OPTION_CONNECTION_TIMEOUT,
                                 (unsigned) API_IDLE_TIMEOUT_S,
+                                MHD_OPTION_CONNECTION_LIMIT,
+                                (unsigned) API_MAX_CONNECTIONS,
                                 MHD_OPTION_END);
   /* clang-format on */
   pthread_mutex_lock (&s->log_lock);

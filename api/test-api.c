@@ -25,7 +25,7 @@
 /* Shared by the whole group (made once: key generation takes time). */
 struct fixture {
   char tmp[64]; /* temporary directory */
-  char *ca, *host, *other_ca, *other, *expired, *elsewhere;
+  char *ca, *host, *other_ca, *other, *expired, *elsewhere, *swapped;
   struct api_server *srv;
   int port;
   int handled; /* handler calls (atomic) */
@@ -108,6 +108,37 @@ start (struct fixture *f, const char *address, int port, const char *dir)
 
 static int teardown (void **state);
 
+/* Copy from_dir/from to to_dir/to.  -1 on error. */
+static int
+copy_file (const char *from_dir, const char *from, const char *to_dir,
+           const char *to)
+{
+  CLEANUP_FREE char *src = xasprintf ("%s/%s", from_dir, from);
+  CLEANUP_FREE char *dst = xasprintf ("%s/%s", to_dir, to);
+  CLEANUP_FREE char *data = NULL;
+  CLEANUP_FCLOSE FILE *fp = NULL;
+  size_t len;
+
+  if (src == NULL || dst == NULL || (data = read_file (src, &len)) == NULL ||
+      (fp = fopen (dst, "w")) == NULL || fwrite (data, 1, len, fp) != len)
+    return -1;
+  return 0;
+}
+
+/* swapped/ presents the host's server certificate as a client certificate. */
+static int
+make_swapped (struct fixture *f)
+{
+  if (mkdir (f->swapped, 0700) == -1 ||
+      copy_file (f->host, "server-cert.pem", f->swapped, "client-cert.pem") ||
+      copy_file (f->host, "server-key.pem", f->swapped, "client-key.pem") ||
+      copy_file (f->host, "ca-cert.pem", f->swapped, "ca-cert.pem")) {
+    set_error (errno, "make_swapped");
+    return -1;
+  }
+  return 0;
+}
+
 static int
 setup (void **state)
 {
@@ -124,12 +155,14 @@ setup (void **state)
   f->other = sub (f, "other");
   f->expired = sub (f, "expired");
   f->elsewhere = sub (f, "elsewhere");
+  f->swapped = sub (f, "swapped");
   if (api_pki_init (f->ca) == -1 ||
       api_pki_issue (f->ca, f->host, "localhost", ips, 0) == -1 ||
       api_pki_init (f->other_ca) == -1 ||
       api_pki_issue (f->other_ca, f->other, "localhost", ips, 0) == -1 ||
       api_pki_issue (f->ca, f->expired, "localhost", ips, -1) == -1 ||
       api_pki_issue (f->ca, f->elsewhere, "elsewhere.example", NULL, 0) == -1 ||
+      make_swapped (f) == -1 ||
       (f->srv = start (f, "127.0.0.1", 0, f->host)) == NULL) {
     print_error ("setup: %s\n", get_error ());
     teardown (state);
@@ -155,6 +188,7 @@ teardown (void **state)
   free (f->other);
   free (f->expired);
   free (f->elsewhere);
+  free (f->swapped);
   free (f);
   return 0;
 }
@@ -433,6 +467,23 @@ test_expired_client_cert (void **state)
   assert_int_equal (handled (f), before);
 }
 
+/* A certificate of our CA, but for servers only (keyPurpose serverAuth). */
+static void
+test_server_cert_as_client_cert (void **state)
+{
+  struct fixture *f = *state;
+  int before = handled (f);
+  json_auto_t *reply = NULL;
+  int r;
+
+  r = call (f, f->swapped, "127.0.0.1", "POST", "/v1/echo", NULL, &reply,
+            10000);
+  assert_true (r == 403 || r == -1);
+  if (r == 403)
+    assert_non_null (strstr (error_of (reply), "client certificate rejected"));
+  assert_int_equal (handled (f), before);
+}
+
 /* ---- tests: routing and bodies ---- */
 
 static void
@@ -627,6 +678,7 @@ main (void)
     cmocka_unit_test (test_no_client_cert),
     cmocka_unit_test (test_other_ca_client_cert),
     cmocka_unit_test (test_expired_client_cert),
+    cmocka_unit_test (test_server_cert_as_client_cert),
     cmocka_unit_test (test_not_found_and_method),
     cmocka_unit_test (test_bad_bodies),
     cmocka_unit_test (test_too_large),
