@@ -230,6 +230,10 @@ api_client_call (struct api_client *c, const char *method, const char *path,
   int ret = -1;
 
   *reply = NULL;
+  if (path[0] != '/') {
+    set_error (0, "%s %s: the path must start with /", method, path);
+    return -1;
+  }
   url = xasprintf ("%s%s", c->base_url, path);
   if (url == NULL)
     return -1;

@@ -55,9 +55,10 @@ struct api_conn_req {
   char peer_name[API_PEER_NAME_MAX]; /* CN of the client certificate */
   char *body;                        /* accumulated body (not NUL-terminated) */
   size_t len, cap;
-  unsigned error_status; /* 413 (over max_body) or 500 (out of
-                                      * memory): the rest of the body is
-                                      * discarded, not stored */
+  /* 413 (over max_body) or 500 (out of memory): the rest of the body is
+   * discarded, not stored, and this status is the reply.
+   */
+  unsigned error_status;
 };
 
 /* server-peer.c: check the client's certificate on this connection (mutual
@@ -162,10 +163,5 @@ extern gnutls_x509_crt_t api_internal_load_cert (const char *dir,
                                                  const char *file);
 extern gnutls_x509_privkey_t api_internal_load_key (const char *dir,
                                                     const char *file);
-
-/* Write len bytes of data to dir/file as api_internal_save_pem does. */
-extern int api_internal_write_file (const char *dir, const char *file,
-                                    const void *data, size_t len, mode_t mode,
-                                    bool overwrite);
 
 #endif /* VMFERRY_API_INTERNAL_H */

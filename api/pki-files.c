@@ -63,9 +63,10 @@ err_unlink:
   return NULL;
 }
 
-int
-api_internal_write_file (const char *dir, const char *file, const void *data,
-                         size_t len, mode_t mode, bool overwrite)
+/* Write data to dir/file atomically (rename, or link if !overwrite). */
+static int
+write_file (const char *dir, const char *file, const void *data, size_t len,
+            mode_t mode, bool overwrite)
 {
   CLEANUP_FREE char *path = xasprintf ("%s/%s", dir, file);
   CLEANUP_FREE char *tmp = NULL;
@@ -98,7 +99,7 @@ api_internal_save_pem (const char *dir, const char *file, gnutls_x509_crt_t crt,
                                            GNUTLS_PKCS_PLAIN, &d);
   if (r < 0)
     return api_gnutls_error (r, file);
-  r = api_internal_write_file (dir, file, d.data, d.size, mode, overwrite);
+  r = write_file (dir, file, d.data, d.size, mode, overwrite);
   if (key)
     gnutls_memset (d.data, 0, d.size);
   gnutls_free (d.data);
