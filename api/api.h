@@ -100,11 +100,11 @@ void api_client_free (struct api_client *c);
 /* Send method path (starting with "/") with body (borrowed; NULL: no
  * body) and wait up to timeout_ms (<= 0: no limit but the connect
  * timeout).  Returns the HTTP status and sets *reply to the parsed JSON
- * reply (new reference, {} when empty).  On a transport failure returns -1 with *reply NULL after
- * set_error() with a message that says which: "could not connect to
- * HOST:PORT", "TLS handshake/certificate problem with HOST:PORT: <curl's
- * text>", "timed out", "connection to HOST:PORT failed", "reply ... is not
- * a JSON object".
+ * reply (new reference, {} when empty).  On a transport failure returns
+ * -1 with *reply NULL after set_error() with a message that says which:
+ * "could not connect to HOST:PORT", "TLS handshake/certificate problem
+ * with HOST:PORT: <curl's text>", "timed out", "connection to HOST:PORT
+ * failed", "reply ... is not a JSON object".
  */
 int api_client_call (struct api_client *c, const char *method, const char *path,
                      json_t *body, json_t **reply, int timeout_ms);

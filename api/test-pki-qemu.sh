@@ -41,13 +41,14 @@ qemu_creds "$tmp/tls" || fail "QEMU refused the certificates"
 if qemu_creds "$tmp/expired" 2>"$tmp/expired.err"; then
   fail "QEMU accepted expired certificates"
 fi
-grep -q expired "$tmp/expired.err" || fail "unexpected: $(cat "$tmp/expired.err")"
+grep -q expired "$tmp/expired.err" ||
+  fail "unexpected: $(cat "$tmp/expired.err")"
 
 # A TLS server (qemu-nbd, requiring a client certificate) and client.
 qemu-img create -q -f raw "$tmp/disk" 1M
 sock="$tmp/nbd.sock"
-qemu-nbd --persistent -f raw -k "$sock" --tls-creds tls0 \
-  --object tls-creds-x509,id=tls0,dir="$tmp/tls",endpoint=server,verify-peer=on \
+creds="tls-creds-x509,id=tls0,dir=$tmp/tls,endpoint=server,verify-peer=on"
+qemu-nbd --persistent -f raw -k "$sock" --tls-creds tls0 --object "$creds" \
   "$tmp/disk" 2>"$tmp/nbd.err" &
 nbd_pid=$!
 cleanup_fn kill "$nbd_pid"
