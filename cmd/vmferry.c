@@ -18,18 +18,20 @@ usage (FILE *fp)
 "Usage:\n"
 "  vmferry migrate VM --to ADDR[:PORT] [--tls-dir DIR] [--vm-dir DIR]\n"
 "                  [--storage-engine qemu] [--keep-source]\n"
-"                  [--disk-path SRC=DST]... [--json] [-v]\n"
+"                  [--disk-path SRC=DST]... [--json] [--verbose]\n"
 "  vmferry pki init DIR\n"
 "  vmferry pki issue DIR --name NAME [--ip ADDR]... [--out DIR] [--days N]\n"
 "  vmferry --help | --version\n"
 "\n"
-"VM is a QMP socket path, or a name looked up in --vm-dir (default\n"
-"/run/vmferry/vms) as NAME.qmp or NAME/qmp.sock.  The default port is %d\n"
-"and the default TLS directory %s.\n"
+"VM is a QMP socket path (it contains a '/'), or a name looked up in\n"
+"--vm-dir (default /run/vmferry/vms) as NAME.qmp or NAME/qmp.sock.  The\n"
+"default port is %d and the default TLS directory %s.  pki issue\n"
+"writes to DIR/NAME unless --out is given; --days defaults to 3650.\n"
 "\n"
 "Exit codes: 0 migrated; 1 usage error; 2 refused, nothing was done;\n"
 "3 failed, source VM still running, destination cleaned; 4 failed,\n"
-"source VM still running, leftovers remain (listed); 5 state uncertain.\n",
+"source VM still running, leftovers remain (listed); 5 state uncertain.\n"
+"vmferry pki exits 0 on success and 1 on any failure.\n",
            VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR);
 }
 
@@ -85,7 +87,12 @@ parse (int argc, char **argv, struct args *a)
         return -1;
       break;
     case OPT_OUT: a->out = optarg; break;
-    case OPT_DAYS: a->days = atoi (optarg); break;
+    case OPT_DAYS:
+      if (sscanf (optarg, "%d", &a->days) != 1) {
+        fprintf (stderr, "vmferry: --days: not a number: %s\n", optarg);
+        return -1;
+      }
+      break;
     case 'v': vmferry_debug_enable ("vmferry"); break;
     case 'h': usage (stdout); exit (0);
     case 'V': printf ("vmferry %s\n", PACKAGE_VERSION); exit (0);

@@ -15,11 +15,13 @@ usage (FILE *fp)
 {
   fprintf (fp,
 "Usage: vmferryd --listen ADDR[:PORT] --storage-root DIR --run-root DIR\n"
-"                [--tls-dir DIR] [--config FILE] [--once] [--qemu PATH] [-v]\n"
+"                [--tls-dir DIR] [--config FILE] [--once] [--qemu PATH]\n"
+"                [--verbose]\n"
 "\n"
 "Receives live migrations from vmferry over HTTPS with mutual TLS.\n"
 "Disk images are created only under --storage-root; sockets and logs go\n"
-"to --run-root.  Default port %d, default TLS directory %s.\n",
+"to --run-root.  ADDR is an IP address.  Default port %d, default TLS\n"
+"directory %s.\n",
            VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR);
 }
 
@@ -43,8 +45,7 @@ static const struct option long_options[] = {
 struct args {
   struct mig_dest_params dp;
   char *listen;                 /* ADDR[:PORT] (owned) */
-  char *strings[8];             /* values read from the config file */
-  size_t n_strings;
+  char **strings;               /* every value set (owned) */
 };
 
 /* Set one option by its long name (from argv or the config file). */
@@ -54,12 +55,9 @@ set_option (void *opaque, const char *key, const char *value)
   struct args *a = opaque;
   char *v;
 
-  if (a->n_strings == sizeof a->strings / sizeof a->strings[0] ||
-      (v = strdup (value)) == NULL) {
-    set_error (0, "too many settings");
+  if (strv_push (&a->strings, value) == -1)
     return -1;
-  }
-  a->strings[a->n_strings++] = v;
+  v = a->strings[strv_len (a->strings) - 1];
   if (strcmp (key, "listen") == 0) a->listen = v;
   else if (strcmp (key, "storage-root") == 0) a->dp.storage_root = v;
   else if (strcmp (key, "run-root") == 0) a->dp.run_root = v;
@@ -79,10 +77,15 @@ parse (int argc, char **argv, struct args *a)
   int c, i;
 
   /* The configuration file first, so the command line overrides it. */
-  for (i = 1; i < argc - 1; i++)
-    if (strcmp (argv[i], "--config") == 0 &&
-        conf_read (argv[i + 1], set_option, a) == -1)
+  for (i = 1; i < argc; i++) {
+    const char *f = NULL;
+    if (strcmp (argv[i], "--config") == 0 && i + 1 < argc)
+      f = argv[i + 1];
+    else if (strncmp (argv[i], "--config=", 9) == 0)
+      f = argv[i] + 9;
+    if (f && conf_read (f, set_option, a) == -1)
       return -1;
+  }
   while ((c = getopt_long (argc, argv, "vhV", long_options, NULL)) != -1) {
     const char *key = NULL;
     switch (c) {
@@ -137,7 +140,6 @@ main (int argc, char **argv)
   struct args a = { .dp = { .tls_dir = VMFERRY_DEFAULT_TLS_DIR,
                             .qemu = "qemu-system-x86_64" } };
   int r;
-  size_t i;
 
   if (getenv ("VMFERRY_DEBUG"))
     vmferry_debug_enable ("vmferryd");
@@ -154,7 +156,6 @@ main (int argc, char **argv)
   r = run (&a);
   if (r == -1)
     fprintf (stderr, "vmferryd: %s\n", get_error ());
-  for (i = 0; i < a.n_strings; i++)
-    free (a.strings[i]);
+  strv_free (a.strings);
   exit (r == -1 ? 1 : 0);
 }

@@ -45,9 +45,22 @@ cmd (struct qmp *q, const char *name, const char *fmt, ...)
   return r ? 0 : -1;
 }
 
-/* Stop serving the disks, resume, announce; returns RESUME's time. */
+/* The TLS object and migration parameters were for this migration
+ * only; a later migration away from here adds its own.
+ */
+static void
+drop_tls (struct qmp *q)
+{
+  if (cmd (q, "migrate-set-parameters", "{s:s}", "tls-creds", "") == -1 ||
+      cmd (q, "object-del", "{s:s}", "id", MIG_TLS_ID) == -1)
+    debug ("dropping the TLS object: %s", get_error ());
+}
+
+/* Stop serving the disks, resume (if the VM ran on the source),
+ * announce; *resumed gets RESUME's time.
+ */
 static int
-take_over (struct dest_job *j, double *resumed)
+take_over (struct dest_job *j, bool resume, double *resumed)
 {
   json_auto_t *ev = NULL;
   size_t i;
@@ -60,8 +73,12 @@ take_over (struct dest_job *j, double *resumed)
     if (cmd (j->qmp, "block-export-del", "{s:s}", "id", id) == -1)
       return -1;
   }
-  if (cmd (j->qmp, "nbd-server-stop", NULL) == -1 ||
-      cmd (j->qmp, "cont", NULL) == -1)
+  if (cmd (j->qmp, "nbd-server-stop", NULL) == -1)
+    return -1;
+  drop_tls (j->qmp);
+  if (!resume)
+    return 0;                   /* it was paused on the source: stays so */
+  if (cmd (j->qmp, "cont", NULL) == -1)
     return -1;
   /* From here on the VM runs here: nothing below may report failure, or
    * the source could resume a second copy.
@@ -77,7 +94,7 @@ take_over (struct dest_job *j, double *resumed)
 
 /* Wait for the incoming migration, then take over.  HTTP status. */
 static int
-finish_job (struct dest_job *j, double *resumed)
+finish_job (struct dest_job *j, bool resume, double *resumed)
 {
   json_auto_t *ev = qmp_wait_event (j->qmp, "MIGRATION", migration_ended,
                                     NULL, COMPLETE_TIMEOUT);
@@ -93,7 +110,7 @@ finish_job (struct dest_job *j, double *resumed)
     set_error (0, "the incoming migration %s", s);
     return 502;
   }
-  if (take_over (j, resumed) == -1)
+  if (take_over (j, resume, resumed) == -1)
     return 500;
   return 0;
 }
@@ -104,6 +121,7 @@ mig_dest_finish (void *opaque, const struct api_request *req,
 {
   struct mig_dest *d = opaque;
   const char *id = json_string_value (json_object_get (req->body, "id"));
+  json_t *rs = json_object_get (req->body, "resume");
   struct dest_job *j = id ? mig_dest_find_job (d, id) : NULL;
   double resumed = 0;
   int status;
@@ -116,7 +134,7 @@ mig_dest_finish (void *opaque, const struct api_request *req,
     return mig_dest_error (reply, 409, "migration is not prepared");
   }
   if (j->state == JOB_PREPARED) {
-    status = finish_job (j, &resumed);
+    status = finish_job (j, rs == NULL || json_is_true (rs), &resumed);
     if (status != 0) {
       char msg[1024];
       snprintf (msg, sizeof msg, "%s", get_error ());
@@ -130,7 +148,8 @@ mig_dest_finish (void *opaque, const struct api_request *req,
     mig_dest_job_ended (d);
   }
   *reply = json_deep_copy (j->prepared);
-  json_object_set_new (*reply, "state", json_string ("running"));
+  json_object_set_new (*reply, "state", json_string (resumed > 0 ? "running"
+                                                     : "paused"));
   pthread_mutex_unlock (&j->lock);
   return 200;
 }

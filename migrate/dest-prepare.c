@@ -7,6 +7,7 @@
  */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -91,7 +92,9 @@ check_dest_path (struct mig_dest *d, const char *path)
   return 0;
 }
 
-/* Choose each disk's destination path and create the empty image. */
+/* Choose each disk's destination path and create the empty image.
+ * Returns 0 or an HTTP status.
+ */
 static int
 create_images (struct mig_dest *d, struct dest_job *j)
 {
@@ -108,35 +111,72 @@ create_images (struct mig_dest *d, struct dest_job *j)
       continue;
     if (k->dest_path == NULL)
       k->dest_path = xasprintf ("%s/%s", j->vm_dir, basename (copy));
-    if (k->dest_path == NULL || check_dest_path (d, k->dest_path) == -1)
-      return -1;
+    if (k->dest_path == NULL)
+      return 500;
+    if (check_dest_path (d, k->dest_path) == -1)
+      return 422;
     argv[5] = k->dest_path;
     snprintf (size, sizeof size, "%" PRIu64, k->virtual_size);
     if (run_capture (argv, &out) != 0) {
       set_error (0, "qemu-img create %s: %s", k->dest_path, out ? out : "");
-      return -1;
+      return 500;
     }
     if (strv_push (&j->images, k->dest_path) == -1)
-      return -1;
+      return 500;
   }
   return 0;
 }
 
-/* mkdir DIR for this VM; an existing one belongs to someone else. */
+/* Is dir empty of everything but what a VM that left here leaves behind
+ * (its console log, our pidfile naming a dead process)?
+ */
+static bool
+dir_reusable (const char *dir)
+{
+  CLEANUP_FREE char *pidfile = xasprintf ("%s/vmferry-qemu.pid", dir);
+  CLEANUP_FREE char *pid = pidfile ? read_file (pidfile, NULL) : NULL;
+  DIR *d = opendir (dir);
+  struct dirent *e;
+  bool ok = d != NULL;
+
+  if (pid && pid_alive (atoi (pid)))
+    ok = false;
+  while (ok && (e = readdir (d)) != NULL) {
+    struct stat st;
+    CLEANUP_FREE char *p = xasprintf ("%s/%s", dir, e->d_name);
+    if (e->d_name[0] == '.' || p == NULL || lstat (p, &st) == -1)
+      continue;
+    /* Sockets of a dead QEMU and logs are fine; images or dirs are not. */
+    if (!S_ISSOCK (st.st_mode) && !(S_ISREG (st.st_mode) &&
+                                    (strstr (e->d_name, ".log") ||
+                                     strcmp (e->d_name,
+                                             "vmferry-qemu.pid") == 0)))
+      ok = false;
+  }
+  if (d)
+    closedir (d);
+  return ok;
+}
+
+/* mkdir DIR for this VM.  An existing one belongs to someone else unless
+ * a VM of that name left this host and only its traces remain.
+ */
 static char *
 make_vm_dir (const char *root, const char *name)
 {
   char *dir = xasprintf ("%s/%s", root, name);
 
-  if (dir && mkdir (dir, 0700) == -1) {
-    set_error (errno, "%s", errno == EEXIST ?
-               "a VM of that name already exists on the destination" :
-               "mkdir");
-    prefix_error ("%s", dir);
-    free (dir);
-    return NULL;
-  }
-  return dir;
+  if (dir == NULL || mkdir (dir, 0700) == 0)
+    return dir;
+  if (errno == EEXIST && dir_reusable (dir) && remove_tree (dir) == 0 &&
+      mkdir (dir, 0700) == 0)
+    return dir;
+  set_error (errno, "%s", errno == EEXIST ?
+             "a VM of that name already exists on the destination" :
+             "mkdir");
+  prefix_error ("%s", dir);
+  free (dir);
+  return NULL;
 }
 
 /* The skeleton's command line: the rewritten argv plus ours. */
@@ -166,7 +206,9 @@ skeleton_argv (struct dest_job *j, char **pidfile, char **qmp)
   return NULL;
 }
 
-/* Start the skeleton and open its exports and migration listener. */
+/* Start the skeleton and open its exports and migration listener.
+ * Returns 0 or an HTTP status.
+ */
 static int
 start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host)
 {
@@ -178,18 +220,19 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host)
   CLEANUP_STRV char **argv = NULL;
   struct mig_skeleton_net n = { .host = host, .tls_dir = d->p.tls_dir };
 
-  if (mig_argv_rewrite (j->vm->argv, &l, &j->rw) == -1 ||
-      (argv = skeleton_argv (j, &pidfile, &qmp)) == NULL ||
+  if (mig_argv_rewrite (j->vm->argv, &l, &j->rw) == -1)
+    return 422;
+  if ((argv = skeleton_argv (j, &pidfile, &qmp)) == NULL ||
       (j->qemu_pid = mig_skeleton_spawn (argv, pidfile)) == -1) {
     j->qemu_pid = 0;
-    return -1;
+    return 500;
   }
   j->qmp = qmp_connect (qmp, QMP_TIMEOUT);
   if (j->qmp == NULL ||
       (n.nbd_port = mig_free_port (host)) == -1 ||
       (n.migration_port = mig_free_port (host)) == -1 ||
       mig_skeleton_setup (j->qmp, &n, j->vm) == -1)
-    return -1;
+    return 500;
   j->prepared = json_pack ("{s:s, s:s, s:i, s:i, s:s?, s:o, s:s, s:s}",
                            "id", j->id, "host", host, "nbd_port", n.nbd_port,
                            "migration_port", n.migration_port,
@@ -198,7 +241,7 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host)
   for (size_t i = 0; j->rw.files && j->rw.files[i]; i++)
     json_array_append_new (json_object_get (j->prepared, "files"),
                            json_string (j->rw.files[i]));
-  return j->prepared ? 0 : -1;
+  return j->prepared ? 0 : 500;
 }
 
 /* The address the source must connect to: ours, or the one it used. */
@@ -242,15 +285,16 @@ new_job (struct mig_dest *d, const char *id, struct mig_vm *vm)
 static int
 prepare_job (struct mig_dest *d, struct dest_job *j, const char *host)
 {
+  int status;
+
   j->vm_dir = make_vm_dir (d->p.storage_root, j->vm->name);
   if (j->vm_dir == NULL)
     return 409;
   j->run_dir = make_vm_dir (d->p.run_root, j->vm->name);
   if (j->run_dir == NULL)
     return 409;
-  if (create_images (d, j) == -1 || start_skeleton (d, j, host) == -1)
-    return 500;
-  return 0;
+  status = create_images (d, j);
+  return status ? status : start_skeleton (d, j, host);
 }
 
 int

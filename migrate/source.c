@@ -171,6 +171,34 @@ call_dest (struct source *s, const char *path, json_t *body, int timeout,
   return reply;
 }
 
+/* The prepare request failed in transit (timeout, connection lost): the
+ * destination may have done it anyway.  Ask it to abort.  Returns -1
+ * with s->stage SRC_NOTHING if nothing is left there, SRC_PREPARED if it
+ * could not be confirmed (rollback then reports leftovers).
+ */
+static int
+prepare_lost (struct source *s)
+{
+  char why[1024];
+  json_auto_t *body = json_pack ("{s:s}", "id", s->id), *reply = NULL;
+  int status;
+
+  snprintf (why, sizeof why, "%s", get_error ());
+  /* Failures before the request was sent: nothing to undo there. */
+  if (strstr (why, "could not connect") || strstr (why, "could not resolve")
+      || strstr (why, "TLS") || strstr (why, "SSL") ||
+      strstr (why, "Connection timed out")) {
+    set_error (0, "%s", why);
+    return -1;
+  }
+  status = api_client_call (s->api, "POST", "/v1/abort", body, &reply,
+                            API_TIMEOUT);
+  if (status != 200 && status != 404)
+    s->stage = SRC_PREPARED;      /* it may hold a skeleton: say so */
+  set_error (0, "%s", why);
+  return -1;
+}
+
 static int
 prepare (struct source *s)
 {
@@ -191,6 +219,8 @@ prepare (struct source *s)
   body = json_pack ("{s:s, s:s, s:o}", "id", s->id, "host", s->p->host,
                     "vm", mig_vm_to_json (s->vm));
   s->prepared = call_dest (s, "/v1/prepare", body, API_TIMEOUT, &status);
+  if (s->prepared == NULL && status == -1)
+    return prepare_lost (s);
   if (s->prepared == NULL)
     return -1;
   s->dhost = json_string_value (json_object_get (s->prepared, "host"));
@@ -202,7 +232,13 @@ prepare (struct source *s)
 static int
 add_tls (struct source *s)
 {
-  json_auto_t *r = src_cmd (s, "object-add", "{s:s, s:s, s:s, s:s}",
+  json_auto_t *r = NULL;
+
+  /* A VM that came here through vmferryd may still carry the receiving
+   * side's object of the same id.
+   */
+  json_decref (src_cmd (s, "object-del", "{s:s}", "id", MIG_TLS_ID));
+  r = src_cmd (s, "object-add", "{s:s, s:s, s:s, s:s}",
                             "qom-type", "tls-creds-x509", "id", MIG_TLS_ID,
                             "dir", s->p->tls_dir, "endpoint", "client");
 
@@ -227,8 +263,11 @@ rollback (struct source *s)
   if (s->q) {
     src_memory_rollback (s);
     src_storage_rollback (s);
-    if (s->tls_added)
+    if (s->tls_added) {
+      json_decref (src_cmd (s, "migrate-set-parameters", "{s:s, s:s}",
+                            "tls-creds", "", "tls-hostname", ""));
       json_decref (src_cmd (s, "object-del", "{s:s}", "id", MIG_TLS_ID));
+    }
     st = src_cmd (s, "query-status", NULL);
     if (s->was_running && st &&
         strcmp (json_string_value (json_object_get (st, "status")),
@@ -239,11 +278,13 @@ rollback (struct source *s)
     json_auto_t *body = json_pack ("{s:s}", "id", s->id);
     reply = call_dest (s, "/v1/abort", body, API_TIMEOUT, &status);
     if (reply == NULL) {
+      const char *vd = json_string_value (json_object_get (s->prepared,
+                                                           "vm_dir"));
+      const char *rd = json_string_value (json_object_get (s->prepared,
+                                                           "run_dir"));
       set_error (0, "%s; and cleaning the destination failed: %s (left "
-                 "there: %s, %s)", why, get_error (),
-                 json_string_value (json_object_get (s->prepared, "vm_dir")),
-                 json_string_value (json_object_get (s->prepared,
-                                                     "run_dir")));
+                 "there: migration %s%s%s%s%s)", why, get_error (), s->id,
+                 vd ? ", " : "", vd ? vd : "", rd ? ", " : "", rd ? rd : "");
       return MIG_FAILED_LEFTOVERS;
     }
   }
@@ -255,7 +296,8 @@ rollback (struct source *s)
 static enum mig_result
 finish (struct source *s)
 {
-  json_auto_t *body = json_pack ("{s:s}", "id", s->id);
+  json_auto_t *body = json_pack ("{s:s, s:b}", "id", s->id,
+                                 "resume", s->was_running);
   json_t *reply;
   int status;
 
@@ -318,6 +360,7 @@ delete_source_files (struct source *s)
     else
       progress_note (&s->pr, "deleted source disk %s", d->path);
   }
+  s->deleted = r == 0;
   return r;
 }
 
@@ -356,7 +399,7 @@ summary (struct source *s, enum mig_result r)
                                                              "transferred"))));
   json_object_set (o, "qmp", json_object_get (s->prepared, "qmp"));
   json_object_set (o, "files", json_object_get (s->prepared, "files"));
-  json_object_set_new (o, "source_deleted", json_boolean (!s->p->keep_source));
+  json_object_set_new (o, "source_deleted", json_boolean (s->deleted));
   return o;
 }
 
@@ -368,10 +411,8 @@ run_phases (struct source *s)
   if (preflight (s) == -1)
     return MIG_REFUSED;
   progress_phase (&s->pr, "setup", "preparing the destination");
-  if (prepare (s) == -1) {
-    s->stage = SRC_NOTHING;
-    return MIG_REFUSED;
-  }
+  if (prepare (s) == -1)
+    return s->stage == SRC_NOTHING ? MIG_REFUSED : rollback (s);
   progress_phase (&s->pr, "storage", "mirroring disks (QEMU blockdev-mirror)");
   s->stage = SRC_MIRRORING;
   if (add_tls (s) == -1 || src_storage_start (s) == -1 ||

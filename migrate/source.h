@@ -31,6 +31,7 @@ struct source {
   size_t n_jobs;                /* mirror jobs started */
   bool was_running;             /* the VM ran when we started */
   bool cancelled;
+  bool deleted;                 /* source images deleted */
   /* measurements */
   int64_t t_start, t_storage, t_memory, t_switch, t_end;
   uint64_t storage_bytes;

@@ -56,6 +56,13 @@ run_capture (char *const *argv, char **output)
     return -1;
   }
   if (pid == 0) {
+    sigset_t none;
+
+    /* The caller may block signals (vmferryd reads them from a
+     * signalfd); a child such as a daemonized QEMU must not inherit that.
+     */
+    sigemptyset (&none);
+    sigprocmask (SIG_SETMASK, &none, NULL);
     signal (SIGPIPE, SIG_DFL);
     dup2 (fds[1], 1);
     dup2 (fds[1], 2);
