@@ -29,6 +29,10 @@ struct fixture {
   struct api_server *srv;
   int port;
   int handled; /* handler calls (atomic) */
+  /* /v1/block: sets blocked, waits for released. */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool blocked, released;
 };
 
 /* ---- handlers ---- */
@@ -60,6 +64,20 @@ slow (void *opaque, const struct api_request *req, json_t **reply)
 }
 
 static int
+block (void *opaque, const struct api_request *req, json_t **reply)
+{
+  struct fixture *f = opaque;
+
+  pthread_mutex_lock (&f->lock);
+  f->blocked = true;
+  pthread_cond_broadcast (&f->cond);
+  while (!f->released)
+    pthread_cond_wait (&f->cond, &f->lock);
+  pthread_mutex_unlock (&f->lock);
+  return 204;
+}
+
+static int
 failing (void *opaque, const struct api_request *req, json_t **reply)
 {
   set_error (0, "disk on fire");
@@ -67,10 +85,9 @@ failing (void *opaque, const struct api_request *req, json_t **reply)
 }
 
 static const struct api_route routes[] = {
-  { "POST", "/v1/echo", echo },
-  { "GET", "/v1/ping", ping },
-  { "POST", "/v1/slow", slow },
-  { "POST", "/v1/fail", failing },
+  { "POST", "/v1/echo", echo },   { "GET", "/v1/ping", ping },
+  { "POST", "/v1/slow", slow },   { "POST", "/v1/fail", failing },
+  { "POST", "/v1/block", block },
 };
 
 static int
@@ -146,6 +163,8 @@ setup (void **state)
   struct fixture *f = calloc (1, sizeof *f);
 
   assert_non_null (f);
+  pthread_mutex_init (&f->lock, NULL);
+  pthread_cond_init (&f->cond, NULL);
   snprintf (f->tmp, sizeof f->tmp, "/tmp/vmferry-test-api.XXXXXX");
   assert_non_null (mkdtemp (f->tmp));
   *state = f;
@@ -180,6 +199,10 @@ teardown (void **state)
   if (f == NULL)
     return 0;
   *state = NULL;
+  pthread_mutex_lock (&f->lock); /* never leave a handler blocked */
+  f->released = true;
+  pthread_cond_broadcast (&f->cond);
+  pthread_mutex_unlock (&f->lock);
   api_server_stop (f->srv);
   remove_tree (f->tmp);
   free (f->ca);
@@ -189,6 +212,8 @@ teardown (void **state)
   free (f->expired);
   free (f->elsewhere);
   free (f->swapped);
+  pthread_cond_destroy (&f->cond);
+  pthread_mutex_destroy (&f->lock);
   free (f);
   return 0;
 }
@@ -377,41 +402,47 @@ test_reconnect (void **state)
   api_client_free (c);
 }
 
-struct slow_call {
+struct blocked_call {
   struct fixture *f;
   int status;
 };
 
 static void *
-slow_thread (void *arg)
+blocked_thread (void *arg)
 {
-  struct slow_call *sc = arg;
+  struct blocked_call *bc = arg;
   json_auto_t *reply = NULL;
 
-  sc->status = call (sc->f, sc->f->host, "127.0.0.1", "POST", "/v1/slow", NULL,
-                     &reply, 10000);
+  bc->status = call (bc->f, bc->f->host, "127.0.0.1", "POST", "/v1/block", NULL,
+                     &reply, 30000);
   return NULL;
 }
 
-/* A slow handler (1.5 s) does not hold up a call on another connection. */
+/* While one handler is blocked, a call on another connection is served
+ * (no timing involved: the blocked handler waits for the test).
+ */
 static void
 test_parallel (void **state)
 {
   struct fixture *f = *state;
-  struct slow_call sc = { f, 0 };
+  struct blocked_call bc = { f, 0 };
   json_auto_t *reply = NULL;
   pthread_t t;
-  int64_t start;
 
-  assert_int_equal (pthread_create (&t, NULL, slow_thread, &sc), 0);
-  usleep (200 * 1000);
-  start = now_ms ();
+  assert_int_equal (pthread_create (&t, NULL, blocked_thread, &bc), 0);
+  pthread_mutex_lock (&f->lock);
+  while (!f->blocked)
+    pthread_cond_wait (&f->cond, &f->lock);
+  pthread_mutex_unlock (&f->lock);
   assert_int_equal (
     call (f, f->host, "127.0.0.1", "GET", "/v1/ping", NULL, &reply, 10000),
     200);
-  assert_true (now_ms () - start < 1000);
+  pthread_mutex_lock (&f->lock);
+  f->released = true;
+  pthread_cond_broadcast (&f->cond);
+  pthread_mutex_unlock (&f->lock);
   assert_int_equal (pthread_join (t, NULL), 0);
-  assert_int_equal (sc.status, 204);
+  assert_int_equal (bc.status, 204);
 }
 
 /* ---- tests: mutual TLS ---- */
