@@ -49,7 +49,7 @@ for ns in "$sub_ns-a" "$sub_ns-b"; do
 done
 # (A killed daemonized QEMU may linger a moment as a zombie of PID 1:
 # look at its command line, which a zombie no longer has.)
-[ -z "$(tr -d '\0' < "/proc/$sub_pid/cmdline" 2>/dev/null)" ] ||
+[ -z "$(tr -d '\0' 2>/dev/null < "/proc/$sub_pid/cmdline")" ] ||
   fail "QEMU $sub_pid left behind"
 vm_running "$sub" && fail "vm_running says the killed QEMU runs"
 

@@ -20,8 +20,9 @@
 # record.h, the kernel package and version, busybox-static's and gcc's
 # versions).  A build happens in a temporary directory inside the cache
 # and is renamed into place, so concurrent runs never see a half-built
-# guest; the loser of a race throws its copy away.  The downloaded .deb
-# is kept in <cache>/debs/, and the kernel package name and version in
+# guest; the loser of a race throws its copy away.  Guests unused for a
+# week are pruned.  The downloaded .deb is kept in <cache>/debs/ (never
+# pruned), and the kernel package name and version in
 # <cache>/kernel-package (apt-cache takes about a second here; the memo
 # is redone when the apt lists change).
 #
@@ -105,6 +106,7 @@ key=$( {
 out="$cache/$key"
 
 if [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.img" ]; then
+  touch "$out" 2>/dev/null || :     # marks it as used, for the pruning
   echo "$out"
   exit 0
 fi
@@ -206,5 +208,12 @@ if ! mv -T "$tmp/out" "$out" 2>/dev/null; then
   [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.img" ] ||
     die "cannot move the guest into $out"
 fi
+# Prune guests unused for a week (every source change makes a new key)
+# and build directories left by killed runs.
+find "$cache" -mindepth 1 -maxdepth 1 -type d -mtime +7 \
+  -name '[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]' \
+  -exec rm -rf {} + 2>/dev/null || :
+find "$cache" -mindepth 1 -maxdepth 1 -type d -name '.build.*' -mtime +1 \
+  -exec rm -rf {} + 2>/dev/null || :
 msg "done"
 echo "$out"

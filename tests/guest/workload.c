@@ -485,16 +485,26 @@ mem_rewriter (void *arg)
   return NULL;
 }
 
-/* Check every page; the caller holds M->lock.  -1 and WHY on failure. */
+/* Check every page; the caller holds M->lock.  -1 and WHY on failure.
+ * The pages are made read-only meanwhile: a write by the verifier would
+ * fault (PID 1 dies, the kernel panics: loud) instead of silently
+ * dirtying all of the guest's memory under a migration.  mprotect only
+ * changes page tables, not the pages.
+ */
 static int
 mem_verify_locked (const struct mem *m, char *why, size_t len)
 {
-  size_t i;
+  size_t i, size = m->nr_pages * PAGE_SIZE;
+  int r = 0;
 
-  for (i = 0; i < m->nr_pages; i++)
+  if (mprotect (m->pages, size, PROT_READ) == -1)
+    say ("WORKLOAD ERROR mprotect read-only: %s", strerror (errno));
+  for (i = 0; i < m->nr_pages && r == 0; i++)
     if (page_check (m, i, why, len))
-      return -1;
-  return 0;
+      r = -1;
+  if (mprotect (m->pages, size, PROT_READ | PROT_WRITE) == -1)
+    say ("WORKLOAD ERROR mprotect read-write: %s", strerror (errno));
+  return r;
 }
 
 /* ---- disk ---- */
