@@ -21,8 +21,14 @@ api_internal_reply (struct MHD_Connection *c, unsigned status,
     free (text);
     return MHD_NO;
   }
+  /* One request per connection: api_server_stop() can then wait for the
+   * clients to hang up, so a reply is never cut off by a stop (vmferryd
+   * --once stops right after its last reply).
+   */
   if (MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                               "application/json") == MHD_NO) {
+                               "application/json") == MHD_NO ||
+      MHD_add_response_header (resp, MHD_HTTP_HEADER_CONNECTION,
+                               "close") == MHD_NO) {
     MHD_destroy_response (resp);
     return MHD_NO;
   }

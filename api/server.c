@@ -142,7 +142,7 @@ start_daemon (struct api_server *s, const struct sockaddr_storage *ss,
 {
   unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD |
                    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-                   MHD_USE_ERROR_LOG;
+                   MHD_USE_ERROR_LOG | MHD_USE_ITC;
   const union MHD_DaemonInfo *info;
 
   if (ipv6)
@@ -224,9 +224,22 @@ api_server_stop (struct api_server *s)
 {
   if (s == NULL)
     return;
-  /* Waits for the connection threads, so no handler runs after this. */
-  if (s->daemon)
+  /* Stop accepting, let connections finish sending their replies (each
+   * reply closes its connection; bounded wait), then stop: that waits
+   * for the connection threads, so no handler runs after this.
+   */
+  if (s->daemon) {
+    int i;
+    MHD_quiesce_daemon (s->daemon);
+    for (i = 0; i < 500; i++) {
+      const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info (s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+      if (info == NULL || info->num_connections == 0)
+        break;
+      usleep (10000);
+    }
     MHD_stop_daemon (s->daemon);
+  }
   free (s->routes);
   free_secret (s->key_pem);
   free (s->cert_pem);

@@ -26,6 +26,7 @@ mig_rewritten_clear (struct mig_rewritten *r)
   strv_free (r->argv);
   strv_free (r->files);
   free (r->qmp);
+  free (r->pidfile);
   memset (r, 0, sizeof *r);
 }
 
@@ -372,6 +373,13 @@ rewrite_arg (struct rewrite *rw, const struct mig_option *o, const char *arg)
     return strdup (arg);
   case OPT_RUN_FILE:
     return run_path (rw, arg);
+  case OPT_PIDFILE:
+    r = run_path (rw, arg);
+    if (r && (rw->out->pidfile = strdup (r)) == NULL) {
+      free (r);
+      r = NULL;
+    }
+    return r;
   case OPT_CHARSPEC:
     return rewrite_charspec (rw, o, arg);
   case OPT_BLOCKDEV:

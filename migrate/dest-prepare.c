@@ -133,24 +133,28 @@ create_images (struct mig_dest *d, struct dest_job *j)
 static bool
 dir_reusable (const char *dir)
 {
-  CLEANUP_FREE char *pidfile = xasprintf ("%s/vmferry-qemu.pid", dir);
-  CLEANUP_FREE char *pid = pidfile ? read_file (pidfile, NULL) : NULL;
   DIR *d = opendir (dir);
   struct dirent *e;
   bool ok = d != NULL;
 
-  if (pid && pid_alive (atoi (pid)))
-    ok = false;
   while (ok && (e = readdir (d)) != NULL) {
     struct stat st;
     CLEANUP_FREE char *p = xasprintf ("%s/%s", dir, e->d_name);
+    CLEANUP_FREE char *pid = NULL;
+    size_t l = strlen (e->d_name);
+    bool is_pid = l > 4 && strcmp (e->d_name + l - 4, ".pid") == 0;
+    bool is_log = l > 4 && strcmp (e->d_name + l - 4, ".log") == 0;
+
     if (e->d_name[0] == '.' || p == NULL || lstat (p, &st) == -1)
       continue;
-    /* Sockets of a dead QEMU and logs are fine; images or dirs are not. */
-    if (!S_ISSOCK (st.st_mode) && !(S_ISREG (st.st_mode) &&
-                                    (strstr (e->d_name, ".log") ||
-                                     strcmp (e->d_name,
-                                             "vmferry-qemu.pid") == 0)))
+    /* Sockets and logs of a dead QEMU are fine; images or dirs are not,
+     * nor a pidfile naming a live process.
+     */
+    if (is_pid && S_ISREG (st.st_mode))
+      pid = read_file (p, NULL);
+    if ((pid && pid_alive (atoi (pid))) ||
+        !(S_ISSOCK (st.st_mode) || (S_ISREG (st.st_mode) &&
+                                    (is_pid || is_log))))
       ok = false;
   }
   if (d)
@@ -187,7 +191,9 @@ skeleton_argv (struct dest_job *j, char **pidfile, char **qmp)
   char **v = NULL;
   size_t i;
 
-  *pidfile = xasprintf ("%s/vmferry-qemu.pid", j->run_dir);
+  /* The VM's own -pidfile (moved into the run dir) if it had one. */
+  *pidfile = j->rw.pidfile ? strdup (j->rw.pidfile)
+    : xasprintf ("%s/vmferry-qemu.pid", j->run_dir);
   *qmp = xasprintf ("%s/vmferry-qmp.sock", j->run_dir);
   qmpopt = *qmp ? xasprintf ("unix:%s,server=on,wait=off", *qmp) : NULL;
   if (*pidfile == NULL || qmpopt == NULL)
@@ -197,7 +203,8 @@ skeleton_argv (struct dest_job *j, char **pidfile, char **qmp)
       goto err;
   if (strv_push (&v, "-S") == -1 || strv_push (&v, "-incoming") == -1 ||
       strv_push (&v, "defer") == -1 || strv_push (&v, "-daemonize") == -1 ||
-      strv_push (&v, "-pidfile") == -1 || strv_push (&v, *pidfile) == -1 ||
+      (j->rw.pidfile == NULL && (strv_push (&v, "-pidfile") == -1 ||
+                                 strv_push (&v, *pidfile) == -1)) ||
       strv_push (&v, "-qmp") == -1 || strv_push (&v, qmpopt) == -1)
     goto err;
   return v;

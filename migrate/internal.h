@@ -109,6 +109,7 @@ struct mig_rewritten {
   char **argv;                  /* destination argv (without our additions) */
   char **files;                 /* sockets/files the VM creates in run_dir */
   char *qmp;                    /* the VM's own first QMP socket, or NULL */
+  char *pidfile;                /* the VM's -pidfile, moved, or NULL */
 };
 void mig_rewritten_clear (struct mig_rewritten *r);
 

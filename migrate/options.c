@@ -14,7 +14,7 @@ static const struct mig_option options[] = {
   /* Dropped: the destination agent sets its own. */
   { "daemonize", OPT_FLAG, OPT_DROP },
   { "S", OPT_FLAG, OPT_DROP },
-  { "pidfile", OPT_ARG, OPT_DROP },
+  { "pidfile", OPT_ARG, OPT_PIDFILE },
   { "incoming", OPT_ARG, OPT_DROP },
   /* Flags kept as they are. */
   { "nodefaults", OPT_FLAG, OPT_KEEP },

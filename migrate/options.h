@@ -12,6 +12,7 @@ enum mig_opt_class {
   OPT_KEEP,          /* copied as it is */
   OPT_READ_FILE,     /* a file the VM only reads: must exist there */
   OPT_RUN_FILE,      /* a file the VM writes: moved into the run dir */
+  OPT_PIDFILE,       /* -pidfile: moved into the run dir, and recorded */
   OPT_CHARDEV,       /* -chardev backend,path=,logfile= */
   OPT_CHARSPEC,      /* -serial/-qmp/-monitor "unix:PATH,opts" */
   OPT_BLOCKDEV,      /* -blockdev keyval or JSON */

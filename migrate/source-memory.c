@@ -131,12 +131,8 @@ src_memory_continue (struct source *s)
     return -1;
   st = json_string_value (json_object_get (json_object_get (ev, "data"),
                                            "status"));
-  info = src_cmd (s, "query-migrate", NULL);
-  if (info) {
-    json_decref (s->migrate_info);
-    s->migrate_info = json_incref (info);
-  }
   if (strcmp (st, "completed") != 0) {
+    info = src_cmd (s, "query-migrate", NULL);
     const char *e = json_string_value (json_object_get (info, "error-desc"));
     set_error (0, "memory migration %s at switchover%s%s", st,
                e ? ": " : "", e ? e : "");
@@ -144,6 +140,27 @@ src_memory_continue (struct source *s)
   }
   s->stage = SRC_COMPLETED;
   return 0;
+}
+
+/* QEMU's final figures.  "downtime" appears a moment after the
+ * "completed" event, so this runs once the destination has resumed (it
+ * would otherwise add to the guest's downtime).
+ */
+void
+src_memory_final_info (struct source *s)
+{
+  int i;
+
+  for (i = 0; i < 20; i++) {
+    json_t *info = src_cmd (s, "query-migrate", NULL);
+    if (info == NULL)
+      return;
+    json_decref (s->migrate_info);
+    s->migrate_info = info;
+    if (json_object_get (info, "downtime"))
+      return;
+    usleep (25000);
+  }
 }
 
 /* Undo: cancel QEMU's migration, put the VM back as it was. */

@@ -387,9 +387,8 @@ summary (struct source *s, enum mig_result r)
                        json_real ((s->t_storage - s->t_start) / 1000.0));
   json_object_set_new (o, "memory_s",
                        json_real ((s->t_memory - s->t_storage) / 1000.0));
-  json_object_set_new (o, "downtime_ms", json_integer
-                       (json_integer_value (json_object_get (info,
-                                                             "downtime"))));
+  if (json_object_get (info, "downtime"))
+    json_object_set (o, "downtime_ms", json_object_get (info, "downtime"));
   if (resumed > 0 && s->stop_time > 0)
     json_object_set_new (o, "stop_to_resume_ms",
                          json_integer ((resumed - s->stop_time) * 1000));
@@ -441,6 +440,7 @@ mig_source_run (const struct mig_source_params *p)
   clear_error ();
   r = run_phases (&s);
   if (r == MIG_OK) {
+    src_memory_final_info (&s);
     progress_phase (&s.pr, "cleanup", p->keep_source ? "keeping source files"
                     : "quitting source QEMU, deleting source files");
     if (quit_source (&s) == -1 ||

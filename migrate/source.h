@@ -49,6 +49,7 @@ void src_storage_rollback (struct source *s);
 int src_memory_run (struct source *s);
 int src_memory_continue (struct source *s);
 void src_memory_rollback (struct source *s);
+void src_memory_final_info (struct source *s);
 
 /* source.c */
 bool src_cancel_requested (struct source *s);

@@ -41,7 +41,8 @@ test_rewrite_typical_vm (void **state)
 
   assert_int_equal (mig_argv_rewrite (argv, &layout, &r), 0);
   assert_string_equal (r.argv[0], "/usr/bin/qemu-new");
-  assert_null (arg_of (r.argv, "-pidfile"));
+  assert_string_equal (arg_of (r.argv, "-pidfile"), "/run/vmf/vm/pid");
+  assert_string_equal (r.pidfile, "/run/vmf/vm/pid");
   assert_null (arg_of (r.argv, "-daemonize"));
   assert_string_equal (arg_of (r.argv, "-blockdev"),
                        "driver=file,filename=/dst/vm/disk0.qcow2,"
@@ -52,7 +53,7 @@ test_rewrite_typical_vm (void **state)
   assert_string_equal (arg_of (r.argv, "-qmp"),
                        "unix:/run/vmf/vm/qmp.sock,server=on,wait=off");
   assert_string_equal (r.qmp, "/run/vmf/vm/qmp.sock");
-  assert_int_equal (strv_len (r.files), 3);
+  assert_int_equal (strv_len (r.files), 4);
   mig_rewritten_clear (&r);
 }
 

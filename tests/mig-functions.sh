@@ -1,0 +1,93 @@
+# mig-functions.sh: helpers for migration tests (sourced after
+# functions.sh).  Two "hosts" are network namespaces joined by a veth
+# pair; the destination runs vmferryd; everything is cleaned up by the
+# names and PIDs created here, also when a test fails.
+
+# pid_alive PID: true if PID runs (a zombie counts as dead).
+pid_alive ()
+{
+  [ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
+  _st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+  [ -n "$_st" ] && [ "$_st" != Z ] && [ "$_st" != X ]
+}
+
+# mig_hosts [RATE]: namespaces SRC_NS and DST_NS with addresses SRC_IP
+#   and DST_IP (198.18.0.0/15), optionally rate-limited (tc rate, e.g.
+#   100mbit); a CA in $TEST_DIR/ca and certificates for both hosts
+#   (SRC_TLS, DST_TLS, QEMU's layout); the destination's roots
+#   DST_STORAGE and DST_RUN (empty).
+mig_hosts ()
+{
+  SRC_NS="$NS_PREFIX-src" DST_NS="$NS_PREFIX-dst"
+  SRC_IP="$NET_PREFIX.1" DST_IP="$NET_PREFIX.2"
+  netns_pair "$SRC_NS" "$DST_NS" "$SRC_IP/24" "$DST_IP/24" ${1:+"$1"}
+  MIG_CA="$TEST_DIR/ca" SRC_TLS="$TEST_DIR/src-tls" DST_TLS="$TEST_DIR/dst-tls"
+  vmferry pki init "$MIG_CA" >/dev/null || fail "pki init"
+  vmferry pki issue "$MIG_CA" --name src --ip "$SRC_IP" --out "$SRC_TLS" \
+    >/dev/null || fail "pki issue src"
+  vmferry pki issue "$MIG_CA" --name dst --ip "$DST_IP" --out "$DST_TLS" \
+    >/dev/null || fail "pki issue dst"
+  DST_STORAGE="$TEST_DIR/dst-storage" DST_RUN="$TEST_DIR/dst-run"
+  mkdir -p "$DST_STORAGE" "$DST_RUN" || fail "mkdir roots"
+}
+
+# mig_start_vmferryd [ARG...]: start vmferryd in DST_NS on DST_IP:7480
+#   with the roots and DST_TLS (plus ARGs), and wait until it listens.
+#   Log in $TEST_DIR/vmferryd.log.  Sets VMFERRYD_PID.  Cleanup: kill it
+#   and every QEMU it started (pidfiles under DST_RUN).
+mig_start_vmferryd ()
+{
+  ip netns exec "$DST_NS" vmferryd --listen "$DST_IP:7480" \
+    --storage-root "$DST_STORAGE" --run-root "$DST_RUN" \
+    --tls-dir "$DST_TLS" "$@" > "$TEST_DIR/vmferryd.log" 2>&1 &
+  VMFERRYD_PID=$!
+  cleanup_fn "mig_kill_dest"
+  for _i in $(seq 100); do
+    grep -q 'listening on' "$TEST_DIR/vmferryd.log" && return 0
+    pid_alive "$VMFERRYD_PID" || break
+    sleep 0.1
+  done
+  cat "$TEST_DIR/vmferryd.log" >&2
+  fail "vmferryd did not start"
+}
+
+# mig_kill_dest: kill vmferryd and the QEMUs it started (by the PIDs in
+#   their pidfiles, checked against their command lines).
+mig_kill_dest ()
+{
+  [ -n "${VMFERRYD_PID:-}" ] && kill "$VMFERRYD_PID" 2>/dev/null
+  for _pf in "$DST_RUN"/*/*.pid; do
+    [ -f "$_pf" ] || continue
+    _p=$(cat "$_pf")
+    if tr '\0' ' ' < "/proc/$_p/cmdline" 2>/dev/null | grep -qF "$DST_RUN/"
+    then
+      kill -9 "$_p" 2>/dev/null
+    fi
+  done
+  return 0
+}
+
+# mig_migrate ARG...: run "vmferry migrate ARG... --to DST_IP --tls-dir
+#   SRC_TLS" in SRC_NS.  Output in $TEST_DIR/migrate.out (shown), exit
+#   code in MIG_RC.
+mig_migrate ()
+{
+  ip netns exec "$SRC_NS" vmferry migrate "$@" --to "$DST_IP" \
+    --tls-dir "$SRC_TLS" > "$TEST_DIR/migrate.out" 2>&1
+  MIG_RC=$?
+  cat "$TEST_DIR/migrate.out"
+  echo "vmferry exit code: $MIG_RC"
+}
+
+# mig_result_field KEY: a field of the final --json object.
+mig_result_field ()
+{
+  grep '"event":"result"' "$TEST_DIR/migrate.out" | tail -n 1 |
+    jq -r ".$1"
+}
+
+# mig_dir_empty DIR: true if DIR has no entries.
+mig_dir_empty ()
+{
+  [ -z "$(ls -A "$1")" ]
+}

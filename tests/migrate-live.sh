@@ -1,0 +1,61 @@
+#!/bin/sh
+# migrate-live.sh: the first real shared-nothing live migration.  The
+# test guest runs its workload (disk records and memory rewrites) on a
+# 1 GiB disk with 300 MiB of other data; vmferry moves it to a second
+# host (network namespace) over mutual TLS.  Afterwards: the guest on
+# the destination verifies its disk and memory, the host checker finds
+# every acknowledged record in the destination image, the source QEMU is
+# gone and the source image deleted, and the VM runs on exactly one host.
+
+. "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
+. "$abs_top_srcdir/tests/mig-functions.sh"
+
+guest_test_init
+mig_hosts
+mig_start_vmferryd --once
+
+src="$TEST_DIR/src"
+img="$src/disk0.qcow2"
+mkdir -p "$src"
+disk_create "$img" 1G 300
+vm_start "$src" live1 "$SRC_NS" "$img" \
+  vmferry.disk_rate=100 vmferry.mem_rate=2000
+src_pid=$VM_PID
+vm_wait_ready "$src"
+vm_wait_ack "$src" 20
+
+mig_migrate "$src/qmp.sock" --json
+[ "$MIG_RC" = 0 ] || fail "vmferry migrate failed"
+[ "$(mig_result_field result)" = migrated ] || fail "result is not migrated"
+dst="$DST_RUN/live1"
+dimg="$DST_STORAGE/live1/disk0.qcow2"
+[ "$(mig_result_field qmp)" = "$dst/qmp.sock" ] ||
+  fail "summary does not name the destination's QMP socket"
+echo "downtime (QEMU): $(mig_result_field downtime_ms) ms," \
+  "STOP to RESUME: $(mig_result_field stop_to_resume_ms) ms"
+
+# Exactly one host runs the VM; the source image is gone.
+pid_alive "$src_pid" && fail "the source QEMU still runs"
+dst_pid=$(vm_pid "$dst") || fail "no QEMU runs on the destination"
+ip netns identify "$dst_pid" | grep -qx "$DST_NS" ||
+  fail "the destination QEMU runs outside $DST_NS"
+[ -e "$img" ] && fail "the source image was not deleted"
+[ -f "$dimg" ] || fail "no destination image $dimg"
+
+# The workload goes on writing on the destination, then verifies.
+last=$(vm_last_ack "$src")
+echo "last record acknowledged on the source: $last"
+vm_wait_ack "$dst" $((last + 20)) 60
+vm_verify "$dst" 120 || fail "guest verdict on the destination: $VM_VERDICT"
+
+# The destination image holds every acknowledged record.
+vm_stop "$dst"
+vm_check_image "$dimg" "$src/console.log" "$dst/console.log" ||
+  fail "check-image rejected the destination image"
+
+# vmferryd --once has exited; nothing else was left in the roots.
+sleep 1
+pid_alive "$VMFERRYD_PID" && fail "vmferryd --once is still running"
+[ "$(ls "$DST_STORAGE")" = live1 ] && [ "$(ls "$DST_RUN")" = live1 ] ||
+  fail "unexpected files in the destination roots"
+exit 0
