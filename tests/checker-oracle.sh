@@ -110,7 +110,8 @@ expect_fail "record in the wrong slot" "wrong slot" "$TEST_DIR/moved.raw" "$log"
 cp --sparse=always "$TEST_DIR/good.raw" "$TEST_DIR/stale.raw"
 copy_record "$TEST_DIR/snap1.raw" "$(slot_offset "$first")" \
   "$TEST_DIR/stale.raw" "$(slot_offset "$first")"
-expect_fail "stale record" "holds seq $first .* but seq [0-9]* .* was acknowledged" \
+expect_fail "stale record" \
+  "holds seq $first .* but seq [0-9]* .* was acknowledged" \
   "$TEST_DIR/stale.raw" "$log"
 
 # 6. An acknowledgement the disk never got: the log claims seq
@@ -120,7 +121,8 @@ expect_fail "stale record" "holds seq $first .* but seq [0-9]* .* was acknowledg
 cp "$log" "$TEST_DIR/extra.log"
 extra=$((last + slots))
 echo "ACK $extra-$extra" >> "$TEST_DIR/extra.log"
-expect_fail "extra ACK" "holds seq $last .* but seq $extra of run .* was acknowledged" \
+expect_fail "extra ACK" \
+  "holds seq $last .* but seq $extra of run .* was acknowledged" \
   "$TEST_DIR/good.raw" "$TEST_DIR/extra.log"
 
 # Usage errors and unreadable input exit 2, not 1.

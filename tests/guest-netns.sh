@@ -18,7 +18,8 @@ netns_pair "$src" "$dst" "$NET_PREFIX.1/24" "$NET_PREFIX.2/24" 100mbit
 ip netns exec "$dst" socat -u TCP-LISTEN:5001,reuseaddr OPEN:/dev/null &
 sleep 0.3
 t0=$(date +%s%N)
-head -c 24M /dev/zero | ip netns exec "$src" socat -u - "TCP:$NET_PREFIX.2:5001" ||
+head -c 24M /dev/zero |
+  ip netns exec "$src" socat -u - "TCP:$NET_PREFIX.2:5001" ||
   fail "no TCP connection from $src to $dst"
 t1=$(date +%s%N)
 mbit=$((24 * 8 * 1048576 * 1000 / (t1 - t0)))

@@ -210,9 +210,9 @@ if ! mv -T "$tmp/out" "$out" 2>/dev/null; then
 fi
 # Prune guests unused for a week (every source change makes a new key)
 # and build directories left by killed runs.
+hex='[0-9a-f][0-9a-f][0-9a-f][0-9a-f]'
 find "$cache" -mindepth 1 -maxdepth 1 -type d -mtime +7 \
-  -name '[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]' \
-  -exec rm -rf {} + 2>/dev/null || :
+  -name "$hex$hex$hex$hex" -exec rm -rf {} + 2>/dev/null || :
 find "$cache" -mindepth 1 -maxdepth 1 -type d -name '.build.*' -mtime +1 \
   -exec rm -rf {} + 2>/dev/null || :
 msg "done"

@@ -41,15 +41,15 @@
 #include "record.h"
 
 #define MIB (UINT64_C (1024) * 1024)
-#define CHUNK_RECORDS 256       /* records read at a time */
+#define CHUNK_RECORDS 256 /* records read at a time */
 #define EXIT_BAD 1
 #define EXIT_CANNOT 2
 
 /* Where the image is read from: a raw file, or qemu-nbd for qcow2. */
 struct image {
   const char *path;
-  int fd;                       /* raw: the file; else -1 */
-  struct nbd_handle *nbd;       /* qcow2: libnbd handle; else NULL */
+  int fd;                 /* raw: the file; else -1 */
+  struct nbd_handle *nbd; /* qcow2: libnbd handle; else NULL */
   uint64_t size;
 };
 
@@ -61,33 +61,32 @@ struct ack {
 
 /* What the console logs say. */
 struct log {
-  uint64_t *runs;               /* run ids, in order of first appearance */
+  uint64_t *runs; /* run ids, in order of first appearance */
   size_t nr_runs;
   struct ack *acks;
   size_t nr_acks;
-  int64_t offset, size;         /* region from CONFIG lines, MiB; -1 none */
-  int region_conflict;          /* CONFIG lines disagree on the region */
+  int64_t offset, size; /* region from CONFIG lines, MiB; -1 none */
+  int region_conflict;  /* CONFIG lines disagree on the region */
 };
 
 /* The check itself. */
 struct check {
   uint64_t base, nr_slots;
-  int64_t *need_run;            /* per slot: run of the newest ACK, or -1 */
-  uint64_t *need_seq;           /* per slot: seq of the newest ACK */
+  int64_t *need_run;  /* per slot: run of the newest ACK, or -1 */
+  uint64_t *need_seq; /* per slot: seq of the newest ACK */
   uint64_t valid, empty, acked, problems;
-  char first[300];              /* the first problem */
+  char first[300]; /* the first problem */
 };
 
 /* Print the usage (after MSG, if any) and exit: 0 for --help, else 2. */
-static void __attribute__ ((noreturn))
-usage (const char *msg)
+static void __attribute__ ((noreturn)) usage (const char *msg)
 {
   FILE *fp = msg ? stderr : stdout;
 
   if (msg)
     fprintf (fp, "check-image: %s\n", msg);
   fprintf (fp, "usage: check-image [--format auto|raw|qcow2] "
-           "[--offset MiB --size MiB] IMAGE CONSOLE_LOG...\n");
+               "[--offset MiB --size MiB] IMAGE CONSOLE_LOG...\n");
   exit (msg ? EXIT_CANNOT : EXIT_SUCCESS);
 }
 
@@ -159,12 +158,13 @@ log_ack_line (struct log *lg, const char *line, size_t cur, const char *path)
   uint64_t first, last;
   int n = 0;
 
-  if (sscanf (line, "ACK %" SCNu64 "-%" SCNu64 "%n", &first, &last, &n) != 2
-      || line[n] != '\0' || first == 0 || last < first)
-    return;                     /* not a whole ACK line: ignore it */
+  if (sscanf (line, "ACK %" SCNu64 "-%" SCNu64 "%n", &first, &last, &n) != 2 ||
+      line[n] != '\0' || first == 0 || last < first)
+    return; /* not a whole ACK line: ignore it */
   if (cur == SIZE_MAX)
     cannot ("%s: ACK line before any WORKLOAD CONFIG line (give the logs "
-            "of the whole run, oldest first)", path);
+            "of the whole run, oldest first)",
+            path);
   lg->acks = realloc (lg->acks, (lg->nr_acks + 1) * sizeof *lg->acks);
   if (lg->acks == NULL)
     cannot ("out of memory");
@@ -184,7 +184,7 @@ log_read (struct log *lg, const char *path, size_t *cur)
     size_t len = strlen (line);
 
     if (len == sizeof line - 1 && line[len - 1] != '\n') {
-      int c;                    /* overlong line: skip the rest of it */
+      int c; /* overlong line: skip the rest of it */
       while ((c = fgetc (fp)) != EOF && c != '\n')
         ;
       continue;
@@ -222,7 +222,7 @@ image_open (struct image *im, const char *path, const char *format)
 {
   char *argv[] = { "qemu-nbd", "-r", "-f", "qcow2", (char *) path, NULL };
   int qcow2 = strcmp (format, "qcow2") == 0 ||
-    (strcmp (format, "auto") == 0 && is_qcow2 (path));
+              (strcmp (format, "auto") == 0 && is_qcow2 (path));
   off_t end;
 
   *im = (struct image) { .path = path, .fd = -1 };
@@ -273,7 +273,7 @@ image_close (struct image *im)
 {
   if (im->nbd) {
     nbd_shutdown (im->nbd, 0);
-    nbd_close (im->nbd);        /* also stops qemu-nbd */
+    nbd_close (im->nbd); /* also stops qemu-nbd */
   }
   if (im->fd >= 0)
     close (im->fd);
@@ -304,7 +304,7 @@ check_apply_acks (struct check *ck, const struct log *lg)
     const struct ack *a = &lg->acks[i];
     uint64_t from = a->first;
 
-    if (a->last - from >= ck->nr_slots)   /* older ones are overwritten */
+    if (a->last - from >= ck->nr_slots) /* older ones are overwritten */
       from = a->last - ck->nr_slots + 1;
     for (s = from; s <= a->last; s++) {
       uint64_t slot = s % ck->nr_slots;
@@ -344,15 +344,18 @@ check_slot (struct check *ck, const struct log *lg, const void *buf,
   if (st == RECORD_EMPTY) {
     ck->empty++;
     if (need >= 0)
-      problem (ck, "slot %" PRIu64 " (offset %" PRIu64 "): acknowledged seq %"
-               PRIu64 " of run %016" PRIx64 " is missing: the slot is empty",
+      problem (ck,
+               "slot %" PRIu64 " (offset %" PRIu64
+               "): acknowledged seq %" PRIu64 " of run %016" PRIx64
+               " is missing: the slot is empty",
                slot, off, seq, lg->runs[need]);
     return;
   }
   if (st != RECORD_VALID) {
-    problem (ck, "slot %" PRIu64 " (offset %" PRIu64 "): %s (seq %" PRIu64
-             " of run %016" PRIx64 ")", slot, off, record_status_str (st),
-             h.seq, h.run_id);
+    problem (ck,
+             "slot %" PRIu64 " (offset %" PRIu64 "): %s (seq %" PRIu64
+             " of run %016" PRIx64 ")",
+             slot, off, record_status_str (st), h.seq, h.run_id);
     return;
   }
   ck->valid++;
@@ -360,10 +363,12 @@ check_slot (struct check *ck, const struct log *lg, const void *buf,
     return;
   have = run_index (lg, h.run_id);
   if (have < need || (have == need && h.seq < seq))
-    problem (ck, "slot %" PRIu64 " (offset %" PRIu64 "): holds seq %" PRIu64
-             " of run %016" PRIx64 "%s, but seq %" PRIu64 " of run %016"
-             PRIx64 " was acknowledged", slot, off, h.seq, h.run_id,
-             have < 0 ? " (not in the logs)" : "", seq, lg->runs[need]);
+    problem (ck,
+             "slot %" PRIu64 " (offset %" PRIu64 "): holds seq %" PRIu64
+             " of run %016" PRIx64 "%s, but seq %" PRIu64 " of run %016" PRIx64
+             " was acknowledged",
+             slot, off, h.seq, h.run_id, have < 0 ? " (not in the logs)" : "",
+             seq, lg->runs[need]);
   else
     ck->acked++;
 }
@@ -419,11 +424,19 @@ main (int argc, char **argv)
 
   while ((c = getopt_long (argc, argv, "f:o:s:h", longopts, NULL)) != -1) {
     switch (c) {
-    case 'f': format = optarg; break;
-    case 'o': offset = parse_mib (optarg, "bad --offset"); break;
-    case 's': size = parse_mib (optarg, "bad --size"); break;
-    case 'h': usage (NULL);
-    default: usage ("unknown option");
+    case 'f':
+      format = optarg;
+      break;
+    case 'o':
+      offset = parse_mib (optarg, "bad --offset");
+      break;
+    case 's':
+      size = parse_mib (optarg, "bad --size");
+      break;
+    case 'h':
+      usage (NULL);
+    default:
+      usage ("unknown option");
     }
   }
   if (strcmp (format, "auto") && strcmp (format, "raw") &&
@@ -454,20 +467,20 @@ main (int argc, char **argv)
   image_open (&im, argv[optind], format);
   if (ck.base + ck.nr_slots * RECORD_SIZE > im.size && im.nbd)
     cannot ("%s: region %" PRId64 "+%" PRId64 " MiB ends beyond the image "
-            "(%" PRIu64 " MiB)", im.path, offset, size, im.size / MIB);
+            "(%" PRIu64 " MiB)",
+            im.path, offset, size, im.size / MIB);
   check_region (&ck, &lg, &im);
   image_close (&im);
 
   if (ck.problems) {
     printf ("check-image: FAIL: %s: %s (%" PRIu64 " problem%s in all)\n",
-            argv[optind], ck.first, ck.problems,
-            ck.problems > 1 ? "s" : "");
+            argv[optind], ck.first, ck.problems, ck.problems > 1 ? "s" : "");
     return EXIT_BAD;
   }
-  printf ("check-image: OK: %s: region %" PRId64 "+%" PRId64 " MiB: %"
-          PRIu64 " records, %" PRIu64 " empty slots; %" PRIu64
+  printf ("check-image: OK: %s: region %" PRId64 "+%" PRId64 " MiB: %" PRIu64
+          " records, %" PRIu64 " empty slots; %" PRIu64
           " acknowledged records present (runs: %zu, ACK lines: %zu)\n",
-          argv[optind], offset, size, ck.valid, ck.empty, ck.acked,
-          lg.nr_runs, lg.nr_acks);
+          argv[optind], offset, size, ck.valid, ck.empty, ck.acked, lg.nr_runs,
+          lg.nr_acks);
   return 0;
 }

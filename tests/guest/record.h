@@ -6,8 +6,9 @@
  *
  * The workload writes 4 KiB records into a region of its disk, cycling
  * over its nr_slots = region size / RECORD_SIZE slots: record number SEQ
- * (starting at 1) goes to slot SEQ % nr_slots.  All integers are stored little-endian (the guest and
- * the host are both x86-64; the code relies on that).
+ * (starting at 1) goes to slot SEQ % nr_slots.  All integers are stored
+ * little-endian (the guest and the host are both x86-64; the code relies
+ * on that).
  *
  *   offset  size  field
  *        0     8  magic     RECORD_MAGIC
@@ -36,11 +37,11 @@
 /* What record_check found in a slot. */
 enum record_status {
   RECORD_VALID = 0,
-  RECORD_EMPTY,         /* all zero */
+  RECORD_EMPTY, /* all zero */
   RECORD_BAD_MAGIC,
-  RECORD_BAD_SLOT,      /* valid-looking record in the wrong slot */
+  RECORD_BAD_SLOT, /* valid-looking record in the wrong slot */
   RECORD_BAD_CHECKSUM,
-  RECORD_BAD_PAYLOAD,   /* checksum fine but payload not from its seed */
+  RECORD_BAD_PAYLOAD, /* checksum fine but payload not from its seed */
 };
 
 /* Decoded header of a record. */
@@ -165,12 +166,18 @@ static inline const char *
 record_status_str (enum record_status s)
 {
   switch (s) {
-  case RECORD_VALID: return "valid";
-  case RECORD_EMPTY: return "empty";
-  case RECORD_BAD_MAGIC: return "bad magic (not a record)";
-  case RECORD_BAD_SLOT: return "record in the wrong slot";
-  case RECORD_BAD_CHECKSUM: return "bad checksum";
-  case RECORD_BAD_PAYLOAD: return "payload does not match its seed";
+  case RECORD_VALID:
+    return "valid";
+  case RECORD_EMPTY:
+    return "empty";
+  case RECORD_BAD_MAGIC:
+    return "bad magic (not a record)";
+  case RECORD_BAD_SLOT:
+    return "record in the wrong slot";
+  case RECORD_BAD_CHECKSUM:
+    return "bad checksum";
+  case RECORD_BAD_PAYLOAD:
+    return "payload does not match its seed";
   }
   return "?";
 }

@@ -59,22 +59,22 @@
 #define PAGE_MAGIC 0x50464d56u  /* "VMFP" */
 #define CORPUS_SIZE (64 * 1024) /* source of text-like page content */
 #define MIB (UINT64_C (1024) * 1024)
-#define RATE_MAX UINT_MAX       /* mem_rate=max: as fast as possible */
-#define VERIFY_CHUNK 256        /* records read per pread while verifying */
+#define RATE_MAX UINT_MAX /* mem_rate=max: as fast as possible */
+#define VERIFY_CHUNK 256  /* records read per pread while verifying */
 
 struct config {
-  char disk[64];          /* block device, or "none" */
-  unsigned disk_offset;   /* region offset, MiB */
-  unsigned disk_size;     /* region size, MiB */
-  unsigned disk_rate;     /* records/s, 0 = as fast as possible */
-  unsigned disk_batch;    /* records per write + sync + ACK */
-  unsigned disk_sync;     /* 1: fdatasync before each ACK */
-  unsigned mem;           /* pattern memory, MiB */
-  unsigned mem_rate;      /* pages/s rewritten, 0 = none, RATE_MAX = max */
-  unsigned mem_random;    /* page content: 0 text-like, 1 random */
-  unsigned hb;            /* heartbeat interval, ms; 0 = off */
-  unsigned selftest;      /* 1: accept corrupt-mem / corrupt-disk */
-  uint64_t run_id;        /* nonce stored in every record */
+  char disk[64];        /* block device, or "none" */
+  unsigned disk_offset; /* region offset, MiB */
+  unsigned disk_size;   /* region size, MiB */
+  unsigned disk_rate;   /* records/s, 0 = as fast as possible */
+  unsigned disk_batch;  /* records per write + sync + ACK */
+  unsigned disk_sync;   /* 1: fdatasync before each ACK */
+  unsigned mem;         /* pattern memory, MiB */
+  unsigned mem_rate;    /* pages/s rewritten, 0 = none, RATE_MAX = max */
+  unsigned mem_random;  /* page content: 0 text-like, 1 random */
+  unsigned hb;          /* heartbeat interval, ms; 0 = off */
+  unsigned selftest;    /* 1: accept corrupt-mem / corrupt-disk */
+  uint64_t run_id;      /* nonce stored in every record */
 };
 
 /* Disk part.  LOCK is held by the writer for each batch and by the
@@ -82,13 +82,13 @@ struct config {
  * stay out so that it cannot starve them.
  */
 struct disk {
-  int fd;                 /* -1 if there is no disk */
-  char error[160];        /* why the disk part failed, "" if it did not */
-  uint64_t base;          /* region offset, bytes */
+  int fd;          /* -1 if there is no disk */
+  char error[160]; /* why the disk part failed, "" if it did not */
+  uint64_t base;   /* region offset, bytes */
   uint64_t nr_slots;
-  uint64_t last_done;     /* highest seq written (and synced); under LOCK */
-  void *buf;              /* writer's buffer, disk_batch records */
-  void *vbuf;             /* verifier's buffer, VERIFY_CHUNK records */
+  uint64_t last_done; /* highest seq written (and synced); under LOCK */
+  void *buf;          /* writer's buffer, disk_batch records */
+  void *vbuf;         /* verifier's buffer, VERIFY_CHUNK records */
   pthread_mutex_t lock;
   atomic_int pause;
 };
@@ -101,10 +101,10 @@ struct mem {
   unsigned char *pages;
   uint32_t *version;
   size_t nr_pages;
-  int random;             /* content kind, copy of config.mem_random */
-  char *corpus;           /* text-like source for text content */
-  size_t corrupted;       /* page damaged by the selftest, or SIZE_MAX */
-  uint64_t rewrites;      /* pages rewritten so far; under LOCK */
+  int random;        /* content kind, copy of config.mem_random */
+  char *corpus;      /* text-like source for text content */
+  size_t corrupted;  /* page damaged by the selftest, or SIZE_MAX */
+  uint64_t rewrites; /* pages rewritten so far; under LOCK */
   pthread_mutex_t lock;
   atomic_int pause;
 };
@@ -299,9 +299,15 @@ config_init (struct config *c, int argc, char **argv)
   int fd, i;
 
   *c = (struct config) {
-    .disk = "/dev/vda", .disk_offset = 768, .disk_size = 64,
-    .disk_rate = 50, .disk_batch = 1, .disk_sync = 1,
-    .mem = 64, .mem_rate = 256, .hb = 100,
+    .disk = "/dev/vda",
+    .disk_offset = 768,
+    .disk_size = 64,
+    .disk_rate = 50,
+    .disk_batch = 1,
+    .disk_sync = 1,
+    .mem = 64,
+    .mem_rate = 256,
+    .hb = 100,
   };
   fd = open ("/proc/cmdline", O_RDONLY);
   if (fd >= 0) {
@@ -314,9 +320,8 @@ config_init (struct config *c, int argc, char **argv)
     apply_item (c, tok, "vmferry.");
   for (i = 1; i < argc; i++)
     apply_item (c, argv[i], "");
-  if (c->run_id == 0 &&
-      getrandom (&c->run_id, sizeof c->run_id, GRND_INSECURE) !=
-      sizeof c->run_id)
+  if (c->run_id == 0 && getrandom (&c->run_id, sizeof c->run_id,
+                                   GRND_INSECURE) != sizeof c->run_id)
     c->run_id = record_mix64 (now_ns () ^ getpid ());
   if (c->run_id == 0)
     c->run_id = 1;
@@ -380,8 +385,9 @@ page_check (const struct mem *m, size_t i, char *why, size_t len)
     return why;
   }
   if (pv != v) {
-    snprintf (why, len, "mem page %zu: holds version %" PRIu32
-              ", expected %" PRIu32, i, pv, v);
+    snprintf (why, len,
+              "mem page %zu: holds version %" PRIu32 ", expected %" PRIu32, i,
+              pv, v);
     return why;
   }
   if (m->random) {
@@ -394,8 +400,8 @@ page_check (const struct mem *m, size_t i, char *why, size_t len)
   else if (memcmp (p + PAGE_HEADER, m->corpus + page_text_offset (i, v),
                    PAGE_SIZE - PAGE_HEADER) == 0)
     return NULL;
-  snprintf (why, len, "mem page %zu: content differs (version %" PRIu32 ")",
-            i, v);
+  snprintf (why, len, "mem page %zu: content differs (version %" PRIu32 ")", i,
+            v);
   return why;
 }
 
@@ -404,11 +410,14 @@ static void
 corpus_fill (char *c)
 {
   static const char *const words[] = {
-    "the", "guest", "memory", "page", "is", "copied", "while", "it",
-    "runs", "and", "dirty", "pages", "are", "sent", "again", "until",
-    "switchover", "disk", "mirror", "block", "job", "ready", "source",
-    "destination", "migration", "converges", "when", "bandwidth", "wins",
-    "over", "rate", "of", "writes", "to", "a", "virtual", "machine",
+    "the",       "guest",      "memory",    "page",        "is",
+    "copied",    "while",      "it",        "runs",        "and",
+    "dirty",     "pages",      "are",       "sent",        "again",
+    "until",     "switchover", "disk",      "mirror",      "block",
+    "job",       "ready",      "source",    "destination", "migration",
+    "converges", "when",       "bandwidth", "wins",        "over",
+    "rate",      "of",         "writes",    "to",          "a",
+    "virtual",   "machine",
   };
   size_t n = sizeof words / sizeof words[0], off = 0, col = 0;
   uint64_t x = 42;
@@ -535,8 +544,8 @@ disk_open (struct disk *d, const struct config *c)
   }
   if (size < end) {
     snprintf (d->error, sizeof d->error,
-              "%s has %" PRIu64 " MiB, region ends at %" PRIu64 " MiB",
-              c->disk, size / MIB, end / MIB);
+              "%s has %" PRIu64 " MiB, region ends at %" PRIu64 " MiB", c->disk,
+              size / MIB, end / MIB);
     close (d->fd);
     d->fd = -1;
     return -1;
@@ -597,8 +606,9 @@ disk_writer (void *arg)
                    seq + k, d->nr_slots);
     r = disk_write_records (d, seq, c->disk_batch);
     if (r == 0 && c->disk_sync && fdatasync (d->fd) == -1) {
-      snprintf (d->error, sizeof d->error, "fdatasync after seq %" PRIu64
-                ": %s", seq + c->disk_batch - 1, strerror (errno));
+      snprintf (d->error, sizeof d->error,
+                "fdatasync after seq %" PRIu64 ": %s", seq + c->disk_batch - 1,
+                strerror (errno));
       r = -1;
     }
     if (r == 0)
@@ -637,14 +647,15 @@ disk_check_slot (const struct disk *d, const void *buf, uint64_t s,
 
   st = record_check (buf, s, &h);
   if (st != RECORD_VALID) {
-    snprintf (why, len, "disk slot %" PRIu64 " (expected seq %" PRIu64
-              "): %s", s, want, record_status_str (st));
+    snprintf (why, len, "disk slot %" PRIu64 " (expected seq %" PRIu64 "): %s",
+              s, want, record_status_str (st));
     return -1;
   }
   if (h.run_id != run_id || h.seq != want) {
-    snprintf (why, len, "disk slot %" PRIu64 ": holds seq %" PRIu64
-              " of run %016" PRIx64 ", expected seq %" PRIu64, s, h.seq,
-              h.run_id, want);
+    snprintf (why, len,
+              "disk slot %" PRIu64 ": holds seq %" PRIu64 " of run %016" PRIx64
+              ", expected seq %" PRIu64,
+              s, h.seq, h.run_id, want);
     return -1;
   }
   return 0;
@@ -670,8 +681,8 @@ disk_verify_locked (struct disk *d, uint64_t run_id, char *why, size_t len)
       return -1;
     }
     for (k = 0; k < n; k++)
-      if (disk_check_slot (d, (char *) d->vbuf + k * RECORD_SIZE, s + k,
-                           last, run_id, why, len) == -1)
+      if (disk_check_slot (d, (char *) d->vbuf + k * RECORD_SIZE, s + k, last,
+                           run_id, why, len) == -1)
         return -1;
   }
   return end - (last >= d->nr_slots ? 0 : 1);
@@ -713,8 +724,7 @@ cmd_verify (struct workload *wl)
     dfail = 1;
   }
   else if (wl->disk.fd >= 0) {
-    records = disk_verify_locked (&wl->disk, wl->cfg.run_id, dwhy,
-                                  sizeof dwhy);
+    records = disk_verify_locked (&wl->disk, wl->cfg.run_id, dwhy, sizeof dwhy);
     dfail = records < 0;
   }
   if (wl->mem.pages == NULL) {
@@ -762,7 +772,7 @@ cmd_corrupt_disk (struct workload *wl)
       pread (d->fd, b, RECORD_SIZE, off) == RECORD_SIZE) {
     b[100] ^= 0x01;
     ok = pwrite (d->fd, b, RECORD_SIZE, off) == RECORD_SIZE &&
-      fdatasync (d->fd) == 0;
+         fdatasync (d->fd) == 0;
   }
   unlock_all (wl);
   if (ok)
@@ -820,7 +830,7 @@ command_loop (struct workload *wl)
         continue;
       if (getpid () != 1)
         return;
-      pause ();         /* no console input: keep the threads running */
+      pause (); /* no console input: keep the threads running */
       continue;
     }
     have += r;
@@ -834,7 +844,7 @@ command_loop (struct workload *wl)
       memmove (buf, nl + 1, have + 1);
     }
     if (have == sizeof buf - 1)
-      have = 0;         /* overlong line: drop it */
+      have = 0; /* overlong line: drop it */
   }
 }
 
@@ -892,10 +902,10 @@ main (int argc, char **argv)
     snprintf (mem_rate, sizeof mem_rate, "%u", c->mem_rate);
   say ("WORKLOAD CONFIG run=%016" PRIx64 " disk=%s disk_offset=%u"
        " disk_size=%u disk_rate=%u disk_batch=%u disk_sync=%u mem=%u"
-       " mem_rate=%s mem_content=%s hb=%u selftest=%u", c->run_id, c->disk,
-       c->disk_offset, c->disk_size, c->disk_rate, c->disk_batch,
-       c->disk_sync, c->mem, mem_rate, c->mem_random ? "random" : "text",
-       c->hb, c->selftest);
+       " mem_rate=%s mem_content=%s hb=%u selftest=%u",
+       c->run_id, c->disk, c->disk_offset, c->disk_size, c->disk_rate,
+       c->disk_batch, c->disk_sync, c->mem, mem_rate,
+       c->mem_random ? "random" : "text", c->hb, c->selftest);
   pthread_mutex_init (&wl.disk.lock, NULL);
   wl.disk.fd = -1;
   mem_init (&wl.mem, c);
