@@ -92,30 +92,55 @@ check_dest_path (struct mig_dest *d, const char *path)
   return 0;
 }
 
-/* Choose each disk's destination path and create the empty image.
+/* Decide where each disk goes and rewrite the command line, before
+ * anything is created: a request that cannot be honoured is refused
+ * with nothing to undo.  vm_dir and run_dir are the paths to be made.
  * Returns 0 or an HTTP status.
  */
 static int
-create_images (struct mig_dest *d, struct dest_job *j)
+plan_job (struct mig_dest *d, struct dest_job *j, const char *vm_dir,
+          const char *run_dir)
+{
+  struct mig_layout l = {
+    .qemu = d->p.qemu, .run_dir = run_dir, .disks = j->vm->disks,
+    .n_disks = j->vm->n_disks,
+  };
+  size_t i;
+
+  for (i = 0; i < j->vm->n_disks; i++) {
+    struct mig_disk *k = &j->vm->disks[i];
+    CLEANUP_FREE char *copy = strdup (k->path);
+
+    if (k->read_only)
+      continue;
+    /* A requested path must already have its directory in the root. */
+    if (k->dest_path && check_dest_path (d, k->dest_path) == -1)
+      return 422;
+    if (k->dest_path == NULL && copy)
+      k->dest_path = xasprintf ("%s/%s", vm_dir, basename (copy));
+    if (k->dest_path == NULL)
+      return 500;
+  }
+  return mig_argv_rewrite (j->vm->argv, &l, &j->rw) == -1 ? 422 : 0;
+}
+
+/* Create the empty images (same format and virtual size).  Returns 0 or
+ * an HTTP status.
+ */
+static int
+create_images (struct dest_job *j)
 {
   size_t i;
 
   for (i = 0; i < j->vm->n_disks; i++) {
     struct mig_disk *k = &j->vm->disks[i];
-    CLEANUP_FREE char *copy = strdup (k->path), *out = NULL;
+    CLEANUP_FREE char *out = NULL;
     char size[32];
-    char *argv[] = { "qemu-img", "create", "-q", "-f", k->format, NULL,
-                     size, NULL };
+    char *argv[] = { "qemu-img", "create", "-q", "-f", k->format,
+                     k->dest_path, size, NULL };
 
     if (k->read_only)
       continue;
-    if (k->dest_path == NULL)
-      k->dest_path = xasprintf ("%s/%s", j->vm_dir, basename (copy));
-    if (k->dest_path == NULL)
-      return 500;
-    if (check_dest_path (d, k->dest_path) == -1)
-      return 422;
-    argv[5] = k->dest_path;
     snprintf (size, sizeof size, "%" PRIu64, k->virtual_size);
     if (run_capture (argv, &out) != 0) {
       set_error (0, "qemu-img create %s: %s", k->dest_path, out ? out : "");
@@ -166,9 +191,9 @@ dir_reusable (const char *dir)
  * a VM of that name left this host and only its traces remain.
  */
 static char *
-make_vm_dir (const char *root, const char *name)
+make_vm_dir (const char *path)
 {
-  char *dir = xasprintf ("%s/%s", root, name);
+  char *dir = strdup (path);
 
   if (dir == NULL || mkdir (dir, 0700) == 0)
     return dir;
@@ -219,16 +244,10 @@ skeleton_argv (struct dest_job *j, char **pidfile, char **qmp)
 static int
 start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host)
 {
-  struct mig_layout l = {
-    .qemu = d->p.qemu, .run_dir = j->run_dir, .disks = j->vm->disks,
-    .n_disks = j->vm->n_disks,
-  };
   CLEANUP_FREE char *pidfile = NULL, *qmp = NULL;
   CLEANUP_STRV char **argv = NULL;
   struct mig_skeleton_net n = { .host = host, .tls_dir = d->p.tls_dir };
 
-  if (mig_argv_rewrite (j->vm->argv, &l, &j->rw) == -1)
-    return 422;
   if ((argv = skeleton_argv (j, &pidfile, &qmp)) == NULL ||
       (j->qemu_pid = mig_skeleton_spawn (argv, pidfile)) == -1) {
     j->qemu_pid = 0;
@@ -292,15 +311,21 @@ new_job (struct mig_dest *d, const char *id, struct mig_vm *vm)
 static int
 prepare_job (struct mig_dest *d, struct dest_job *j, const char *host)
 {
+  CLEANUP_FREE char *vm_dir = xasprintf ("%s/%s", d->p.storage_root,
+                                         j->vm->name);
+  CLEANUP_FREE char *run_dir = xasprintf ("%s/%s", d->p.run_root,
+                                          j->vm->name);
   int status;
 
-  j->vm_dir = make_vm_dir (d->p.storage_root, j->vm->name);
-  if (j->vm_dir == NULL)
+  if (vm_dir == NULL || run_dir == NULL)
+    return 500;
+  status = plan_job (d, j, vm_dir, run_dir);
+  if (status)
+    return status;
+  if ((j->vm_dir = make_vm_dir (vm_dir)) == NULL ||
+      (j->run_dir = make_vm_dir (run_dir)) == NULL)
     return 409;
-  j->run_dir = make_vm_dir (d->p.run_root, j->vm->name);
-  if (j->run_dir == NULL)
-    return 409;
-  status = create_images (d, j);
+  status = create_images (j);
   return status ? status : start_skeleton (d, j, host);
 }
 
