@@ -52,6 +52,7 @@ struct mig_vm {
   int qemu_version;             /* major*10000 + minor*100 + micro */
   char *machine;                /* concrete machine type, e.g. pc-q35-7.2 */
   uint64_t memory;              /* guest RAM in bytes */
+  bool kvm;                     /* runs under KVM (else TCG) */
   char *cpu_vendor;             /* the source host's vendor_id */
   struct mig_disk *disks;
   size_t n_disks;

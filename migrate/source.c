@@ -142,11 +142,21 @@ preflight (struct source *s)
   s->vm = mig_vm_discover (s->q, path);
   if (s->vm == NULL || apply_disk_map (s) == -1)
     return -1;
-  progress_note (&s->pr, "VM %s: pid %d, QEMU %d.%d.%d, machine %s, "
+  progress_note (&s->pr, "VM %s: pid %d, QEMU %d.%d.%d, machine %s, %s, "
                  "%" PRIu64 " MiB RAM, %zu disk(s)", s->vm->name,
                  (int) s->vm->pid, s->vm->qemu_version / 10000,
                  s->vm->qemu_version / 100 % 100, s->vm->qemu_version % 100,
-                 s->vm->machine, s->vm->memory >> 20, s->vm->n_disks);
+                 s->vm->machine, s->vm->kvm ? "KVM" : "TCG",
+                 s->vm->memory >> 20, s->vm->n_disks);
+  /* QEMU 7.2's TCG misses writes after a dirty-bitmap sync when RAM is a
+   * multiple of 256 KiB (the sync's fast path does not reset the TLB);
+   * see vmferry(1).  KVM tracks dirty pages itself.
+   */
+  if (!s->vm->kvm && s->vm->memory % (256 * 1024) == 0)
+    progress_note (&s->pr, "warning: this VM runs under TCG with a RAM size "
+                   "that is a multiple of 256 KiB: QEMU's TCG dirty "
+                   "tracking can lose guest writes during a migration of "
+                   "more than one pre-copy round (see vmferry(1), BUGS)");
   return 0;
 }
 

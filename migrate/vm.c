@@ -202,7 +202,7 @@ struct mig_vm *
 mig_vm_discover (struct qmp *q, const char *qmp_path)
 {
   struct mig_vm *vm = calloc (1, sizeof *vm);
-  json_auto_t *mem = NULL;
+  json_auto_t *mem = NULL, *kvm = NULL;
 
   if (vm == NULL) {
     set_error (errno, "calloc");
@@ -221,6 +221,10 @@ mig_vm_discover (struct qmp *q, const char *qmp_path)
   if (mem == NULL)
     goto err;
   vm->memory = json_integer_value (json_object_get (mem, "base-memory"));
+  kvm = qmp_command (q, "query-kvm", NULL, QMP_TIMEOUT);
+  if (kvm == NULL)
+    goto err;
+  vm->kvm = json_is_true (json_object_get (kvm, "enabled"));
   return vm;
  err:
   mig_vm_free (vm);

@@ -29,7 +29,7 @@ expect_refused ()
 plain="$TEST_DIR/plain"
 mkdir -p "$plain"
 disk_create "$plain/disk0.qcow2" 256M
-VM_MEM=256 vm_start "$plain" plain1 "$SRC_NS" "$plain/disk0.qcow2" \
+VM_MEM=262152K vm_start "$plain" plain1 "$SRC_NS" "$plain/disk0.qcow2" \
   vmferry.disk_offset=128 vmferry.disk_size=16 vmferry.disk_rate=50 \
   vmferry.mem=16
 vm_wait_ready "$plain"
