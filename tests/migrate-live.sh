@@ -2,7 +2,8 @@
 # migrate-live.sh: the first real shared-nothing live migration.  The
 # test guest runs its workload (disk records and memory rewrites) on a
 # 1 GiB disk with 300 MiB of other data; vmferry moves it to a second
-# host (network namespace) over mutual TLS.  Afterwards: the guest on
+# host (network namespace) over mutual TLS, on a link shaped to 500
+# Mbit/s so that memory takes several pre-copy rounds.  Afterwards: the guest on
 # the destination verifies its disk and memory, the host checker finds
 # every acknowledged record in the destination image, the source QEMU is
 # gone and the source image deleted, and the VM runs on exactly one host.
@@ -11,7 +12,7 @@
 . "$abs_top_srcdir/tests/mig-functions.sh"
 
 guest_test_init
-mig_hosts
+mig_hosts 500mbit
 mig_start_vmferryd --once
 
 src="$TEST_DIR/src"
@@ -31,6 +32,8 @@ dst="$DST_RUN/live1"
 dimg="$DST_STORAGE/live1/disk0.qcow2"
 [ "$(mig_result_field qmp)" = "$dst/qmp.sock" ] ||
   fail "summary does not name the destination's QMP socket"
+grep -q '"event":"memory"' "$TEST_DIR/migrate.out" ||
+  fail "no memory progress was reported"
 echo "downtime (QEMU): $(mig_result_field downtime_ms) ms," \
   "STOP to RESUME: $(mig_result_field stop_to_resume_ms) ms"
 
