@@ -8,10 +8,12 @@
 
 #include "source.h"
 
-/* Total bytes to copy and copied so far, from query-block-jobs. */
+/* Total bytes to copy and copied so far, from query-block-jobs; *found
+ * counts our mirror jobs, *ready those that are synchronized.
+ */
 static int
 jobs_progress (struct source *s, uint64_t *done, uint64_t *total,
-               size_t *ready)
+               size_t *found, size_t *ready)
 {
   json_auto_t *r = src_cmd (s, "query-block-jobs", NULL);
   size_t i;
@@ -20,7 +22,7 @@ jobs_progress (struct source *s, uint64_t *done, uint64_t *total,
   if (r == NULL)
     return -1;
   *done = *total = 0;
-  *ready = 0;
+  *found = *ready = 0;
   json_array_foreach (r, i, j) {
     const char *dev = json_string_value (json_object_get (j, "device"));
     if (dev == NULL || strncmp (dev, "vmferry-mirror-", 15) != 0)
@@ -28,6 +30,7 @@ jobs_progress (struct source *s, uint64_t *done, uint64_t *total,
     *done += json_integer_value (json_object_get (j, "offset"));
     *total += json_integer_value (json_object_get (j, "len"));
     *ready += json_is_true (json_object_get (j, "ready"));
+    (*found)++;
   }
   return 0;
 }
@@ -90,7 +93,7 @@ int
 src_storage_wait_ready (struct source *s)
 {
   uint64_t done, total;
-  size_t ready, want = 0, i;
+  size_t found, ready, want = 0, i;
 
   for (i = 0; i < s->vm->n_disks; i++)
     want += !s->vm->disks[i].read_only;
@@ -109,8 +112,13 @@ src_storage_wait_ready (struct source *s)
                  err ? err : "job ended early");
       return -1;
     }
-    if (jobs_progress (s, &done, &total, &ready) == -1)
+    if (jobs_progress (s, &done, &total, &found, &ready) == -1)
       return -1;
+    if (found < want) {
+      set_error (0, "disk copy failed: a mirror job ended without a word "
+                 "(%zu of %zu left)", found, want);
+      return -1;
+    }
     progress_storage (&s->pr, done, total);
     s->storage_bytes = done;
     if (ready == want)
