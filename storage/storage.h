@@ -1,7 +1,90 @@
-/* storage.h: vmferry's own disk copy engine (libnbd, dirty bitmaps).
- * Not written yet: the first migration uses QEMU's blockdev-mirror,
- * driven from migrate/.
+/* storage.h: vmferry's own disk copy engine.
+ *
+ * This first part is the engine's bookkeeping, kept free of I/O so it can
+ * be tested deterministically: block bitmaps, and the round planner that
+ * decides which blocks must be (re)copied.  The libnbd copier that reads
+ * the source's NBD export and the data channel that carries blocks to
+ * vmferryd build on it.
+ *
+ * The race the planner exists for: with write mirroring active (QEMU's
+ * blockdev-mirror sync=none copy-mode=write-blocking), every guest write
+ * reaches both sides before it is acknowledged.  But a block the engine
+ * read before such a write and writes to the destination after it
+ * overwrites the mirrored write with stale data.  So every block the guest
+ * wrote during the round in which it was copied is copied again in the
+ * next round (QEMU gives a fresh dirty bitmap per round); the last set is
+ * copied at switchover while the guest is paused, when nothing races.
+ *
+ * Errors: -1 after set_error() (utils.h).  Not thread-safe: one owner.
  */
 #ifndef VMFERRY_STORAGE_H
 #define VMFERRY_STORAGE_H
-#endif
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* A set of blocks 0 .. nbits-1. */
+struct storage_bitmap {
+  uint64_t nbits;
+  uint64_t *words;              /* (nbits + 63) / 64 words */
+};
+
+int storage_bitmap_init (struct storage_bitmap *b, uint64_t nbits);
+void storage_bitmap_free (struct storage_bitmap *b);  /* accepts zeroed */
+void storage_bitmap_set (struct storage_bitmap *b, uint64_t bit);
+bool storage_bitmap_test (const struct storage_bitmap *b, uint64_t bit);
+void storage_bitmap_clear_all (struct storage_bitmap *b);
+/* Set bits first .. first+count-1 (clipped to the bitmap). */
+void storage_bitmap_set_range (struct storage_bitmap *b, uint64_t first,
+                               uint64_t count);
+uint64_t storage_bitmap_count (const struct storage_bitmap *b);
+/* dst |= src, dst |= (a & b), dst = src: same sizes required. */
+void storage_bitmap_or (struct storage_bitmap *dst,
+                        const struct storage_bitmap *src);
+void storage_bitmap_or_and (struct storage_bitmap *dst,
+                            const struct storage_bitmap *a,
+                            const struct storage_bitmap *b);
+void storage_bitmap_copy (struct storage_bitmap *dst,
+                          const struct storage_bitmap *src);
+/* Next set bit at or after from, or nbits if none. */
+uint64_t storage_bitmap_next (const struct storage_bitmap *b, uint64_t from);
+
+/* The round planner. */
+struct storage_rounds {
+  uint64_t nblocks;
+  unsigned round;               /* rounds begun so far */
+  bool in_round;
+  bool mirroring;               /* guest writes reach the destination now */
+  bool mirrored_round;          /* ... and did for the whole current round */
+  struct storage_bitmap pending;        /* must still be copied */
+  struct storage_bitmap copying;        /* handed out in this round */
+};
+
+/* Start with the blocks in initial (e.g. the allocated extents) pending. */
+int storage_rounds_init (struct storage_rounds *r,
+                         const struct storage_bitmap *initial);
+void storage_rounds_free (struct storage_rounds *r);
+
+/* Write mirroring is now active: from the next round on, a guest write
+ * reaches the destination by itself.
+ */
+void storage_rounds_mirroring_on (struct storage_rounds *r);
+
+/* Begin a round: set (initialized to nblocks bits) receives every
+ * pending block, which are now "being copied"; pending becomes empty.
+ * The caller starts a fresh dirty bitmap in QEMU at the same moment.
+ */
+int storage_rounds_begin (struct storage_rounds *r,
+                          struct storage_bitmap *set);
+
+/* End the round with written = the blocks the guest wrote during it.
+ * Without mirroring for the whole round every written block is pending
+ * again; with it, only the written blocks this round copied (the race).
+ */
+int storage_rounds_end (struct storage_rounds *r,
+                        const struct storage_bitmap *written);
+
+/* Blocks still to copy (0 once the final round at switchover ended). */
+uint64_t storage_rounds_pending (const struct storage_rounds *r);
+
+#endif /* VMFERRY_STORAGE_H */
