@@ -87,4 +87,29 @@ int storage_rounds_end (struct storage_rounds *r,
 /* Blocks still to copy (0 once the final round at switchover ended). */
 uint64_t storage_rounds_pending (const struct storage_rounds *r);
 
+/* ---- copy.c: the NBD-to-NBD copier ---- */
+
+struct storage_copy_params {
+  const char *src_uri;          /* libnbd URI, e.g. nbd+unix:///x?socket=S */
+  const char *dst_uri;
+  const struct storage_bitmap *blocks;  /* blocks to copy; NULL: all */
+  uint32_t block_size;          /* bytes per block (power of two) */
+  unsigned workers;             /* connections per side; 0: 4 */
+  bool dst_is_zero;             /* the destination reads as zeroes */
+};
+
+struct storage_copy_stats {
+  uint64_t data_bytes;          /* read and written */
+  uint64_t zero_bytes;          /* sent as zero requests */
+  uint64_t skipped_bytes;       /* zero, and the destination already was */
+};
+
+/* Copy the wanted blocks of the source export to the same offsets of the
+ * destination, reading only what the source reports allocated.  Blocks
+ * are copied once each, in no particular order, by several workers.
+ * stats (may be NULL) receives the byte counts, also on failure.
+ */
+int storage_copy (const struct storage_copy_params *p,
+                  struct storage_copy_stats *stats);
+
 #endif /* VMFERRY_STORAGE_H */

@@ -1,0 +1,185 @@
+/* test-copy.c: the NBD copier against real qemu-nbd servers: contents
+ * equal afterwards (qemu-img compare), zero extents skipped so the
+ * destination stays sparse, a bitmap limits what is copied, and a bad
+ * destination is a clear error, not a hang.
+ */
+#include <config.h>
+
+#include <stddef.h>
+#include <stdarg.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <cmocka.h>
+
+#include "utils.h"
+#include "storage.h"
+
+#define MiB (1024 * 1024)
+#define BS (64 * 1024)
+
+struct fixture {
+  char dir[64];
+};
+
+/* Run a shell command in the fixture's directory; its exit status. */
+static int
+sh (struct fixture *f, const char *fmt, ...)
+{
+  char cmd[1024], full[1200];
+  va_list ap;
+  int r;
+
+  va_start (ap, fmt);
+  vsnprintf (cmd, sizeof cmd, fmt, ap);
+  va_end (ap);
+  snprintf (full, sizeof full, "cd '%s' && (%s) >>log 2>&1", f->dir, cmd);
+  r = system (full);
+  return WIFEXITED (r) ? WEXITSTATUS (r) : 128;
+}
+
+/* Serve image NAME.qcow2 on NAME.sock with qemu-nbd (pid in NAME.pid). */
+static void
+serve (struct fixture *f, const char *name, bool ro)
+{
+  assert_int_equal (sh (f, "qemu-nbd %s -t -f qcow2 -e 8 -k %s/%s.sock "
+                        "--fork --pid-file %s/%s.pid %s.qcow2",
+                        ro ? "-r" : "", f->dir, name, f->dir, name, name), 0);
+}
+
+/* Stop NAME's qemu-nbd (it flushes) and wait until it is gone. */
+static void
+unserve (struct fixture *f, const char *name)
+{
+  sh (f, "p=$(cat %s.pid) && kill $p && while kill -0 $p 2>/dev/null && "
+      "! grep -q '^State:.*Z' /proc/$p/status; do sleep 0.05; done; "
+      "rm -f %s.pid", name, name);
+}
+
+static int
+setup (void **state)
+{
+  struct fixture *f = calloc (1, sizeof *f);
+
+  if (system ("qemu-nbd --version >/dev/null 2>&1") != 0 ||
+      system ("qemu-img --version >/dev/null 2>&1") != 0)
+    return -1;
+  strcpy (f->dir, "/tmp/vmferry-copy-XXXXXX");
+  if (mkdtemp (f->dir) == NULL)
+    return -1;
+  /* 1 MiB, 3 MiB and 1 MiB of data; an explicit zero MiB in between. */
+  if (sh (f, "qemu-img create -q -f qcow2 src.qcow2 64M && "
+          "qemu-io -f qcow2 -c 'write -P 0x11 0 1M' -c 'write -P 0x22 10M 3M'"
+          " -c 'write -z 20M 1M' -c 'write -P 0x33 63M 1M' src.qcow2") != 0)
+    return -1;
+  serve (f, "src", true);
+  *state = f;
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  struct fixture *f = *state;
+
+  unserve (f, "src");
+  unserve (f, "dst");
+  remove_tree (f->dir);
+  free (f);
+  return 0;
+}
+
+static void
+test_copy_all_sparse (void **state)
+{
+  struct fixture *f = *state;
+  char src[128], dst[128];
+  struct storage_copy_params p = { .src_uri = src, .dst_uri = dst,
+                                   .block_size = BS, .dst_is_zero = true };
+  struct storage_copy_stats st;
+
+  snprintf (src, sizeof src, "nbd+unix:///?socket=%s/src.sock", f->dir);
+  snprintf (dst, sizeof dst, "nbd+unix:///?socket=%s/dst.sock", f->dir);
+  assert_int_equal (sh (f, "qemu-img create -q -f qcow2 dst.qcow2 64M"), 0);
+  serve (f, "dst", false);
+  if (storage_copy (&p, &st) == -1)
+    fail_msg ("%s", get_error ());
+  unserve (f, "dst");
+  assert_int_equal (st.data_bytes, 5 * MiB);
+  assert_true (st.skipped_bytes >= 58 * MiB);
+  assert_int_equal (sh (f, "qemu-img compare -q src.qcow2 dst.qcow2"), 0);
+  /* Sparse: well under the 64 MiB virtual size. */
+  assert_int_equal (sh (f, "test $(du -k dst.qcow2 | cut -f1) -lt 12000"), 0);
+}
+
+static void
+test_copy_bitmap_only (void **state)
+{
+  struct fixture *f = *state;
+  char src[128], dst[128];
+  struct storage_bitmap b;
+  struct storage_copy_params p = { .src_uri = src, .dst_uri = dst,
+                                   .blocks = &b, .block_size = BS,
+                                   .workers = 2 };
+  struct storage_copy_stats st;
+
+  snprintf (src, sizeof src, "nbd+unix:///?socket=%s/src.sock", f->dir);
+  snprintf (dst, sizeof dst, "nbd+unix:///?socket=%s/dst.sock", f->dir);
+  assert_int_equal (sh (f, "rm -f dst.qcow2 && "
+                        "qemu-img create -q -f qcow2 dst.qcow2 64M"), 0);
+  serve (f, "dst", false);
+  assert_int_equal (storage_bitmap_init (&b, 64 * MiB / BS), 0);
+  storage_bitmap_set_range (&b, 0, MiB / BS);           /* first MiB */
+  storage_bitmap_set (&b, 11 * MiB / BS);               /* one block */
+  if (storage_copy (&p, &st) == -1)
+    fail_msg ("%s", get_error ());
+  unserve (f, "dst");
+  assert_int_equal (st.data_bytes, MiB + BS);
+  /* Only those blocks: the images differ, and where they must. */
+  assert_int_equal (sh (f, "qemu-img compare -q src.qcow2 dst.qcow2"), 1);
+  assert_int_equal (sh (f, "qemu-io -f qcow2 -r -c 'read -P 0x11 0 1M' "
+                        "-c 'read -P 0x22 11M 64k' -c 'read -P 0 10M 1M' "
+                        "dst.qcow2 | grep -q 'Pattern verification failed'"),
+                    1);
+  storage_bitmap_free (&b);
+}
+
+static void
+test_bad_destinations (void **state)
+{
+  struct fixture *f = *state;
+  char src[128], dst[128];
+  struct storage_copy_params p = { .src_uri = src, .dst_uri = dst,
+                                   .block_size = BS };
+
+  snprintf (src, sizeof src, "nbd+unix:///?socket=%s/src.sock", f->dir);
+  snprintf (dst, sizeof dst, "nbd+unix:///?socket=%s/none.sock", f->dir);
+  assert_int_equal (storage_copy (&p, NULL), -1);
+  assert_non_null (strstr (get_error (), "destination"));
+  assert_int_equal (sh (f, "rm -f dst.qcow2 && "
+                        "qemu-img create -q -f qcow2 dst.qcow2 32M"), 0);
+  serve (f, "dst", false);
+  snprintf (dst, sizeof dst, "nbd+unix:///?socket=%s/dst.sock", f->dir);
+  assert_int_equal (storage_copy (&p, NULL), -1);
+  assert_non_null (strstr (get_error (), "smaller"));
+  p.block_size = 1000;
+  assert_int_equal (storage_copy (&p, NULL), -1);
+  assert_non_null (strstr (get_error (), "block size"));
+  unserve (f, "dst");
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_copy_all_sparse),
+    cmocka_unit_test (test_copy_bitmap_only),
+    cmocka_unit_test (test_bad_destinations),
+  };
+
+  signal (SIGPIPE, SIG_IGN);
+  if (system ("qemu-nbd --version >/dev/null 2>&1") != 0) {
+    fprintf (stderr, "test-copy: SKIP: qemu-nbd is missing\n");
+    return 77;
+  }
+  return cmocka_run_group_tests (tests, setup, teardown);
+}
