@@ -112,4 +112,13 @@ struct storage_copy_stats {
 int storage_copy (const struct storage_copy_params *p,
                   struct storage_copy_stats *stats);
 
+/* ---- dirty.c ---- */
+
+/* Read QEMU dirty bitmap name, exported with the disk at uri, into out
+ * (initialized here: one bit per block_size bytes of the export).
+ */
+int storage_read_dirty_bitmap (const char *uri, const char *name,
+                               uint32_t block_size,
+                               struct storage_bitmap *out);
+
 #endif /* VMFERRY_STORAGE_H */

@@ -167,6 +167,42 @@ test_bad_destinations (void **state)
   unserve (f, "dst");
 }
 
+/* A persistent bitmap recorded by qemu-io's writes, read back over NBD. */
+static void
+test_read_dirty_bitmap (void **state)
+{
+  struct fixture *f = *state;
+  char uri[128];
+  struct storage_bitmap b;
+
+  assert_int_equal (sh (f, "rm -f d.qcow2 && "
+                        "qemu-img create -q -f qcow2 d.qcow2 64M && "
+                        "qemu-img bitmap --add -g 65536 d.qcow2 b0 && "
+                        "qemu-io -f qcow2 -c 'write 1M 64k' "
+                        "-c 'write 5M 100k' -c 'write 63M 1k' d.qcow2 && "
+                        "qemu-nbd -r -t -f qcow2 -B b0 -k %s/d.sock "
+                        "--fork --pid-file %s/d.pid d.qcow2",
+                        f->dir, f->dir), 0);
+  snprintf (uri, sizeof uri, "nbd+unix:///?socket=%s/d.sock", f->dir);
+  if (storage_read_dirty_bitmap (uri, "b0", BS, &b) == -1)
+    fail_msg ("%s", get_error ());
+  unserve (f, "d");
+  assert_int_equal (b.nbits, 64 * MiB / BS);
+  /* 1 block + 2 blocks (100k from 5M) + 1 block. */
+  assert_int_equal (storage_bitmap_count (&b), 4);
+  assert_true (storage_bitmap_test (&b, MiB / BS));
+  assert_true (storage_bitmap_test (&b, 5 * MiB / BS + 1));
+  assert_true (storage_bitmap_test (&b, 63 * MiB / BS));
+  storage_bitmap_free (&b);
+  /* A bitmap that is not exported is a clear error. */
+  assert_int_equal (sh (f, "qemu-nbd -r -t -f qcow2 -k %s/d.sock "
+                        "--fork --pid-file %s/d.pid d.qcow2",
+                        f->dir, f->dir), 0);
+  assert_int_equal (storage_read_dirty_bitmap (uri, "b0", BS, &b), -1);
+  assert_non_null (strstr (get_error (), "not exported"));
+  unserve (f, "d");
+}
+
 int
 main (void)
 {
@@ -174,6 +210,7 @@ main (void)
     cmocka_unit_test (test_copy_all_sparse),
     cmocka_unit_test (test_copy_bitmap_only),
     cmocka_unit_test (test_bad_destinations),
+    cmocka_unit_test (test_read_dirty_bitmap),
   };
 
   signal (SIGPIPE, SIG_IGN);
