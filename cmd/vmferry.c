@@ -17,7 +17,7 @@ usage (FILE *fp)
   fprintf (fp,
 "Usage:\n"
 "  vmferry migrate VM --to ADDR[:PORT] [--tls-dir DIR] [--vm-dir DIR]\n"
-"                  [--storage-engine qemu] [--keep-source]\n"
+"                  [--storage-engine qemu|vmferry] [--keep-source]\n"
 "                  [--disk-path SRC=DST]... [--json] [--verbose]\n"
 "  vmferry pki init DIR\n"
 "  vmferry pki issue DIR --name NAME [--ip ADDR]... [--out DIR] [--days N]\n"
@@ -112,11 +112,13 @@ do_migrate (struct args *a, const char *vm)
     fprintf (stderr, "vmferry: migrate: --to ADDR[:PORT] is required\n");
     return MIG_USAGE;
   }
-  if (a->engine && strcmp (a->engine, "qemu") != 0) {
-    fprintf (stderr, "vmferry: --storage-engine %s: only 'qemu' is "
-             "available in this version\n", a->engine);
+  if (a->engine && strcmp (a->engine, "qemu") != 0 &&
+      strcmp (a->engine, "vmferry") != 0) {
+    fprintf (stderr, "vmferry: --storage-engine %s: use 'vmferry' or "
+             "'qemu'\n", a->engine);
     return MIG_USAGE;
   }
+  a->mp.qemu_storage = a->engine == NULL || strcmp (a->engine, "qemu") == 0;
   a->mp.port = VMFERRY_DEFAULT_PORT;
   if (cmd_parse_hostport (a->to, &host, &a->mp.port) == -1) {
     fprintf (stderr, "vmferry: --to: %s\n", get_error ());

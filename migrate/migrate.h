@@ -45,6 +45,8 @@ struct mig_source_params {
   bool tty;                     /* out is a terminal: progress in place */
   FILE *out;                    /* progress and summary */
   int cancel_fd;                /* readable = cancel requested (-1: none) */
+  bool qemu_storage;            /* QEMU's blockdev-mirror sync=full, not
+                                   vmferry's engine */
 };
 
 /* Run one migration.  On a result other than MIG_OK, get_error() says

@@ -35,8 +35,12 @@ jobs_progress (struct source *s, uint64_t *done, uint64_t *total,
   return 0;
 }
 
+/* An NBD client node per disk toward the destination's export and a
+ * mirror into it: sync "full" copies everything (the QEMU-native path),
+ * "none" only mirrors new writes (vmferry's engine copies the rest).
+ */
 int
-src_storage_start (struct source *s)
+src_storage_start (struct source *s, const char *sync)
 {
   int port = json_integer_value (json_object_get (s->prepared, "nbd_port"));
   char portstr[16];
@@ -63,7 +67,7 @@ src_storage_start (struct source *s)
     s->n_nodes = i + 1;
     r = src_cmd (s, "blockdev-mirror", "{s:s, s:s, s:s, s:s, s:s}",
                  "job-id", job, "device", d->id, "target", node,
-                 "sync", "full", "copy-mode", "write-blocking");
+                 "sync", sync, "copy-mode", "write-blocking");
     if (r == NULL)
       return -1;
     json_decref (r);

@@ -272,7 +272,10 @@ rollback (struct source *s)
   progress_phase (&s->pr, "rollback", why);
   if (s->q) {
     src_memory_rollback (s);
-    src_storage_rollback (s);
+    if (s->engine)
+      src_engine_rollback (s);
+    else
+      src_storage_rollback (s);
     if (s->tls_added) {
       json_decref (src_cmd (s, "migrate-set-parameters", "{s:s, s:s}",
                             "tls-creds", "", "tls-hostname", ""));
@@ -422,18 +425,26 @@ run_phases (struct source *s)
   progress_phase (&s->pr, "setup", "preparing the destination");
   if (prepare (s) == -1)
     return s->stage == SRC_NOTHING ? MIG_REFUSED : rollback (s);
-  progress_phase (&s->pr, "storage", "mirroring disks (QEMU blockdev-mirror)");
   s->stage = SRC_MIRRORING;
-  if (add_tls (s) == -1 || src_storage_start (s) == -1 ||
-      src_storage_wait_ready (s) == -1)
-    return rollback (s);
+  if (s->p->qemu_storage) {
+    progress_phase (&s->pr, "storage", "mirroring disks (QEMU blockdev-mirror)");
+    if (add_tls (s) == -1 || src_storage_start (s, "full") == -1 ||
+        src_storage_wait_ready (s) == -1)
+      return rollback (s);
+  }
+  else {
+    progress_phase (&s->pr, "storage", "copying disks (vmferry engine)");
+    if (add_tls (s) == -1 || src_engine_start (s) == -1)
+      return rollback (s);
+  }
   s->t_storage = now_ms ();
   progress_phase (&s->pr, "memory", "disks synchronized; pre-copying RAM");
   if (src_memory_run (s) == -1)
     return rollback (s);
   s->t_memory = now_ms ();
   progress_phase (&s->pr, "switchover", "guest paused");
-  if (src_storage_complete (s) == -1 || src_memory_continue (s) == -1)
+  if ((s->engine ? src_engine_finish (s) : src_storage_complete (s)) == -1 ||
+      src_memory_continue (s) == -1)
     return rollback (s);
   return finish (s);
 }
@@ -469,6 +480,7 @@ mig_source_run (const struct mig_source_params *p)
   mig_vm_free (s.vm);
   json_decref (s.prepared);
   json_decref (s.migrate_info);
+  src_engine_free (s.engine);
   set_error (0, "%s", err);
   return r;
 }

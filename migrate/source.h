@@ -36,14 +36,21 @@ struct source {
   int64_t t_start, t_storage, t_memory, t_switch, t_end;
   uint64_t storage_bytes;
   json_t *migrate_info;         /* last query-migrate on the source */
+  struct src_engine *engine;    /* --storage-engine vmferry, else NULL */
   double stop_time;             /* source's STOP event */
 };
 
 /* source-storage.c */
-int src_storage_start (struct source *s);
+int src_storage_start (struct source *s, const char *sync);
 int src_storage_wait_ready (struct source *s);
 int src_storage_complete (struct source *s);
 void src_storage_rollback (struct source *s);
+
+/* source-engine.c: vmferry's storage engine */
+int src_engine_start (struct source *s);
+int src_engine_finish (struct source *s);
+void src_engine_rollback (struct source *s);
+void src_engine_free (struct src_engine *g);
 
 /* source-memory.c */
 int src_memory_run (struct source *s);

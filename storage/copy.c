@@ -10,6 +10,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <libnbd.h>
 
 #include "utils.h"
@@ -50,6 +51,16 @@ fail (struct copier *c, const char *what)
   c->failed = true;
 }
 
+/* Has the caller asked to stop (cancel_fd readable)? */
+static bool
+cancelled (const struct copier *c)
+{
+  struct pollfd pfd = { .fd = c->p->cancel_fd ? *c->p->cancel_fd : -1,
+                        .events = POLLIN };
+
+  return pfd.fd >= 0 && poll (&pfd, 1, 0) == 1;
+}
+
 /* Take the next run of wanted blocks, at most MAX_RANGE bytes. */
 static bool
 take_range (struct copier *c, uint64_t *offset, uint64_t *len)
@@ -57,6 +68,10 @@ take_range (struct copier *c, uint64_t *offset, uint64_t *len)
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
   uint64_t bs = c->p->block_size, first, end, max = MAX_RANGE / bs;
 
+  if (!c->failed && cancelled (c)) {
+    snprintf (c->error, sizeof c->error, "cancelled by the user");
+    c->failed = true;
+  }
   if (c->failed)
     return false;
   first = c->p->blocks ? storage_bitmap_next (c->p->blocks, c->cursor)
@@ -91,6 +106,16 @@ extent_cb (void *opaque, const char *ctx, uint64_t offset, uint32_t *ent,
   return 0;
 }
 
+/* Tell the caller about bytes covered (serialized by the lock). */
+static void
+report (struct copier *c, uint64_t bytes)
+{
+  if (c->p->progress) {
+    ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
+    c->p->progress (c->p->opaque, bytes);
+  }
+}
+
 /* Copy one extent (clipped to [off, end)). */
 static int
 copy_extent (struct copier *c, struct nbd_handle *src, struct nbd_handle *dst,
@@ -99,6 +124,7 @@ copy_extent (struct copier *c, struct nbd_handle *src, struct nbd_handle *dst,
 {
   uint64_t len = e->offset + e->length > end ? end - e->offset : e->length;
 
+  report (c, len);
   if (e->zero) {
     if (c->p->dst_is_zero) {
       st->skipped_bytes += len;

@@ -96,6 +96,12 @@ struct storage_copy_params {
   uint32_t block_size;          /* bytes per block (power of two) */
   unsigned workers;             /* connections per side; 0: 4 */
   bool dst_is_zero;             /* the destination reads as zeroes */
+  /* Called (from a worker, never two at once) after each extent with the
+   * number of bytes it covered; may be NULL.
+   */
+  void (*progress) (void *opaque, uint64_t bytes);
+  void *opaque;
+  const int *cancel_fd;         /* readable: stop with an error; NULL: none */
 };
 
 struct storage_copy_stats {

@@ -3,7 +3,8 @@
 # exits with 3 ("failed, source VM still running, destination cleaned"),
 # the source VM runs on with its workload and verifies ok, nothing of the
 # migration is left on it (no block job, no NBD node), and the
-# destination's storage and run roots are empty.
+# destination's storage and run roots are empty.  MIG_ENGINE selects the
+# storage engine (migrate-engine-cancel.sh runs this with "vmferry").
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 . "$abs_top_srcdir/tests/mig-functions.sh"
@@ -22,7 +23,8 @@ vm_start "$src" cancel1 "$SRC_NS" "$img" \
 vm_wait_ready "$src"
 
 ip netns exec "$SRC_NS" vmferry migrate "$src/qmp.sock" --to "$DST_IP" \
-  --tls-dir "$SRC_TLS" --json > "$TEST_DIR/migrate.out" 2>&1 &
+  --tls-dir "$SRC_TLS" ${MIG_ENGINE:+--storage-engine "$MIG_ENGINE"} \
+  --json > "$TEST_DIR/migrate.out" 2>&1 &
 mig_pid=$!
 cleanup_fn "kill $mig_pid 2>/dev/null"
 
@@ -52,6 +54,9 @@ status=$(vm_qmp "$src" query-status query-block-jobs query-named-block-nodes)
 echo "$status" | grep -q '"status": "running"' || fail "source not running"
 echo "$status" | grep -q 'vmferry-mirror' && fail "a mirror job is left"
 echo "$status" | grep -q 'vmferry-nbd' && fail "an NBD node is left"
+echo "$status" | grep -q 'vmferry-bm' && fail "a dirty bitmap is left"
+vm_qmp "$src" '{"execute":"nbd-server-start","arguments":{"addr":{"type":"unix","data":{"path":"'"$TEST_DIR"'/probe.sock"}}}}' \
+  >/dev/null || fail "an NBD server is left running on the source"
 last=$(vm_last_ack "$src")
 vm_wait_ack "$src" $((last + 10)) 60
 vm_verify "$src" 120 || fail "guest verdict on the source: $VM_VERDICT"

@@ -1,0 +1,429 @@
+/* source-engine.c: vmferry's own storage engine (--storage-engine
+ * vmferry), driving QEMU and storage/:
+ *
+ *   1. a dirty bitmap per disk starts recording; the source QEMU exports
+ *      each disk read-only on a private unix socket;
+ *   2. bulk copy: the allocated extents go with libnbd straight into the
+ *      destination skeleton's export (TLS), zeroes are skipped;
+ *   3. blockdev-mirror sync=none copy-mode=write-blocking: from now on
+ *      every guest write reaches both sides before it is acknowledged;
+ *   4. rounds: rotate the bitmap (one transaction: add the next, disable
+ *      the current), read the disabled one over NBD, let the planner
+ *      decide (storage.h: the re-copy rule), copy, until little is left;
+ *   5. at switchover, guest paused: copy the rest, end the mirrors.
+ */
+#include <config.h>
+
+#include <errno.h>
+
+#include "source.h"
+#include "storage.h"
+
+#define BLOCK_SIZE (64 * 1024)  /* bitmap granularity and copy unit */
+#define MAX_ROUNDS 10
+#define ENOUGH_BLOCKS 64        /* pending this small: leave to switchover */
+
+struct eng_disk {
+  const struct mig_disk *d;
+  size_t idx;
+  struct storage_rounds rounds;
+  bool planned;
+  unsigned gen;                 /* current bitmap: vmferry-bm-IDX-GEN */
+  bool bitmap;                  /* it exists */
+  char src_uri[160], dst_uri[512];
+};
+
+struct src_engine {
+  char dir[64];                 /* private dir of the source NBD socket */
+  bool server;                  /* nbd-server-start done */
+  struct eng_disk *disks;
+  size_t n;
+  uint64_t done, total;         /* progress of the current copy */
+  int64_t shown;                /* last progress line, ms */
+  struct source *s;
+};
+
+static int
+cmd (struct source *s, const char *name, const char *fmt, ...)
+{
+  json_t *args = NULL, *r;
+  va_list ap;
+
+  va_start (ap, fmt);
+  args = fmt ? json_vpack_ex (NULL, 0, fmt, ap) : NULL;
+  va_end (ap);
+  r = qmp_command (s->q, name, args, SRC_QMP_TIMEOUT);
+  json_decref (r);
+  return r ? 0 : -1;
+}
+
+static void
+bitmap_name (const struct eng_disk *e, unsigned gen, char *buf, size_t n)
+{
+  snprintf (buf, n, "vmferry-bm-%zu-%u", e->idx, gen);
+}
+
+/* The private NBD server and a read-only export of every disk. */
+static int
+export_sources (struct src_engine *g)
+{
+  struct source *s = g->s;
+  CLEANUP_FREE char *sock = NULL;
+  size_t i;
+
+  strcpy (g->dir, "/tmp/vmferry-src-XXXXXX");
+  if (mkdtemp (g->dir) == NULL) {
+    set_error (errno, "mkdtemp");
+    return -1;
+  }
+  sock = xasprintf ("%s/nbd.sock", g->dir);
+  if (sock == NULL ||
+      cmd (s, "nbd-server-start", "{s:{s:s, s:{s:s}}}", "addr", "type",
+           "unix", "data", "path", sock) == -1) {
+    prefix_error ("the source QEMU's NBD server (is one running already? "
+                  "then use --storage-engine qemu)");
+    return -1;
+  }
+  g->server = true;
+  for (i = 0; i < g->n; i++) {
+    struct eng_disk *e = &g->disks[i];
+    char id[48];
+    snprintf (id, sizeof id, "vmferry-src-%zu", e->idx);
+    snprintf (e->src_uri, sizeof e->src_uri, "nbd+unix:///%s?socket=%s",
+              id, sock);
+    if (cmd (s, "block-export-add", "{s:s, s:s, s:s, s:s, s:b}", "type",
+             "nbd", "id", id, "node-name", e->d->id, "name", id,
+             "writable", 0) == -1)
+      return -1;
+  }
+  return 0;
+}
+
+/* Start recording writes in bitmap generation 0. */
+static int
+add_bitmaps (struct src_engine *g)
+{
+  size_t i;
+
+  for (i = 0; i < g->n; i++) {
+    char bm[48];
+    bitmap_name (&g->disks[i], 0, bm, sizeof bm);
+    if (cmd (g->s, "block-dirty-bitmap-add", "{s:s, s:s, s:i}", "node",
+             g->disks[i].d->id, "name", bm, "granularity", BLOCK_SIZE) == -1)
+      return -1;
+    g->disks[i].bitmap = true;
+  }
+  return 0;
+}
+
+/* The destination export of disk e, through libnbd with TLS. */
+static void
+dest_uri (struct src_engine *g, struct eng_disk *e)
+{
+  struct source *s = g->s;
+  int port = json_integer_value (json_object_get (s->prepared, "nbd_port"));
+  bool v6 = strchr (s->dhost, ':') != NULL;
+
+  snprintf (e->dst_uri, sizeof e->dst_uri,
+            "nbds://%s%s%s:%d/%s?tls-certificates=%s", v6 ? "[" : "",
+            s->dhost, v6 ? "]" : "", port, e->d->id, s->p->tls_dir);
+}
+
+/* storage_copy's progress callback: a line every half second. */
+static void
+on_progress (void *opaque, uint64_t bytes)
+{
+  struct src_engine *g = opaque;
+
+  g->done += bytes;
+  if (now_ms () - g->shown >= 500) {
+    g->shown = now_ms ();
+    progress_storage (&g->s->pr, g->done, g->total);
+  }
+}
+
+/* Begin a round on disk e and copy its set.  fresh: the destination
+ * still reads as zeroes (the bulk copy).
+ */
+static int
+copy_round (struct src_engine *g, struct eng_disk *e, bool fresh)
+{
+  struct storage_bitmap set;
+  struct storage_copy_stats st = { 0 };
+  struct storage_copy_params p = {
+    .src_uri = e->src_uri, .dst_uri = e->dst_uri, .blocks = &set,
+    .block_size = BLOCK_SIZE, .dst_is_zero = fresh,
+    .progress = on_progress, .opaque = g,
+    /* Cancel is honoured until the switchover (then the guest is paused
+     * and this is the last copy).
+     */
+    .cancel_fd = g->s->stage < SRC_SWITCHOVER ? &g->s->p->cancel_fd : NULL,
+  };
+  int r;
+
+  if (storage_bitmap_init (&set, e->rounds.nblocks) == -1 ||
+      storage_rounds_begin (&e->rounds, &set) == -1)
+    return -1;
+  r = storage_copy (&p, &st);
+  g->s->storage_bytes += st.data_bytes;
+  debug ("disk %s round %u: %" PRIu64 " blocks, %" PRIu64 " data bytes",
+         e->d->id, e->rounds.round, storage_bitmap_count (&set),
+         st.data_bytes);
+  storage_bitmap_free (&set);
+  if (r == -1 && strstr (get_error (), "cancelled by the user"))
+    set_error (0, "cancelled by the user");
+  else if (r == -1)
+    prefix_error ("disk %s", e->d->id);
+  return r;
+}
+
+/* Wait until QEMU has dropped export id (block-export-del is async). */
+static bool
+export_deleted (json_t *ev, void *opaque)
+{
+  const char *id = json_string_value
+    (json_object_get (json_object_get (ev, "data"), "id"));
+
+  return id && strcmp (id, opaque) == 0;
+}
+
+/* Read bitmap bm of disk e over a temporary export of it. */
+static int
+read_bitmap (struct src_engine *g, struct eng_disk *e, const char *bm,
+             struct storage_bitmap *out)
+{
+  char id[64], uri[200];
+  json_auto_t *ev = NULL;
+  int r;
+
+  snprintf (id, sizeof id, "%s-x", bm);
+  snprintf (uri, sizeof uri, "nbd+unix:///%s?socket=%s/nbd.sock", id,
+            g->dir);
+  if (cmd (g->s, "block-export-add", "{s:s, s:s, s:s, s:s, s:b, s:[s]}",
+           "type", "nbd", "id", id, "node-name", e->d->id, "name", id,
+           "writable", 0, "bitmaps", bm) == -1)
+    return -1;
+  r = storage_read_dirty_bitmap (uri, bm, BLOCK_SIZE, out);
+  if (cmd (g->s, "block-export-del", "{s:s}", "id", id) == -1 ||
+      (ev = qmp_wait_event (g->s->q, "BLOCK_EXPORT_DELETED", export_deleted,
+                            id, SRC_QMP_TIMEOUT)) == NULL)
+    r = -1;
+  return r;
+}
+
+/* End disk e's round: swap bitmaps atomically, read the old one, give it
+ * to the planner, drop it.
+ */
+static int
+rotate (struct src_engine *g, struct eng_disk *e)
+{
+  char cur[48], next[48];
+  struct storage_bitmap written;
+  int r;
+
+  bitmap_name (e, e->gen, cur, sizeof cur);
+  bitmap_name (e, e->gen + 1, next, sizeof next);
+  if (cmd (g->s, "transaction", "{s:[{s:s, s:{s:s, s:s, s:i}},"
+           " {s:s, s:{s:s, s:s}}]}", "actions",
+           "type", "block-dirty-bitmap-add", "data", "node", e->d->id,
+           "name", next, "granularity", BLOCK_SIZE,
+           "type", "block-dirty-bitmap-disable", "data", "node", e->d->id,
+           "name", cur) == -1)
+    return -1;
+  e->gen++;
+  r = read_bitmap (g, e, cur, &written);
+  if (r == 0) {
+    r = storage_rounds_end (&e->rounds, &written);
+    storage_bitmap_free (&written);
+  }
+  if (cmd (g->s, "block-dirty-bitmap-remove", "{s:s, s:s}", "node",
+           e->d->id, "name", cur) == -1)
+    r = -1;
+  return r;
+}
+
+/* Undo QEMU-side state: exports, server, bitmaps, the private dir. */
+static void
+engine_cleanup (struct src_engine *g)
+{
+  size_t i;
+
+  for (i = 0; g->s->q && i < g->n; i++) {
+    struct eng_disk *e = &g->disks[i];
+    char id[48], bm[48];
+    snprintf (id, sizeof id, "vmferry-src-%zu", e->idx);
+    if (g->server)
+      cmd (g->s, "block-export-del", "{s:s, s:s}", "id", id, "mode", "hard");
+    bitmap_name (e, e->gen, bm, sizeof bm);
+    if (e->bitmap)
+      cmd (g->s, "block-dirty-bitmap-remove", "{s:s, s:s}", "node", e->d->id,
+           "name", bm);
+    e->bitmap = false;
+  }
+  if (g->s->q && g->server)
+    cmd (g->s, "nbd-server-stop", NULL);
+  g->server = false;
+  if (g->dir[0])
+    remove_tree (g->dir);
+  g->dir[0] = '\0';
+}
+
+void
+src_engine_free (struct src_engine *g)
+{
+  size_t i;
+
+  if (g == NULL)
+    return;
+  for (i = 0; i < g->n; i++)
+    if (g->disks[i].planned)
+      storage_rounds_free (&g->disks[i].rounds);
+  free (g->disks);
+  free (g);
+}
+
+/* One planner per writable disk, everything pending. */
+static struct src_engine *
+engine_new (struct source *s)
+{
+  struct src_engine *g = calloc (1, sizeof *g);
+  size_t i;
+
+  if (g == NULL || (g->disks = calloc (s->vm->n_disks + 1,
+                                       sizeof *g->disks)) == NULL) {
+    free (g);
+    set_error (errno, "calloc");
+    return NULL;
+  }
+  g->s = s;
+  for (i = 0; i < s->vm->n_disks; i++) {
+    struct eng_disk *e = &g->disks[g->n];
+    struct storage_bitmap all;
+    if (s->vm->disks[i].read_only)
+      continue;
+    e->d = &s->vm->disks[i];
+    e->idx = i;
+    if (storage_bitmap_init (&all, (e->d->virtual_size + BLOCK_SIZE - 1)
+                             / BLOCK_SIZE) == -1)
+      break;
+    storage_bitmap_set_range (&all, 0, all.nbits);
+    e->planned = storage_rounds_init (&e->rounds, &all) == 0;
+    storage_bitmap_free (&all);
+    g->n++;
+    if (!e->planned)
+      break;
+  }
+  if (g->n && !g->disks[g->n - 1].planned) {
+    src_engine_free (g);
+    return NULL;
+  }
+  return g;
+}
+
+static uint64_t
+pending_bytes (struct src_engine *g)
+{
+  uint64_t n = 0;
+  size_t i;
+
+  for (i = 0; i < g->n; i++)
+    n += storage_rounds_pending (&g->disks[i].rounds) * BLOCK_SIZE;
+  return n;
+}
+
+/* Mirrored rounds until little is left, the rounds are used up, or the
+ * amount stops shrinking.
+ */
+static int
+run_rounds (struct src_engine *g)
+{
+  uint64_t before = UINT64_MAX;
+  size_t i;
+  int k;
+
+  for (k = 0; k < MAX_ROUNDS; k++) {
+    uint64_t left = pending_bytes (g);
+    progress_note (&g->s->pr, "disks: round %d, %" PRIu64 " KiB to copy "
+                   "again", k + 1, left >> 10);
+    if (left <= ENOUGH_BLOCKS * BLOCK_SIZE || left >= before)
+      return 0;
+    before = left;
+    g->done = 0;
+    g->total = left;
+    for (i = 0; i < g->n; i++) {
+      struct eng_disk *e = &g->disks[i];
+      if (storage_rounds_pending (&e->rounds) == 0)
+        continue;
+      if (copy_round (g, e, false) == -1 || rotate (g, e) == -1)
+        return -1;
+    }
+    if (src_cancel_requested (g->s))
+      return -1;
+  }
+  return 0;
+}
+
+int
+src_engine_start (struct source *s)
+{
+  struct src_engine *g = s->engine = engine_new (s);
+  size_t i;
+
+  if (g == NULL || add_bitmaps (g) == -1 || export_sources (g) == -1)
+    return -1;
+  for (i = 0; i < g->n; i++) {
+    dest_uri (g, &g->disks[i]);
+    g->total += g->disks[i].d->virtual_size;
+  }
+  for (i = 0; i < g->n; i++)                    /* bulk copy */
+    if (copy_round (g, &g->disks[i], true) == -1 ||
+        src_cancel_requested (s))
+      return -1;
+  progress_storage (&s->pr, g->done, g->total);
+  progress_note (&s->pr, "disks: bulk copy done (%" PRIu64 " MiB of data); "
+                 "mirroring writes", s->storage_bytes >> 20);
+  if (src_storage_start (s, "none") == -1 ||
+      src_storage_wait_ready (s) == -1)
+    return -1;
+  for (i = 0; i < g->n; i++) {
+    storage_rounds_mirroring_on (&g->disks[i].rounds);
+    if (rotate (g, &g->disks[i]) == -1)         /* ends the bulk round */
+      return -1;
+  }
+  return run_rounds (g);
+}
+
+int
+src_engine_finish (struct source *s)
+{
+  struct src_engine *g = s->engine;
+  struct storage_bitmap none;
+  size_t i;
+  int r = 0;
+
+  g->done = 0;
+  g->total = pending_bytes (g);
+  for (i = 0; i < g->n && r == 0; i++) {
+    struct eng_disk *e = &g->disks[i];
+    if (storage_rounds_pending (&e->rounds) == 0)
+      continue;
+    /* The guest is paused: nothing can race this copy. */
+    r = copy_round (g, e, false);
+    if (r == 0 && storage_bitmap_init (&none, e->rounds.nblocks) == 0) {
+      r = storage_rounds_end (&e->rounds, &none);
+      storage_bitmap_free (&none);
+    }
+  }
+  if (r == 0)
+    r = src_storage_complete (s);
+  engine_cleanup (g);
+  return r;
+}
+
+void
+src_engine_rollback (struct source *s)
+{
+  src_storage_rollback (s);
+  if (s->engine)
+    engine_cleanup (s->engine);
+}
