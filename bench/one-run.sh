@@ -1,0 +1,96 @@
+#!/bin/sh
+# one-run.sh ENGINE LINK WORKLOAD OUTDIR: one measured migration of the
+# test guest between two fresh namespace hosts (see bench.sh).  Writes
+# OUTDIR/result.json with the measurements; exits non-zero if the
+# migration or any integrity check failed.
+
+. "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
+. "$abs_top_srcdir/tests/mig-functions.sh"
+
+engine=$1 link=$2 workload=$3 out=$4
+mkdir -p "$out" || exit 1
+guest_test_init
+mig_hosts "$link"
+mig_start_vmferryd --once
+
+src="$TEST_DIR/src"
+img="$src/disk0.qcow2"
+mkdir -p "$src"
+size=2G data=300 opts="vmferry.disk_rate=20 vmferry.hb=20"
+case $workload in
+  idle)   fill=pattern; opts="$opts vmferry.mem_rate=0" ;;
+  text)   fill=text; opts="$opts vmferry.mem=256 vmferry.mem_rate=200 vmferry.mem_content=text" ;;
+  random) fill=random; opts="$opts vmferry.mem=256 vmferry.mem_rate=200 vmferry.mem_content=random" ;;
+  dirty)  fill=pattern; opts="$opts vmferry.mem=256 vmferry.mem_rate=max vmferry.mem_content=random" ;;
+  sparse) fill=pattern size=16G data=100; opts="$opts vmferry.mem_rate=0" ;;
+  *) fail "unknown workload $workload" ;;
+esac
+
+# The disk: DATA MiB of pattern, text-like or random bytes.
+qemu-img create -q -f qcow2 "$img" "$size" || fail "qemu-img create"
+case $fill in
+  pattern) qemu-io -f qcow2 -c "write -P 0x5a 0 ${data}M" "$img" >/dev/null ;;
+  text) yes 'the migration moves text that compresses well, line after line' |
+          head -c "${data}M" > "$TEST_DIR/fill" &&
+        qemu-io -f qcow2 -c "write -s $TEST_DIR/fill 0 ${data}M" "$img" >/dev/null ;;
+  random) head -c "${data}M" /dev/urandom > "$TEST_DIR/fill" &&
+          qemu-io -f qcow2 -c "write -s $TEST_DIR/fill 0 ${data}M" "$img" >/dev/null ;;
+esac || fail "filling the disk"
+alloc=$(qemu-img info --output=json "$img" | jq '."actual-size"')
+
+# shellcheck disable=SC2086
+vm_start "$src" bench1 "$SRC_NS" "$img" $opts
+vm_wait_ready "$src"
+sleep 2
+
+# Heartbeats as the host receives them, with host timestamps, from the
+# source console and, as soon as it exists, the destination's.
+stamp () { perl -MTime::HiRes=time -ne '$|=1; printf "%.4f %s", time, $_'; }
+# stop_readers: the console sockets take one client: free them for
+# vm_send.
+( exec socat -u "UNIX-CONNECT:$src/console.sock" - ) | stamp > "$TEST_DIR/hb-src" &
+r1=$!
+(
+  while [ ! -S "$DST_RUN/bench1/console.sock" ]; do sleep 0.05; done
+  exec socat -u "UNIX-CONNECT:$DST_RUN/bench1/console.sock" -
+) | stamp > "$TEST_DIR/hb-dst" &
+r2=$!
+stop_readers () { pkill -f "socat -u UNIX-CONNECT:$TEST_DIR/" 2>/dev/null;
+                  pkill -f "socat -u UNIX-CONNECT:$DST_RUN/" 2>/dev/null;
+                  kill "$r1" "$r2" 2>/dev/null; wait "$r1" "$r2" 2>/dev/null; }
+cleanup_fn stop_readers
+
+flag=
+[ "$engine" = qemu ] && flag="--storage-engine qemu"
+[ "$engine" = vmferry ] && flag="--storage-engine vmferry"
+t0=$(date +%s.%N)
+# shellcheck disable=SC2086
+ip netns exec "$SRC_NS" /usr/bin/time -f '%U %S' -o "$TEST_DIR/cpu" \
+  vmferry migrate "$src/qmp.sock" --to "$DST_IP" --tls-dir "$SRC_TLS" \
+  $flag --json > "$TEST_DIR/migrate.out" 2>&1
+rc=$?
+t1=$(date +%s.%N)
+[ "$rc" = 0 ] || { cat "$TEST_DIR/migrate.out"; fail "migration failed ($rc)"; }
+sleep 1
+stop_readers
+dst="$DST_RUN/bench1"
+vm_verify "$dst" 120 || fail "guest verdict: $VM_VERDICT"
+vm_stop "$dst"
+vm_check_image "$DST_STORAGE/bench1/disk0.qcow2" "$src/console.log" \
+  "$dst/console.log" >/dev/null || fail "check-image failed"
+
+# The largest gap between heartbeats seen by the host.
+gap=$(cat "$TEST_DIR/hb-src" "$TEST_DIR/hb-dst" | grep ' HB ' | sort -n |
+      awk 'NR > 1 && $1 - p > g { g = $1 - p } { p = $1 } END { printf "%d", g * 1000 }')
+sum=$(grep '"event":"result"' "$TEST_DIR/migrate.out" | tail -n 1)
+jq -n --argjson s "$sum" --arg engine "$engine" --arg link "$link" \
+  --arg workload "$workload" --argjson alloc "$alloc" --argjson gap "$gap" \
+  --argjson wall "$(echo "$t1 - $t0" | bc)" \
+  --arg cpu "$(cat "$TEST_DIR/cpu")" \
+  '{engine: $engine, link: $link, workload: $workload, total_s: $wall,
+    downtime_ms: $s.downtime_ms, hb_gap_ms: $gap,
+    storage_bytes: $s.storage_bytes, memory_bytes: $s.memory_bytes,
+    allocated_bytes: $alloc,
+    vmferry_cpu_s: ($cpu | split(" ") | map(tonumber) | add)}' \
+  > "$out/result.json" || fail "writing the result"
+cat "$out/result.json"

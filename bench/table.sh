@@ -1,0 +1,26 @@
+#!/bin/sh
+# table.sh RESULTS.JSON: the markdown table of a benchmark run (medians
+# per link, workload and engine; ratio against the QEMU-native path).
+set -eu
+jq -r '
+  def median: sort | if length == 0 then null
+    else .[(length - 1) / 2 | floor] end;
+  def rate: {"1gbit": 1e9, "100mbit": 1e8, "500mbit": 5e8}[.] * 0.95 / 8;
+  group_by([.link, .workload]) | map(
+    . as $g | ($g[0].link) as $link | ($g[0].workload) as $w |
+    [ "vmferry", "qemu" ] | map(. as $e | [$g[] | select(.engine == $e)] |
+      { engine: $e,
+        t: (map(.total_s) | median),
+        dt: (map(.downtime_ms) | median),
+        gap: (map(.hb_gap_ms) | median),
+        wire: (map((.storage_bytes + .memory_bytes) / 1048576) | median),
+        cpu: (map(.vmferry_cpu_s) | median),
+        s: (map(.allocated_bytes + .memory_bytes) | median) }) as $m |
+    "| \($link) | \($w) | " +
+    ($m | map(if .t == null then "-" else
+      "\(.t * 10 | round / 10) s, \(.dt) ms / \(.gap) ms, \(.wire | round) MiB, cpu \(.cpu)" end)
+      | join(" | ")) +
+    " | " + (if $m[0].t and $m[1].t then "\($m[0].t / $m[1].t * 100 | round / 100)" else "-" end) +
+    " | " + (if $m[0].t then "\($m[0].t / ($m[0].s / ($link | rate)) * 100 | round / 100)" else "-" end) + " |")
+  | (["| link | workload | vmferry: total, downtime (QEMU / heartbeat gap), wire, vmferry CPU s | QEMU-native: same | ratio | vmferry T/(S/B) |",
+      "|---|---|---|---|---|---|"] + .) | .[]' "$1"
