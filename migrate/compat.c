@@ -124,8 +124,10 @@ check_machine (struct ctx *c)
   size_t i;
 
   if (m == NULL || !json_is_array (list)) {
-    add (c, "error", "machine-type", NULL,
-         "cannot tell the machine types of both hosts");
+    add (c, "error", "machine-type", "check that vmferryd's --qemu runs",
+         "cannot tell the machine types of both hosts%s%s",
+         str (c->dst, "probe_error") ? ": " : "",
+         str (c->dst, "probe_error") ? str (c->dst, "probe_error") : "");
     return;
   }
   json_array_foreach (list, i, e) {

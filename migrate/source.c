@@ -120,8 +120,8 @@ apply_disk_map (struct source *s)
 }
 
 /* Connect to the VM, learn what it is, refuse what cannot move. */
-static int
-preflight (struct source *s)
+int
+src_preflight (struct source *s)
 {
   CLEANUP_FREE char *path = resolve_vm (s->p);
   json_auto_t *st = NULL;
@@ -223,7 +223,8 @@ prepare (struct source *s)
   }
   for (i = 0; i < sizeof rnd; i++)
     sprintf (s->id + 2 * i, "%02x", rnd[i]);
-  s->api = api_client_new (s->p->host, s->p->port, s->p->tls_dir);
+  if (s->api == NULL)
+    s->api = api_client_new (s->p->host, s->p->port, s->p->tls_dir);
   if (s->api == NULL)
     return -1;
   body = json_pack ("{s:s, s:s, s:o}", "id", s->id, "host", s->p->host,
@@ -417,7 +418,7 @@ static enum mig_result
 run_phases (struct source *s)
 {
   progress_phase (&s->pr, "preflight", NULL);
-  if (preflight (s) == -1)
+  if (src_preflight (s) == -1 || src_check (s) == -1)
     return MIG_REFUSED;
   progress_phase (&s->pr, "setup", "preparing the destination");
   if (prepare (s) == -1)

@@ -51,7 +51,13 @@ int src_memory_continue (struct source *s);
 void src_memory_rollback (struct source *s);
 void src_memory_final_info (struct source *s);
 
+/* check.c: the compatibility report from the destination (POST
+ * /v1/check); -1 (set_error) if the VM cannot move there.
+ */
+int src_check (struct source *s);
+
 /* source.c */
+int src_preflight (struct source *s);
 bool src_cancel_requested (struct source *s);
 json_t *src_cmd (struct source *s, const char *cmd, const char *fmt, ...);
 
