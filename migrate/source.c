@@ -394,6 +394,11 @@ summary (struct source *s, enum mig_result r)
     json_object_set_new (o, "error", json_string (get_error ()));
     return o;
   }
+  if (s->p->dry_run) {
+    json_object_set_new (o, "result", json_string ("rehearsed"));
+    json_object_set (o, "exercised", s->rehearsal);
+    return o;
+  }
   json_object_set_new (o, "storage_s",
                        json_real ((s->t_storage - s->t_start) / 1000.0));
   json_object_set_new (o, "memory_s",
@@ -413,6 +418,21 @@ summary (struct source *s, enum mig_result r)
   return o;
 }
 
+/* --dry-run: exercise the connections (rehearse.c), then undo it all
+ * with the rollback.  MIG_OK if both went well.
+ */
+static enum mig_result
+rehearse (struct source *s)
+{
+  enum mig_result r;
+
+  if (add_tls (s) == -1 || src_rehearse (s) == -1)
+    return rollback (s);
+  set_error (0, "dry run: tearing everything down");
+  r = rollback (s);
+  return r == MIG_FAILED_CLEAN ? MIG_OK : r;
+}
+
 /* The phases up to the destination VM running. */
 static enum mig_result
 run_phases (struct source *s)
@@ -423,6 +443,8 @@ run_phases (struct source *s)
   progress_phase (&s->pr, "setup", "preparing the destination");
   if (prepare (s) == -1)
     return s->stage == SRC_NOTHING ? MIG_REFUSED : rollback (s);
+  if (s->p->dry_run)
+    return rehearse (s);
   progress_phase (&s->pr, "storage", "mirroring disks (QEMU blockdev-mirror)");
   s->stage = SRC_MIRRORING;
   if (add_tls (s) == -1 || src_storage_start (s) == -1 ||
@@ -450,7 +472,7 @@ mig_source_run (const struct mig_source_params *p)
   progress_init (&s.pr, p->out, p->json, p->tty);
   clear_error ();
   r = run_phases (&s);
-  if (r == MIG_OK) {
+  if (r == MIG_OK && !p->dry_run) {
     src_memory_final_info (&s);
     progress_phase (&s.pr, "cleanup", p->keep_source ? "keeping source files"
                     : "quitting source QEMU, deleting source files");
@@ -470,6 +492,7 @@ mig_source_run (const struct mig_source_params *p)
   mig_vm_free (s.vm);
   json_decref (s.prepared);
   json_decref (s.migrate_info);
+  json_decref (s.rehearsal);
   set_error (0, "%s", err);
   return r;
 }

@@ -37,6 +37,7 @@ struct source {
   uint64_t storage_bytes;
   json_t *migrate_info;         /* last query-migrate on the source */
   double stop_time;             /* source's STOP event */
+  json_t *rehearsal;            /* --dry-run: what was exercised */
 };
 
 /* source-storage.c */
@@ -55,6 +56,9 @@ void src_memory_final_info (struct source *s);
  * /v1/check); -1 (set_error) if the VM cannot move there.
  */
 int src_check (struct source *s);
+
+/* rehearse.c: --dry-run, after prepare and add_tls. */
+int src_rehearse (struct source *s);
 
 /* source.c */
 int src_preflight (struct source *s);
