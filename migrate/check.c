@@ -102,8 +102,12 @@ check (struct source *s)
   json_t *findings;
   bool ok;
 
-  if (src_preflight (s) == -1 || (reply = ask_destination (s)) == NULL)
+  if (src_preflight (s) == -1)
     return MIG_REFUSED;
+  if ((reply = ask_destination (s)) == NULL) {
+    prefix_error ("cannot ask the destination");
+    return MIG_REFUSED;
+  }
   findings = json_object_get (reply, "findings");
   ok = !mig_compat_has_error (findings);
   if (s->p->json) {

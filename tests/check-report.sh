@@ -3,7 +3,8 @@
 # a destination, and changes nothing: a plain VM can move (exit 0, every
 # check listed, the JSON report says can_move); a VM with a host block
 # device (a loop device) cannot (exit 2, the pass-through finding with
-# its fix); vmferry migrate refuses that VM with the same finding.
+# its fix); a destination that cannot be reached gives exit 2 and names
+# it; vmferry migrate refuses that VM with the same finding.
 # Afterwards both VMs run untouched and the destination's roots are
 # empty (the CPU probe's QEMU and its directory are gone).
 
@@ -55,6 +56,18 @@ check_vm "$plain/qmp.sock" --json
      "$TEST_DIR/check.out")" = 0 ] || fail "check --json lists errors"
 [ "$(jq -r '.destination_facts.qemu_version' "$TEST_DIR/check.out")" -gt 0 ] ||
   fail "check --json: no destination QEMU version"
+
+# Usage error, and a destination that cannot be asked.
+ip netns exec "$SRC_NS" vmferry check "$plain/qmp.sock" > /dev/null 2>&1
+rc=$?
+[ "$rc" = 1 ] || fail "check without --to: exit code $rc, expected 1"
+ip netns exec "$SRC_NS" vmferry check "$plain/qmp.sock" \
+  --to "$NET_PREFIX.99" --tls-dir "$SRC_TLS" > "$TEST_DIR/unreach.out" 2>&1
+rc=$?
+cat "$TEST_DIR/unreach.out"
+[ "$rc" = 2 ] || fail "unreachable destination: exit code $rc, expected 2"
+grep -q "cannot move: .*$NET_PREFIX.99" "$TEST_DIR/unreach.out" ||
+  fail "the error does not name the destination"
 
 # A VM with a host block device cannot move.
 truncate -s 16M "$TEST_DIR/loop.img"
