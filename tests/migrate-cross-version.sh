@@ -8,6 +8,8 @@
 #     destination and the host checker finds every acknowledged record.
 #  2. The way back is refused: a VM running on 10.0, vmferryd with 7.2:
 #     exit 2, "older", nothing created, the VM runs on.
+#  3. That 10.0 VM then moves to a 10.0 destination (vmferry drives a
+#     10.0 source QEMU), verified like 1.
 # Skips (77) when the backport cannot be fetched.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
@@ -88,5 +90,25 @@ mig_dir_empty "$DST_STORAGE" || fail "storage root not empty"
 mig_dir_empty "$DST_RUN" || fail "run root not empty"
 vm_qmp "$new" query-status | grep -q '"status": "running"' ||
   fail "the 10.0 VM is not running"
-vm_verify "$new" 120 || fail "guest verdict of the 10.0 VM: $VM_VERDICT"
+
+# ---- 3. 10.0 -> 10.0: vmferry drives a 10.0 source QEMU ----
+kill "$VMFERRYD_PID"
+for _i in $(seq 50); do
+  pid_alive "$VMFERRYD_PID" || break
+  sleep 0.1
+done
+pid_alive "$VMFERRYD_PID" && fail "vmferryd (7.2) does not stop"
+mig_start_vmferryd --once --qemu "$QEMU10"
+vm_wait_ack "$new" 5
+mig_migrate "$new/qmp.sock" --json
+[ "$MIG_RC" = 0 ] || fail "migration 10.0 -> 10.0 failed"
+ndst="$DST_RUN/down1"
+vm_running "$new" && fail "the 10.0 source QEMU still runs"
+vm_running "$ndst" || fail "no QEMU runs on the destination"
+last=$(vm_last_ack "$new")
+vm_wait_ack "$ndst" $((last + 5)) 60
+vm_verify "$ndst" 120 || fail "guest verdict after 10.0 -> 10.0: $VM_VERDICT"
+vm_stop "$ndst"
+vm_check_image "$DST_STORAGE/down1/disk0.qcow2" "$new/console.log" \
+  "$ndst/console.log" || fail "check-image rejected the 10.0 -> 10.0 image"
 exit 0
