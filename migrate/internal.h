@@ -85,6 +85,10 @@ int mig_qemu_has_machine (const char *qemu, const char *machine);
 /* Fill vm->facts (created by mig_vm_discover) from the running VM. */
 int mig_vm_gather_facts (struct qmp *q, struct mig_vm *vm);
 char *mig_host_cpu_model_name (void);
+/* The guest's CPU model from -cpu (malloc'd; default qemu64), and its
+ * feature switches (+f, -f, f=on|off) added to props as booleans.
+ */
+char *mig_vm_cpu_parse (char *const *argv, json_t *props);
 
 /* ---- argv.c: the VM's command line ---- */
 

@@ -26,29 +26,27 @@ bool_value (const char *v)
 /* -cpu MODEL,+feat,-feat,feat=on,...: the model (QEMU's default for
  * x86_64 is qemu64) and the feature switches as QMP props.
  */
-static char *
-parse_cpu (char *const *argv, json_t *props)
+char *
+mig_vm_cpu_parse (char *const *argv, json_t *props)
 {
   const char *cpu = mig_argv_option (argv, "-cpu");
-  CLEANUP_FREE char *copy = strdup (cpu ? cpu : "qemu64");
-  char *save = NULL, *item, *model;
+  struct mig_keyval *kv = mig_keyval_parse (cpu ? cpu : "qemu64");
+  char *model = NULL;
+  size_t i;
 
-  if (copy == NULL)
+  if (kv == NULL)
     return NULL;
-  model = strtok_r (copy, ",", &save);
-  if (model == NULL)
-    return strdup ("qemu64");
-  while ((item = strtok_r (NULL, ",", &save)) != NULL) {
-    char *eq = strchr (item, '=');
-    if (item[0] == '+' || item[0] == '-')
-      json_object_set_new (props, item + 1, json_boolean (item[0] == '+'));
-    else if (eq) {
-      *eq = '\0';
-      if (bool_value (eq + 1) >= 0)
-        json_object_set_new (props, item, json_boolean (bool_value (eq + 1)));
-    }
+  for (i = 0; i < kv->n; i++) {
+    const char *k = kv->items[i].key, *v = kv->items[i].value;
+    if (i == 0 && k == NULL)
+      model = strdup (v);
+    else if (k == NULL && (v[0] == '+' || v[0] == '-') && v[1])
+      json_object_set_new (props, v + 1, json_boolean (v[0] == '+'));
+    else if (k && bool_value (v) >= 0)
+      json_object_set_new (props, k, json_boolean (bool_value (v)));
   }
-  return strdup (model);
+  mig_keyval_free (kv);
+  return model ? model : strdup ("qemu64");
 }
 
 /* Names of the props that are true. */
@@ -71,7 +69,7 @@ static int
 cpu_facts (struct qmp *q, struct mig_vm *vm)
 {
   json_auto_t *props = json_object (), *r = NULL;
-  CLEANUP_FREE char *model = parse_cpu (vm->argv, props);
+  CLEANUP_FREE char *model = mig_vm_cpu_parse (vm->argv, props);
 
   if (model == NULL) {
     set_error (errno, "strdup");
