@@ -18,7 +18,8 @@ usage (FILE *fp)
 "Usage:\n"
 "  vmferry migrate VM --to ADDR[:PORT] [--tls-dir DIR] [--vm-dir DIR]\n"
 "                  [--storage-engine qemu|vmferry] [--keep-source]\n"
-"                  [--disk-path SRC=DST]... [--json] [--verbose]\n"
+"                  [--disk-path SRC=DST]... [--dry-run] [--json] [--verbose]\n"
+"  vmferry check VM --to ADDR[:PORT] [--tls-dir DIR] [--vm-dir DIR] [--json]\n"
 "  vmferry pki init DIR\n"
 "  vmferry pki issue DIR --name NAME [--ip ADDR]... [--out DIR] [--days N]\n"
 "  vmferry --help | --version\n"
@@ -31,12 +32,15 @@ usage (FILE *fp)
 "Exit codes: 0 migrated; 1 usage error; 2 refused, nothing was done;\n"
 "3 failed, source VM still running, destination cleaned; 4 failed,\n"
 "source VM still running, leftovers remain (listed); 5 state uncertain.\n"
+"vmferry check exits 0 when the VM can move, 2 when it cannot (or the\n"
+"destination cannot be asked), 1 on a usage error.\n"
 "vmferry pki exits 0 on success and 1 on any failure.\n",
            VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR);
 }
 
 enum { OPT_TO = 256, OPT_TLS_DIR, OPT_VM_DIR, OPT_ENGINE, OPT_KEEP,
-       OPT_DISK_PATH, OPT_JSON, OPT_NAME, OPT_IP, OPT_OUT, OPT_DAYS };
+       OPT_DISK_PATH, OPT_JSON, OPT_NAME, OPT_IP, OPT_OUT, OPT_DAYS,
+       OPT_DRY_RUN };
 
 static const struct option long_options[] = {
   { "to", required_argument, NULL, OPT_TO },
@@ -46,6 +50,7 @@ static const struct option long_options[] = {
   { "keep-source", no_argument, NULL, OPT_KEEP },
   { "disk-path", required_argument, NULL, OPT_DISK_PATH },
   { "json", no_argument, NULL, OPT_JSON },
+  { "dry-run", no_argument, NULL, OPT_DRY_RUN },
   { "name", required_argument, NULL, OPT_NAME },
   { "ip", required_argument, NULL, OPT_IP },
   { "out", required_argument, NULL, OPT_OUT },
@@ -81,6 +86,7 @@ parse (int argc, char **argv, struct args *a)
         return -1;
       break;
     case OPT_JSON: a->mp.json = true; break;
+    case OPT_DRY_RUN: a->mp.dry_run = true; break;
     case OPT_NAME: a->name = optarg; break;
     case OPT_IP:
       if (strv_push (&a->ips, optarg) == -1)
@@ -103,13 +109,14 @@ parse (int argc, char **argv, struct args *a)
 }
 
 static int
-do_migrate (struct args *a, const char *vm)
+do_migrate (struct args *a, const char *vm, bool check)
 {
   CLEANUP_FREE char *host = NULL;
   enum mig_result r;
 
   if (a->to == NULL) {
-    fprintf (stderr, "vmferry: migrate: --to ADDR[:PORT] is required\n");
+    fprintf (stderr, "vmferry: %s: --to ADDR[:PORT] is required\n",
+             check ? "check" : "migrate");
     return MIG_USAGE;
   }
   if (a->engine && strcmp (a->engine, "qemu") != 0 &&
@@ -129,6 +136,13 @@ do_migrate (struct args *a, const char *vm)
   a->mp.disk_map = a->disk_map;
   a->mp.out = stdout;
   a->mp.tty = isatty (STDOUT_FILENO);
+  if (check) {
+    r = mig_check_run (&a->mp);
+    if (r != MIG_OK)
+      fprintf (stderr, "vmferry: check: the VM cannot move: %s\n",
+               get_error ());
+    return r;
+  }
   a->mp.cancel_fd = cmd_signal_fd ();
   r = mig_source_run (&a->mp);
   if (r != MIG_OK)
@@ -178,7 +192,9 @@ main (int argc, char **argv)
     exit (MIG_USAGE);
   }
   if (strcmp (argv[optind], "migrate") == 0 && argc - optind == 2)
-    r = do_migrate (&a, argv[optind + 1]);
+    r = do_migrate (&a, argv[optind + 1], false);
+  else if (strcmp (argv[optind], "check") == 0 && argc - optind == 2)
+    r = do_migrate (&a, argv[optind + 1], true);
   else if (strcmp (argv[optind], "pki") == 0)
     r = do_pki (&a, argc - optind - 1, argv + optind + 1);
   else {

@@ -15,50 +15,28 @@
 #include <sys/stat.h>
 
 #include "dest.h"
+#include "compat.h"
 
 #define QMP_TIMEOUT 10000
 
-/* Refuse a VM this host cannot run.  Returns an HTTP status (0 = ok). */
+/* Refuse a VM this host cannot run: the rules of the compatibility
+ * report (compat.c), the same ones vmferry check applies.  Returns an
+ * HTTP status (0 = ok).
+ */
 static int
-check_compat (struct mig_dest *d, const struct mig_vm *vm)
+check_compat (struct mig_dest *d, json_t *vmj, const char *host)
 {
-  uint64_t need = 0;
-  int64_t free_bytes = mig_host_free_bytes (d->p.storage_root);
-  size_t i;
+  json_auto_t *facts = mig_dest_facts (d, vmj, host), *findings = NULL;
+  CLEANUP_FREE char *text = NULL;
 
-  if (vm->qemu_version > d->qemu_version) {
-    set_error (0, "destination QEMU %d.%d.%d is older than the source's "
-               "%d.%d.%d: migrating to an older QEMU is refused",
-               d->qemu_version / 10000, d->qemu_version / 100 % 100,
-               d->qemu_version % 100, vm->qemu_version / 10000,
-               vm->qemu_version / 100 % 100, vm->qemu_version % 100);
-    return 422;
-  }
-  if (mig_qemu_has_machine (d->p.qemu, vm->machine) != 1) {
-    set_error (0, "machine type %s is not available in the destination's "
-               "QEMU (%s)", vm->machine, d->p.qemu);
-    return 422;
-  }
-  if (vm->cpu_vendor[0] && strcmp (vm->cpu_vendor, d->cpu_vendor) != 0) {
-    set_error (0, "CPU vendor differs: source %s, destination %s",
-               vm->cpu_vendor, d->cpu_vendor);
-    return 422;
-  }
-  if (mig_host_mem_available () < vm->memory) {
-    set_error (0, "not enough memory: the VM needs %" PRIu64 " MiB, %"
-               PRIu64 " MiB available", vm->memory >> 20,
-               mig_host_mem_available () >> 20);
-    return 422;
-  }
-  for (i = 0; i < vm->n_disks; i++)
-    need += vm->disks[i].read_only ? 0 : vm->disks[i].allocated;
-  if (free_bytes < 0 || (uint64_t) free_bytes < need) {
-    set_error (0, "not enough space in %s: the disks need %" PRIu64
-               " MiB, %" PRId64 " MiB free", d->p.storage_root, need >> 20,
-               free_bytes >> 20);
-    return 422;
-  }
-  return 0;
+  findings = facts ? mig_compat_check (vmj, facts) : NULL;
+  if (findings == NULL)
+    return 500;
+  if (!mig_compat_has_error (findings))
+    return 0;
+  text = mig_compat_errors_text (findings);
+  set_error (0, "%s", text ? text : "the VM cannot run here");
+  return 422;
 }
 
 /* A requested destination path must stay inside the storage root, also
@@ -271,8 +249,8 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host)
 }
 
 /* The address the source must connect to: ours, or the one it used. */
-static const char *
-data_host (struct mig_dest *d, const char *used)
+const char *
+mig_dest_data_host (struct mig_dest *d, const char *used)
 {
   const char *l = d->p.listen_addr;
   unsigned char buf[16];
@@ -336,7 +314,7 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   struct mig_dest *d = opaque;
   const char *id = json_string_value (json_object_get (req->body, "id"));
   const char *used = json_string_value (json_object_get (req->body, "host"));
-  const char *host = data_host (d, used);
+  const char *host = mig_dest_data_host (d, used);
   struct dest_job *j;
   struct mig_vm *vm;
   int status;
@@ -356,7 +334,8 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   vm = mig_vm_from_json (json_object_get (req->body, "vm"));
   if (vm == NULL)
     return mig_dest_error (reply, 400, get_error ());
-  if ((status = check_compat (d, vm)) != 0) {
+  if ((status = check_compat (d, json_object_get (req->body, "vm"),
+                              host)) != 0) {
     mig_vm_free (vm);
     return mig_dest_error (reply, status, get_error ());
   }

@@ -141,6 +141,7 @@ static const struct api_route routes[] = {
   { "POST", "/v1/prepare", mig_dest_prepare },
   { "POST", "/v1/finish", mig_dest_finish },
   { "POST", "/v1/abort", mig_dest_abort },
+  { "POST", "/v1/check", mig_dest_check },
 };
 
 /* The roots must exist and be directories. */
@@ -175,6 +176,7 @@ mig_dest_start (const struct mig_dest_params *p)
   }
   d->p = *p;
   pthread_mutex_init (&d->lock, NULL);
+  pthread_mutex_init (&d->probe_lock, NULL);
   d->ended_pipe[0] = d->ended_pipe[1] = -1;
   sp.opaque = d;
   if (check_dir ("storage root", p->storage_root) == -1 ||
@@ -243,6 +245,9 @@ mig_dest_stop (struct mig_dest *d)
   if (d->ended_pipe[1] >= 0)
     close (d->ended_pipe[1]);
   free (d->cpu_vendor);
+  json_decref (d->probe[0]);
+  json_decref (d->probe[1]);
+  pthread_mutex_destroy (&d->probe_lock);
   pthread_mutex_destroy (&d->lock);
   free (d);
 }

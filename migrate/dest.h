@@ -30,6 +30,8 @@ struct mig_dest {
   pthread_mutex_t lock;         /* protects jobs */
   struct dest_job *jobs;
   int ended_pipe[2];            /* a byte per migration that ended */
+  pthread_mutex_t probe_lock;   /* protects probe */
+  json_t *probe[2];             /* facts of our QEMU, [kvm] (dest-check.c) */
 };
 
 /* Handlers (dest.c, dest-prepare.c, dest-finish.c). */
@@ -39,6 +41,13 @@ int mig_dest_finish (void *opaque, const struct api_request *req,
                      json_t **reply);
 int mig_dest_abort (void *opaque, const struct api_request *req,
                     json_t **reply);
+
+/* dest-check.c: POST /v1/check, and the facts prepare checks. */
+int mig_dest_check (void *opaque, const struct api_request *req,
+                    json_t **reply);
+json_t *mig_dest_facts (struct mig_dest *d, json_t *vm, const char *host);
+/* The address the source must connect to: ours, or the one it used. */
+const char *mig_dest_data_host (struct mig_dest *d, const char *used);
 
 /* Registry. */
 struct dest_job *mig_dest_find_job (struct mig_dest *d, const char *id);

@@ -41,6 +41,13 @@ mig_host_cpu_vendor (void)
   return proc_field ("/proc/cpuinfo", "vendor_id");
 }
 
+/* The CPU's "model name": -cpu host moves only between identical CPUs. */
+char *
+mig_host_cpu_model_name (void)
+{
+  return proc_field ("/proc/cpuinfo", "model name");
+}
+
 uint64_t
 mig_host_mem_available (void)
 {

@@ -56,6 +56,10 @@ struct mig_vm {
   char *cpu_vendor;             /* the source host's vendor_id */
   struct mig_disk *disks;
   size_t n_disks;
+  json_t *facts;                /* for the compatibility report: cpu_model,
+                                 * cpu_features, cpu_model_name,
+                                 * blocked_reasons, passthrough, bridges
+                                 * (compat.h); sent with the VM */
 };
 
 void mig_vm_free (struct mig_vm *vm);
@@ -75,6 +79,16 @@ uint64_t mig_host_mem_available (void);
 int64_t mig_host_free_bytes (const char *dir);
 int mig_qemu_binary_version (const char *qemu);
 int mig_qemu_has_machine (const char *qemu, const char *machine);
+
+/* ---- vm-facts.c: what the compatibility report needs of the VM ---- */
+
+/* Fill vm->facts (created by mig_vm_discover) from the running VM. */
+int mig_vm_gather_facts (struct qmp *q, struct mig_vm *vm);
+char *mig_host_cpu_model_name (void);
+/* The guest's CPU model from -cpu (malloc'd; default qemu64), and its
+ * feature switches (+f, -f, f=on|off) added to props as booleans.
+ */
+char *mig_vm_cpu_parse (char *const *argv, json_t *props);
 
 /* ---- argv.c: the VM's command line ---- */
 

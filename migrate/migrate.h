@@ -47,12 +47,20 @@ struct mig_source_params {
   int cancel_fd;                /* readable = cancel requested (-1: none) */
   bool qemu_storage;            /* QEMU's blockdev-mirror sync=full, not
                                    vmferry's engine */
+  bool dry_run;                 /* rehearse: connect everything, move nothing */
 };
 
 /* Run one migration.  On a result other than MIG_OK, get_error() says
  * why and, for MIG_FAILED_LEFTOVERS, what was left behind.
  */
 enum mig_result mig_source_run (const struct mig_source_params *p);
+
+/* vmferry check: the compatibility report for moving p->vm to p->host,
+ * changing nothing.  Prints it on p->out (one JSON object with
+ * p->json).  MIG_OK when the VM can move, MIG_REFUSED when it cannot
+ * (or the destination cannot be asked; get_error() says why).
+ */
+enum mig_result mig_check_run (const struct mig_source_params *p);
 
 struct mig_dest_params {
   const char *listen_addr;      /* IP literal */

@@ -120,8 +120,8 @@ apply_disk_map (struct source *s)
 }
 
 /* Connect to the VM, learn what it is, refuse what cannot move. */
-static int
-preflight (struct source *s)
+int
+src_preflight (struct source *s)
 {
   CLEANUP_FREE char *path = resolve_vm (s->p);
   json_auto_t *st = NULL;
@@ -223,7 +223,8 @@ prepare (struct source *s)
   }
   for (i = 0; i < sizeof rnd; i++)
     sprintf (s->id + 2 * i, "%02x", rnd[i]);
-  s->api = api_client_new (s->p->host, s->p->port, s->p->tls_dir);
+  if (s->api == NULL)
+    s->api = api_client_new (s->p->host, s->p->port, s->p->tls_dir);
   if (s->api == NULL)
     return -1;
   body = json_pack ("{s:s, s:s, s:o}", "id", s->id, "host", s->p->host,
@@ -396,6 +397,11 @@ summary (struct source *s, enum mig_result r)
     json_object_set_new (o, "error", json_string (get_error ()));
     return o;
   }
+  if (s->p->dry_run) {
+    json_object_set_new (o, "result", json_string ("rehearsed"));
+    json_object_set (o, "exercised", s->rehearsal);
+    return o;
+  }
   json_object_set_new (o, "storage_s",
                        json_real ((s->t_storage - s->t_start) / 1000.0));
   json_object_set_new (o, "memory_s",
@@ -415,16 +421,33 @@ summary (struct source *s, enum mig_result r)
   return o;
 }
 
+/* --dry-run: exercise the connections (rehearse.c), then undo it all
+ * with the rollback.  MIG_OK if both went well.
+ */
+static enum mig_result
+rehearse (struct source *s)
+{
+  enum mig_result r;
+
+  if (add_tls (s) == -1 || src_rehearse (s) == -1)
+    return rollback (s);
+  set_error (0, "dry run: tearing everything down");
+  r = rollback (s);
+  return r == MIG_FAILED_CLEAN ? MIG_OK : r;
+}
+
 /* The phases up to the destination VM running. */
 static enum mig_result
 run_phases (struct source *s)
 {
   progress_phase (&s->pr, "preflight", NULL);
-  if (preflight (s) == -1)
+  if (src_preflight (s) == -1 || src_check (s) == -1)
     return MIG_REFUSED;
   progress_phase (&s->pr, "setup", "preparing the destination");
   if (prepare (s) == -1)
     return s->stage == SRC_NOTHING ? MIG_REFUSED : rollback (s);
+  if (s->p->dry_run)
+    return rehearse (s);
   s->stage = SRC_MIRRORING;
   if (s->p->qemu_storage) {
     progress_phase (&s->pr, "storage", "mirroring disks (QEMU blockdev-mirror)");
@@ -460,7 +483,7 @@ mig_source_run (const struct mig_source_params *p)
   progress_init (&s.pr, p->out, p->json, p->tty);
   clear_error ();
   r = run_phases (&s);
-  if (r == MIG_OK) {
+  if (r == MIG_OK && !p->dry_run) {
     src_memory_final_info (&s);
     progress_phase (&s.pr, "cleanup", p->keep_source ? "keeping source files"
                     : "quitting source QEMU, deleting source files");
@@ -481,6 +504,7 @@ mig_source_run (const struct mig_source_params *p)
   json_decref (s.prepared);
   json_decref (s.migrate_info);
   src_engine_free (s.engine);
+  json_decref (s.rehearsal);
   set_error (0, "%s", err);
   return r;
 }

@@ -38,6 +38,7 @@ struct source {
   json_t *migrate_info;         /* last query-migrate on the source */
   struct src_engine *engine;    /* --storage-engine vmferry, else NULL */
   double stop_time;             /* source's STOP event */
+  json_t *rehearsal;            /* --dry-run: what was exercised */
 };
 
 /* source-storage.c */
@@ -58,7 +59,16 @@ int src_memory_continue (struct source *s);
 void src_memory_rollback (struct source *s);
 void src_memory_final_info (struct source *s);
 
+/* check.c: the compatibility report from the destination (POST
+ * /v1/check); -1 (set_error) if the VM cannot move there.
+ */
+int src_check (struct source *s);
+
+/* rehearse.c: --dry-run, after prepare and add_tls. */
+int src_rehearse (struct source *s);
+
 /* source.c */
+int src_preflight (struct source *s);
 bool src_cancel_requested (struct source *s);
 json_t *src_cmd (struct source *s, const char *cmd, const char *fmt, ...);
 

@@ -28,6 +28,7 @@ mig_vm_free (struct mig_vm *vm)
   free (vm->qmp_path);
   free (vm->machine);
   free (vm->cpu_vendor);
+  json_decref (vm->facts);
   free (vm);
 }
 
@@ -56,7 +57,7 @@ discover_name (struct qmp *q, const char *qmp_path)
 }
 
 /* One entry of query-block into d.  Returns 0, 1 to skip (no medium),
- * -1 to refuse.
+ * 2 for a pass-through disk (described by get_error()), -1 to refuse.
  */
 static int
 discover_disk (json_t *dev, struct mig_disk *d)
@@ -81,7 +82,7 @@ discover_disk (json_t *dev, struct mig_disk *d)
       (stat (file, &st) == 0 && !S_ISREG (st.st_mode))) {
     set_error (0, "disk %s is a pass-through disk (%s): host block devices "
                "cannot be migrated", d->id, file);
-    return -1;
+    return 2;
   }
   if (file[0] != '/' || json_object_get (ins, "backing_file")) {
     set_error (0, "disk %s (%s): %s", d->id, file,
@@ -119,6 +120,9 @@ discover_disks (struct qmp *q, struct mig_vm *vm)
       vm->n_disks++;            /* so that mig_vm_free frees it */
       return -1;
     }
+    if (s == 2)               /* reported by the compatibility check */
+      json_array_append_new (json_object_get (vm->facts, "passthrough"),
+                             json_string (get_error ()));
     if (s == 0)
       vm->n_disks++;
     else {
@@ -168,31 +172,21 @@ discover_machine (struct qmp *q, struct mig_vm *vm)
     : strv_push (&vm->argv, vm->machine);
 }
 
-/* Refuse what cannot be migrated, before anything is touched. */
+/* Refuse a VM that is already migrating.  Blockers and pass-through
+ * devices are facts for the compatibility report (vm-facts.c), which
+ * lists them all instead of stopping at the first.
+ */
 static int
 check_migratable (struct qmp *q, struct mig_vm *vm)
 {
   json_auto_t *r = qmp_command (q, "query-migrate", NULL, QMP_TIMEOUT);
-  json_t *reasons = json_object_get (r, "blocked-reasons");
-  CLEANUP_FREE char *pt = NULL;
 
   if (r == NULL)
     return -1;
-  if (json_array_size (reasons) > 0) {
-    CLEANUP_FREE char *s = json_dumps (reasons, JSON_COMPACT);
-    set_error (0, "QEMU reports that this VM cannot be migrated: %s", s);
-    return -1;
-  }
   if (json_string_value (json_object_get (r, "status")) &&
       strcmp (json_string_value (json_object_get (r, "status")), "active")
       == 0) {
     set_error (0, "a migration of this VM is already running");
-    return -1;
-  }
-  pt = mig_argv_find_passthrough (vm->argv);
-  if (pt) {
-    set_error (0, "the VM uses a pass-through device or disk, which "
-               "cannot be migrated: %s", pt);
     return -1;
   }
   return 0;
@@ -212,7 +206,9 @@ mig_vm_discover (struct qmp *q, const char *qmp_path)
   vm->pid = qmp_peer_pid (q);
   vm->qemu_version = qmp_qemu_version (q);
   vm->cpu_vendor = mig_host_cpu_vendor ();
-  if (vm->pid <= 0 || (vm->argv = mig_cmdline_read (vm->pid)) == NULL ||
+  vm->facts = json_pack ("{s:[], s:[], s:[]}", "passthrough", "bridges",
+                         "blocked_reasons");
+  if (vm->facts == NULL || vm->pid <= 0 || (vm->argv = mig_cmdline_read (vm->pid)) == NULL ||
       (vm->name = discover_name (q, qmp_path)) == NULL ||
       discover_machine (q, vm) == -1 || discover_disks (q, vm) == -1 ||
       check_migratable (q, vm) == -1)
@@ -225,6 +221,8 @@ mig_vm_discover (struct qmp *q, const char *qmp_path)
   if (kvm == NULL)
     goto err;
   vm->kvm = json_is_true (json_object_get (kvm, "enabled"));
+  if (mig_vm_gather_facts (q, vm) == -1)
+    goto err;
   return vm;
  err:
   mig_vm_free (vm);

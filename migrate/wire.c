@@ -21,19 +21,24 @@ disk_to_json (const struct mig_disk *d)
 json_t *
 mig_vm_to_json (const struct mig_vm *vm)
 {
-  json_t *argv = json_array (), *disks = json_array ();
+  json_t *argv = json_array (), *disks = json_array (), *o;
   size_t i;
 
   for (i = 0; vm->argv && vm->argv[i]; i++)
     json_array_append_new (argv, json_string (vm->argv[i]));
   for (i = 0; i < vm->n_disks; i++)
     json_array_append_new (disks, disk_to_json (&vm->disks[i]));
-  return json_pack ("{s:s, s:o, s:o, s:i, s:s, s:I, s:s}",
-                    "name", vm->name, "argv", argv, "disks", disks,
-                    "qemu_version", vm->qemu_version,
-                    "machine", vm->machine,
-                    "memory", (json_int_t) vm->memory,
-                    "cpu_vendor", vm->cpu_vendor ? vm->cpu_vendor : "");
+  o = json_pack ("{s:s, s:o, s:o, s:i, s:s, s:I, s:s, s:b}",
+                 "name", vm->name, "argv", argv, "disks", disks,
+                 "qemu_version", vm->qemu_version,
+                 "machine", vm->machine,
+                 "memory", (json_int_t) vm->memory,
+                 "cpu_vendor", vm->cpu_vendor ? vm->cpu_vendor : "",
+                 "kvm", vm->kvm);
+  /* The facts for the compatibility report travel alongside. */
+  if (o && vm->facts)
+    json_object_update_missing (o, vm->facts);
+  return o;
 }
 
 /* A name that is safe as one path component. */

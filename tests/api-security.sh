@@ -5,7 +5,10 @@
 # expired certificate get 403 (or a failed handshake); a good certificate
 # gets 200 (the control); malformed and hostile prepare requests get a
 # 4xx with a message; a destination QEMU older than the source's is
-# refused; and nothing is ever created in the storage or run roots.
+# refused; POST /v1/check answers a report (400 for a bad VM, an error
+# finding for a newer source QEMU, findings rather than a crash for
+# mistyped facts); and nothing is ever created in the storage or run
+# roots.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 . "$abs_top_srcdir/tests/mig-functions.sh"
@@ -89,6 +92,28 @@ expect escape 422 'outside the storage root' \
   "{\"id\":\"a5\",\"host\":\"$DST_IP\",\"vm\":{\"name\":\"v5\",\"argv\":[\"qemu\",\"-drive\",\"file=/s/d.qcow2\"],\"disks\":[{\"id\":\"d\",\"path\":\"/s/d.qcow2\",\"format\":\"qcow2\",\"virtual_size\":1048576,\"allocated\":0,\"read_only\":false,\"dest_path\":\"/etc/d.qcow2\"}],\"machine\":\"pc-q35-7.2\",\"memory\":1,\"cpu_vendor\":\"\",\"qemu_version\":70200}}"
 expect passthru 422 'pass-through' \
   "{\"id\":\"a6\",\"host\":\"$DST_IP\",\"vm\":{\"name\":\"v6\",\"argv\":[\"qemu\",\"-device\",\"vfio-pci,host=01:00.0\"],\"disks\":[],\"machine\":\"pc-q35-7.2\",\"memory\":1,\"cpu_vendor\":\"\",\"qemu_version\":70200}}"
+
+# POST /v1/check: a report, never a crash, and nothing created.
+# check_req NAME STATUS BODY: POST BODY to /v1/check.
+check_req ()
+{
+  # shellcheck disable=SC2086
+  _st=$(call "$1" $good -X POST -H 'Content-Type: application/json' \
+          --data-binary "$3" "$url/v1/check")
+  [ "$_st" = "$2" ] || { cat "$TEST_DIR/$1"; fail "$1: HTTP $_st, expected $2"; }
+}
+check_req check-bad 400 "{\"host\":\"$DST_IP\",\"vm\":{\"name\":\"x\"}}"
+grep -q 'bad VM description' "$TEST_DIR/check-bad" || fail "check-bad: no reason"
+check_req check-newer 200 "{\"host\":\"$DST_IP\",\"vm\":{$(vm c1 pc-q35-7.2 990000)}}"
+jq -e '.can_move == false and (.findings | map(select(.id == "qemu-version"
+       and .severity == "error")) | length) == 1' "$TEST_DIR/check-newer" \
+  >/dev/null || { cat "$TEST_DIR/check-newer"; fail "check-newer: no error"; }
+check_req check-garbage 200 "{\"host\":\"$DST_IP\",\"vm\":{$(vm c2 pc-q35-7.2 70200),\"kvm\":\"yes\",\"cpu_model\":7,\"cpu_features\":5,\"passthrough\":\"x\",\"bridges\":[1,{}],\"blocked_reasons\":{}}}"
+jq -e '(.can_move | type) == "boolean" and (.findings | length) > 5' \
+  "$TEST_DIR/check-garbage" >/dev/null ||
+  { cat "$TEST_DIR/check-garbage"; fail "check-garbage: no report"; }
+echo "check-garbage: $(jq -c '[.can_move, (.findings | map(.id))]' \
+  "$TEST_DIR/check-garbage")"
 
 # Unknown endpoint and method.
 # shellcheck disable=SC2086
