@@ -26,7 +26,9 @@ for link in $LINKS; do
       for e in $ENGINES; do
         d="$out/runs/$link-$w-$e-$r"
         echo "== $link $w $e run $r"
-        if ! "$top/run" sh "$here/one-run.sh" "$e" "$link" "$w" "$d" \
+        # One guest test at a time on this machine (tests take it too).
+        if ! flock /tmp/vmferry-vmtests.lock \
+             "$top/run" sh "$here/one-run.sh" "$e" "$link" "$w" "$d" \
              > "$d.log" 2>&1; then
           tail -n 20 "$d.log"
           echo "bench: $link $w $e run $r FAILED (log: $d.log)" >&2
