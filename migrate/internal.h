@@ -132,7 +132,11 @@ struct mig_skeleton_net {
   int nbd_port;
   int migration_port;
   const char *tls_dir;
+  bool psk;                     /* tls-creds-psk (tls_dir/keys.psk) */
 };
+
+/* Name of the PSK user in keys.psk ("vmferry:HEXKEY"). */
+#define MIG_PSK_USER "vmferry"
 
 int mig_free_port (const char *host);
 char *mig_tcp_uri (const char *host, int port);
