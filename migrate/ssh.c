@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 
 #include "internal.h"
+#include "progress.h"
 
 #define AGENT_TIMEOUT_MS 60000   /* ssh login + vmferryd start */
 #define EXIT_TIMEOUT_MS 60000    /* remote vmferryd stop after EOF */
@@ -309,9 +310,12 @@ ssh_last_words (struct ssh_conn *c)
   return l;
 }
 
-/* Read the agent's "listening on 127.0.0.1 port N" line. */
+/* Read the agent's "listening on 127.0.0.1 port N" line.  Gives up
+ * (-1) on EOF or after AGENT_TIMEOUT_MS; -2 when cancel_fd becomes
+ * readable (Ctrl-C).
+ */
 static int
-read_port (struct ssh_conn *c)
+read_port (struct ssh_conn *c, int cancel_fd)
 {
   char buf[512];
   size_t len = 0;
@@ -319,13 +323,16 @@ read_port (struct ssh_conn *c)
   const char *p;
 
   while (len < sizeof buf - 1) {
-    struct pollfd pfd = { .fd = c->out_fd, .events = POLLIN };
+    struct pollfd pfd[2] = { { .fd = c->out_fd, .events = POLLIN },
+                             { .fd = cancel_fd, .events = POLLIN } };
     ssize_t r;
-    if (poll (&pfd, 1, 100) == 0) {
+    if (poll (pfd, cancel_fd >= 0 ? 2 : 1, 100) == 0) {
       if (now_ms () > end)
         break;
       continue;
     }
+    if (pfd[1].revents)
+      return -2;
     r = read (c->out_fd, buf + len, sizeof buf - 1 - len);
     if (r <= 0)
       break;
@@ -340,18 +347,23 @@ read_port (struct ssh_conn *c)
 
 /* Run vmferryd --once there and learn its port. */
 static int
-start_agent (struct ssh_conn *c)
+start_agent (struct ssh_conn *c, int cancel_fd)
 {
   const char *extra[] = { "-M", "-o", "ControlPersist=no", "-o",
     "ExitOnForwardFailure=yes", "-T", "--", c->host, "exec sh -s", NULL };
   CLEANUP_STRV char **argv = ssh_argv (c, extra);
   CLEANUP_FREE char *script = remote_script (c), *why = NULL;
+  int r;
 
   if (argv == NULL || script == NULL || spawn_ssh (c, argv) == -1)
     return -1;
-  if (write_all (c->in_fd, script, strlen (script)) == 0 &&
-      read_port (c) == 0)
+  r = write_all (c->in_fd, script, strlen (script));
+  if (r == 0 && (r = read_port (c, cancel_fd)) == 0)
     return 0;
+  if (r == -2) {
+    set_error (0, "cancelled by the user");
+    return -1;
+  }
   why = ssh_last_words (c);
   set_error (0, "ssh %s: could not start vmferryd --once there: %s",
              c->host, why);
@@ -394,6 +406,11 @@ teardown (struct ssh_conn *c)
 
   if (c->in_fd >= 0)
     close (c->in_fd);
+  /* No agent yet (login failed, hangs, or cancelled): nothing there
+   * needs a clean stop; a dropped connection ends the remote script.
+   */
+  if (c->pid > 0 && c->rport == 0)
+    kill (c->pid, SIGTERM);
   while (c->pid > 0 && waitpid (c->pid, NULL, WNOHANG) == 0) {
     if (now_ms () > end) {
       kill (c->pid, SIGTERM);
@@ -413,6 +430,25 @@ teardown (struct ssh_conn *c)
   free (c->port);
 }
 
+/* Before mig_source_run() took over: with --json, still end with a
+ * result object, as every run of vmferry migrate does.
+ */
+static void
+early_result (const struct mig_source_params *mp, enum mig_result r)
+{
+  struct progress pr;
+  json_auto_t *o = json_pack ("{s:s, s:i, s:s, s:s, s:f, s:s}",
+                              "result", mig_result_text (r), "exit_code", r,
+                              "vm", mp->vm, "destination",
+                              mp->dest_name ? mp->dest_name : "?",
+                              "total_s", 0.0, "error", get_error ());
+
+  if (mp->json && o) {
+    progress_init (&pr, mp->out, true, false);
+    progress_result (&pr, o);
+  }
+}
+
 enum mig_result
 mig_ssh_run (const struct mig_ssh_params *sp, struct mig_source_params *mp)
 {
@@ -422,14 +458,18 @@ mig_ssh_run (const struct mig_ssh_params *sp, struct mig_source_params *mp)
 
   if (parse_target (&c, sp->target) == -1)
     r = MIG_USAGE;
-  else if (make_secrets (&c) == 0 && start_agent (&c) == 0 &&
-           add_forward (&c) == 0) {
-    mp->host = "127.0.0.1";
-    mp->port = c.lport;
-    mp->tls_dir = c.tls;
-    mp->psk = true;
+  else {
     mp->dest_name = c.host;
-    r = mig_source_run (mp);
+    if (make_secrets (&c) == 0 && start_agent (&c, mp->cancel_fd) == 0 &&
+        add_forward (&c) == 0) {
+      mp->host = "127.0.0.1";
+      mp->port = c.lport;
+      mp->tls_dir = c.tls;
+      mp->psk = true;
+      r = mig_source_run (mp);
+    }
+    else
+      early_result (mp, r);
   }
   snprintf (err, sizeof err, "%s", get_error ());
   mp->dest_name = NULL;
