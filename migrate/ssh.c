@@ -393,6 +393,8 @@ add_forward (struct ssh_conn *c)
                out && *out ? out : "no message");
     return -1;
   }
+  debug ("ssh %s: vmferryd --once listens on 127.0.0.1 port %d there, "
+         "forwarded from 127.0.0.1:%d here", c->host, c->rport, c->lport);
   return 0;
 }
 

@@ -60,6 +60,21 @@ mig_dir_empty "$DST_RUN" && mig_dir_empty "$DST_STORAGE" ||
 [ -z "$(ip netns pids "$DST_NS" | grep -vx "$SSH_PID")" ] ||
   fail "processes left on the destination besides sshd"
 
+# Logged in, agent started, then the source refuses (a --disk-path for
+# a disk the VM does not have): the agent there is stopped when vmferry
+# closes the connection, and nothing is left on either side.
+migrate_ssh "$SSH_KEY" "$src/qmp.sock" --disk-path /no/such.qcow2=/x
+[ "$MIG_RC" = 2 ] || fail "a refused preflight gave exit code $MIG_RC, not 2"
+grep -q 'the VM has no disk /no/such.qcow2' "$TEST_DIR/migrate.out" ||
+  fail "the refusal does not say why"
+grep -q 'debug: ssh .*: vmferryd --once listens on 127.0.0.1 port' \
+  "$TEST_DIR/migrate.out" || fail "the agent did not start there"
+vm_running "$src" || fail "the source VM stopped after a refused preflight"
+[ -z "$(ip netns pids "$DST_NS" | grep -vx "$SSH_PID")" ] ||
+  fail "the one-shot agent still runs on the destination"
+mig_dir_empty "$LTMP" || fail "local temporary files left: $(ls "$LTMP")"
+mig_dir_empty "$SSH_TMP" || fail "remote temporary files left"
+
 # The real move.
 migrate_ssh "$SSH_KEY" "$src/qmp.sock" --json
 [ "$MIG_RC" = 0 ] || fail "vmferry migrate over ssh failed"
