@@ -187,7 +187,12 @@ heredoc (struct ssh_conn *c, const char *name)
 
 /* The script the remote shell reads from its stdin.  It is one
  * function, called on the last line, so the shell has parsed all of it
- * before "cat" takes over the rest of stdin (the EOF that ends it).
+ * before "cat" takes over the rest of stdin.  That cat, in the
+ * background, stops vmferryd when stdin ends (vmferry closed it, or the
+ * connection dropped); the script itself ends with vmferryd, so an
+ * agent that fails to start ends the ssh session at once (and vmferry
+ * sees its message) instead of waiting for stdin.  A background job
+ * would get /dev/null as stdin: hence fd 3.
  */
 static char *
 remote_script (struct ssh_conn *c)
@@ -209,15 +214,19 @@ remote_script (struct ssh_conn *c)
      "  trap 'rm -rf \"$d\"' EXIT\n"
      "%s%s%s%s"
      "  mkdir -p %s %s || exit 1\n"
+     "  command -v %s > /dev/null ||\n"
+     "    { echo vmferry: %s: command not found >&2; exit 127; }\n"
      "  set -- $SSH_CONNECTION\n"
      "  %s --once --listen 127.0.0.1:0 --data-addr \"$3\" --data-tls psk \\\n"
-     "    --tls-dir \"$d\" --storage-root %s --run-root %s </dev/null &\n"
+     "    --tls-dir \"$d\" --storage-root %s --run-root %s </dev/null 3<&- &\n"
      "  pid=$!\n"
-     "  cat > /dev/null\n"
-     "  kill $pid 2>/dev/null\n"
+     "  ( cat > /dev/null; kill $pid 2>/dev/null ) <&3 > /dev/null 2>&1 &\n"
+     "  exec 3<&-\n"
      "  wait $pid\n"
      "}\n"
-     "vmferry_main; exit\n", ca, crt, key, psk, sr, rr, bin, sr, rr);
+     "exec 3<&0\n"
+     "vmferry_main; exit\n", ca, crt, key, psk, sr, rr, bin, bin, bin, sr,
+     rr);
 }
 
 /* ssh's argv: -M (master) with our control socket, the target and

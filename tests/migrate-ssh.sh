@@ -30,13 +30,19 @@ migrate_ssh ()
   ip netns exec "$SRC_NS" env TMPDIR="$LTMP" VMFERRY_DEBUG=1 vmferry migrate "$@" \
     --to "ssh://root@$DST_IP:2222" $SSH_OPTS \
     --ssh-option "IdentityFile=$_key" \
-    --ssh-vmferryd "$abs_top_builddir/cmd/vmferryd" \
+    --ssh-vmferryd "${REMOTE_VMFERRYD:-$abs_top_builddir/cmd/vmferryd}" \
     --ssh-storage-root "$DST_STORAGE" --ssh-run-root "$DST_RUN" \
     > "$TEST_DIR/migrate.out" 2>&1
   MIG_RC=$?
   cat "$TEST_DIR/migrate.out"
   echo "vmferry exit code: $MIG_RC"
 }
+
+# A malformed ssh:// destination is a usage error.
+vmferry migrate /x/qmp.sock --to ssh://root@ > "$TEST_DIR/usage.out" 2>&1
+[ $? = 1 ] || fail "ssh://root@ was not a usage error"
+grep -q "'ssh://root@' is not ssh://\[USER@\]HOST\[:PORT\]" \
+  "$TEST_DIR/usage.out" || fail "no clear message for ssh://root@"
 
 src="$TEST_DIR/src"
 img="$src/disk0.qcow2"
@@ -59,6 +65,19 @@ mig_dir_empty "$DST_RUN" && mig_dir_empty "$DST_STORAGE" ||
   fail "files left in the destination roots"
 [ -z "$(ip netns pids "$DST_NS" | grep -vx "$SSH_PID")" ] ||
   fail "processes left on the destination besides sshd"
+
+# Logged in, but no such vmferryd there: refused at once, with the
+# reason (not after a timeout).
+start=$(date +%s)
+REMOTE_VMFERRYD=/no/such/vmferryd
+migrate_ssh "$SSH_KEY" "$src/qmp.sock"
+REMOTE_VMFERRYD=
+[ "$MIG_RC" = 2 ] || fail "a missing vmferryd gave exit code $MIG_RC, not 2"
+grep -q 'could not start vmferryd --once there: .*/no/such/vmferryd: command not found' \
+  "$TEST_DIR/migrate.out" || fail "the error does not name the missing program"
+[ $(($(date +%s) - start)) -lt 30 ] || fail "a missing vmferryd took 30 s"
+mig_dir_empty "$LTMP" && mig_dir_empty "$SSH_TMP" ||
+  fail "temporary files left after a missing vmferryd"
 
 # Logged in, agent started, then the source refuses (a --disk-path for
 # a disk the VM does not have): the agent there is stopped when vmferry
