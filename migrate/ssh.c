@@ -41,7 +41,7 @@
 /* One ssh connection and what it needs. */
 struct ssh_conn {
   const struct mig_ssh_params *p;
-  char *user, *host, *port;     /* from the target (user, port optional) */
+  struct mig_ssh_target tg;     /* user, host, port */
   char *dir;                    /* local temporary directory (0700) */
   char *tls;                    /* dir/tls: what both ends use */
   pid_t pid;                    /* the ssh master, 0 if none */
@@ -49,18 +49,34 @@ struct ssh_conn {
   int rport, lport;             /* vmferryd's port there, forward here */
 };
 
-/* Split ssh://[user@]host[:port] ([v6] allowed). */
-static int
-parse_target (struct ssh_conn *c, const char *t)
+void
+mig_ssh_target_clear (struct mig_ssh_target *t)
 {
-  const char *h, *at, *colon = NULL, *target = t;
+  free (t->user);
+  free (t->host);
+  free (t->port);
+  t->user = t->host = t->port = NULL;
+}
+
+/* A user or host name ssh cannot mistake for an option or a path. */
+static bool
+plain_name (const char *s)
+{
+  return *s && *s != '-' && strcspn (s, "/@ \t\r\n'\"\\") == strlen (s);
+}
+
+int
+mig_ssh_parse_target (const char *target, struct mig_ssh_target *tg)
+{
+  const char *t = target, *h, *at, *colon = NULL;
   size_t hl;
 
+  memset (tg, 0, sizeof *tg);
   if (strncmp (t, "ssh://", 6) != 0)
     goto bad;
   t += 6;
   at = strchr (t, '@');
-  if (at && (c->user = strndup (t, at - t)) == NULL)
+  if (at && (tg->user = strndup (t, at - t)) == NULL)
     goto bad;
   h = at ? at + 1 : t;
   if (*h == '[') {
@@ -75,14 +91,15 @@ parse_target (struct ssh_conn *c, const char *t)
     colon = strchr (h, ':');
     hl = colon ? (size_t) (colon - h) : strlen (h);
   }
-  if (hl == 0 || (c->host = strndup (h, hl)) == NULL ||
+  if (hl == 0 || (tg->host = strndup (h, hl)) == NULL ||
       (colon && (colon[1] == '\0' || strspn (colon + 1, "0123456789")
-                 != strlen (colon + 1))) ||
-      (colon && (c->port = strdup (colon + 1)) == NULL) ||
-      (c->user && (*c->user == '\0' || *c->user == '-')) || *c->host == '-')
+                 != strlen (colon + 1) || strlen (colon + 1) > 5)) ||
+      (colon && (tg->port = strdup (colon + 1)) == NULL) ||
+      (tg->user && !plain_name (tg->user)) || !plain_name (tg->host))
     goto bad;
   return 0;
  bad:
+  mig_ssh_target_clear (tg);
   set_error (0, "'%s' is not ssh://[USER@]HOST[:PORT]", target);
   return -1;
 }
@@ -139,9 +156,8 @@ make_secrets (struct ssh_conn *c)
   return write_secret (psk, line);
 }
 
-/* 'text' quoted for sh. */
-static char *
-sh_quote (const char *s)
+char *
+mig_sh_quote (const char *s)
 {
   size_t n = 3;
   const char *p;
@@ -201,9 +217,9 @@ remote_script (struct ssh_conn *c)
   CLEANUP_FREE char *crt = heredoc (c, "server-cert.pem");
   CLEANUP_FREE char *key = heredoc (c, "server-key.pem");
   CLEANUP_FREE char *psk = heredoc (c, "keys.psk");
-  CLEANUP_FREE char *bin = sh_quote (c->p->vmferryd);
-  CLEANUP_FREE char *sr = sh_quote (c->p->storage_root);
-  CLEANUP_FREE char *rr = sh_quote (c->p->run_root);
+  CLEANUP_FREE char *bin = mig_sh_quote (c->p->vmferryd);
+  CLEANUP_FREE char *sr = mig_sh_quote (c->p->storage_root);
+  CLEANUP_FREE char *rr = mig_sh_quote (c->p->run_root);
 
   if (!ca || !crt || !key || !psk || !bin || !sr || !rr)
     return NULL;
@@ -241,10 +257,10 @@ ssh_argv (struct ssh_conn *c, const char *const *extra)
 
   if (ctl == NULL || strv_push (&v, c->p->ssh) == -1 ||
       strv_push (&v, "-S") == -1 || strv_push (&v, ctl) == -1 ||
-      (c->port && (strv_push (&v, "-p") == -1 ||
-                   strv_push (&v, c->port) == -1)) ||
-      (c->user && (strv_push (&v, "-l") == -1 ||
-                   strv_push (&v, c->user) == -1)))
+      (c->tg.port && (strv_push (&v, "-p") == -1 ||
+                      strv_push (&v, c->tg.port) == -1)) ||
+      (c->tg.user && (strv_push (&v, "-l") == -1 ||
+                      strv_push (&v, c->tg.user) == -1)))
     goto err;
   for (i = 0; c->p->ssh_options && c->p->ssh_options[i]; i++)
     if (strv_push (&v, "-o") == -1 ||
@@ -359,7 +375,7 @@ static int
 start_agent (struct ssh_conn *c, int cancel_fd)
 {
   const char *extra[] = { "-M", "-o", "ControlPersist=no", "-o",
-    "ExitOnForwardFailure=yes", "-T", "--", c->host, "exec sh -s", NULL };
+    "ExitOnForwardFailure=yes", "-T", "--", c->tg.host, "exec sh -s", NULL };
   CLEANUP_STRV char **argv = ssh_argv (c, extra);
   CLEANUP_FREE char *script = remote_script (c), *why = NULL;
   int r;
@@ -375,7 +391,7 @@ start_agent (struct ssh_conn *c, int cancel_fd)
   }
   why = ssh_last_words (c);
   set_error (0, "ssh %s: could not start vmferryd --once there: %s",
-             c->host, why);
+             c->tg.host, why);
   return -1;
 }
 
@@ -384,7 +400,8 @@ static int
 add_forward (struct ssh_conn *c)
 {
   char spec[64];
-  const char *extra[] = { "-O", "forward", "-L", spec, "--", c->host, NULL };
+  const char *extra[] = { "-O", "forward", "-L", spec, "--", c->tg.host,
+    NULL };
   CLEANUP_STRV char **argv = NULL;
   CLEANUP_FREE char *out = NULL;
 
@@ -398,12 +415,12 @@ add_forward (struct ssh_conn *c)
   if (run_capture (argv, &out) != 0) {
     if (out)
       out[strcspn (out, "\n")] = '\0';
-    set_error (0, "ssh %s: port forward %s failed: %s", c->host, spec,
+    set_error (0, "ssh %s: port forward %s failed: %s", c->tg.host, spec,
                out && *out ? out : "no message");
     return -1;
   }
   debug ("ssh %s: vmferryd --once listens on 127.0.0.1 port %d there, "
-         "forwarded from 127.0.0.1:%d here", c->host, c->rport, c->lport);
+         "forwarded from 127.0.0.1:%d here", c->tg.host, c->rport, c->lport);
   return 0;
 }
 
@@ -436,9 +453,7 @@ teardown (struct ssh_conn *c)
     debug ("removing %s: %s", c->dir, get_error ());
   free (c->dir);
   free (c->tls);
-  free (c->user);
-  free (c->host);
-  free (c->port);
+  mig_ssh_target_clear (&c->tg);
 }
 
 /* Before mig_source_run() took over: with --json, still end with a
@@ -467,10 +482,10 @@ mig_ssh_run (const struct mig_ssh_params *sp, struct mig_source_params *mp)
   enum mig_result r = MIG_REFUSED;
   char err[2048];
 
-  if (parse_target (&c, sp->target) == -1)
+  if (mig_ssh_parse_target (sp->target, &c.tg) == -1)
     r = MIG_USAGE;
   else {
-    mp->dest_name = c.host;
+    mp->dest_name = c.tg.host;
     if (make_secrets (&c) == 0 && start_agent (&c, mp->cancel_fd) == 0 &&
         add_forward (&c) == 0) {
       mp->host = "127.0.0.1";
