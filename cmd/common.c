@@ -33,7 +33,7 @@ cmd_parse_hostport (const char *s, char **addr, int *port)
   if (colon) {
     errno = 0;
     p = strtol (colon + 1, &e, 10);
-    if (errno || *e || p <= 0 || p > 65535)
+    if (errno || *e || p < 0 || p > 65535)
       goto bad;
     *port = p;
   }

@@ -6,7 +6,7 @@
 #define VMFERRY_DEFAULT_TLS_DIR "/etc/pki/vmferry"
 
 /* Split "ADDR[:PORT]" / "[V6]:PORT" into a malloc'd *addr and *port
- * (unchanged when absent).  -1 + set_error if malformed.
+ * (unchanged when absent; 0 is accepted: vmferryd then picks a port).  -1 + set_error if malformed.
  */
 int cmd_parse_hostport (const char *s, char **addr, int *port);
 

@@ -20,6 +20,9 @@ usage (FILE *fp)
 "                  [--storage-engine qemu|vmferry] [--keep-source]\n"
 "                  [--disk-path SRC=DST]... [--dry-run] [--json] [--verbose]\n"
 "  vmferry check VM --to ADDR[:PORT] [--tls-dir DIR] [--vm-dir DIR] [--json]\n"
+"  vmferry migrate VM --to ssh://[USER@]HOST[:PORT] [--ssh-option OPT]...\n"
+"                  [--ssh-vmferryd PATH] [--ssh-storage-root DIR]\n"
+"                  [--ssh-run-root DIR] [other migrate options]\n"
 "  vmferry pki init DIR\n"
 "  vmferry pki issue DIR --name NAME [--ip ADDR]... [--out DIR] [--days N]\n"
 "  vmferry --help | --version\n"
@@ -28,6 +31,9 @@ usage (FILE *fp)
 "--vm-dir (default /run/vmferry/vms) as NAME.qmp or NAME/qmp.sock.  The\n"
 "default port is %d and the default TLS directory %s.  pki issue\n"
 "writes to DIR/NAME unless --out is given; --days defaults to 3650.\n"
+"With ssh://, vmferry starts a one-shot vmferryd on HOST over ssh (-o\n"
+"OPT options), with fresh keys: no PKI needed.  Destination roots default to\n"
+"/var/lib/vmferry and /run/vmferry, vmferryd is found in PATH there.\n"
 "\n"
 "Exit codes: 0 migrated; 1 usage error; 2 refused, nothing was done;\n"
 "3 failed, source VM still running, destination cleaned; 4 failed,\n"
@@ -40,7 +46,8 @@ usage (FILE *fp)
 
 enum { OPT_TO = 256, OPT_TLS_DIR, OPT_VM_DIR, OPT_ENGINE, OPT_KEEP,
        OPT_DISK_PATH, OPT_JSON, OPT_NAME, OPT_IP, OPT_OUT, OPT_DAYS,
-       OPT_DRY_RUN };
+       OPT_DRY_RUN, OPT_SSH_OPTION, OPT_SSH_VMFERRYD, OPT_SSH_STORAGE,
+       OPT_SSH_RUN };
 
 static const struct option long_options[] = {
   { "to", required_argument, NULL, OPT_TO },
@@ -55,6 +62,10 @@ static const struct option long_options[] = {
   { "ip", required_argument, NULL, OPT_IP },
   { "out", required_argument, NULL, OPT_OUT },
   { "days", required_argument, NULL, OPT_DAYS },
+  { "ssh-option", required_argument, NULL, OPT_SSH_OPTION },
+  { "ssh-vmferryd", required_argument, NULL, OPT_SSH_VMFERRYD },
+  { "ssh-storage-root", required_argument, NULL, OPT_SSH_STORAGE },
+  { "ssh-run-root", required_argument, NULL, OPT_SSH_RUN },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -64,6 +75,8 @@ static const struct option long_options[] = {
 /* Everything the command line can say. */
 struct args {
   struct mig_source_params mp;
+  struct mig_ssh_params sp;     /* --to ssh://... */
+  char **ssh_options;
   const char *to, *engine, *name, *out;
   char **disk_map, **ips;
   int days;
@@ -93,6 +106,13 @@ parse (int argc, char **argv, struct args *a)
         return -1;
       break;
     case OPT_OUT: a->out = optarg; break;
+    case OPT_SSH_OPTION:
+      if (strv_push (&a->ssh_options, optarg) == -1)
+        return -1;
+      break;
+    case OPT_SSH_VMFERRYD: a->sp.vmferryd = optarg; break;
+    case OPT_SSH_STORAGE: a->sp.storage_root = optarg; break;
+    case OPT_SSH_RUN: a->sp.run_root = optarg; break;
     case OPT_DAYS:
       if (sscanf (optarg, "%d", &a->days) != 1) {
         fprintf (stderr, "vmferry: --days: not a number: %s\n", optarg);
@@ -108,6 +128,9 @@ parse (int argc, char **argv, struct args *a)
   return 0;
 }
 
+/* --to ssh://[user@]host[:port] is the one-shot over ssh (vmferry(1));
+ * anything else names a running agent, ADDR[:PORT].
+ */
 static int
 do_migrate (struct args *a, const char *vm, bool check)
 {
@@ -127,7 +150,10 @@ do_migrate (struct args *a, const char *vm, bool check)
   }
   a->mp.qemu_storage = a->engine == NULL || strcmp (a->engine, "qemu") == 0;
   a->mp.port = VMFERRY_DEFAULT_PORT;
-  if (cmd_parse_hostport (a->to, &host, &a->mp.port) == -1) {
+  if (strncmp (a->to, "ssh://", 6) != 0 &&
+      (cmd_parse_hostport (a->to, &host, &a->mp.port) == -1 ||
+       (a->mp.port == 0 && (set_error (0, "%s: port 0 is not allowed",
+                                       a->to), 1)))) {
     fprintf (stderr, "vmferry: --to: %s\n", get_error ());
     return MIG_USAGE;
   }
@@ -144,7 +170,10 @@ do_migrate (struct args *a, const char *vm, bool check)
     return r;
   }
   a->mp.cancel_fd = cmd_signal_fd ();
-  r = mig_source_run (&a->mp);
+  a->sp.target = a->to;
+  a->sp.ssh_options = a->ssh_options;
+  a->sp.ssh = getenv ("VMFERRY_SSH") ? getenv ("VMFERRY_SSH") : "ssh";
+  r = host ? mig_source_run (&a->mp) : mig_ssh_run (&a->sp, &a->mp);
   if (r != MIG_OK)
     fprintf (stderr, "vmferry: %s: %s\n", mig_result_text (r), get_error ());
   return r;
@@ -182,6 +211,8 @@ main (int argc, char **argv)
   struct args a = {
     .mp = { .tls_dir = VMFERRY_DEFAULT_TLS_DIR,
             .vm_dir = "/run/vmferry/vms", .cancel_fd = -1 },
+    .sp = { .vmferryd = "vmferryd", .storage_root = "/var/lib/vmferry",
+            .run_root = "/run/vmferry" },
   };
   int r;
 
@@ -203,5 +234,6 @@ main (int argc, char **argv)
   }
   strv_free (a.disk_map);
   strv_free (a.ips);
+  strv_free (a.ssh_options);
   exit (r);
 }

@@ -16,17 +16,20 @@ usage (FILE *fp)
   fprintf (fp,
 "Usage: vmferryd --listen ADDR[:PORT] --storage-root DIR --run-root DIR\n"
 "                [--tls-dir DIR] [--config FILE] [--once] [--qemu PATH]\n"
-"                [--verbose]\n"
+"                [--data-addr ADDR] [--data-tls x509|psk] [--verbose]\n"
 "\n"
 "Receives live migrations from vmferry over HTTPS with mutual TLS.\n"
 "Disk images are created only under --storage-root; sockets and logs go\n"
 "to --run-root.  ADDR is an IP address.  Default port %d, default TLS\n"
-"directory %s.\n",
+"directory %s.  Port 0 picks a free port (printed).  --data-addr: the\n"
+"address of the NBD and migration listeners (default: --listen's).\n"
+"--data-tls psk: the QEMUs use TLS-PSK from --tls-dir/keys.psk (set by\n"
+"vmferry for ssh:// destinations).\n",
            VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR);
 }
 
 enum { OPT_LISTEN = 256, OPT_STORAGE, OPT_RUN, OPT_TLS, OPT_CONFIG,
-       OPT_ONCE, OPT_QEMU };
+       OPT_ONCE, OPT_QEMU, OPT_DATA_ADDR, OPT_DATA_TLS };
 
 static const struct option long_options[] = {
   { "listen", required_argument, NULL, OPT_LISTEN },
@@ -36,6 +39,8 @@ static const struct option long_options[] = {
   { "config", required_argument, NULL, OPT_CONFIG },
   { "once", no_argument, NULL, OPT_ONCE },
   { "qemu", required_argument, NULL, OPT_QEMU },
+  { "data-addr", required_argument, NULL, OPT_DATA_ADDR },
+  { "data-tls", required_argument, NULL, OPT_DATA_TLS },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -64,6 +69,14 @@ set_option (void *opaque, const char *key, const char *value)
   else if (strcmp (key, "tls-dir") == 0) a->dp.tls_dir = v;
   else if (strcmp (key, "qemu") == 0) a->dp.qemu = v;
   else if (strcmp (key, "once") == 0) a->dp.once = strcmp (v, "true") == 0;
+  else if (strcmp (key, "data-addr") == 0) a->dp.data_addr = v;
+  else if (strcmp (key, "data-tls") == 0 &&
+           (strcmp (v, "psk") == 0 || strcmp (v, "x509") == 0))
+    a->dp.psk = strcmp (v, "psk") == 0;
+  else if (strcmp (key, "data-tls") == 0) {
+    set_error (0, "data-tls: '%s' is neither x509 nor psk", v);
+    return -1;
+  }
   else {
     set_error (0, "unknown setting '%s'", key);
     return -1;
@@ -94,6 +107,8 @@ parse (int argc, char **argv, struct args *a)
     case OPT_RUN: key = "run-root"; break;
     case OPT_TLS: key = "tls-dir"; break;
     case OPT_QEMU: key = "qemu"; break;
+    case OPT_DATA_ADDR: key = "data-addr"; break;
+    case OPT_DATA_TLS: key = "data-tls"; break;
     case OPT_CONFIG: break;
     case OPT_ONCE: a->dp.once = true; break;
     case 'v': vmferry_debug_enable ("vmferryd"); break;

@@ -77,4 +77,19 @@ check ()
 
 check "$VMFERRY" vmferry.pod
 check "$VMFERRYD" vmferryd.pod
+
+# Every vmferryd option that is a setting is documented as a key of
+# its configuration file, "=item B<key> =" in vmferry.conf.pod.
+conf=$srcdir/vmferry.conf.pod
+for opt in $("$VMFERRYD" --help | grep -Eo -- '--[a-z][a-z0-9-]*' | sort -u)
+do
+  key=${opt#--}
+  case $key in config|help|version|verbose) continue ;; esac
+  if ! grep -Eq "^=item B<$key> =" "$conf"; then
+    echo "$0: FAIL: vmferryd setting $key is not documented in" \
+         "vmferry.conf.pod (no =item B<$key> =)"
+    status=1
+  fi
+done
+[ $status != 0 ] || echo "$0: ok: vmferry.conf.pod documents every setting"
 exit $status

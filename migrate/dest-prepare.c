@@ -224,7 +224,8 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host)
 {
   CLEANUP_FREE char *pidfile = NULL, *qmp = NULL;
   CLEANUP_STRV char **argv = NULL;
-  struct mig_skeleton_net n = { .host = host, .tls_dir = d->p.tls_dir };
+  struct mig_skeleton_net n = { .host = host, .tls_dir = d->p.tls_dir,
+                                .psk = d->p.psk };
 
   if ((argv = skeleton_argv (j, &pidfile, &qmp)) == NULL ||
       (j->qemu_pid = mig_skeleton_spawn (argv, pidfile)) == -1) {
@@ -255,6 +256,8 @@ mig_dest_data_host (struct mig_dest *d, const char *used)
   const char *l = d->p.listen_addr;
   unsigned char buf[16];
 
+  if (d->p.data_addr)
+    return d->p.data_addr;
   if (strcmp (l, "0.0.0.0") != 0 && strcmp (l, "::") != 0)
     return l;
   if (used && (inet_pton (AF_INET, used, buf) == 1 ||

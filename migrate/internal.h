@@ -146,7 +146,11 @@ struct mig_skeleton_net {
   int nbd_port;
   int migration_port;
   const char *tls_dir;
+  bool psk;                     /* tls-creds-psk (tls_dir/keys.psk) */
 };
+
+/* Name of the PSK user in keys.psk ("vmferry:HEXKEY"). */
+#define MIG_PSK_USER "vmferry"
 
 int mig_free_port (const char *host);
 char *mig_tcp_uri (const char *host, int port);
@@ -154,5 +158,23 @@ pid_t mig_skeleton_spawn (char *const *argv, const char *pidfile);
 int mig_skeleton_kill (pid_t pid);
 int mig_skeleton_setup (struct qmp *q, const struct mig_skeleton_net *n,
                         const struct mig_vm *vm);
+
+/* ---- ssh.c: the one-shot over ssh ---- */
+
+struct mig_ssh_target {
+  char *user;                   /* NULL: ssh's default */
+  char *host;                   /* name or IP literal (no brackets) */
+  char *port;                   /* digits, NULL: ssh's default */
+};
+
+/* Split "ssh://[USER@]HOST[:PORT]" ("[V6]" for an IPv6 HOST).  A user
+ * or host that starts with '-' (an ssh option) or holds '/', '@',
+ * quotes, backslashes or white space is refused.  -1 + set_error.
+ */
+int mig_ssh_parse_target (const char *target, struct mig_ssh_target *tg);
+void mig_ssh_target_clear (struct mig_ssh_target *tg);
+
+/* s as one sh word in single quotes (malloc'd). */
+char *mig_sh_quote (const char *s);
 
 #endif /* VMFERRY_MIGRATE_INTERNAL_H */

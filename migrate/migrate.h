@@ -48,6 +48,10 @@ struct mig_source_params {
   bool qemu_storage;            /* QEMU's blockdev-mirror sync=full, not
                                    vmferry's engine */
   bool dry_run;                 /* rehearse: connect everything, move nothing */
+  bool psk;                     /* QEMUs use TLS-PSK (tls_dir/keys.psk,
+                                 * user "vmferry"), not x509 */
+  const char *dest_name;        /* destination as the user named it, for
+                                 * messages and the summary (NULL: host) */
 };
 
 /* Run one migration.  On a result other than MIG_OK, get_error() says
@@ -70,6 +74,9 @@ struct mig_dest_params {
   const char *tls_dir;
   const char *qemu;             /* QEMU binary for skeletons */
   bool once;                    /* serve one migration then stop */
+  const char *data_addr;        /* NBD and migration listen here (NULL:
+                                 * listen_addr, or the one the source used) */
+  bool psk;                     /* QEMUs use TLS-PSK (tls_dir/keys.psk) */
 };
 
 struct mig_dest;
@@ -90,5 +97,24 @@ int mig_dest_wait (struct mig_dest *d, int stop_fd);
  * and their files removed; finished VMs keep running.
  */
 void mig_dest_stop (struct mig_dest *d);
+
+/* ---- ssh.c: vmferry migrate VM --to ssh://[user@]host[:port] ---- */
+
+struct mig_ssh_params {
+  const char *target;           /* "ssh://[user@]host[:port]" */
+  char *const *ssh_options;     /* each passed as "-o OPT" (may be NULL) */
+  const char *ssh;              /* ssh client binary ("ssh") */
+  const char *vmferryd;         /* vmferryd on the destination */
+  const char *storage_root;     /* destination's roots (created) */
+  const char *run_root;
+};
+
+/* Start "vmferryd --once" on the destination over ssh with fresh
+ * per-migration credentials, run mig_source_run() through it (mp's
+ * host, port, tls_dir, psk and dest_name are set here), and tear the
+ * connection down.  Returns where the VM is, as mig_source_run().
+ */
+enum mig_result mig_ssh_run (const struct mig_ssh_params *sp,
+                             struct mig_source_params *mp);
 
 #endif /* VMFERRY_MIGRATE_H */

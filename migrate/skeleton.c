@@ -108,6 +108,22 @@ cmd (struct qmp *q, const char *name, json_t *args)
   return r ? 0 : -1;
 }
 
+/* The skeleton's TLS credentials: x509 with the peer verified by the
+ * CA, or (one-shot over ssh) the per-migration pre-shared key, which
+ * authenticates both ends by itself.
+ */
+static json_t *
+tls_object (const struct mig_skeleton_net *n)
+{
+  if (n->psk)
+    return json_pack ("{s:s, s:s, s:s, s:s}", "qom-type", "tls-creds-psk",
+                      "id", MIG_TLS_ID, "dir", n->tls_dir,
+                      "endpoint", "server");
+  return json_pack ("{s:s, s:s, s:s, s:s, s:b}", "qom-type", "tls-creds-x509",
+                    "id", MIG_TLS_ID, "dir", n->tls_dir, "endpoint", "server",
+                    "verify-peer", 1);
+}
+
 /* TLS credentials, migration capabilities, NBD server with one writable
  * export per disk, and the incoming migration listener.
  */
@@ -121,11 +137,7 @@ mig_skeleton_setup (struct qmp *q, const struct mig_skeleton_net *n,
 
   snprintf (port, sizeof port, "%d", n->nbd_port);
   if (uri == NULL ||
-      cmd (q, "object-add", json_pack ("{s:s, s:s, s:s, s:s, s:b}",
-                                       "qom-type", "tls-creds-x509",
-                                       "id", MIG_TLS_ID, "dir", n->tls_dir,
-                                       "endpoint", "server",
-                                       "verify-peer", 1)) == -1 ||
+      cmd (q, "object-add", tls_object (n)) == -1 ||
       cmd (q, "migrate-set-capabilities",
            json_pack ("{s:[{s:s, s:b}]}", "capabilities",
                       "capability", "events", "state", 1)) == -1 ||

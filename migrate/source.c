@@ -249,9 +249,15 @@ add_tls (struct source *s)
    * side's object of the same id.
    */
   json_decref (src_cmd (s, "object-del", "{s:s}", "id", MIG_TLS_ID));
-  r = src_cmd (s, "object-add", "{s:s, s:s, s:s, s:s}",
-                            "qom-type", "tls-creds-x509", "id", MIG_TLS_ID,
-                            "dir", s->p->tls_dir, "endpoint", "client");
+  if (s->p->psk)
+    r = src_cmd (s, "object-add", "{s:s, s:s, s:s, s:s, s:s}",
+                 "qom-type", "tls-creds-psk", "id", MIG_TLS_ID,
+                 "dir", s->p->tls_dir, "endpoint", "client",
+                 "username", MIG_PSK_USER);
+  else
+    r = src_cmd (s, "object-add", "{s:s, s:s, s:s, s:s}",
+                 "qom-type", "tls-creds-x509", "id", MIG_TLS_ID,
+                 "dir", s->p->tls_dir, "endpoint", "client");
 
   if (r == NULL)
     return -1;
@@ -327,7 +333,8 @@ finish (struct source *s)
     /* No answer: the destination may or may not have resumed it. */
     prefix_error ("the destination did not answer after the switchover; "
                   "the VM is paused on the source and may be running on "
-                  "%s: check there before resuming it here", s->p->host);
+                  "%s: check there before resuming it here",
+                  s->p->dest_name ? s->p->dest_name : s->p->host);
     return MIG_UNCERTAIN;
   }
   /* The destination answered that it did not resume the VM: the paused
@@ -390,7 +397,8 @@ summary (struct source *s, enum mig_result r)
                          "result", mig_result_text (r), "exit_code", r,
                          "vm", s->vm ? s->vm->name : s->p->vm,
                          "id", s->id[0] ? s->id : NULL,
-                         "destination", s->p->host,
+                         "destination", s->p->dest_name ? s->p->dest_name
+                         : s->p->host,
                          "total_s", (now_ms () - s->t_start) / 1000.0);
 
   if (r != MIG_OK) {

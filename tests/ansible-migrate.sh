@@ -1,0 +1,138 @@
+#!/bin/sh
+# ansible-migrate.sh: the Ansible module vmferry_migrate, run by the
+# real ansible-playbook (Debian's ansible-core, local connection) in
+# the source namespace, against a vmferryd in the destination one.
+#   1. check mode: changed (a move would happen), nothing moves;
+#   2. an unreachable destination: the task fails with exit_code 2, its
+#      meaning, and vm_location "source"; the VM still runs here;
+#   3. the example playbook evacuate-host.yml moves the VM: changed,
+#      result "migrated", the summary's fields; the guest verifies its
+#      disk and memory on the destination, check-image accepts the
+#      destination image, and the VM runs on exactly one host;
+#   4. the module again: changed=false, "already on the destination"
+#      (the agent's /v1/status lists the VM as running).
+
+. "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
+. "$abs_top_srcdir/tests/mig-functions.sh"
+
+if ! command -v ansible-playbook > /dev/null; then
+  echo "$0: SKIP: ansible-playbook is not installed (Debian: ansible-core)"
+  exit 77
+fi
+guest_test_init
+mig_hosts
+mig_start_vmferryd
+coll="$abs_top_srcdir/contrib/ansible"
+evacuate="$coll/ansible_collections/vmferry/migration/playbooks/evacuate-host.yml"
+
+src="$TEST_DIR/src"
+vms="$TEST_DIR/vms"
+img="$src/disk0.qcow2"
+mkdir -p "$src" "$vms"
+disk_create "$img" 1G 100
+vm_start "$src" ans1 "$SRC_NS" "$img" vmferry.disk_rate=100
+src_pid=$VM_PID
+ln -s "$src/qmp.sock" "$vms/ans1.qmp"
+vm_wait_ready "$src"
+vm_wait_ack "$src" 10
+
+# One task: the module on VM ans1 of $vms, to DEST.
+cat > "$TEST_DIR/one.yml" <<YML
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: move
+      vmferry.migration.vmferry_migrate:
+        vm: ans1
+        vm_dir: "$vms"
+        to: "{{ dest }}"
+        tls_dir: "$SRC_TLS"
+        vmferry: "$abs_top_builddir/cmd/vmferry"
+      register: r
+      ignore_errors: true
+    - name: save
+      check_mode: false
+      ansible.builtin.copy:
+        content: "{{ r | to_nice_json }}"
+        dest: "$TEST_DIR/r.json"
+YML
+# The example playbook, then its registered results saved.
+cat > "$TEST_DIR/evacuate.yml" <<YML
+- import_playbook: "$evacuate"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: save
+      check_mode: false
+      ansible.builtin.copy:
+        content: "{{ moved.results[0] | to_nice_json }}"
+        dest: "$TEST_DIR/r.json"
+YML
+
+# play PLAYBOOK ARG...: run it in SRC_NS; the module's result in r.json,
+#   the output in play.out, exit status in PLAY_RC.
+play ()
+{
+  ip netns exec "$SRC_NS" env HOME="$TEST_DIR" \
+    ANSIBLE_COLLECTIONS_PATH="$coll" \
+    ANSIBLE_LOCAL_TEMP="$TEST_DIR/ansible-tmp" ANSIBLE_NOCOLOR=1 \
+    PATH="$abs_top_builddir/cmd:$PATH" \
+    ansible-playbook -i localhost, -c local \
+      -e ansible_python_interpreter=/usr/bin/python3 "$@" \
+      > "$TEST_DIR/play.out" 2>&1
+  PLAY_RC=$?
+  echo "ansible-playbook $*: exit $PLAY_RC"
+  [ "$PLAY_RC" = 0 ] || { cat "$TEST_DIR/play.out"; fail "ansible-playbook failed"; }
+}
+field () { jq -r ".$1" "$TEST_DIR/r.json"; }
+show () { jq -c "$1" "$TEST_DIR/r.json"; }
+
+rm -f "$TEST_DIR/r.json"
+play "$TEST_DIR/one.yml" --check -e "dest=$DST_IP"
+show '{changed, failed, result, vm_location}'
+[ "$(field changed)" = true ] || fail "check mode: not changed"
+[ "$(field failed)" = false ] || fail "check mode: failed"
+vm_running "$src" || fail "check mode moved the VM"
+mig_dir_empty "$DST_RUN" || fail "check mode made files on the destination"
+
+rm -f "$TEST_DIR/r.json"
+play "$TEST_DIR/one.yml" -e "dest=$DST_IP:1"
+show '{failed, exit_code, meaning, vm_location, msg}'
+[ "$(field failed)" = true ] || fail "a migration to a closed port succeeded"
+[ "$(field exit_code)" = 2 ] || fail "exit_code is not 2"
+[ "$(field vm_location)" = source ] || fail "vm_location is not source"
+field meaning | grep -q '^refused' || fail "no meaning for exit 2"
+field msg | grep -q 'could not connect' || fail "msg lacks the reason"
+vm_running "$src" || fail "the VM stopped after a refused migration"
+
+rm -f "$TEST_DIR/r.json"
+play "$TEST_DIR/evacuate.yml" -e "evacuate_to=$DST_IP" -e "vm_dir=$vms" \
+  -e "tls_dir=$SRC_TLS"
+show '{changed, result, exit_code, vm, total_s, downtime_ms, qmp, vm_location}'
+[ "$(field changed)" = true ] || fail "not changed"
+[ "$(field result)" = migrated ] || fail "not migrated"
+[ "$(field vm)" = ans1 ] || fail "summary: wrong vm"
+[ "$(field vm_location)" = destination ] || fail "vm_location is not destination"
+dst="$DST_RUN/ans1"
+[ "$(field qmp)" = "$dst/qmp.sock" ] || fail "summary: wrong qmp"
+
+pid_alive "$src_pid" && fail "the source QEMU still runs"
+dst_pid=$(vm_pid "$dst") || fail "no QEMU runs on the destination"
+ip netns identify "$dst_pid" | grep -qx "$DST_NS" ||
+  fail "the destination QEMU runs outside $DST_NS"
+
+rm -f "$TEST_DIR/r.json"
+play "$TEST_DIR/one.yml" -e "dest=$DST_IP"
+show '{changed, failed, result, vm_location}'
+[ "$(field changed)" = false ] || fail "second run: changed"
+[ "$(field failed)" = false ] || fail "second run: failed"
+[ "$(field result)" = "already on the destination" ] ||
+  fail "second run: wrong result"
+
+last=$(vm_last_ack "$src")
+vm_wait_ack "$dst" $((last + 10)) 60
+vm_verify "$dst" 120 || fail "guest verdict on the destination: $VM_VERDICT"
+vm_stop "$dst"
+vm_check_image "$DST_STORAGE/ans1/disk0.qcow2" "$src/console.log" \
+  "$dst/console.log" || fail "check-image rejected the destination image"
+exit 0

@@ -1,0 +1,102 @@
+#!/bin/sh
+# install.sh: "make install" into a DESTDIR puts every file where it
+# belongs: the programs, the man pages of sections 1, 5, 7 and 8, the
+# systemd unit (which systemd-analyze verify accepts without a word,
+# when systemd is installed), the bash completion for both programs
+# (offering every option of their --help) and the example
+# configuration (which vmferryd accepts).  No root or QEMU needed.
+
+. "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
+
+test_tmpdir
+dest="$TEST_DIR/dest"
+for d in cmd man contrib; do
+  make -s -C "$abs_top_builddir/$d" install DESTDIR="$dest" \
+    > "$TEST_DIR/install.log" 2>&1 ||
+    { cat "$TEST_DIR/install.log"; fail "make install in $d failed"; }
+done
+
+# The configured directories, as make expands them.
+dirs=$(make -s --no-print-directory -C "$abs_top_builddir/contrib" -f Makefile -f - print <<'MK'
+print:
+	@echo "bindir=$(bindir) mandir=$(mandir) sysconfdir=$(sysconfdir)"
+	@echo "unitdir=$(systemdsystemunitdir) compdir=$(bashcompletiondir)"
+MK
+) || fail "cannot ask make for the directories"
+eval "$(printf '%s\n' "$dirs" | tr ' ' '\n')"
+echo "installed into $dest$bindir, $dest$unitdir, $dest$compdir, ..."
+
+for f in "$bindir/vmferry" "$bindir/vmferryd"; do
+  [ -x "$dest$f" ] || fail "$f is not installed (or not executable)"
+done
+"$dest$bindir/vmferry" --version | grep -q '^vmferry ' ||
+  fail "the installed vmferry does not run"
+if [ -f "$abs_top_builddir/man/vmferry.1" ]; then
+  for f in man1/vmferry.1 man5/vmferry.conf.5 man7/vmferry-api.7 \
+           man8/vmferryd.8; do
+    [ -s "$dest$mandir/$f" ] || fail "man page $mandir/$f is not installed"
+  done
+fi
+unit="$dest$unitdir/vmferryd.service"
+conf="$dest$sysconfdir/vmferry/vmferryd.conf.example"
+comp="$dest$compdir/vmferry"
+[ -s "$unit" ] || fail "no $unitdir/vmferryd.service"
+[ -s "$conf" ] || fail "no $sysconfdir/vmferry/vmferryd.conf.example"
+[ -s "$comp" ] || fail "no $compdir/vmferry"
+[ "$(readlink "$dest$compdir/vmferryd")" = vmferry ] ||
+  fail "$compdir/vmferryd is not a link to vmferry"
+
+# The unit starts the installed program with the installed
+# configuration file.
+grep -qx "ExecStart=$bindir/vmferryd --config $sysconfdir/vmferry/vmferryd.conf" \
+  "$unit" || fail "ExecStart does not name the installed paths"
+grep -q '@[a-z]*@' "$unit" && fail "unsubstituted @...@ left in the unit"
+grep -qx 'KillMode=process' "$unit" ||
+  fail "the unit would kill received VMs when the agent stops"
+
+# systemd-analyze verify: no message at all (unknown keys are only
+# warnings, exit status 0).  The copy names the DESTDIR program.
+if command -v systemd-analyze > /dev/null; then
+  sed "s|^ExecStart=$bindir|ExecStart=$dest$bindir|" "$unit" \
+    > "$TEST_DIR/vmferryd.service"
+  out=$(systemd-analyze verify --man=no "$TEST_DIR/vmferryd.service" 2>&1) ||
+    { echo "$out"; fail "systemd-analyze verify failed"; }
+  [ -z "$out" ] || { echo "$out"; fail "systemd-analyze verify complained"; }
+  echo "systemd-analyze verify: ok"
+else
+  echo "systemd-analyze is not installed: unit not verified"
+fi
+
+# The example configuration is one vmferryd accepts: only its paths
+# are changed (they must exist), and --help exits before any start.
+sed -e "s|/var/lib/vmferry|$TEST_DIR|; s|/run/vmferry|$TEST_DIR|" \
+  -e 's|^listen = .*|listen = 127.0.0.1:0|' "$conf" > "$TEST_DIR/test.conf"
+echo "bogus-key = 1" > "$TEST_DIR/bad.conf"
+"$dest$bindir/vmferryd" --config "$TEST_DIR/bad.conf" --help \
+  > "$TEST_DIR/bad.out" 2>&1 && fail "vmferryd accepted an unknown key"
+grep -q "bad.conf:1: unknown setting 'bogus-key'" "$TEST_DIR/bad.out" ||
+  fail "unknown key not reported with file and line: $(cat "$TEST_DIR/bad.out")"
+"$dest$bindir/vmferryd" --config "$TEST_DIR/test.conf" --help > /dev/null ||
+  fail "vmferryd rejects the example configuration"
+
+# Every option of --help is offered by the completion.
+for prog in vmferry vmferryd; do
+  for opt in $("$dest$bindir/$prog" --help | grep -Eo -- '--[a-z][a-z0-9-]*' |
+               sort -u); do
+    grep -q -- "$opt\\b" "$comp" ||
+      fail "the bash completion does not offer $prog $opt"
+  done
+done
+# And it works in bash with bash-completion loaded.
+bc=/usr/share/bash-completion/bash_completion
+if command -v bash > /dev/null && [ -r "$bc" ]; then
+  got=$(bash -c '. "$1"; . "$2"
+    COMP_WORDS=(vmferry migrate --ssh-r); COMP_CWORD=2; COMP_LINE="${COMP_WORDS[*]}"
+    COMP_POINT=${#COMP_LINE}; _vmferry; echo "${COMPREPLY[*]}"
+    COMP_WORDS=(vmferryd --data-tls ""); COMP_CWORD=2; COMP_LINE="${COMP_WORDS[*]} "
+    COMP_POINT=${#COMP_LINE}; _vmferryd; echo "${COMPREPLY[*]}"' sh "$bc" "$comp")
+  [ "$got" = "--ssh-run-root
+x509 psk" ] || fail "bash completion offered: $got"
+  echo "bash completion: ok"
+fi
+exit 0
