@@ -158,12 +158,19 @@ copy_round (struct src_engine *g, struct eng_disk *e, bool fresh)
      * and this is the last copy).
      */
     .cancel_fd = g->s->stage < SRC_SWITCHOVER ? &g->s->p->cancel_fd : NULL,
+    .size = fresh ? 0 : (int64_t) e->d->virtual_size,
   };
+  uint64_t n;
   int r;
 
   if (storage_bitmap_init (&set, e->rounds.nblocks) == -1 ||
       storage_rounds_begin (&e->rounds, &set) == -1)
     return -1;
+  /* Every connection costs a TLS handshake: a small set (such as the
+   * last one, copied while the guest is paused) gets one worker.
+   */
+  n = storage_bitmap_count (&set);
+  p.workers = n * BLOCK_SIZE < (8u << 20) ? 1 : 4;
   r = storage_copy (&p, &st);
   g->s->storage_bytes += st.data_bytes;
   debug ("disk %s round %u: %" PRIu64 " blocks, %" PRIu64 " data bytes",

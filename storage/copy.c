@@ -256,7 +256,8 @@ storage_copy (const struct storage_copy_params *p,
                p->block_size);
     return -1;
   }
-  if (check_sizes (&c) == -1)
+  c.size = p->size;
+  if (c.size <= 0 && check_sizes (&c) == -1)
     return -1;
   c.nblocks = (c.size + p->block_size - 1) / p->block_size;
   if (p->blocks && p->blocks->nbits < c.nblocks) {

@@ -102,6 +102,8 @@ struct storage_copy_params {
   void (*progress) (void *opaque, uint64_t bytes);
   void *opaque;
   const int *cancel_fd;         /* readable: stop with an error; NULL: none */
+  int64_t size;                 /* the export size if already checked
+                                   (saves two connections); 0: check */
 };
 
 struct storage_copy_stats {
