@@ -18,9 +18,9 @@ jq -r '
         s: (map(.allocated_bytes + .memory_bytes) | median) }) as $m |
     "| \($link) | \($w) | " +
     ($m | map(if .t == null then "-" else
-      "\(.t * 10 | round / 10) s, \(.dt) ms / \(.gap) ms, \(.wire | round) MiB, cpu \(.cpu)" end)
+      "\(.t * 10 | round / 10) s, \(.dt) ms / \(.gap) ms, \(.wire | round) MiB, cpu \(.cpu * 100 | round / 100)" end)
       | join(" | ")) +
     " | " + (if $m[0].t and $m[1].t then "\($m[0].t / $m[1].t * 100 | round / 100)" else "-" end) +
     " | " + (if $m[0].t then "\($m[0].t / ($m[0].s / ($link | rate)) * 100 | round / 100)" else "-" end) + " |")
-  | (["| link | workload | vmferry: total, downtime (QEMU / heartbeat gap), wire, vmferry CPU s | QEMU-native: same | ratio | vmferry T/(S/B) |",
+  | (["| link | workload | vmferry: total, downtime (QEMU / heartbeat gap), disk+RAM counted, vmferry CPU s | QEMU-native: same (its disk count includes zeroes) | ratio | vmferry T/(S/B) |",
       "|---|---|---|---|---|---|"] + .) | .[]' "$1"
