@@ -19,6 +19,8 @@ usage (FILE *fp)
 "  vmferry migrate VM --to ADDR[:PORT] [--tls-dir DIR] [--vm-dir DIR]\n"
 "                  [--storage-engine qemu] [--keep-source]\n"
 "                  [--disk-path SRC=DST]... [--json] [--verbose]\n"
+"                  [--downtime MS] [--max-downtime MS] [--timeout S]\n"
+"                  [--no-throttle] [--allow-postcopy]\n"
 "  vmferry pki init DIR\n"
 "  vmferry pki issue DIR --name NAME [--ip ADDR]... [--out DIR] [--days N]\n"
 "  vmferry --help | --version\n"
@@ -31,12 +33,22 @@ usage (FILE *fp)
 "Exit codes: 0 migrated; 1 usage error; 2 refused, nothing was done;\n"
 "3 failed, source VM still running, destination cleaned; 4 failed,\n"
 "source VM still running, leftovers remain (listed); 5 state uncertain.\n"
+"\n"
+"When pre-copy stalls, vmferry throttles the guest (unless\n"
+"--no-throttle), then raises the downtime limit (default 300 ms) step\n"
+"by step up to --max-downtime, then switches to post-copy if\n"
+"--allow-postcopy, and cancels after --timeout seconds (0, the\n"
+"default: never) with the VM running on the source.  WARNING: during\n"
+"post-copy the VM's memory is split between the hosts: losing the\n"
+"network or either host then loses the VM.\n"
 "vmferry pki exits 0 on success and 1 on any failure.\n",
            VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR);
 }
 
 enum { OPT_TO = 256, OPT_TLS_DIR, OPT_VM_DIR, OPT_ENGINE, OPT_KEEP,
-       OPT_DISK_PATH, OPT_JSON, OPT_NAME, OPT_IP, OPT_OUT, OPT_DAYS };
+       OPT_DISK_PATH, OPT_JSON, OPT_NAME, OPT_IP, OPT_OUT, OPT_DAYS,
+       OPT_DOWNTIME, OPT_MAX_DOWNTIME, OPT_TIMEOUT, OPT_NO_THROTTLE,
+       OPT_ALLOW_POSTCOPY };
 
 static const struct option long_options[] = {
   { "to", required_argument, NULL, OPT_TO },
@@ -50,6 +62,11 @@ static const struct option long_options[] = {
   { "ip", required_argument, NULL, OPT_IP },
   { "out", required_argument, NULL, OPT_OUT },
   { "days", required_argument, NULL, OPT_DAYS },
+  { "downtime", required_argument, NULL, OPT_DOWNTIME },
+  { "max-downtime", required_argument, NULL, OPT_MAX_DOWNTIME },
+  { "timeout", required_argument, NULL, OPT_TIMEOUT },
+  { "no-throttle", no_argument, NULL, OPT_NO_THROTTLE },
+  { "allow-postcopy", no_argument, NULL, OPT_ALLOW_POSTCOPY },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -67,6 +84,7 @@ struct args {
 static int
 parse (int argc, char **argv, struct args *a)
 {
+  uint64_t u;
   int c;
 
   while ((c = getopt_long (argc, argv, "vhV", long_options, NULL)) != -1) {
@@ -93,6 +111,23 @@ parse (int argc, char **argv, struct args *a)
         return -1;
       }
       break;
+    case OPT_DOWNTIME:
+      if (cmd_parse_uint (optarg, "--downtime", 1, MIG_DOWNTIME_MAX_MS,
+                          &a->mp.downtime_ms) == -1)
+        return -1;
+      break;
+    case OPT_MAX_DOWNTIME:
+      if (cmd_parse_uint (optarg, "--max-downtime", 1, MIG_DOWNTIME_MAX_MS,
+                          &a->mp.max_downtime_ms) == -1)
+        return -1;
+      break;
+    case OPT_TIMEOUT:
+      if (cmd_parse_uint (optarg, "--timeout", 0, 100000000, &u) == -1)
+        return -1;
+      a->mp.timeout_s = u;
+      break;
+    case OPT_NO_THROTTLE: a->mp.no_throttle = true; break;
+    case OPT_ALLOW_POSTCOPY: a->mp.allow_postcopy = true; break;
     case 'v': vmferry_debug_enable ("vmferry"); break;
     case 'h': usage (stdout); exit (0);
     case 'V': printf ("vmferry %s\n", PACKAGE_VERSION); exit (0);
@@ -165,7 +200,8 @@ main (int argc, char **argv)
 {
   struct args a = {
     .mp = { .tls_dir = VMFERRY_DEFAULT_TLS_DIR,
-            .vm_dir = "/run/vmferry/vms", .cancel_fd = -1 },
+            .vm_dir = "/run/vmferry/vms", .cancel_fd = -1,
+            .downtime_ms = 300 },
   };
   int r;
 

@@ -246,7 +246,8 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host)
 {
   CLEANUP_FREE char *pidfile = NULL, *qmp = NULL;
   CLEANUP_STRV char **argv = NULL;
-  struct mig_skeleton_net n = { .host = host, .tls_dir = d->p.tls_dir };
+  struct mig_skeleton_net n = { .host = host, .tls_dir = d->p.tls_dir,
+                                .postcopy = j->postcopy };
 
   if ((argv = skeleton_argv (j, &pidfile, &qmp)) == NULL ||
       (j->qemu_pid = mig_skeleton_spawn (argv, pidfile)) == -1) {
@@ -366,6 +367,7 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
     return mig_dest_error (reply, 409, "migration id already used");
   }
   pthread_mutex_lock (&j->lock);
+  j->postcopy = json_is_true (json_object_get (req->body, "postcopy"));
   status = prepare_job (d, j, host);
   if (status != 0) {
     char msg[1024];

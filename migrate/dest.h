@@ -20,6 +20,7 @@ struct dest_job {
   struct qmp *qmp;              /* vmferry's own monitor of the skeleton */
   struct mig_rewritten rw;      /* destination argv, VM sockets/files */
   json_t *prepared;             /* prepare's reply, for retries */
+  bool postcopy;                /* the source may switch to post-copy */
 };
 
 struct mig_dest {

@@ -132,6 +132,7 @@ struct mig_skeleton_net {
   int nbd_port;
   int migration_port;
   const char *tls_dir;
+  bool postcopy;                /* enable postcopy-ram (source asked) */
 };
 
 int mig_free_port (const char *host);

@@ -16,6 +16,7 @@
 #define VMFERRY_MIGRATE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Where the VM is after mig_source_run().  These are vmferry's exit
@@ -33,6 +34,9 @@ enum mig_result {
 /* Short text for a result ("migrated", "refused", ...). */
 const char *mig_result_text (enum mig_result r);
 
+/* QEMU's upper bound for its downtime-limit parameter (ms). */
+#define MIG_DOWNTIME_MAX_MS 2000000
+
 struct mig_source_params {
   const char *vm;               /* QMP socket path or VM name */
   const char *vm_dir;           /* directory of QMP sockets, for names */
@@ -45,6 +49,12 @@ struct mig_source_params {
   bool tty;                     /* out is a terminal: progress in place */
   FILE *out;                    /* progress and summary */
   int cancel_fd;                /* readable = cancel requested (-1: none) */
+  /* Convergence policy (memory.h). */
+  uint64_t downtime_ms;         /* downtime limit pre-copy starts with */
+  uint64_t max_downtime_ms;     /* raise it up to this when stalled */
+  unsigned timeout_s;           /* abort pre-copy after this (0: never) */
+  bool no_throttle;             /* never throttle the guest's vCPUs */
+  bool allow_postcopy;          /* may switch to post-copy when stalled */
 };
 
 /* Run one migration.  On a result other than MIG_OK, get_error() says

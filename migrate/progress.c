@@ -109,8 +109,11 @@ progress_storage (struct progress *pr, uint64_t done, uint64_t total)
 }
 
 void
-progress_memory (struct progress *pr, json_t *ram)
+progress_memory (struct progress *pr, json_t *info)
 {
+  json_t *ram = json_object_get (info, "ram");
+  json_int_t thr = json_integer_value (json_object_get
+                                       (info, "cpu-throttle-percentage"));
   uint64_t rem = json_integer_value (json_object_get (ram, "remaining"));
   uint64_t tot = json_integer_value (json_object_get (ram, "total"));
   uint64_t sent = json_integer_value (json_object_get (ram, "transferred"));
@@ -122,20 +125,22 @@ progress_memory (struct progress *pr, json_t *ram)
 
   update_rate (pr, sent);
   if (pr->json) {
-    emit_json (pr, json_pack ("{s:s, s:I, s:I, s:I, s:f, s:I, s:I}",
+    emit_json (pr, json_pack ("{s:s, s:I, s:I, s:I, s:f, s:I, s:I, s:I}",
                               "event", "memory",
                               "remaining", (json_int_t) rem,
                               "total", (json_int_t) tot,
                               "transferred", (json_int_t) sent,
                               "rate", pr->rate,
                               "dirty_pages_rate", (json_int_t) dirty,
-                              "round", (json_int_t) round));
+                              "round", (json_int_t) round,
+                              "throttle_percent", thr));
     return;
   }
   snprintf (line, sizeof line, "  memory %7.1f MiB remaining of %.0f MiB  "
             "sent %.1f MiB  %6.1f MiB/s  dirty %" PRIu64 " pages/s  "
-            "round %" PRIu64, rem / 1048576.0, tot / 1048576.0,
-            sent / 1048576.0, pr->rate / 1048576.0, dirty, round);
+            "round %" PRIu64 "%s", rem / 1048576.0, tot / 1048576.0,
+            sent / 1048576.0, pr->rate / 1048576.0, dirty, round,
+            thr ? "  throttled" : "");
   show (pr, line);
 }
 
@@ -178,5 +183,25 @@ progress_result (struct progress *pr, json_t *summary)
              json_is_string (v) ? json_string_value (v) : s ? s : "?");
   }
   json_decref (ev);
+  fflush (pr->out);
+}
+
+void
+progress_event (struct progress *pr, json_t *ev, const char *fmt, ...)
+{
+  char buf[1024];
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (buf, sizeof buf, fmt, ap);
+  va_end (ap);
+  if (pr->json) {
+    json_object_set_new (ev, "message", json_string (buf));
+    emit_json (pr, ev);
+    return;
+  }
+  json_decref (ev);
+  end_line (pr);
+  fprintf (pr->out, "[%6.1fs] %s\n", elapsed (pr), buf);
   fflush (pr->out);
 }

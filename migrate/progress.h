@@ -29,12 +29,18 @@ void progress_phase (struct progress *pr, const char *phase,
 /* Storage copy: done of total bytes over all disks. */
 void progress_storage (struct progress *pr, uint64_t done, uint64_t total);
 
-/* Memory pre-copy, from query-migrate's "ram" object. */
-void progress_memory (struct progress *pr, json_t *ram);
+/* Memory pre-copy, from query-migrate's reply (its "ram" object and
+ * "cpu-throttle-percentage").
+ */
+void progress_memory (struct progress *pr, json_t *info);
 
 /* A message for the person (also a JSON event). */
 void progress_note (struct progress *pr, const char *fmt, ...)
   __attribute__ ((format (printf, 2, 3)));
+
+/* An event object (ev, stolen) with --json, else the message. */
+void progress_event (struct progress *pr, json_t *ev, const char *fmt, ...)
+  __attribute__ ((format (printf, 3, 4)));
 
 /* The final object / summary; summary is borrowed. */
 void progress_result (struct progress *pr, json_t *summary);

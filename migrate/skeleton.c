@@ -127,8 +127,10 @@ mig_skeleton_setup (struct qmp *q, const struct mig_skeleton_net *n,
                                        "endpoint", "server",
                                        "verify-peer", 1)) == -1 ||
       cmd (q, "migrate-set-capabilities",
-           json_pack ("{s:[{s:s, s:b}]}", "capabilities",
-                      "capability", "events", "state", 1)) == -1 ||
+           json_pack ("{s:[{s:s, s:b}, {s:s, s:b}]}", "capabilities",
+                      "capability", "events", "state", 1,
+                      "capability", "postcopy-ram",
+                      "state", n->postcopy)) == -1 ||
       cmd (q, "migrate-set-parameters",
            json_pack ("{s:s}", "tls-creds", MIG_TLS_ID)) == -1 ||
       cmd (q, "nbd-server-start",

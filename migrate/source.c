@@ -226,8 +226,9 @@ prepare (struct source *s)
   s->api = api_client_new (s->p->host, s->p->port, s->p->tls_dir);
   if (s->api == NULL)
     return -1;
-  body = json_pack ("{s:s, s:s, s:o}", "id", s->id, "host", s->p->host,
-                    "vm", mig_vm_to_json (s->vm));
+  body = json_pack ("{s:s, s:s, s:o, s:b}", "id", s->id, "host", s->p->host,
+                    "vm", mig_vm_to_json (s->vm),
+                    "postcopy", s->p->allow_postcopy);
   s->prepared = call_dest (s, "/v1/prepare", body, API_TIMEOUT, &status);
   if (s->prepared == NULL && status == -1)
     return prepare_lost (s);
@@ -412,6 +413,18 @@ summary (struct source *s, enum mig_result r)
   return o;
 }
 
+/* Post-copy failed after the switchover: the VM's state is split
+ * between the hosts, so neither side can simply resume it.
+ */
+static enum mig_result
+postcopy_lost (struct source *s)
+{
+  prefix_error ("post-copy failed after the switchover; the VM's memory "
+                "is split between this host and %s: inspect both (migration "
+                "%s) before resuming it anywhere", s->p->host, s->id);
+  return MIG_UNCERTAIN;
+}
+
 /* The phases up to the destination VM running. */
 static enum mig_result
 run_phases (struct source *s)
@@ -424,6 +437,7 @@ run_phases (struct source *s)
     return s->stage == SRC_NOTHING ? MIG_REFUSED : rollback (s);
   progress_phase (&s->pr, "storage", "mirroring disks (QEMU blockdev-mirror)");
   s->stage = SRC_MIRRORING;
+  s->t_mirror = now_ms ();
   if (add_tls (s) == -1 || src_storage_start (s) == -1 ||
       src_storage_wait_ready (s) == -1)
     return rollback (s);
@@ -434,7 +448,7 @@ run_phases (struct source *s)
   s->t_memory = now_ms ();
   progress_phase (&s->pr, "switchover", "guest paused");
   if (src_storage_complete (s) == -1 || src_memory_continue (s) == -1)
-    return rollback (s);
+    return s->postcopy ? postcopy_lost (s) : rollback (s);
   return finish (s);
 }
 

@@ -4,6 +4,7 @@
 
 #include "internal.h"
 #include "progress.h"
+#include "memory.h"
 
 /* How far the migration got: rollback undoes exactly this much. */
 enum src_stage {
@@ -37,6 +38,12 @@ struct source {
   uint64_t storage_bytes;
   json_t *migrate_info;         /* last query-migrate on the source */
   double stop_time;             /* source's STOP event */
+  /* convergence (source-converge.c) */
+  int64_t t_mirror;             /* storage phase start */
+  struct mem_policy policy;
+  double dirty_rate;            /* sampled before pre-copy, bytes/s */
+  bool forecast_done;           /* a forecast with a link rate was given */
+  bool postcopy;                /* post-copy started: no way back */
 };
 
 /* source-storage.c */
@@ -50,6 +57,10 @@ int src_memory_run (struct source *s);
 int src_memory_continue (struct source *s);
 void src_memory_rollback (struct source *s);
 void src_memory_final_info (struct source *s);
+
+/* source-converge.c */
+int src_converge_setup (struct source *s);
+int src_converge_sample (struct source *s, json_t *info);
 
 /* source.c */
 bool src_cancel_requested (struct source *s);
