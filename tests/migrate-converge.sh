@@ -25,7 +25,7 @@ src_pid=$VM_PID
 vm_wait_ready "$src"
 vm_wait_ack "$src" 20
 
-mig_migrate "$src/qmp.sock" --json --timeout 80 --max-downtime 2000
+mig_migrate "$src/qmp.sock" --json --timeout 150 --max-downtime 2000
 [ "$MIG_RC" = 0 ] || fail "vmferry migrate failed"
 out="$TEST_DIR/migrate.out"
 
