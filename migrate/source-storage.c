@@ -25,8 +25,13 @@ jobs_progress (struct source *s, uint64_t *done, uint64_t *total,
     const char *dev = json_string_value (json_object_get (j, "device"));
     if (dev == NULL || strncmp (dev, "vmferry-mirror-", 15) != 0)
       continue;
-    *done += json_integer_value (json_object_get (j, "offset"));
-    *total += json_integer_value (json_object_get (j, "len"));
+    uint64_t off = json_integer_value (json_object_get (j, "offset"));
+    uint64_t len = json_integer_value (json_object_get (j, "len"));
+    size_t k = strtoul (dev + 15, NULL, 10);
+    if (k < s->vm->n_disks)
+      progress_disk (&s->pr, k, s->vm->disks[k].id, off, len);
+    *done += off;
+    *total += len;
     *ready += json_is_true (json_object_get (j, "ready"));
   }
   return 0;
