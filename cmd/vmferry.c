@@ -20,7 +20,9 @@ usage (FILE *fp)
 "                  [--storage-engine qemu] [--keep-source]\n"
 "                  [--disk-path SRC=DST]... [--json] [--verbose]\n"
 "                  [--downtime MS] [--max-downtime MS] [--timeout S]\n"
-"                  [--no-throttle] [--allow-postcopy]\n"
+"                  [--no-throttle] [--allow-postcopy] [--run-dir DIR]\n"
+"  vmferry status [ID] [--json] [--run-dir DIR]\n"
+"  vmferry cancel ID [--run-dir DIR]\n"
 "  vmferry pki init DIR\n"
 "  vmferry pki issue DIR --name NAME [--ip ADDR]... [--out DIR] [--days N]\n"
 "  vmferry --help | --version\n"
@@ -29,6 +31,10 @@ usage (FILE *fp)
 "--vm-dir (default /run/vmferry/vms) as NAME.qmp or NAME/qmp.sock.  The\n"
 "default port is %d and the default TLS directory %s.  pki issue\n"
 "writes to DIR/NAME unless --out is given; --days defaults to 3650.\n"
+"Each migration has an ID (printed at its start); its state and control\n"
+"socket are in --run-dir (default %s)/ID, where\n"
+"vmferry status and vmferry cancel find it.  Cancel works until the\n"
+"switchover begins and leaves the VM running on the source.\n"
 "\n"
 "Exit codes: 0 migrated; 1 usage error; 2 refused, nothing was done;\n"
 "3 failed, source VM still running, destination cleaned; 4 failed,\n"
@@ -42,13 +48,14 @@ usage (FILE *fp)
 "post-copy the VM's memory is split between the hosts: losing the\n"
 "network or either host then loses the VM.\n"
 "vmferry pki exits 0 on success and 1 on any failure.\n",
-           VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR);
+           VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR,
+           MIG_DEFAULT_RUN_DIR);
 }
 
 enum { OPT_TO = 256, OPT_TLS_DIR, OPT_VM_DIR, OPT_ENGINE, OPT_KEEP,
        OPT_DISK_PATH, OPT_JSON, OPT_NAME, OPT_IP, OPT_OUT, OPT_DAYS,
        OPT_DOWNTIME, OPT_MAX_DOWNTIME, OPT_TIMEOUT, OPT_NO_THROTTLE,
-       OPT_ALLOW_POSTCOPY };
+       OPT_ALLOW_POSTCOPY, OPT_RUN_DIR };
 
 static const struct option long_options[] = {
   { "to", required_argument, NULL, OPT_TO },
@@ -67,6 +74,7 @@ static const struct option long_options[] = {
   { "timeout", required_argument, NULL, OPT_TIMEOUT },
   { "no-throttle", no_argument, NULL, OPT_NO_THROTTLE },
   { "allow-postcopy", no_argument, NULL, OPT_ALLOW_POSTCOPY },
+  { "run-dir", required_argument, NULL, OPT_RUN_DIR },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -79,6 +87,7 @@ struct args {
   const char *to, *engine, *name, *out;
   char **disk_map, **ips;
   int days;
+  bool cancel;                  /* vmferry cancel */
 };
 
 static int
@@ -128,6 +137,7 @@ parse (int argc, char **argv, struct args *a)
       break;
     case OPT_NO_THROTTLE: a->mp.no_throttle = true; break;
     case OPT_ALLOW_POSTCOPY: a->mp.allow_postcopy = true; break;
+    case OPT_RUN_DIR: a->mp.run_dir = optarg; break;
     case 'v': vmferry_debug_enable ("vmferry"); break;
     case 'h': usage (stdout); exit (0);
     case 'V': printf ("vmferry %s\n", PACKAGE_VERSION); exit (0);
@@ -169,6 +179,19 @@ do_migrate (struct args *a, const char *vm)
   return r;
 }
 
+/* vmferry status [ID] (id NULL) / vmferry cancel ID: exit 0 or 1. */
+static int
+do_status (struct args *a, const char *id)
+{
+  int r = a->cancel ? mig_cancel (a->mp.run_dir, id, stdout)
+    : mig_status (a->mp.run_dir, id, a->mp.json, stdout);
+
+  if (r == -1)
+    fprintf (stderr, "vmferry: %s: %s\n", a->cancel ? "cancel" : "status",
+             get_error ());
+  return r == -1 ? 1 : 0;
+}
+
 static int
 do_pki (struct args *a, int argc, char **argv)
 {
@@ -201,7 +224,7 @@ main (int argc, char **argv)
   struct args a = {
     .mp = { .tls_dir = VMFERRY_DEFAULT_TLS_DIR,
             .vm_dir = "/run/vmferry/vms", .cancel_fd = -1,
-            .downtime_ms = 300 },
+            .downtime_ms = 300, .run_dir = MIG_DEFAULT_RUN_DIR },
   };
   int r;
 
@@ -213,6 +236,10 @@ main (int argc, char **argv)
   }
   if (strcmp (argv[optind], "migrate") == 0 && argc - optind == 2)
     r = do_migrate (&a, argv[optind + 1]);
+  else if (strcmp (argv[optind], "status") == 0 && argc - optind <= 2)
+    r = do_status (&a, argc - optind == 2 ? argv[optind + 1] : NULL);
+  else if (strcmp (argv[optind], "cancel") == 0 && argc - optind == 2)
+    a.cancel = true, r = do_status (&a, argv[optind + 1]);
   else if (strcmp (argv[optind], "pki") == 0)
     r = do_pki (&a, argc - optind - 1, argv + optind + 1);
   else {

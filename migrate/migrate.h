@@ -55,12 +55,27 @@ struct mig_source_params {
   unsigned timeout_s;           /* abort pre-copy after this (0: never) */
   bool no_throttle;             /* never throttle the guest's vCPUs */
   bool allow_postcopy;          /* may switch to post-copy when stalled */
+  const char *run_dir;          /* RUN_DIR/ID: state + control socket */
 };
 
 /* Run one migration.  On a result other than MIG_OK, get_error() says
  * why and, for MIG_FAILED_LEFTOVERS, what was left behind.
  */
 enum mig_result mig_source_run (const struct mig_source_params *p);
+
+/* Default run directory of vmferry migrate/status/cancel. */
+#define MIG_DEFAULT_RUN_DIR "/run/vmferry/migrations"
+
+/* vmferry status [ID]: one line per migration in run_dir (or the state
+ * object with json).  -1 + set_error.
+ */
+int mig_status (const char *run_dir, const char *id, bool json, FILE *out);
+
+/* vmferry cancel ID: ask the running migration to cancel, then wait for
+ * its result (printed).  -1 + set_error if it cannot be cancelled (not
+ * running, already ended, switchover begun).
+ */
+int mig_cancel (const char *run_dir, const char *id, FILE *out);
 
 struct mig_dest_params {
   const char *listen_addr;      /* IP literal */

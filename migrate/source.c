@@ -58,11 +58,14 @@ src_cmd (struct source *s, const char *cmd, const char *fmt, ...)
 bool
 src_cancel_requested (struct source *s)
 {
-  struct pollfd pfd = { .fd = s->p->cancel_fd, .events = POLLIN };
+  struct pollfd pfd[2] = {
+    { .fd = s->p->cancel_fd, .events = POLLIN },
+    { .fd = src_control_cancel_fd (s->ctl), .events = POLLIN },
+  };
 
-  if (s->p->cancel_fd < 0 || s->stage >= SRC_SWITCHOVER)
+  if (s->stage >= SRC_SWITCHOVER)
     return false;
-  if (poll (&pfd, 1, 0) == 1) {
+  if (poll (pfd, 2, 0) > 0) {
     s->cancelled = true;
     set_error (0, "cancelled by the user");
     return true;
@@ -209,12 +212,11 @@ prepare_lost (struct source *s)
   return -1;
 }
 
+/* The migration's id: 16 random hex digits. */
 static int
-prepare (struct source *s)
+make_id (struct source *s)
 {
   uint8_t rnd[8];
-  json_auto_t *body = NULL;
-  int status;
   size_t i;
 
   if (getrandom (rnd, sizeof rnd, 0) != sizeof rnd) {
@@ -223,6 +225,15 @@ prepare (struct source *s)
   }
   for (i = 0; i < sizeof rnd; i++)
     sprintf (s->id + 2 * i, "%02x", rnd[i]);
+  return 0;
+}
+
+static int
+prepare (struct source *s)
+{
+  json_auto_t *body = NULL;
+  int status;
+
   s->api = api_client_new (s->p->host, s->p->port, s->p->tls_dir);
   if (s->api == NULL)
     return -1;
@@ -425,11 +436,31 @@ postcopy_lost (struct source *s)
   return MIG_UNCERTAIN;
 }
 
+/* The run directory for vmferry status / cancel.  Without it the
+ * migration goes on, but only signals can cancel it.
+ */
+static void
+start_control (struct source *s)
+{
+  if (s->p->run_dir == NULL)
+    return;
+  s->ctl = src_control_start (s->p->run_dir, s->id, s->p->vm, &s->pr);
+  if (s->ctl == NULL)
+    progress_note (&s->pr, "warning: vmferry status and cancel cannot see "
+                   "this migration: %s", get_error ());
+  else
+    progress_note (&s->pr, "migration %s (vmferry status|cancel %s)", s->id,
+                   s->id);
+}
+
 /* The phases up to the destination VM running. */
 static enum mig_result
 run_phases (struct source *s)
 {
   progress_phase (&s->pr, "preflight", NULL);
+  if (make_id (s) == -1)
+    return MIG_REFUSED;
+  start_control (s);
   if (preflight (s) == -1)
     return MIG_REFUSED;
   progress_phase (&s->pr, "setup", "preparing the destination");
@@ -445,6 +476,11 @@ run_phases (struct source *s)
   progress_phase (&s->pr, "memory", "disks synchronized; pre-copying RAM");
   if (src_memory_run (s) == -1)
     return rollback (s);
+  if (src_control_last_cancel (s->ctl) == 1) {
+    s->cancelled = true;
+    set_error (0, "cancelled by the user (vmferry cancel)");
+    return rollback (s);
+  }
   s->t_memory = now_ms ();
   progress_phase (&s->pr, "switchover", "guest paused");
   if (src_storage_complete (s) == -1 || src_memory_continue (s) == -1)
@@ -478,6 +514,8 @@ mig_source_run (const struct mig_source_params *p)
     snprintf (err, sizeof err, "%s", get_error ());
   sum = summary (&s, r);
   progress_result (&s.pr, sum);
+  s.pr.sink = NULL;
+  src_control_stop (s.ctl);
   qmp_close (s.q);
   api_client_free (s.api);
   mig_vm_free (s.vm);

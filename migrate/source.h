@@ -5,6 +5,7 @@
 #include "internal.h"
 #include "progress.h"
 #include "memory.h"
+#include "control.h"
 
 /* How far the migration got: rollback undoes exactly this much. */
 enum src_stage {
@@ -44,6 +45,7 @@ struct source {
   double dirty_rate;            /* sampled before pre-copy, bytes/s */
   bool forecast_done;           /* a forecast with a link rate was given */
   bool postcopy;                /* post-copy started: no way back */
+  struct src_control *ctl;      /* run dir: status and cancel (or NULL) */
 };
 
 /* source-storage.c */
