@@ -72,9 +72,8 @@ cmd_parse_uint (const char *s, const char *opt, uint64_t min, uint64_t max,
   errno = 0;
   v = strtoull (s, &e, 10);
   if (errno || e == s || *e || s[0] == '-' || v < min || v > max) {
-    fprintf (stderr, "%s: %s: '%s' is not a number from %" PRIu64
-             " to %" PRIu64 "\n", program_invocation_short_name, opt, s, min,
-             max);
+    set_error (0, "%s: '%s' is not a number from %" PRIu64 " to %" PRIu64,
+               opt, s, min, max);
     return -1;
   }
   *out = v;

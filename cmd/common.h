@@ -17,8 +17,8 @@ int cmd_parse_hostport (const char *s, char **addr, int *port);
  */
 int cmd_signal_fd (void);
 
-/* Parse a decimal number in [min, max] for option opt into *out.  On
- * error prints "PROG: OPT: ..." on stderr and returns -1.
+/* Parse a decimal number in [min, max] for option opt into *out.
+ * -1 + set_error.
  */
 int cmd_parse_uint (const char *s, const char *opt, uint64_t min,
                     uint64_t max, uint64_t *out);

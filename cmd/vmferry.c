@@ -123,16 +123,16 @@ parse (int argc, char **argv, struct args *a)
     case OPT_DOWNTIME:
       if (cmd_parse_uint (optarg, "--downtime", 1, MIG_DOWNTIME_MAX_MS,
                           &a->mp.downtime_ms) == -1)
-        return -1;
+        goto bad_number;
       break;
     case OPT_MAX_DOWNTIME:
       if (cmd_parse_uint (optarg, "--max-downtime", 1, MIG_DOWNTIME_MAX_MS,
                           &a->mp.max_downtime_ms) == -1)
-        return -1;
+        goto bad_number;
       break;
     case OPT_TIMEOUT:
       if (cmd_parse_uint (optarg, "--timeout", 0, 100000000, &u) == -1)
-        return -1;
+        goto bad_number;
       a->mp.timeout_s = u;
       break;
     case OPT_NO_THROTTLE: a->mp.no_throttle = true; break;
@@ -145,6 +145,9 @@ parse (int argc, char **argv, struct args *a)
     }
   }
   return 0;
+ bad_number:
+  fprintf (stderr, "vmferry: %s\n", get_error ());
+  return -1;
 }
 
 static int

@@ -16,17 +16,21 @@ usage (FILE *fp)
   fprintf (fp,
 "Usage: vmferryd --listen ADDR[:PORT] --storage-root DIR --run-root DIR\n"
 "                [--tls-dir DIR] [--config FILE] [--once] [--qemu PATH]\n"
-"                [--verbose]\n"
+"                [--max-incoming N] [--queue | --refuse] [--verbose]\n"
 "\n"
 "Receives live migrations from vmferry over HTTPS with mutual TLS.\n"
 "Disk images are created only under --storage-root; sockets and logs go\n"
 "to --run-root.  ADDR is an IP address.  Default port %d, default TLS\n"
-"directory %s.\n",
-           VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR);
+"directory %s.\n"
+"At most --max-incoming migrations (default %d) are received at once;\n"
+"others are refused with a message (--refuse, the default) or wait in\n"
+"a queue (--queue).\n",
+           VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR,
+           MIG_DEFAULT_MAX_INCOMING);
 }
 
 enum { OPT_LISTEN = 256, OPT_STORAGE, OPT_RUN, OPT_TLS, OPT_CONFIG,
-       OPT_ONCE, OPT_QEMU };
+       OPT_ONCE, OPT_QEMU, OPT_MAX_INCOMING, OPT_QUEUE, OPT_REFUSE };
 
 static const struct option long_options[] = {
   { "listen", required_argument, NULL, OPT_LISTEN },
@@ -36,6 +40,9 @@ static const struct option long_options[] = {
   { "config", required_argument, NULL, OPT_CONFIG },
   { "once", no_argument, NULL, OPT_ONCE },
   { "qemu", required_argument, NULL, OPT_QEMU },
+  { "max-incoming", required_argument, NULL, OPT_MAX_INCOMING },
+  { "queue", no_argument, NULL, OPT_QUEUE },
+  { "refuse", no_argument, NULL, OPT_REFUSE },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -64,6 +71,13 @@ set_option (void *opaque, const char *key, const char *value)
   else if (strcmp (key, "tls-dir") == 0) a->dp.tls_dir = v;
   else if (strcmp (key, "qemu") == 0) a->dp.qemu = v;
   else if (strcmp (key, "once") == 0) a->dp.once = strcmp (v, "true") == 0;
+  else if (strcmp (key, "queue") == 0) a->dp.queue = strcmp (v, "true") == 0;
+  else if (strcmp (key, "max-incoming") == 0) {
+    uint64_t n;
+    if (cmd_parse_uint (v, "max-incoming", 1, 1000, &n) == -1)
+      return -1;
+    a->dp.max_incoming = n;
+  }
   else {
     set_error (0, "unknown setting '%s'", key);
     return -1;
@@ -96,6 +110,9 @@ parse (int argc, char **argv, struct args *a)
     case OPT_QEMU: key = "qemu"; break;
     case OPT_CONFIG: break;
     case OPT_ONCE: a->dp.once = true; break;
+    case OPT_MAX_INCOMING: key = "max-incoming"; break;
+    case OPT_QUEUE: a->dp.queue = true; break;
+    case OPT_REFUSE: a->dp.queue = false; break;
     case 'v': vmferry_debug_enable ("vmferryd"); break;
     case 'h': usage (stdout); exit (0);
     case 'V': printf ("vmferryd %s\n", PACKAGE_VERSION); exit (0);

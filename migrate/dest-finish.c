@@ -141,7 +141,7 @@ mig_dest_finish (void *opaque, const struct api_request *req,
       pthread_mutex_unlock (&j->lock);
       return mig_dest_error (reply, status, msg);
     }
-    j->state = JOB_RUNNING;
+    mig_dest_job_end (d, j, JOB_RUNNING);
     json_object_set_new (j->prepared, "resumed", json_real (resumed));
     qmp_close (j->qmp);         /* the VM now lives on its own */
     j->qmp = NULL;

@@ -361,19 +361,25 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
     mig_vm_free (vm);
     return mig_dest_error (reply, status, get_error ());
   }
+  if ((status = mig_dest_admit (d, reply)) != 0) {
+    mig_vm_free (vm);
+    return status;
+  }
   j = new_job (d, id, vm);
   if (j == NULL) {
+    mig_dest_slot_put (d);
     mig_vm_free (vm);
     return mig_dest_error (reply, 409, "migration id already used");
   }
   pthread_mutex_lock (&j->lock);
+  j->holds_slot = true;
   j->postcopy = json_is_true (json_object_get (req->body, "postcopy"));
   status = prepare_job (d, j, host);
   if (status != 0) {
     char msg[1024];
     snprintf (msg, sizeof msg, "%s", get_error ());
     mig_dest_job_cleanup (j);
-    j->state = JOB_ABORTED;
+    mig_dest_job_end (d, j, JOB_ABORTED);
     pthread_mutex_unlock (&j->lock);
     return mig_dest_error (reply, status, msg);
   }

@@ -126,7 +126,7 @@ mig_dest_abort (void *opaque, const struct api_request *req, json_t **reply)
                            "refusing to abort");
   }
   r = mig_dest_job_cleanup (j);
-  j->state = JOB_ABORTED;
+  mig_dest_job_end (d, j, JOB_ABORTED);
   pthread_mutex_unlock (&j->lock);
   mig_dest_job_ended (d);
   if (r == -1)
@@ -175,6 +175,7 @@ mig_dest_start (const struct mig_dest_params *p)
   }
   d->p = *p;
   pthread_mutex_init (&d->lock, NULL);
+  pthread_cond_init (&d->slot_cond, NULL);
   d->ended_pipe[0] = d->ended_pipe[1] = -1;
   sp.opaque = d;
   if (check_dir ("storage root", p->storage_root) == -1 ||

@@ -21,6 +21,7 @@ struct dest_job {
   struct mig_rewritten rw;      /* destination argv, VM sockets/files */
   json_t *prepared;             /* prepare's reply, for retries */
   bool postcopy;                /* the source may switch to post-copy */
+  bool holds_slot;              /* counted in dest->active */
 };
 
 struct mig_dest {
@@ -31,7 +32,21 @@ struct mig_dest {
   pthread_mutex_t lock;         /* protects jobs */
   struct dest_job *jobs;
   int ended_pipe[2];            /* a byte per migration that ended */
+  /* dest-admit.c (under lock) */
+  pthread_cond_t slot_cond;     /* a slot or the queue's head changed */
+  unsigned active;              /* admitted jobs not ended yet */
+  struct dest_waiter *waiters;  /* queued prepares, FIFO */
 };
+
+/* dest-admit.c: take a slot for a new incoming migration: 0, or an
+ * HTTP status with *reply set (503: busy; "queued": true to ask again).
+ */
+int mig_dest_admit (struct mig_dest *d, json_t **reply);
+/* Give back a slot taken by mig_dest_admit() that no job holds. */
+void mig_dest_slot_put (struct mig_dest *d);
+/* Job j ends in state (caller holds j->lock): its slot is given back. */
+void mig_dest_job_end (struct mig_dest *d, struct dest_job *j,
+                       enum job_state state);
 
 /* Handlers (dest.c, dest-prepare.c, dest-finish.c). */
 int mig_dest_prepare (void *opaque, const struct api_request *req,

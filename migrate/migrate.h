@@ -77,6 +77,8 @@ int mig_status (const char *run_dir, const char *id, bool json, FILE *out);
  */
 int mig_cancel (const char *run_dir, const char *id, FILE *out);
 
+#define MIG_DEFAULT_MAX_INCOMING 2
+
 struct mig_dest_params {
   const char *listen_addr;      /* IP literal */
   int port;
@@ -85,6 +87,8 @@ struct mig_dest_params {
   const char *tls_dir;
   const char *qemu;             /* QEMU binary for skeletons */
   bool once;                    /* serve one migration then stop */
+  unsigned max_incoming;        /* simultaneous migrations (0: default) */
+  bool queue;                   /* beyond it: wait (true) or refuse */
 };
 
 struct mig_dest;

@@ -175,6 +175,7 @@ call_dest (struct source *s, const char *path, json_t *body, int timeout,
   if (*status == -1)
     return NULL;
   if (*status != 200) {
+    s->dest_queued = json_is_true (json_object_get (reply, "queued"));
     e = json_string_value (json_object_get (reply, "error"));
     set_error (0, "destination %s:%d refused %s (HTTP %d): %s", s->p->host,
                s->p->port, path, *status, e ? e : "no message");
@@ -240,7 +241,16 @@ prepare (struct source *s)
   body = json_pack ("{s:s, s:s, s:o, s:b}", "id", s->id, "host", s->p->host,
                     "vm", mig_vm_to_json (s->vm),
                     "postcopy", s->p->allow_postcopy);
-  s->prepared = call_dest (s, "/v1/prepare", body, API_TIMEOUT, &status);
+  /* A busy destination with a queue holds the request, then answers
+   * "queued": ask again until admitted (or cancelled).
+   */
+  for (;;) {
+    s->prepared = call_dest (s, "/v1/prepare", body, API_TIMEOUT, &status);
+    if (s->prepared || status != 503 || !s->dest_queued ||
+        src_cancel_requested (s))
+      break;
+    progress_note (&s->pr, "the destination is busy: waiting in its queue");
+  }
   if (s->prepared == NULL && status == -1)
     return prepare_lost (s);
   if (s->prepared == NULL)

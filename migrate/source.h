@@ -46,6 +46,7 @@ struct source {
   bool forecast_done;           /* a forecast with a link rate was given */
   bool postcopy;                /* post-copy started: no way back */
   struct src_control *ctl;      /* run dir: status and cancel (or NULL) */
+  bool dest_queued;             /* last refusal said "queued" */
 };
 
 /* source-storage.c */
