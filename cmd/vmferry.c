@@ -21,6 +21,10 @@ usage (FILE *fp)
 "                  [--disk-path SRC=DST]... [--json] [--verbose]\n"
 "                  [--downtime MS] [--max-downtime MS] [--timeout S]\n"
 "                  [--no-throttle] [--allow-postcopy] [--run-dir DIR]\n"
+"  vmferry migrate VM VM... --to ADDR[:PORT] [--parallel N] [--continue]\n"
+"                  [other options of migrate]\n"
+"  vmferry evacuate --to ADDR[:PORT] [--parallel N] [--continue]\n"
+"                  [other options of migrate]\n"
 "  vmferry status [ID] [--json] [--run-dir DIR]\n"
 "  vmferry cancel ID [--run-dir DIR]\n"
 "  vmferry pki init DIR\n"
@@ -31,6 +35,9 @@ usage (FILE *fp)
 "--vm-dir (default /run/vmferry/vms) as NAME.qmp or NAME/qmp.sock.  The\n"
 "default port is %d and the default TLS directory %s.  pki issue\n"
 "writes to DIR/NAME unless --out is given; --days defaults to 3650.\n"
+"Several VMs migrate N at a time (--parallel, default 1); after a\n"
+"failure no new one starts unless --continue.  evacuate migrates every\n"
+"VM of --vm-dir, smallest RAM first.\n"
 "Each migration has an ID (printed at its start); its state and control\n"
 "socket are in --run-dir (default %s)/ID, where\n"
 "vmferry status and vmferry cancel find it.  Cancel works until the\n"
@@ -55,7 +62,7 @@ usage (FILE *fp)
 enum { OPT_TO = 256, OPT_TLS_DIR, OPT_VM_DIR, OPT_ENGINE, OPT_KEEP,
        OPT_DISK_PATH, OPT_JSON, OPT_NAME, OPT_IP, OPT_OUT, OPT_DAYS,
        OPT_DOWNTIME, OPT_MAX_DOWNTIME, OPT_TIMEOUT, OPT_NO_THROTTLE,
-       OPT_ALLOW_POSTCOPY, OPT_RUN_DIR };
+       OPT_ALLOW_POSTCOPY, OPT_RUN_DIR, OPT_PARALLEL, OPT_CONTINUE };
 
 static const struct option long_options[] = {
   { "to", required_argument, NULL, OPT_TO },
@@ -75,6 +82,8 @@ static const struct option long_options[] = {
   { "no-throttle", no_argument, NULL, OPT_NO_THROTTLE },
   { "allow-postcopy", no_argument, NULL, OPT_ALLOW_POSTCOPY },
   { "run-dir", required_argument, NULL, OPT_RUN_DIR },
+  { "parallel", required_argument, NULL, OPT_PARALLEL },
+  { "continue", no_argument, NULL, OPT_CONTINUE },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -88,6 +97,8 @@ struct args {
   char **disk_map, **ips;
   int days;
   bool cancel;                  /* vmferry cancel */
+  unsigned parallel;            /* migrations at once (several VMs) */
+  bool keep_going;              /* --continue after a failure */
 };
 
 static int
@@ -138,6 +149,12 @@ parse (int argc, char **argv, struct args *a)
     case OPT_NO_THROTTLE: a->mp.no_throttle = true; break;
     case OPT_ALLOW_POSTCOPY: a->mp.allow_postcopy = true; break;
     case OPT_RUN_DIR: a->mp.run_dir = optarg; break;
+    case OPT_PARALLEL:
+      if (cmd_parse_uint (optarg, "--parallel", 1, 64, &u) == -1)
+        goto bad_number;
+      a->parallel = u;
+      break;
+    case OPT_CONTINUE: a->keep_going = true; break;
     case 'v': vmferry_debug_enable ("vmferry"); break;
     case 'h': usage (stdout); exit (0);
     case 'V': printf ("vmferry %s\n", PACKAGE_VERSION); exit (0);
@@ -151,7 +168,7 @@ parse (int argc, char **argv, struct args *a)
 }
 
 static int
-do_migrate (struct args *a, const char *vm)
+do_migrate (struct args *a, char **vms)
 {
   CLEANUP_FREE char *host = NULL;
   enum mig_result r;
@@ -170,16 +187,38 @@ do_migrate (struct args *a, const char *vm)
     fprintf (stderr, "vmferry: --to: %s\n", get_error ());
     return MIG_USAGE;
   }
-  a->mp.vm = vm;
+  a->mp.vm = vms[0];
   a->mp.host = host;
   a->mp.disk_map = a->disk_map;
   a->mp.out = stdout;
   a->mp.tty = isatty (STDOUT_FILENO);
   a->mp.cancel_fd = cmd_signal_fd ();
-  r = mig_source_run (&a->mp);
+  if (vms[0] && vms[1])
+    r = mig_source_run_many (&a->mp, vms, a->parallel, a->keep_going);
+  else
+    r = mig_source_run (&a->mp);
   if (r != MIG_OK)
     fprintf (stderr, "vmferry: %s: %s\n", mig_result_text (r), get_error ());
   return r;
+}
+
+/* vmferry evacuate: every VM of --vm-dir, smallest first. */
+static int
+do_evacuate (struct args *a)
+{
+  CLEANUP_STRV char **vms = mig_list_vms (a->mp.vm_dir);
+
+  if (vms == NULL) {
+    fprintf (stderr, "vmferry: evacuate: %s\n", get_error ());
+    return MIG_REFUSED;
+  }
+  if (vms[0] == NULL) {
+    printf ("no VMs in %s: nothing to do\n", a->mp.vm_dir);
+    return MIG_OK;
+  }
+  if (vms[1] == NULL)           /* one VM: still say which */
+    a->mp.label = vms[0];
+  return do_migrate (a, vms);
 }
 
 /* vmferry status [ID] (id NULL) / vmferry cancel ID: exit 0 or 1. */
@@ -237,8 +276,10 @@ main (int argc, char **argv)
     usage (stderr);
     exit (MIG_USAGE);
   }
-  if (strcmp (argv[optind], "migrate") == 0 && argc - optind == 2)
-    r = do_migrate (&a, argv[optind + 1]);
+  if (strcmp (argv[optind], "migrate") == 0 && argc - optind >= 2)
+    r = do_migrate (&a, argv + optind + 1);
+  else if (strcmp (argv[optind], "evacuate") == 0 && argc - optind == 1)
+    r = do_evacuate (&a);
   else if (strcmp (argv[optind], "status") == 0 && argc - optind <= 2)
     r = do_status (&a, argc - optind == 2 ? argv[optind + 1] : NULL);
   else if (strcmp (argv[optind], "cancel") == 0 && argc - optind == 2)

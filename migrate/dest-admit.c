@@ -86,10 +86,14 @@ mig_dest_admit (struct mig_dest *d, json_t **reply)
               "in progress, the most vmferryd accepts (--max-incoming %u); "
               "try again later", d->active, limit (d));
     pthread_mutex_unlock (&d->lock);
+    debug ("prepare refused: %s", msg);
     return mig_dest_error (reply, 503, msg);
   }
+  debug ("prepare queued: %u incoming migrations in progress (limit %u)",
+         d->active, limit (d));
   r = wait_turn_locked (d);
   pthread_mutex_unlock (&d->lock);
+  debug ("prepare %s the queue", r == 0 ? "admitted from" : "timed out in");
   if (r == 0)
     return 0;
   *reply = json_pack ("{s:s, s:b}", "error", "destination busy: still "

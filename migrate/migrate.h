@@ -56,6 +56,7 @@ struct mig_source_params {
   bool no_throttle;             /* never throttle the guest's vCPUs */
   bool allow_postcopy;          /* may switch to post-copy when stalled */
   const char *run_dir;          /* RUN_DIR/ID: state + control socket */
+  const char *label;            /* tags output lines (several at once) */
 };
 
 /* Run one migration.  On a result other than MIG_OK, get_error() says
@@ -78,6 +79,21 @@ int mig_status (const char *run_dir, const char *id, bool json, FILE *out);
 int mig_cancel (const char *run_dir, const char *id, FILE *out);
 
 #define MIG_DEFAULT_MAX_INCOMING 2
+
+/* Migrate every VM of vms (NULL-terminated), at most parallel at once,
+ * each with base's parameters.  After a failure no new migration
+ * starts unless keep_going.  Prints one line per VM; returns the worst
+ * result (MIG_REFUSED for VMs not started).
+ */
+enum mig_result mig_source_run_many (const struct mig_source_params *base,
+                                     char *const *vms, unsigned parallel,
+                                     bool keep_going);
+
+/* The VMs in vm_dir (NAME.qmp or NAME/qmp.sock), smallest RAM first
+ * (asked over QMP), as names for mig_source_run_many().  NULL +
+ * set_error; an empty list if there are none.
+ */
+char **mig_list_vms (const char *vm_dir);
 
 struct mig_dest_params {
   const char *listen_addr;      /* IP literal */

@@ -58,6 +58,8 @@ deliver (struct progress *pr, json_t *ev)
   if (ev == NULL)
     return false;
   json_object_set_new (ev, "time", json_real (elapsed (pr)));
+  if (pr->label)
+    json_object_set_new (ev, "label", json_string (pr->label));
   if (pr->sink)
     pr->sink (pr->sink_opaque, ev);
   if (!pr->json) {
@@ -79,7 +81,9 @@ message (struct progress *pr, const char *text)
 {
   if (pr->tty)
     board_clear (pr);
-  fprintf (pr->out, "[%6.1fs] %s\n", elapsed (pr), text);
+  fprintf (pr->out, "[%6.1fs] %s%s%s%s\n", elapsed (pr),
+           pr->label ? "[" : "", pr->label ? pr->label : "",
+           pr->label ? "] " : "", text);
   if (pr->tty)
     board_draw (pr);
   fflush (pr->out);
@@ -90,8 +94,7 @@ static void
 live (struct progress *pr, size_t slot, const char *text)
 {
   if (!pr->tty) {
-    fprintf (pr->out, "[%6.1fs] %s\n", elapsed (pr), text);
-    fflush (pr->out);
+    message (pr, text);
     return;
   }
   snprintf (pr->board[slot], sizeof pr->board[slot], "%s", text);

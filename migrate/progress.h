@@ -35,6 +35,7 @@ struct progress {
   size_t shown;                 /* board lines now on screen */
   void (*sink) (void *opaque, json_t *ev); /* every event (borrowed) */
   void *sink_opaque;
+  const char *label;            /* "[label] " before lines, JSON "label" */
 };
 
 void progress_init (struct progress *pr, FILE *out, bool json, bool tty);

@@ -507,6 +507,7 @@ mig_source_run (const struct mig_source_params *p)
   char err[1024] = "";
 
   progress_init (&s.pr, p->out, p->json, p->tty);
+  s.pr.label = p->label;
   clear_error ();
   r = run_phases (&s);
   if (r == MIG_OK) {
