@@ -67,7 +67,7 @@ take_over (struct dest_job *j, bool resume, double *resumed)
 
   for (i = 0; i < j->vm->n_disks; i++) {
     char id[48];
-    if (j->vm->disks[i].read_only)
+    if (!mig_disk_copied (&j->vm->disks[i]))
       continue;
     snprintf (id, sizeof id, "vmferry-exp-%zu", i);
     if (cmd (j->qmp, "block-export-del", "{s:s}", "id", id) == -1)

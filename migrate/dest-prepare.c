@@ -51,7 +51,7 @@ check_compat (struct mig_dest *d, const struct mig_vm *vm)
     return 422;
   }
   for (i = 0; i < vm->n_disks; i++)
-    need += vm->disks[i].read_only ? 0 : vm->disks[i].allocated;
+    need += mig_disk_copied (&vm->disks[i]) ? vm->disks[i].allocated : 0;
   if (free_bytes < 0 || (uint64_t) free_bytes < need) {
     set_error (0, "not enough space in %s: the disks need %" PRIu64
                " MiB, %" PRId64 " MiB free", d->p.storage_root, need >> 20,
@@ -92,6 +92,31 @@ check_dest_path (struct mig_dest *d, const char *path)
   return 0;
 }
 
+/* A shared disk is opened in place: it must be here, and the marker
+ * the source made beside it for this migration must be visible, which
+ * proves both hosts see the same directory (not merely the same path).
+ */
+static int
+check_shared (struct dest_job *j, struct mig_disk *k)
+{
+  CLEANUP_FREE char *copy = strdup (k->path);
+  CLEANUP_FREE char *marker = copy ? xasprintf ("%s/%s%s", dirname (copy),
+                                                MIG_SHARED_MARKER, j->id)
+    : NULL;
+
+  if (marker == NULL)
+    return -1;
+  if (access (k->path, R_OK | W_OK) == -1 || access (marker, F_OK) == -1) {
+    set_error (errno, "shared disk %s: this host does not see the source's "
+               "%s (no shared storage there?)", k->path,
+               access (k->path, F_OK) == -1 ? "file" : "directory");
+    return -1;
+  }
+  free (k->dest_path);
+  k->dest_path = strdup (k->path);
+  return k->dest_path ? 0 : -1;
+}
+
 /* Decide where each disk goes and rewrite the command line, before
  * anything is created: a request that cannot be honoured is refused
  * with nothing to undo.  vm_dir and run_dir are the paths to be made.
@@ -113,6 +138,11 @@ plan_job (struct mig_dest *d, struct dest_job *j, const char *vm_dir,
 
     if (k->read_only)
       continue;
+    if (k->shared) {
+      if (check_shared (j, k) == -1)
+        return 422;
+      continue;
+    }
     /* A requested path must already have its directory in the root. */
     if (k->dest_path && check_dest_path (d, k->dest_path) == -1)
       return 422;
@@ -139,7 +169,7 @@ create_images (struct dest_job *j)
     char *argv[] = { "qemu-img", "create", "-q", "-f", k->format,
                      k->dest_path, size, NULL };
 
-    if (k->read_only)
+    if (!mig_disk_copied (k))
       continue;
     snprintf (size, sizeof size, "%" PRIu64, k->virtual_size);
     if (run_capture (argv, &out) != 0) {

@@ -42,7 +42,22 @@ struct mig_disk {
   uint64_t allocated;           /* bytes allocated on the source host */
   bool read_only;               /* not copied: must exist on the dest */
   char *dest_path;              /* on the destination (NULL: not chosen) */
+  bool shared;                  /* on storage both hosts see: not copied,
+                                   opened in place, never deleted */
 };
+
+/* The disk's data moves (it is neither read-only nor shared). */
+static inline bool
+mig_disk_copied (const struct mig_disk *d)
+{
+  return !d->read_only && !d->shared;
+}
+
+/* Marker file vmferry creates beside a shared disk for the duration of
+ * prepare, so that the destination can tell it sees the same directory.
+ */
+#define MIG_SHARED_MARKER ".vmferry-shared-"
+
 
 struct mig_vm {
   char *name;

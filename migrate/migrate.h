@@ -57,6 +57,7 @@ struct mig_source_params {
   bool allow_postcopy;          /* may switch to post-copy when stalled */
   const char *run_dir;          /* RUN_DIR/ID: state + control socket */
   const char *label;            /* tags output lines (several at once) */
+  bool shared_storage;          /* disks are on storage both hosts see */
 };
 
 /* Run one migration.  On a result other than MIG_OK, get_error() says

@@ -141,7 +141,7 @@ mig_skeleton_setup (struct qmp *q, const struct mig_skeleton_net *n,
   for (i = 0; i < vm->n_disks; i++) {
     const struct mig_disk *d = &vm->disks[i];
     CLEANUP_FREE char *id = xasprintf ("vmferry-exp-%zu", i);
-    if (d->read_only)
+    if (!mig_disk_copied (d))
       continue;
     if (id == NULL ||
         cmd (q, "block-export-add",

@@ -38,7 +38,7 @@ storage_link_rate (struct source *s)
   size_t i;
 
   for (i = 0; i < s->vm->n_disks; i++)
-    if (!s->vm->disks[i].read_only)
+    if (mig_disk_copied (&s->vm->disks[i]))
       bytes += s->vm->disks[i].allocated;
   if (bytes > s->storage_bytes)
     bytes = s->storage_bytes;

@@ -50,7 +50,7 @@ src_storage_start (struct source *s)
     char node[48], job[48];
     json_t *r;
 
-    if (d->read_only)
+    if (!mig_disk_copied (d))
       continue;
     snprintf (node, sizeof node, "vmferry-nbd-%zu", i);
     snprintf (job, sizeof job, "vmferry-mirror-%zu", i);
@@ -98,7 +98,7 @@ src_storage_wait_ready (struct source *s)
   size_t ready, want = 0, i;
 
   for (i = 0; i < s->vm->n_disks; i++)
-    want += !s->vm->disks[i].read_only;
+    want += mig_disk_copied (&s->vm->disks[i]);
   for (;;) {
     json_auto_t *bad = NULL;
 
@@ -180,7 +180,7 @@ del_nodes (struct source *s)
     char node[48];
     json_t *r;
     s->n_nodes--;
-    if (s->vm->disks[s->n_nodes].read_only)
+    if (!mig_disk_copied (&s->vm->disks[s->n_nodes]))
       continue;
     snprintf (node, sizeof node, "vmferry-nbd-%zu", s->n_nodes);
     r = src_cmd (s, "blockdev-del", "{s:s}", "node-name", node);
@@ -199,7 +199,7 @@ src_storage_complete (struct source *s)
 
   for (i = 0; i < s->n_jobs; i++) {
     char job[48];
-    if (s->vm->disks[i].read_only)
+    if (!mig_disk_copied (&s->vm->disks[i]))
       continue;
     snprintf (job, sizeof job, "vmferry-mirror-%zu", i);
     if (stop_job (s, job, false, true) == -1)
@@ -219,7 +219,7 @@ src_storage_rollback (struct source *s)
 
   for (i = 0; i < s->n_jobs; i++) {
     char job[48];
-    if (s->vm->disks[i].read_only)
+    if (!mig_disk_copied (&s->vm->disks[i]))
       continue;
     snprintf (job, sizeof job, "vmferry-mirror-%zu", i);
     if (stop_job (s, job, true, false) == -1)

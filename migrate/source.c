@@ -143,7 +143,8 @@ preflight (struct source *s)
   }
   s->was_running = strcmp (status, "running") == 0;
   s->vm = mig_vm_discover (s->q, path);
-  if (s->vm == NULL || apply_disk_map (s) == -1)
+  if (s->vm == NULL || apply_disk_map (s) == -1 ||
+      (s->p->shared_storage && src_shared_select (s) == -1))
     return -1;
   progress_note (&s->pr, "VM %s: pid %d, QEMU %d.%d.%d, machine %s, %s, "
                  "%" PRIu64 " MiB RAM, %zu disk(s)", s->vm->name,
@@ -244,6 +245,10 @@ prepare (struct source *s)
   /* A busy destination with a queue holds the request, then answers
    * "queued": ask again until admitted (or cancelled).
    */
+  if (src_shared_markers (s, true) == -1) {
+    src_shared_markers (s, false);
+    return -1;
+  }
   for (;;) {
     s->prepared = call_dest (s, "/v1/prepare", body, API_TIMEOUT, &status);
     if (s->prepared || status != 503 || !s->dest_queued ||
@@ -251,6 +256,7 @@ prepare (struct source *s)
       break;
     progress_note (&s->pr, "the destination is busy: waiting in its queue");
   }
+  src_shared_markers (s, false);
   if (s->prepared == NULL && status == -1)
     return prepare_lost (s);
   if (s->prepared == NULL)
@@ -383,16 +389,19 @@ delete_source_files (struct source *s)
 
   for (i = 0; i < s->vm->n_disks; i++) {
     const struct mig_disk *d = &s->vm->disks[i];
-    if (d->read_only)
-      continue;
+    if (!mig_disk_copied (d))
+      continue;                 /* read-only or shared: never deleted */
     if (unlink (d->path) == -1 && errno != ENOENT) {
       set_error (errno, "delete %s", d->path);
       r = -1;
     }
-    else
+    else {
       progress_note (&s->pr, "deleted source disk %s", d->path);
+      s->deleted = true;
+    }
   }
-  s->deleted = r == 0;
+  if (r == -1)
+    s->deleted = false;
   return r;
 }
 
@@ -513,7 +522,9 @@ mig_source_run (const struct mig_source_params *p)
   if (r == MIG_OK) {
     src_memory_final_info (&s);
     progress_phase (&s.pr, "cleanup", p->keep_source ? "keeping source files"
-                    : "quitting source QEMU, deleting source files");
+                    : p->shared_storage ? "quitting source QEMU, keeping "
+                    "the shared disks" : "quitting source QEMU, deleting "
+                    "source files");
     if (quit_source (&s) == -1 ||
         (!p->keep_source && delete_source_files (&s) == -1)) {
       snprintf (err, sizeof err, "%s", get_error ());

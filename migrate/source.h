@@ -61,6 +61,10 @@ int src_memory_continue (struct source *s);
 void src_memory_rollback (struct source *s);
 void src_memory_final_info (struct source *s);
 
+/* source-shared.c */
+int src_shared_select (struct source *s);
+int src_shared_markers (struct source *s, bool on);
+
 /* source-converge.c */
 int src_converge_setup (struct source *s);
 int src_converge_sample (struct source *s, json_t *info);
