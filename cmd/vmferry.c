@@ -21,7 +21,7 @@ usage (FILE *fp)
 "                  [--disk-path SRC=DST]... [--json] [--verbose]\n"
 "                  [--downtime MS] [--max-downtime MS] [--timeout S]\n"
 "                  [--no-throttle] [--allow-postcopy] [--run-dir DIR]\n"
-"                  [--shared-storage]\n"
+"                  [--shared-storage] [--migration-network CIDR]\n"
 "  vmferry migrate VM VM... --to ADDR[:PORT] [--parallel N] [--continue]\n"
 "                  [other options of migrate]\n"
 "  vmferry evacuate --to ADDR[:PORT] [--parallel N] [--continue]\n"
@@ -64,7 +64,7 @@ enum { OPT_TO = 256, OPT_TLS_DIR, OPT_VM_DIR, OPT_ENGINE, OPT_KEEP,
        OPT_DISK_PATH, OPT_JSON, OPT_NAME, OPT_IP, OPT_OUT, OPT_DAYS,
        OPT_DOWNTIME, OPT_MAX_DOWNTIME, OPT_TIMEOUT, OPT_NO_THROTTLE,
        OPT_ALLOW_POSTCOPY, OPT_RUN_DIR, OPT_PARALLEL, OPT_CONTINUE,
-       OPT_SHARED };
+       OPT_SHARED, OPT_MIGRATION_NETWORK };
 
 static const struct option long_options[] = {
   { "to", required_argument, NULL, OPT_TO },
@@ -87,6 +87,7 @@ static const struct option long_options[] = {
   { "parallel", required_argument, NULL, OPT_PARALLEL },
   { "continue", no_argument, NULL, OPT_CONTINUE },
   { "shared-storage", no_argument, NULL, OPT_SHARED },
+  { "migration-network", required_argument, NULL, OPT_MIGRATION_NETWORK },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -159,6 +160,14 @@ parse (int argc, char **argv, struct args *a)
       break;
     case OPT_CONTINUE: a->keep_going = true; break;
     case OPT_SHARED: a->mp.shared_storage = true; break;
+    case OPT_MIGRATION_NETWORK:
+      if (!mig_cidr_valid (optarg)) {
+        fprintf (stderr, "vmferry: --migration-network: '%s' is not "
+                 "ADDR/BITS\n", optarg);
+        return -1;
+      }
+      a->mp.migration_network = optarg;
+      break;
     case 'v': vmferry_debug_enable ("vmferry"); break;
     case 'h': usage (stdout); exit (0);
     case 'V': printf ("vmferry %s\n", PACKAGE_VERSION); exit (0);

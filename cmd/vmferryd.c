@@ -16,7 +16,8 @@ usage (FILE *fp)
   fprintf (fp,
 "Usage: vmferryd --listen ADDR[:PORT] --storage-root DIR --run-root DIR\n"
 "                [--tls-dir DIR] [--config FILE] [--once] [--qemu PATH]\n"
-"                [--max-incoming N] [--queue | --refuse] [--verbose]\n"
+"                [--max-incoming N] [--queue | --refuse]\n"
+"                [--migration-address ADDR]... [--verbose]\n"
 "\n"
 "Receives live migrations from vmferry over HTTPS with mutual TLS.\n"
 "Disk images are created only under --storage-root; sockets and logs go\n"
@@ -24,13 +25,17 @@ usage (FILE *fp)
 "directory %s.\n"
 "At most --max-incoming migrations (default %d) are received at once;\n"
 "others are refused with a message (--refuse, the default) or wait in\n"
-"a queue (--queue).\n",
+"a queue (--queue).\n"
+"Disk and memory data listen on the first --migration-address that is\n"
+"configured here (and in the network the source asked for), else on the\n"
+"address the source used.\n",
            VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR,
            MIG_DEFAULT_MAX_INCOMING);
 }
 
 enum { OPT_LISTEN = 256, OPT_STORAGE, OPT_RUN, OPT_TLS, OPT_CONFIG,
-       OPT_ONCE, OPT_QEMU, OPT_MAX_INCOMING, OPT_QUEUE, OPT_REFUSE };
+       OPT_ONCE, OPT_QEMU, OPT_MAX_INCOMING, OPT_QUEUE, OPT_REFUSE,
+       OPT_MIGRATION_ADDRESS };
 
 static const struct option long_options[] = {
   { "listen", required_argument, NULL, OPT_LISTEN },
@@ -43,6 +48,7 @@ static const struct option long_options[] = {
   { "max-incoming", required_argument, NULL, OPT_MAX_INCOMING },
   { "queue", no_argument, NULL, OPT_QUEUE },
   { "refuse", no_argument, NULL, OPT_REFUSE },
+  { "migration-address", required_argument, NULL, OPT_MIGRATION_ADDRESS },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -53,7 +59,30 @@ struct args {
   struct mig_dest_params dp;
   char *listen;                 /* ADDR[:PORT] (owned) */
   char **strings;               /* every value set (owned) */
+  char **maddrs;                /* --migration-address list (owned) */
 };
+
+/* Append "ADDR[,ADDR]..." to the migration addresses. */
+static int
+add_addresses (struct args *a, const char *v)
+{
+  CLEANUP_FREE char *copy = strdup (v);
+  char *p = copy, *next;
+
+  for (; p; p = next) {
+    next = strchr (p, ',');
+    if (next)
+      *next++ = '\0';
+    if (strchr (p, '/') || !mig_cidr_valid (p)) {
+      set_error (0, "migration-address: '%s' is not an IP address", p);
+      return -1;
+    }
+    if (strv_push (&a->maddrs, p) == -1)
+      return -1;
+  }
+  a->dp.migration_addrs = a->maddrs;
+  return 0;
+}
 
 /* Set one option by its long name (from argv or the config file). */
 static int
@@ -72,6 +101,8 @@ set_option (void *opaque, const char *key, const char *value)
   else if (strcmp (key, "qemu") == 0) a->dp.qemu = v;
   else if (strcmp (key, "once") == 0) a->dp.once = strcmp (v, "true") == 0;
   else if (strcmp (key, "queue") == 0) a->dp.queue = strcmp (v, "true") == 0;
+  else if (strcmp (key, "migration-address") == 0)
+    return add_addresses (a, v);
   else if (strcmp (key, "max-incoming") == 0) {
     uint64_t n;
     if (cmd_parse_uint (v, "max-incoming", 1, 1000, &n) == -1)
@@ -113,6 +144,7 @@ parse (int argc, char **argv, struct args *a)
     case OPT_MAX_INCOMING: key = "max-incoming"; break;
     case OPT_QUEUE: a->dp.queue = true; break;
     case OPT_REFUSE: a->dp.queue = false; break;
+    case OPT_MIGRATION_ADDRESS: key = "migration-address"; break;
     case 'v': vmferry_debug_enable ("vmferryd"); break;
     case 'h': usage (stdout); exit (0);
     case 'V': printf ("vmferryd %s\n", PACKAGE_VERSION); exit (0);
@@ -174,5 +206,6 @@ main (int argc, char **argv)
   if (r == -1)
     fprintf (stderr, "vmferryd: %s\n", get_error ());
   strv_free (a.strings);
+  strv_free (a.maddrs);
   exit (r == -1 ? 1 : 0);
 }

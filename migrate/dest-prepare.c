@@ -301,19 +301,39 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host)
   return j->prepared ? 0 : 500;
 }
 
-/* The address the source must connect to: ours, or the one it used. */
+/* The address the source's data must go to: the first configured
+ * migration address here in the source's network (cidr, NULL: any),
+ * else the API's own address, or the one the source used.
+ */
 static const char *
-data_host (struct mig_dest *d, const char *used)
+data_host (struct mig_dest *d, const char *used, const char *cidr)
 {
-  const char *l = d->p.listen_addr;
+  const char *l = d->p.listen_addr, *h = NULL;
   unsigned char buf[16];
 
+  if (d->p.migration_addrs)
+    return mig_pick_migration_addr (d->p.migration_addrs, cidr);
   if (strcmp (l, "0.0.0.0") != 0 && strcmp (l, "::") != 0)
-    return l;
-  if (used && (inet_pton (AF_INET, used, buf) == 1 ||
-               inet_pton (AF_INET6, used, buf) == 1))
-    return used;
-  return NULL;
+    h = l;
+  else if (used && (inet_pton (AF_INET, used, buf) == 1 ||
+                    inet_pton (AF_INET6, used, buf) == 1))
+    h = used;
+  return h && mig_addr_in_cidr (h, cidr) ? h : NULL;
+}
+
+/* Why data_host() found nothing. */
+static int
+no_data_host (struct mig_dest *d, const char *cidr, json_t **reply)
+{
+  char msg[512];
+
+  if (cidr == NULL && d->p.migration_addrs == NULL)
+    return mig_dest_error (reply, 400, "connect to the agent by IP address");
+  snprintf (msg, sizeof msg, "no usable migration address on this host%s%s "
+            "(%s)", cidr ? " in " : "", cidr ? cidr : "",
+            d->p.migration_addrs ? "none of its --migration-address is "
+            "configured here" : "its listen address is elsewhere");
+  return mig_dest_error (reply, 422, msg);
 }
 
 /* Register a new job; NULL if the id is taken. */
@@ -367,15 +387,19 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   struct mig_dest *d = opaque;
   const char *id = json_string_value (json_object_get (req->body, "id"));
   const char *used = json_string_value (json_object_get (req->body, "host"));
-  const char *host = data_host (d, used);
+  const char *cidr = json_string_value (json_object_get (req->body,
+                                                         "migration_network"));
+  const char *host = data_host (d, used, cidr);
   struct dest_job *j;
   struct mig_vm *vm;
   int status;
 
   if (!mig_safe_name (id))
     return mig_dest_error (reply, 400, "missing or malformed \"id\"");
+  if (cidr && !mig_cidr_valid (cidr))
+    return mig_dest_error (reply, 400, "malformed \"migration_network\"");
   if (host == NULL)
-    return mig_dest_error (reply, 400, "connect to the agent by IP address");
+    return no_data_host (d, cidr, reply);
   j = mig_dest_find_job (d, id);
   if (j) {                      /* a retry: same answer, or a conflict */
     ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&j->lock);

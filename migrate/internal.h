@@ -137,6 +137,15 @@ void mig_rewritten_clear (struct mig_rewritten *r);
 int mig_argv_rewrite (char *const *argv, const struct mig_layout *l,
                       struct mig_rewritten *out);
 
+/* ---- netsel.c: the migration network ---- */
+
+/* addr (an IP literal) lies in cidr (NULL: any). */
+bool mig_addr_in_cidr (const char *addr, const char *cidr);
+/* The first of addrs configured on this host and in cidr, or NULL. */
+const char *mig_pick_migration_addr (char *const *addrs, const char *cidr);
+/* This host's first address in cidr, into out.  -1 + set_error. */
+int mig_local_addr_in (const char *cidr, char *out, size_t n);
+
 /* ---- skeleton.c: the receiving QEMU ---- */
 
 /* Id of the tls-creds-x509 object vmferry adds to both QEMUs. */

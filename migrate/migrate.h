@@ -58,7 +58,11 @@ struct mig_source_params {
   const char *run_dir;          /* RUN_DIR/ID: state + control socket */
   const char *label;            /* tags output lines (several at once) */
   bool shared_storage;          /* disks are on storage both hosts see */
+  const char *migration_network; /* CIDR the data must use (or NULL) */
 };
+
+/* "ADDR/BITS" or an IP address (netsel.c). */
+bool mig_cidr_valid (const char *cidr);
 
 /* Run one migration.  On a result other than MIG_OK, get_error() says
  * why and, for MIG_FAILED_LEFTOVERS, what was left behind.
@@ -106,6 +110,7 @@ struct mig_dest_params {
   bool once;                    /* serve one migration then stop */
   unsigned max_incoming;        /* simultaneous migrations (0: default) */
   bool queue;                   /* beyond it: wait (true) or refuse */
+  char *const *migration_addrs; /* where data listens, tried in order */
 };
 
 struct mig_dest;

@@ -234,17 +234,22 @@ static int
 prepare (struct source *s)
 {
   json_auto_t *body = NULL;
+  char local[64] = "";
   int status;
 
   s->api = api_client_new (s->p->host, s->p->port, s->p->tls_dir);
   if (s->api == NULL)
     return -1;
-  body = json_pack ("{s:s, s:s, s:o, s:b}", "id", s->id, "host", s->p->host,
-                    "vm", mig_vm_to_json (s->vm),
-                    "postcopy", s->p->allow_postcopy);
+  body = json_pack ("{s:s, s:s, s:o, s:b, s:s?}", "id", s->id,
+                    "host", s->p->host, "vm", mig_vm_to_json (s->vm),
+                    "postcopy", s->p->allow_postcopy,
+                    "migration_network", s->p->migration_network);
   /* A busy destination with a queue holds the request, then answers
    * "queued": ask again until admitted (or cancelled).
    */
+  if (s->p->migration_network &&
+      mig_local_addr_in (s->p->migration_network, local, sizeof local) == -1)
+    return -1;
   if (src_shared_markers (s, true) == -1) {
     src_shared_markers (s, false);
     return -1;
@@ -263,6 +268,13 @@ prepare (struct source *s)
     return -1;
   s->dhost = json_string_value (json_object_get (s->prepared, "host"));
   s->stage = SRC_PREPARED;
+  if (s->dhost)
+    progress_note (&s->pr, "migration network: disk and memory data go to "
+                   "%s%s%s%s%s", s->dhost,
+                   s->p->migration_network ? " in " : "",
+                   s->p->migration_network ? s->p->migration_network : "",
+                   s->p->migration_network ? ", from this host's " : "",
+                   s->p->migration_network ? local : "");
   return s->dhost ? 0 : -1;
 }
 
