@@ -44,10 +44,5 @@ pid_alive "$src_pid" && fail "the source QEMU still runs"
 vm_running "$dst" || fail "no QEMU runs on the destination"
 [ -e "$img" ] && fail "the source image was not deleted"
 
-last=$(vm_last_ack "$src")
-vm_wait_ack "$dst" $((last + 10)) 60
-vm_verify "$dst" 120 || fail "guest verdict on the destination: $VM_VERDICT"
-vm_stop "$dst"
-vm_check_image "$dimg" "$src/console.log" "$dst/console.log" ||
-  fail "check-image rejected the destination image"
+mig_verify_moved "$src" "$dst" "$dimg"
 exit 0

@@ -51,10 +51,5 @@ echo "sent on the control link: $ctl bytes, on the migration link: $mig bytes"
 dst="$DST_RUN/net1"
 pid_alive "$src_pid" && fail "the source QEMU still runs"
 vm_running "$dst" || fail "no QEMU runs on the destination"
-last=$(vm_last_ack "$src")
-vm_wait_ack "$dst" $((last + 10)) 60
-vm_verify "$dst" 120 || fail "guest verdict on the destination: $VM_VERDICT"
-vm_stop "$dst"
-vm_check_image "$DST_STORAGE/net1/disk0.qcow2" "$src/console.log" \
-  "$dst/console.log" || fail "check-image rejected the destination image"
+mig_verify_moved "$src" "$dst" "$DST_STORAGE/net1/disk0.qcow2"
 exit 0

@@ -44,10 +44,5 @@ tr '\0' '\n' < "/proc/$dst_pid/cmdline" | grep -qF "filename=$img," ||
   fail "files in the destination's storage root: $(find "$DST_STORAGE" -type f)"
 ls -a "$shared" | grep -q vmferry-shared && fail "a marker file is left"
 
-last=$(vm_last_ack "$src")
-vm_wait_ack "$dst" $((last + 20)) 60
-vm_verify "$dst" 120 || fail "guest verdict on the destination: $VM_VERDICT"
-vm_stop "$dst"
-vm_check_image "$img" "$src/console.log" "$dst/console.log" ||
-  fail "check-image rejected the shared image"
+mig_verify_moved "$src" "$dst" "$img" 20
 exit 0
