@@ -21,7 +21,8 @@ usage (FILE *fp)
 "                  [--disk-path SRC=DST]... [--json] [--verbose]\n"
 "                  [--downtime MS] [--max-downtime MS] [--timeout S]\n"
 "                  [--no-throttle] [--allow-postcopy] [--run-dir DIR]\n"
-"                  [--shared-storage] [--migration-network CIDR]\n"
+"                  [--shared-storage[=yes|no|auto]]\n"
+"                  [--migration-network CIDR]\n"
 "  vmferry migrate VM VM... --to ADDR[:PORT] [--parallel N] [--continue]\n"
 "                  [other options of migrate]\n"
 "  vmferry evacuate --to ADDR[:PORT] [--parallel N] [--continue]\n"
@@ -86,7 +87,7 @@ static const struct option long_options[] = {
   { "run-dir", required_argument, NULL, OPT_RUN_DIR },
   { "parallel", required_argument, NULL, OPT_PARALLEL },
   { "continue", no_argument, NULL, OPT_CONTINUE },
-  { "shared-storage", no_argument, NULL, OPT_SHARED },
+  { "shared-storage", optional_argument, NULL, OPT_SHARED },
   { "migration-network", required_argument, NULL, OPT_MIGRATION_NETWORK },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
@@ -159,7 +160,19 @@ parse (int argc, char **argv, struct args *a)
       a->parallel = u;
       break;
     case OPT_CONTINUE: a->keep_going = true; break;
-    case OPT_SHARED: a->mp.shared_storage = true; break;
+    case OPT_SHARED:
+      if (optarg && strcmp (optarg, "auto") == 0)
+        a->mp.shared_storage = MIG_SHARED_AUTO;
+      else if (optarg == NULL || strcmp (optarg, "yes") == 0)
+        a->mp.shared_storage = MIG_SHARED_YES;
+      else if (strcmp (optarg, "no") == 0)
+        a->mp.shared_storage = MIG_SHARED_NO;
+      else {
+        fprintf (stderr, "vmferry: --shared-storage=%s: say yes, no or "
+                 "auto\n", optarg);
+        return -1;
+      }
+      break;
     case OPT_MIGRATION_NETWORK:
       if (!mig_cidr_valid (optarg)) {
         fprintf (stderr, "vmferry: --migration-network: '%s' is not "

@@ -141,6 +141,7 @@ static const struct api_route routes[] = {
   { "POST", "/v1/prepare", mig_dest_prepare },
   { "POST", "/v1/finish", mig_dest_finish },
   { "POST", "/v1/abort", mig_dest_abort },
+  { "POST", "/v1/probe", mig_dest_probe },
 };
 
 /* The roots must exist and be directories. */

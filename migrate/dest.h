@@ -55,6 +55,8 @@ int mig_dest_finish (void *opaque, const struct api_request *req,
                      json_t **reply);
 int mig_dest_abort (void *opaque, const struct api_request *req,
                     json_t **reply);
+int mig_dest_probe (void *opaque, const struct api_request *req,
+                    json_t **reply);
 
 /* Registry. */
 struct dest_job *mig_dest_find_job (struct mig_dest *d, const char *id);

@@ -34,6 +34,9 @@ enum mig_result {
 /* Short text for a result ("migrated", "refused", ...). */
 const char *mig_result_text (enum mig_result r);
 
+/* --shared-storage: no (copy the disks), yes, or detect per disk. */
+enum mig_shared { MIG_SHARED_NO, MIG_SHARED_YES, MIG_SHARED_AUTO };
+
 /* QEMU's upper bound for its downtime-limit parameter (ms). */
 #define MIG_DOWNTIME_MAX_MS 2000000
 
@@ -57,7 +60,7 @@ struct mig_source_params {
   bool allow_postcopy;          /* may switch to post-copy when stalled */
   const char *run_dir;          /* RUN_DIR/ID: state + control socket */
   const char *label;            /* tags output lines (several at once) */
-  bool shared_storage;          /* disks are on storage both hosts see */
+  enum mig_shared shared_storage; /* disks on storage both hosts see */
   const char *migration_network; /* CIDR the data must use (or NULL) */
 };
 

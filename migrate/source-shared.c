@@ -32,6 +32,7 @@ src_shared_select (struct source *s)
     d->shared = true;
     n++;
   }
+  s->shared = n > 0;
   progress_note (&s->pr, "%zu disk(s) on shared storage: not copied, "
                  "never deleted", n);
   return 0;
@@ -46,15 +47,18 @@ marker_path (struct source *s, const struct mig_disk *d)
                            s->id) : NULL;
 }
 
-/* Create (on) or remove (off) the markers. */
-int
-src_shared_markers (struct source *s, bool on)
+/* Create (on) or remove (off) the markers of the shared disks, or with
+ * all, of every writable disk.
+ */
+static int
+markers (struct source *s, bool on, bool all)
 {
   size_t i;
 
   for (i = 0; s->vm && i < s->vm->n_disks; i++) {
-    CLEANUP_FREE char *m = s->vm->disks[i].shared ?
-      marker_path (s, &s->vm->disks[i]) : NULL;
+    const struct mig_disk *d = &s->vm->disks[i];
+    CLEANUP_FREE char *m = d->shared || (all && !d->read_only) ?
+      marker_path (s, d) : NULL;
     int fd;
     if (m == NULL)
       continue;
@@ -70,4 +74,64 @@ src_shared_markers (struct source *s, bool on)
     close (fd);
   }
   return 0;
+}
+
+int
+src_shared_markers (struct source *s, bool on)
+{
+  return markers (s, on, false);
+}
+
+/* Ask the destination which writable disks it sees with their markers
+ * (POST /v1/probe); those are on shared storage.  An agent without
+ * the route (404) sees none.  Disks with a --disk-path are copied.
+ */
+static int
+probe (struct source *s, json_t **shared)
+{
+  json_auto_t *body = json_pack ("{s:s, s:[]}", "id", s->id, "paths");
+  json_t *reply = NULL;
+  size_t i;
+  int status;
+
+  for (i = 0; body && i < s->vm->n_disks; i++)
+    json_array_append_new (json_object_get (body, "paths"),
+                           json_string (s->vm->disks[i].path));
+  status = api_client_call (s->api, "POST", "/v1/probe", body, &reply,
+                            SRC_QMP_TIMEOUT);
+  if (status == 200 && json_array_size (json_object_get (reply, "shared"))
+      == s->vm->n_disks) {
+    *shared = reply;
+    return 0;
+  }
+  json_decref (reply);
+  if (status == -1)
+    return -1;
+  *shared = NULL;               /* an older agent: nothing shared */
+  return 0;
+}
+
+int
+src_shared_detect (struct source *s)
+{
+  json_t *shared = NULL;
+  size_t i, n = 0;
+  int r;
+
+  if (markers (s, true, true) == -1)
+    return -1;
+  r = probe (s, &shared);
+  markers (s, false, true);
+  for (i = 0; r == 0 && i < s->vm->n_disks; i++) {
+    struct mig_disk *d = &s->vm->disks[i];
+    if (!d->read_only && d->dest_path == NULL &&
+        json_is_true (json_array_get (json_object_get (shared, "shared"), i)))
+      d->shared = true, n++;
+  }
+  json_decref (shared);
+  s->shared = n > 0;
+  if (r == 0)
+    progress_note (&s->pr, "shared storage detected for %zu of %zu disk(s)",
+                   n, s->vm->n_disks);
+  return r;
 }

@@ -144,7 +144,8 @@ preflight (struct source *s)
   s->was_running = strcmp (status, "running") == 0;
   s->vm = mig_vm_discover (s->q, path);
   if (s->vm == NULL || apply_disk_map (s) == -1 ||
-      (s->p->shared_storage && src_shared_select (s) == -1))
+      (s->p->shared_storage == MIG_SHARED_YES &&
+       src_shared_select (s) == -1))
     return -1;
   progress_note (&s->pr, "VM %s: pid %d, QEMU %d.%d.%d, machine %s, %s, "
                  "%" PRIu64 " MiB RAM, %zu disk(s)", s->vm->name,
@@ -238,22 +239,24 @@ prepare (struct source *s)
   int status;
 
   s->api = api_client_new (s->p->host, s->p->port, s->p->tls_dir);
-  if (s->api == NULL)
+  if (s->api == NULL ||
+      (s->p->migration_network &&
+       mig_local_addr_in (s->p->migration_network, local,
+                          sizeof local) == -1) ||
+      (s->p->shared_storage == MIG_SHARED_AUTO &&
+       src_shared_detect (s) == -1))
     return -1;
   body = json_pack ("{s:s, s:s, s:o, s:b, s:s?}", "id", s->id,
                     "host", s->p->host, "vm", mig_vm_to_json (s->vm),
                     "postcopy", s->p->allow_postcopy,
                     "migration_network", s->p->migration_network);
-  /* A busy destination with a queue holds the request, then answers
-   * "queued": ask again until admitted (or cancelled).
-   */
-  if (s->p->migration_network &&
-      mig_local_addr_in (s->p->migration_network, local, sizeof local) == -1)
-    return -1;
   if (src_shared_markers (s, true) == -1) {
     src_shared_markers (s, false);
     return -1;
   }
+  /* A busy destination with a queue holds the request, then answers
+   * "queued": ask again until admitted (or cancelled).
+   */
   for (;;) {
     s->prepared = call_dest (s, "/v1/prepare", body, API_TIMEOUT, &status);
     if (s->prepared || status != 503 || !s->dest_queued ||
@@ -534,7 +537,7 @@ mig_source_run (const struct mig_source_params *p)
   if (r == MIG_OK) {
     src_memory_final_info (&s);
     progress_phase (&s.pr, "cleanup", p->keep_source ? "keeping source files"
-                    : p->shared_storage ? "quitting source QEMU, keeping "
+                    : s.shared ? "quitting source QEMU, keeping "
                     "the shared disks" : "quitting source QEMU, deleting "
                     "source files");
     if (quit_source (&s) == -1 ||

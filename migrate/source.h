@@ -47,6 +47,7 @@ struct source {
   bool postcopy;                /* post-copy started: no way back */
   struct src_control *ctl;      /* run dir: status and cancel (or NULL) */
   bool dest_queued;             /* last refusal said "queued" */
+  bool shared;                  /* some disk is on shared storage */
 };
 
 /* source-storage.c */
@@ -64,6 +65,7 @@ void src_memory_final_info (struct source *s);
 /* source-shared.c */
 int src_shared_select (struct source *s);
 int src_shared_markers (struct source *s, bool on);
+int src_shared_detect (struct source *s);
 
 /* source-converge.c */
 int src_converge_setup (struct source *s);

@@ -6,7 +6,8 @@
 # replaced), the destination's storage root holds no image, the source
 # QEMU is gone, the guest verifies its disk and memory on the
 # destination, and the host checker accepts the shared image with both
-# console logs.
+# console logs.  Then a second VM moves with --shared-storage=auto:
+# the destination's probe finds its disk, and it moves the same way.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 . "$abs_top_srcdir/tests/mig-functions.sh"
@@ -45,4 +46,22 @@ tr '\0' '\n' < "/proc/$dst_pid/cmdline" | grep -qF "filename=$img," ||
 ls -a "$shared" | grep -q vmferry-shared && fail "a marker file is left"
 
 mig_verify_moved "$src" "$dst" "$img" 20
+
+# Detected: vmferryd sees the file and the marker beside it.
+src2="$TEST_DIR/src2" img2="$shared/sh2.qcow2"
+disk_create "$img2" 1G 50
+ino2=$(stat -c %i "$img2")
+vm_start "$src2" sh2 "$SRC_NS" "$img2" vmferry.disk_rate=50
+vm_wait_ready "$src2"
+vm_wait_ack "$src2" 20
+mig_migrate "$src2/qmp.sock" --json --shared-storage=auto \
+  --run-dir "$TEST_DIR/runs"
+[ "$MIG_RC" = 0 ] || fail "vmferry migrate --shared-storage=auto failed"
+grep -q 'shared storage detected for 1 of 1 disk' "$TEST_DIR/migrate.out" ||
+  fail "the shared disk was not detected"
+[ "$(mig_result_field storage_bytes)" = 0 ] || fail "auto: disk data copied"
+[ "$(stat -c %i "$img2")" = "$ino2" ] || fail "the shared image was replaced"
+[ -z "$(find "$DST_STORAGE" -type f)" ] || fail "auto: image in storage root"
+ls -a "$shared" | grep -q vmferry-shared && fail "a marker file is left"
+mig_verify_moved "$src2" "$DST_RUN/sh2" "$img2"
 exit 0
