@@ -61,3 +61,21 @@ cmd_signal_fd (void)
   signal (SIGPIPE, SIG_IGN);
   return fd;
 }
+
+int
+cmd_parse_uint (const char *s, const char *opt, uint64_t min, uint64_t max,
+                uint64_t *out)
+{
+  char *e;
+  unsigned long long v;
+
+  errno = 0;
+  v = strtoull (s, &e, 10);
+  if (errno || e == s || *e || s[0] == '-' || v < min || v > max) {
+    set_error (0, "%s: '%s' is not a number from %" PRIu64 " to %" PRIu64,
+               opt, s, min, max);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}

@@ -2,6 +2,8 @@
 #ifndef VMFERRY_CMD_COMMON_H
 #define VMFERRY_CMD_COMMON_H
 
+#include <stdint.h>
+
 #define VMFERRY_DEFAULT_PORT 7480
 #define VMFERRY_DEFAULT_TLS_DIR "/etc/pki/vmferry"
 
@@ -14,5 +16,11 @@ int cmd_parse_hostport (const char *s, char **addr, int *port);
  * readable when one arrives (used as the cancel / stop descriptor).
  */
 int cmd_signal_fd (void);
+
+/* Parse a decimal number in [min, max] for option opt into *out.
+ * -1 + set_error.
+ */
+int cmd_parse_uint (const char *s, const char *opt, uint64_t min,
+                    uint64_t max, uint64_t *out);
 
 #endif

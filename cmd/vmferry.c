@@ -19,6 +19,16 @@ usage (FILE *fp)
 "  vmferry migrate VM --to ADDR[:PORT] [--tls-dir DIR] [--vm-dir DIR]\n"
 "                  [--storage-engine qemu|vmferry] [--keep-source]\n"
 "                  [--disk-path SRC=DST]... [--dry-run] [--json] [--verbose]\n"
+"                  [--downtime MS] [--max-downtime MS] [--timeout S]\n"
+"                  [--no-throttle] [--allow-postcopy] [--run-dir DIR]\n"
+"                  [--shared-storage[=yes|no|auto]]\n"
+"                  [--migration-network CIDR]\n"
+"  vmferry migrate VM VM... --to ADDR[:PORT] [--parallel N] [--continue]\n"
+"                  [other options of migrate]\n"
+"  vmferry evacuate --to ADDR[:PORT] [--parallel N] [--continue]\n"
+"                  [other options of migrate]\n"
+"  vmferry status [ID] [--json] [--run-dir DIR]\n"
+"  vmferry cancel ID [--run-dir DIR]\n"
 "  vmferry check VM --to ADDR[:PORT] [--tls-dir DIR] [--vm-dir DIR] [--json]\n"
 "  vmferry migrate VM --to ssh://[USER@]HOST[:PORT] [--ssh-option OPT]...\n"
 "                  [--ssh-vmferryd PATH] [--ssh-storage-root DIR]\n"
@@ -34,20 +44,38 @@ usage (FILE *fp)
 "With ssh://, vmferry starts a one-shot vmferryd on HOST over ssh (-o\n"
 "OPT options), with fresh keys: no PKI needed.  Destination roots default to\n"
 "/var/lib/vmferry and /run/vmferry, vmferryd is found in PATH there.\n"
+"Several VMs migrate N at a time (--parallel, default 1); after a\n"
+"failure no new one starts unless --continue.  evacuate migrates every\n"
+"VM of --vm-dir, smallest RAM first.\n"
+"Each migration has an ID (printed at its start); its state and control\n"
+"socket are in --run-dir (default %s)/ID, where\n"
+"vmferry status and vmferry cancel find it.  Cancel works until the\n"
+"switchover begins and leaves the VM running on the source.\n"
 "\n"
 "Exit codes: 0 migrated; 1 usage error; 2 refused, nothing was done;\n"
 "3 failed, source VM still running, destination cleaned; 4 failed,\n"
 "source VM still running, leftovers remain (listed); 5 state uncertain.\n"
 "vmferry check exits 0 when the VM can move, 2 when it cannot (or the\n"
 "destination cannot be asked), 1 on a usage error.\n"
+"\n"
+"When pre-copy stalls, vmferry throttles the guest (unless\n"
+"--no-throttle), then raises the downtime limit (default 300 ms) step\n"
+"by step up to --max-downtime, then switches to post-copy if\n"
+"--allow-postcopy, and cancels after --timeout seconds (0, the\n"
+"default: never) with the VM running on the source.  WARNING: during\n"
+"post-copy the VM's memory is split between the hosts: losing the\n"
+"network or either host then loses the VM.\n"
 "vmferry pki exits 0 on success and 1 on any failure.\n",
-           VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR);
+           VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR,
+           MIG_DEFAULT_RUN_DIR);
 }
 
 enum { OPT_TO = 256, OPT_TLS_DIR, OPT_VM_DIR, OPT_ENGINE, OPT_KEEP,
        OPT_DISK_PATH, OPT_JSON, OPT_NAME, OPT_IP, OPT_OUT, OPT_DAYS,
        OPT_DRY_RUN, OPT_SSH_OPTION, OPT_SSH_VMFERRYD, OPT_SSH_STORAGE,
-       OPT_SSH_RUN };
+       OPT_SSH_RUN, OPT_DOWNTIME, OPT_MAX_DOWNTIME, OPT_TIMEOUT,
+       OPT_NO_THROTTLE, OPT_ALLOW_POSTCOPY, OPT_RUN_DIR, OPT_PARALLEL,
+       OPT_CONTINUE, OPT_SHARED, OPT_MIGRATION_NETWORK };
 
 static const struct option long_options[] = {
   { "to", required_argument, NULL, OPT_TO },
@@ -66,6 +94,16 @@ static const struct option long_options[] = {
   { "ssh-vmferryd", required_argument, NULL, OPT_SSH_VMFERRYD },
   { "ssh-storage-root", required_argument, NULL, OPT_SSH_STORAGE },
   { "ssh-run-root", required_argument, NULL, OPT_SSH_RUN },
+  { "downtime", required_argument, NULL, OPT_DOWNTIME },
+  { "max-downtime", required_argument, NULL, OPT_MAX_DOWNTIME },
+  { "timeout", required_argument, NULL, OPT_TIMEOUT },
+  { "no-throttle", no_argument, NULL, OPT_NO_THROTTLE },
+  { "allow-postcopy", no_argument, NULL, OPT_ALLOW_POSTCOPY },
+  { "run-dir", required_argument, NULL, OPT_RUN_DIR },
+  { "parallel", required_argument, NULL, OPT_PARALLEL },
+  { "continue", no_argument, NULL, OPT_CONTINUE },
+  { "shared-storage", optional_argument, NULL, OPT_SHARED },
+  { "migration-network", required_argument, NULL, OPT_MIGRATION_NETWORK },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -80,11 +118,15 @@ struct args {
   const char *to, *engine, *name, *out;
   char **disk_map, **ips;
   int days;
+  bool cancel;                  /* vmferry cancel */
+  unsigned parallel;            /* migrations at once (several VMs) */
+  bool keep_going;              /* --continue after a failure */
 };
 
 static int
 parse (int argc, char **argv, struct args *a)
 {
+  uint64_t u;
   int c;
 
   while ((c = getopt_long (argc, argv, "vhV", long_options, NULL)) != -1) {
@@ -119,6 +161,51 @@ parse (int argc, char **argv, struct args *a)
         return -1;
       }
       break;
+    case OPT_DOWNTIME:
+      if (cmd_parse_uint (optarg, "--downtime", 1, MIG_DOWNTIME_MAX_MS,
+                          &a->mp.downtime_ms) == -1)
+        goto bad_number;
+      break;
+    case OPT_MAX_DOWNTIME:
+      if (cmd_parse_uint (optarg, "--max-downtime", 1, MIG_DOWNTIME_MAX_MS,
+                          &a->mp.max_downtime_ms) == -1)
+        goto bad_number;
+      break;
+    case OPT_TIMEOUT:
+      if (cmd_parse_uint (optarg, "--timeout", 0, 100000000, &u) == -1)
+        goto bad_number;
+      a->mp.timeout_s = u;
+      break;
+    case OPT_NO_THROTTLE: a->mp.no_throttle = true; break;
+    case OPT_ALLOW_POSTCOPY: a->mp.allow_postcopy = true; break;
+    case OPT_RUN_DIR: a->mp.run_dir = optarg; break;
+    case OPT_PARALLEL:
+      if (cmd_parse_uint (optarg, "--parallel", 1, 64, &u) == -1)
+        goto bad_number;
+      a->parallel = u;
+      break;
+    case OPT_CONTINUE: a->keep_going = true; break;
+    case OPT_SHARED:
+      if (optarg && strcmp (optarg, "auto") == 0)
+        a->mp.shared_storage = MIG_SHARED_AUTO;
+      else if (optarg == NULL || strcmp (optarg, "yes") == 0)
+        a->mp.shared_storage = MIG_SHARED_YES;
+      else if (strcmp (optarg, "no") == 0)
+        a->mp.shared_storage = MIG_SHARED_NO;
+      else {
+        fprintf (stderr, "vmferry: --shared-storage=%s: say yes, no or "
+                 "auto\n", optarg);
+        return -1;
+      }
+      break;
+    case OPT_MIGRATION_NETWORK:
+      if (!mig_cidr_valid (optarg)) {
+        fprintf (stderr, "vmferry: --migration-network: '%s' is not "
+                 "ADDR/BITS\n", optarg);
+        return -1;
+      }
+      a->mp.migration_network = optarg;
+      break;
     case 'v': vmferry_debug_enable ("vmferry"); break;
     case 'h': usage (stdout); exit (0);
     case 'V': printf ("vmferry %s\n", PACKAGE_VERSION); exit (0);
@@ -126,13 +213,16 @@ parse (int argc, char **argv, struct args *a)
     }
   }
   return 0;
+ bad_number:
+  fprintf (stderr, "vmferry: %s\n", get_error ());
+  return -1;
 }
 
 /* --to ssh://[user@]host[:port] is the one-shot over ssh (vmferry(1));
  * anything else names a running agent, ADDR[:PORT].
  */
 static int
-do_migrate (struct args *a, const char *vm, bool check)
+do_migrate (struct args *a, char **vms, bool check)
 {
   CLEANUP_FREE char *host = NULL;
   enum mig_result r;
@@ -157,7 +247,7 @@ do_migrate (struct args *a, const char *vm, bool check)
     fprintf (stderr, "vmferry: --to: %s\n", get_error ());
     return MIG_USAGE;
   }
-  a->mp.vm = vm;
+  a->mp.vm = vms[0];
   a->mp.host = host;
   a->mp.disk_map = a->disk_map;
   a->mp.out = stdout;
@@ -173,10 +263,51 @@ do_migrate (struct args *a, const char *vm, bool check)
   a->sp.target = a->to;
   a->sp.ssh_options = a->ssh_options;
   a->sp.ssh = getenv ("VMFERRY_SSH") ? getenv ("VMFERRY_SSH") : "ssh";
-  r = host ? mig_source_run (&a->mp) : mig_ssh_run (&a->sp, &a->mp);
+  if (host == NULL && vms[1]) {
+    fprintf (stderr, "vmferry: migrate: one VM at a time over ssh://\n");
+    return MIG_USAGE;
+  }
+  if (host == NULL)
+    r = mig_ssh_run (&a->sp, &a->mp);
+  else if (vms[1])
+    r = mig_source_run_many (&a->mp, vms, a->parallel, a->keep_going);
+  else
+    r = mig_source_run (&a->mp);
   if (r != MIG_OK)
     fprintf (stderr, "vmferry: %s: %s\n", mig_result_text (r), get_error ());
   return r;
+}
+
+/* vmferry evacuate: every VM of --vm-dir, smallest first. */
+static int
+do_evacuate (struct args *a)
+{
+  CLEANUP_STRV char **vms = mig_list_vms (a->mp.vm_dir);
+
+  if (vms == NULL) {
+    fprintf (stderr, "vmferry: evacuate: %s\n", get_error ());
+    return MIG_REFUSED;
+  }
+  if (vms[0] == NULL) {
+    printf ("no VMs in %s: nothing to do\n", a->mp.vm_dir);
+    return MIG_OK;
+  }
+  if (vms[1] == NULL)           /* one VM: still say which */
+    a->mp.label = vms[0];
+  return do_migrate (a, vms, false);
+}
+
+/* vmferry status [ID] (id NULL) / vmferry cancel ID: exit 0 or 1. */
+static int
+do_status (struct args *a, const char *id)
+{
+  int r = a->cancel ? mig_cancel (a->mp.run_dir, id, stdout)
+    : mig_status (a->mp.run_dir, id, a->mp.json, stdout);
+
+  if (r == -1)
+    fprintf (stderr, "vmferry: %s: %s\n", a->cancel ? "cancel" : "status",
+             get_error ());
+  return r == -1 ? 1 : 0;
 }
 
 static int
@@ -210,7 +341,8 @@ main (int argc, char **argv)
 {
   struct args a = {
     .mp = { .tls_dir = VMFERRY_DEFAULT_TLS_DIR,
-            .vm_dir = "/run/vmferry/vms", .cancel_fd = -1 },
+            .vm_dir = "/run/vmferry/vms", .cancel_fd = -1,
+            .downtime_ms = 300, .run_dir = MIG_DEFAULT_RUN_DIR },
     .sp = { .vmferryd = "vmferryd", .storage_root = "/var/lib/vmferry",
             .run_root = "/run/vmferry" },
   };
@@ -222,10 +354,16 @@ main (int argc, char **argv)
     usage (stderr);
     exit (MIG_USAGE);
   }
-  if (strcmp (argv[optind], "migrate") == 0 && argc - optind == 2)
-    r = do_migrate (&a, argv[optind + 1], false);
+  if (strcmp (argv[optind], "migrate") == 0 && argc - optind >= 2)
+    r = do_migrate (&a, argv + optind + 1, false);
   else if (strcmp (argv[optind], "check") == 0 && argc - optind == 2)
-    r = do_migrate (&a, argv[optind + 1], true);
+    r = do_migrate (&a, argv + optind + 1, true);
+  else if (strcmp (argv[optind], "evacuate") == 0 && argc - optind == 1)
+    r = do_evacuate (&a);
+  else if (strcmp (argv[optind], "status") == 0 && argc - optind <= 2)
+    r = do_status (&a, argc - optind == 2 ? argv[optind + 1] : NULL);
+  else if (strcmp (argv[optind], "cancel") == 0 && argc - optind == 2)
+    a.cancel = true, r = do_status (&a, argv[optind + 1]);
   else if (strcmp (argv[optind], "pki") == 0)
     r = do_pki (&a, argc - optind - 1, argv + optind + 1);
   else {

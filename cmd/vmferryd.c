@@ -16,20 +16,29 @@ usage (FILE *fp)
   fprintf (fp,
 "Usage: vmferryd --listen ADDR[:PORT] --storage-root DIR --run-root DIR\n"
 "                [--tls-dir DIR] [--config FILE] [--once] [--qemu PATH]\n"
-"                [--data-addr ADDR] [--data-tls x509|psk] [--verbose]\n"
+"                [--data-addr ADDR] [--data-tls x509|psk]\n"
+"                [--max-incoming N] [--queue | --refuse]\n"
+"                [--migration-address ADDR]... [--verbose]\n"
 "\n"
 "Receives live migrations from vmferry over HTTPS with mutual TLS.\n"
 "Disk images are created only under --storage-root; sockets and logs go\n"
 "to --run-root.  ADDR is an IP address.  Default port %d, default TLS\n"
-"directory %s.  Port 0 picks a free port (printed).  --data-addr: the\n"
-"address of the NBD and migration listeners (default: --listen's).\n"
-"--data-tls psk: the QEMUs use TLS-PSK from --tls-dir/keys.psk (set by\n"
-"vmferry for ssh:// destinations).\n",
-           VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR);
+"directory %s.  Port 0 picks a free port (printed).\n"
+"At most --max-incoming migrations (default %d) are received at once;\n"
+"others are refused with a message (--refuse, the default) or wait in\n"
+"a queue (--queue).\n"
+"Disk and memory data listen on the first --migration-address that is\n"
+"configured here (and in the network the source asked for), else on the\n"
+"address the source used.  --data-addr ADDR is the same as\n"
+"--migration-address ADDR.  --data-tls psk: the QEMUs use TLS-PSK from\n"
+"--tls-dir/keys.psk (set by vmferry for ssh:// destinations).\n",
+           VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR,
+           MIG_DEFAULT_MAX_INCOMING);
 }
 
 enum { OPT_LISTEN = 256, OPT_STORAGE, OPT_RUN, OPT_TLS, OPT_CONFIG,
-       OPT_ONCE, OPT_QEMU, OPT_DATA_ADDR, OPT_DATA_TLS };
+       OPT_ONCE, OPT_QEMU, OPT_DATA_ADDR, OPT_DATA_TLS, OPT_MAX_INCOMING,
+       OPT_QUEUE, OPT_REFUSE, OPT_MIGRATION_ADDRESS };
 
 static const struct option long_options[] = {
   { "listen", required_argument, NULL, OPT_LISTEN },
@@ -41,6 +50,10 @@ static const struct option long_options[] = {
   { "qemu", required_argument, NULL, OPT_QEMU },
   { "data-addr", required_argument, NULL, OPT_DATA_ADDR },
   { "data-tls", required_argument, NULL, OPT_DATA_TLS },
+  { "max-incoming", required_argument, NULL, OPT_MAX_INCOMING },
+  { "queue", no_argument, NULL, OPT_QUEUE },
+  { "refuse", no_argument, NULL, OPT_REFUSE },
+  { "migration-address", required_argument, NULL, OPT_MIGRATION_ADDRESS },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -51,7 +64,30 @@ struct args {
   struct mig_dest_params dp;
   char *listen;                 /* ADDR[:PORT] (owned) */
   char **strings;               /* every value set (owned) */
+  char **maddrs;                /* --migration-address list (owned) */
 };
+
+/* Append "ADDR[,ADDR]..." to the migration addresses. */
+static int
+add_addresses (struct args *a, const char *v)
+{
+  CLEANUP_FREE char *copy = strdup (v);
+  char *p = copy, *next;
+
+  for (; p; p = next) {
+    next = strchr (p, ',');
+    if (next)
+      *next++ = '\0';
+    if (strchr (p, '/') || !mig_cidr_valid (p)) {
+      set_error (0, "migration-address: '%s' is not an IP address", p);
+      return -1;
+    }
+    if (strv_push (&a->maddrs, p) == -1)
+      return -1;
+  }
+  a->dp.migration_addrs = a->maddrs;
+  return 0;
+}
 
 /* Set one option by its long name (from argv or the config file). */
 static int
@@ -69,13 +105,22 @@ set_option (void *opaque, const char *key, const char *value)
   else if (strcmp (key, "tls-dir") == 0) a->dp.tls_dir = v;
   else if (strcmp (key, "qemu") == 0) a->dp.qemu = v;
   else if (strcmp (key, "once") == 0) a->dp.once = strcmp (v, "true") == 0;
-  else if (strcmp (key, "data-addr") == 0) a->dp.data_addr = v;
+  else if (strcmp (key, "data-addr") == 0 ||
+           strcmp (key, "migration-address") == 0)
+    return add_addresses (a, v);
   else if (strcmp (key, "data-tls") == 0 &&
            (strcmp (v, "psk") == 0 || strcmp (v, "x509") == 0))
     a->dp.psk = strcmp (v, "psk") == 0;
   else if (strcmp (key, "data-tls") == 0) {
     set_error (0, "data-tls: '%s' is neither x509 nor psk", v);
     return -1;
+  }
+  else if (strcmp (key, "queue") == 0) a->dp.queue = strcmp (v, "true") == 0;
+  else if (strcmp (key, "max-incoming") == 0) {
+    uint64_t n;
+    if (cmd_parse_uint (v, "max-incoming", 1, 1000, &n) == -1)
+      return -1;
+    a->dp.max_incoming = n;
   }
   else {
     set_error (0, "unknown setting '%s'", key);
@@ -111,6 +156,10 @@ parse (int argc, char **argv, struct args *a)
     case OPT_DATA_TLS: key = "data-tls"; break;
     case OPT_CONFIG: break;
     case OPT_ONCE: a->dp.once = true; break;
+    case OPT_MAX_INCOMING: key = "max-incoming"; break;
+    case OPT_QUEUE: a->dp.queue = true; break;
+    case OPT_REFUSE: a->dp.queue = false; break;
+    case OPT_MIGRATION_ADDRESS: key = "migration-address"; break;
     case 'v': vmferry_debug_enable ("vmferryd"); break;
     case 'h': usage (stdout); exit (0);
     case 'V': printf ("vmferryd %s\n", PACKAGE_VERSION); exit (0);
@@ -172,5 +221,6 @@ main (int argc, char **argv)
   if (r == -1)
     fprintf (stderr, "vmferryd: %s\n", get_error ());
   strv_free (a.strings);
+  strv_free (a.maddrs);
   exit (r == -1 ? 1 : 0);
 }

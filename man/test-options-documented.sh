@@ -84,7 +84,8 @@ conf=$srcdir/vmferry.conf.pod
 for opt in $("$VMFERRYD" --help | grep -Eo -- '--[a-z][a-z0-9-]*' | sort -u)
 do
   key=${opt#--}
-  case $key in config|help|version|verbose) continue ;; esac
+  # --refuse is "queue = false" in the file.
+  case $key in config|help|version|verbose|refuse) continue ;; esac
   if ! grep -Eq "^=item B<$key> =" "$conf"; then
     echo "$0: FAIL: vmferryd setting $key is not documented in" \
          "vmferry.conf.pod (no =item B<$key> =)"

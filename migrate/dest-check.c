@@ -178,10 +178,12 @@ mig_dest_check (void *opaque, const struct api_request *req, json_t **reply)
   if (vm == NULL)
     return mig_dest_error (reply, 400, get_error ());
   mig_vm_free (vm);
-  facts = mig_dest_facts (d, vmj, mig_dest_data_host (d, json_string_value
-                                                      (json_object_get
-                                                       (req->body,
-                                                        "host"))));
+  facts = mig_dest_facts (d, vmj, mig_dest_data_host
+                          (d, json_string_value (json_object_get (req->body,
+                                                                  "host")),
+                           json_string_value (json_object_get
+                                              (req->body,
+                                               "migration_network"))));
   findings = facts ? mig_compat_check (vmj, facts) : NULL;
   if (findings == NULL) {
     json_decref (facts);

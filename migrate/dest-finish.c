@@ -67,7 +67,7 @@ take_over (struct dest_job *j, bool resume, double *resumed)
 
   for (i = 0; i < j->vm->n_disks; i++) {
     char id[48];
-    if (j->vm->disks[i].read_only)
+    if (!mig_disk_copied (&j->vm->disks[i]))
       continue;
     snprintf (id, sizeof id, "vmferry-exp-%zu", i);
     if (cmd (j->qmp, "block-export-del", "{s:s}", "id", id) == -1)
@@ -141,7 +141,7 @@ mig_dest_finish (void *opaque, const struct api_request *req,
       pthread_mutex_unlock (&j->lock);
       return mig_dest_error (reply, status, msg);
     }
-    j->state = JOB_RUNNING;
+    mig_dest_job_end (d, j, JOB_RUNNING);
     json_object_set_new (j->prepared, "resumed", json_real (resumed));
     qmp_close (j->qmp);         /* the VM now lives on its own */
     j->qmp = NULL;

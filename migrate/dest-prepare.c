@@ -70,6 +70,31 @@ check_dest_path (struct mig_dest *d, const char *path)
   return 0;
 }
 
+/* A shared disk is opened in place: it must be here, and the marker
+ * the source made beside it for this migration must be visible, which
+ * proves both hosts see the same directory (not merely the same path).
+ */
+static int
+check_shared (struct dest_job *j, struct mig_disk *k)
+{
+  CLEANUP_FREE char *copy = strdup (k->path);
+  CLEANUP_FREE char *marker = copy ? xasprintf ("%s/%s%s", dirname (copy),
+                                                MIG_SHARED_MARKER, j->id)
+    : NULL;
+
+  if (marker == NULL)
+    return -1;
+  if (access (k->path, R_OK | W_OK) == -1 || access (marker, F_OK) == -1) {
+    set_error (errno, "shared disk %s: this host does not see the source's "
+               "%s (no shared storage there?)", k->path,
+               access (k->path, F_OK) == -1 ? "file" : "directory");
+    return -1;
+  }
+  free (k->dest_path);
+  k->dest_path = strdup (k->path);
+  return k->dest_path ? 0 : -1;
+}
+
 /* Decide where each disk goes and rewrite the command line, before
  * anything is created: a request that cannot be honoured is refused
  * with nothing to undo.  vm_dir and run_dir are the paths to be made.
@@ -91,6 +116,11 @@ plan_job (struct mig_dest *d, struct dest_job *j, const char *vm_dir,
 
     if (k->read_only)
       continue;
+    if (k->shared) {
+      if (check_shared (j, k) == -1)
+        return 422;
+      continue;
+    }
     /* A requested path must already have its directory in the root. */
     if (k->dest_path && check_dest_path (d, k->dest_path) == -1)
       return 422;
@@ -117,7 +147,7 @@ create_images (struct dest_job *j)
     char *argv[] = { "qemu-img", "create", "-q", "-f", k->format,
                      k->dest_path, size, NULL };
 
-    if (k->read_only)
+    if (!mig_disk_copied (k))
       continue;
     snprintf (size, sizeof size, "%" PRIu64, k->virtual_size);
     if (run_capture (argv, &out) != 0) {
@@ -225,7 +255,8 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host)
   CLEANUP_FREE char *pidfile = NULL, *qmp = NULL;
   CLEANUP_STRV char **argv = NULL;
   struct mig_skeleton_net n = { .host = host, .tls_dir = d->p.tls_dir,
-                                .psk = d->p.psk };
+                                .psk = d->p.psk,
+                                .postcopy = j->postcopy };
 
   if ((argv = skeleton_argv (j, &pidfile, &qmp)) == NULL ||
       (j->qemu_pid = mig_skeleton_spawn (argv, pidfile)) == -1) {
@@ -249,21 +280,39 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host)
   return j->prepared ? 0 : 500;
 }
 
-/* The address the source must connect to: ours, or the one it used. */
+/* The address the source's data must go to: the first configured
+ * migration address here in the source's network (cidr, NULL: any),
+ * else the API's own address, or the one the source used.
+ */
 const char *
-mig_dest_data_host (struct mig_dest *d, const char *used)
+mig_dest_data_host (struct mig_dest *d, const char *used, const char *cidr)
 {
-  const char *l = d->p.listen_addr;
+  const char *l = d->p.listen_addr, *h = NULL;
   unsigned char buf[16];
 
-  if (d->p.data_addr)
-    return d->p.data_addr;
+  if (d->p.migration_addrs)
+    return mig_pick_migration_addr (d->p.migration_addrs, cidr);
   if (strcmp (l, "0.0.0.0") != 0 && strcmp (l, "::") != 0)
-    return l;
-  if (used && (inet_pton (AF_INET, used, buf) == 1 ||
-               inet_pton (AF_INET6, used, buf) == 1))
-    return used;
-  return NULL;
+    h = l;
+  else if (used && (inet_pton (AF_INET, used, buf) == 1 ||
+                    inet_pton (AF_INET6, used, buf) == 1))
+    h = used;
+  return h && mig_addr_in_cidr (h, cidr) ? h : NULL;
+}
+
+/* Why data_host() found nothing. */
+static int
+no_data_host (struct mig_dest *d, const char *cidr, json_t **reply)
+{
+  char msg[512];
+
+  if (cidr == NULL && d->p.migration_addrs == NULL)
+    return mig_dest_error (reply, 400, "connect to the agent by IP address");
+  snprintf (msg, sizeof msg, "no usable migration address on this host%s%s "
+            "(%s)", cidr ? " in " : "", cidr ? cidr : "",
+            d->p.migration_addrs ? "none of its --migration-address is "
+            "configured here" : "its listen address is elsewhere");
+  return mig_dest_error (reply, 422, msg);
 }
 
 /* Register a new job; NULL if the id is taken. */
@@ -317,15 +366,19 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   struct mig_dest *d = opaque;
   const char *id = json_string_value (json_object_get (req->body, "id"));
   const char *used = json_string_value (json_object_get (req->body, "host"));
-  const char *host = mig_dest_data_host (d, used);
+  const char *cidr = json_string_value (json_object_get (req->body,
+                                                         "migration_network"));
+  const char *host = mig_dest_data_host (d, used, cidr);
   struct dest_job *j;
   struct mig_vm *vm;
   int status;
 
   if (!mig_safe_name (id))
     return mig_dest_error (reply, 400, "missing or malformed \"id\"");
+  if (cidr && !mig_cidr_valid (cidr))
+    return mig_dest_error (reply, 400, "malformed \"migration_network\"");
   if (host == NULL)
-    return mig_dest_error (reply, 400, "connect to the agent by IP address");
+    return no_data_host (d, cidr, reply);
   j = mig_dest_find_job (d, id);
   if (j) {                      /* a retry: same answer, or a conflict */
     ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&j->lock);
@@ -342,18 +395,25 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
     mig_vm_free (vm);
     return mig_dest_error (reply, status, get_error ());
   }
+  if ((status = mig_dest_admit (d, reply)) != 0) {
+    mig_vm_free (vm);
+    return status;
+  }
   j = new_job (d, id, vm);
   if (j == NULL) {
+    mig_dest_slot_put (d);
     mig_vm_free (vm);
     return mig_dest_error (reply, 409, "migration id already used");
   }
   pthread_mutex_lock (&j->lock);
+  j->holds_slot = true;
+  j->postcopy = json_is_true (json_object_get (req->body, "postcopy"));
   status = prepare_job (d, j, host);
   if (status != 0) {
     char msg[1024];
     snprintf (msg, sizeof msg, "%s", get_error ());
     mig_dest_job_cleanup (j);
-    j->state = JOB_ABORTED;
+    mig_dest_job_end (d, j, JOB_ABORTED);
     pthread_mutex_unlock (&j->lock);
     return mig_dest_error (reply, status, msg);
   }

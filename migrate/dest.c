@@ -126,7 +126,7 @@ mig_dest_abort (void *opaque, const struct api_request *req, json_t **reply)
                            "refusing to abort");
   }
   r = mig_dest_job_cleanup (j);
-  j->state = JOB_ABORTED;
+  mig_dest_job_end (d, j, JOB_ABORTED);
   pthread_mutex_unlock (&j->lock);
   mig_dest_job_ended (d);
   if (r == -1)
@@ -142,6 +142,7 @@ static const struct api_route routes[] = {
   { "POST", "/v1/finish", mig_dest_finish },
   { "POST", "/v1/abort", mig_dest_abort },
   { "POST", "/v1/check", mig_dest_check },
+  { "POST", "/v1/probe", mig_dest_probe },
 };
 
 /* The roots must exist and be directories. */
@@ -177,6 +178,7 @@ mig_dest_start (const struct mig_dest_params *p)
   d->p = *p;
   pthread_mutex_init (&d->lock, NULL);
   pthread_mutex_init (&d->probe_lock, NULL);
+  pthread_cond_init (&d->slot_cond, NULL);
   d->ended_pipe[0] = d->ended_pipe[1] = -1;
   sp.opaque = d;
   if (check_dir ("storage root", p->storage_root) == -1 ||

@@ -20,6 +20,8 @@ struct dest_job {
   struct qmp *qmp;              /* vmferry's own monitor of the skeleton */
   struct mig_rewritten rw;      /* destination argv, VM sockets/files */
   json_t *prepared;             /* prepare's reply, for retries */
+  bool postcopy;                /* the source may switch to post-copy */
+  bool holds_slot;              /* counted in dest->active */
 };
 
 struct mig_dest {
@@ -32,7 +34,21 @@ struct mig_dest {
   int ended_pipe[2];            /* a byte per migration that ended */
   pthread_mutex_t probe_lock;   /* protects probe */
   json_t *probe[2];             /* facts of our QEMU, [kvm] (dest-check.c) */
+  /* dest-admit.c (under lock) */
+  pthread_cond_t slot_cond;     /* a slot or the queue's head changed */
+  unsigned active;              /* admitted jobs not ended yet */
+  struct dest_waiter *waiters;  /* queued prepares, FIFO */
 };
+
+/* dest-admit.c: take a slot for a new incoming migration: 0, or an
+ * HTTP status with *reply set (503: busy; "queued": true to ask again).
+ */
+int mig_dest_admit (struct mig_dest *d, json_t **reply);
+/* Give back a slot taken by mig_dest_admit() that no job holds. */
+void mig_dest_slot_put (struct mig_dest *d);
+/* Job j ends in state (caller holds j->lock): its slot is given back. */
+void mig_dest_job_end (struct mig_dest *d, struct dest_job *j,
+                       enum job_state state);
 
 /* Handlers (dest.c, dest-prepare.c, dest-finish.c). */
 int mig_dest_prepare (void *opaque, const struct api_request *req,
@@ -41,13 +57,19 @@ int mig_dest_finish (void *opaque, const struct api_request *req,
                      json_t **reply);
 int mig_dest_abort (void *opaque, const struct api_request *req,
                     json_t **reply);
+int mig_dest_probe (void *opaque, const struct api_request *req,
+                    json_t **reply);
 
 /* dest-check.c: POST /v1/check, and the facts prepare checks. */
 int mig_dest_check (void *opaque, const struct api_request *req,
                     json_t **reply);
 json_t *mig_dest_facts (struct mig_dest *d, json_t *vm, const char *host);
-/* The address the source must connect to: ours, or the one it used. */
-const char *mig_dest_data_host (struct mig_dest *d, const char *used);
+/* The address the source's data must go to (dest-prepare.c): the first
+ * --migration-address in the network cidr (NULL: any), else ours, or the
+ * one the source used.
+ */
+const char *mig_dest_data_host (struct mig_dest *d, const char *used,
+                                const char *cidr);
 
 /* Registry. */
 struct dest_job *mig_dest_find_job (struct mig_dest *d, const char *id);

@@ -42,7 +42,22 @@ struct mig_disk {
   uint64_t allocated;           /* bytes allocated on the source host */
   bool read_only;               /* not copied: must exist on the dest */
   char *dest_path;              /* on the destination (NULL: not chosen) */
+  bool shared;                  /* on storage both hosts see: not copied,
+                                   opened in place, never deleted */
 };
+
+/* The disk's data moves (it is neither read-only nor shared). */
+static inline bool
+mig_disk_copied (const struct mig_disk *d)
+{
+  return !d->read_only && !d->shared;
+}
+
+/* Marker file vmferry creates beside a shared disk for the duration of
+ * prepare, so that the destination can tell it sees the same directory.
+ */
+#define MIG_SHARED_MARKER ".vmferry-shared-"
+
 
 struct mig_vm {
   char *name;
@@ -136,6 +151,15 @@ void mig_rewritten_clear (struct mig_rewritten *r);
 int mig_argv_rewrite (char *const *argv, const struct mig_layout *l,
                       struct mig_rewritten *out);
 
+/* ---- netsel.c: the migration network ---- */
+
+/* addr (an IP literal) lies in cidr (NULL: any). */
+bool mig_addr_in_cidr (const char *addr, const char *cidr);
+/* The first of addrs configured on this host and in cidr, or NULL. */
+const char *mig_pick_migration_addr (char *const *addrs, const char *cidr);
+/* This host's first address in cidr, into out.  -1 + set_error. */
+int mig_local_addr_in (const char *cidr, char *out, size_t n);
+
 /* ---- skeleton.c: the receiving QEMU ---- */
 
 /* Id of the tls-creds-x509 object vmferry adds to both QEMUs. */
@@ -147,6 +171,7 @@ struct mig_skeleton_net {
   int migration_port;
   const char *tls_dir;
   bool psk;                     /* tls-creds-psk (tls_dir/keys.psk) */
+  bool postcopy;                /* enable postcopy-ram (source asked) */
 };
 
 /* Name of the PSK user in keys.psk ("vmferry:HEXKEY"). */

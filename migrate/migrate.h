@@ -16,6 +16,7 @@
 #define VMFERRY_MIGRATE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Where the VM is after mig_source_run().  These are vmferry's exit
@@ -32,6 +33,12 @@ enum mig_result {
 
 /* Short text for a result ("migrated", "refused", ...). */
 const char *mig_result_text (enum mig_result r);
+
+/* --shared-storage: no (copy the disks), yes, or detect per disk. */
+enum mig_shared { MIG_SHARED_NO, MIG_SHARED_YES, MIG_SHARED_AUTO };
+
+/* QEMU's upper bound for its downtime-limit parameter (ms). */
+#define MIG_DOWNTIME_MAX_MS 2000000
 
 struct mig_source_params {
   const char *vm;               /* QMP socket path or VM name */
@@ -52,7 +59,20 @@ struct mig_source_params {
                                  * user "vmferry"), not x509 */
   const char *dest_name;        /* destination as the user named it, for
                                  * messages and the summary (NULL: host) */
+  /* Convergence policy (memory.h). */
+  uint64_t downtime_ms;         /* downtime limit pre-copy starts with */
+  uint64_t max_downtime_ms;     /* raise it up to this when stalled */
+  unsigned timeout_s;           /* abort pre-copy after this (0: never) */
+  bool no_throttle;             /* never throttle the guest's vCPUs */
+  bool allow_postcopy;          /* may switch to post-copy when stalled */
+  const char *run_dir;          /* RUN_DIR/ID: state + control socket */
+  const char *label;            /* tags output lines (several at once) */
+  enum mig_shared shared_storage; /* disks on storage both hosts see */
+  const char *migration_network; /* CIDR the data must use (or NULL) */
 };
+
+/* "ADDR/BITS" or an IP address (netsel.c). */
+bool mig_cidr_valid (const char *cidr);
 
 /* Run one migration.  On a result other than MIG_OK, get_error() says
  * why and, for MIG_FAILED_LEFTOVERS, what was left behind.
@@ -65,6 +85,36 @@ enum mig_result mig_source_run (const struct mig_source_params *p);
  * (or the destination cannot be asked; get_error() says why).
  */
 enum mig_result mig_check_run (const struct mig_source_params *p);
+/* Default run directory of vmferry migrate/status/cancel. */
+#define MIG_DEFAULT_RUN_DIR "/run/vmferry/migrations"
+
+/* vmferry status [ID]: one line per migration in run_dir (or the state
+ * object with json).  -1 + set_error.
+ */
+int mig_status (const char *run_dir, const char *id, bool json, FILE *out);
+
+/* vmferry cancel ID: ask the running migration to cancel, then wait for
+ * its result (printed).  -1 + set_error if it cannot be cancelled (not
+ * running, already ended, switchover begun).
+ */
+int mig_cancel (const char *run_dir, const char *id, FILE *out);
+
+#define MIG_DEFAULT_MAX_INCOMING 2
+
+/* Migrate every VM of vms (NULL-terminated), at most parallel at once,
+ * each with base's parameters.  After a failure no new migration
+ * starts unless keep_going.  Prints one line per VM; returns the worst
+ * result (MIG_REFUSED for VMs not started).
+ */
+enum mig_result mig_source_run_many (const struct mig_source_params *base,
+                                     char *const *vms, unsigned parallel,
+                                     bool keep_going);
+
+/* The VMs in vm_dir (NAME.qmp or NAME/qmp.sock), smallest RAM first
+ * (asked over QMP), as names for mig_source_run_many().  NULL +
+ * set_error; an empty list if there are none.
+ */
+char **mig_list_vms (const char *vm_dir);
 
 struct mig_dest_params {
   const char *listen_addr;      /* IP literal */
@@ -74,9 +124,10 @@ struct mig_dest_params {
   const char *tls_dir;
   const char *qemu;             /* QEMU binary for skeletons */
   bool once;                    /* serve one migration then stop */
-  const char *data_addr;        /* NBD and migration listen here (NULL:
-                                 * listen_addr, or the one the source used) */
   bool psk;                     /* QEMUs use TLS-PSK (tls_dir/keys.psk) */
+  unsigned max_incoming;        /* simultaneous migrations (0: default) */
+  bool queue;                   /* beyond it: wait (true) or refuse */
+  char *const *migration_addrs; /* where data listens, tried in order */
 };
 
 struct mig_dest;

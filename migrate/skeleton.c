@@ -139,8 +139,10 @@ mig_skeleton_setup (struct qmp *q, const struct mig_skeleton_net *n,
   if (uri == NULL ||
       cmd (q, "object-add", tls_object (n)) == -1 ||
       cmd (q, "migrate-set-capabilities",
-           json_pack ("{s:[{s:s, s:b}]}", "capabilities",
-                      "capability", "events", "state", 1)) == -1 ||
+           json_pack ("{s:[{s:s, s:b}, {s:s, s:b}]}", "capabilities",
+                      "capability", "events", "state", 1,
+                      "capability", "postcopy-ram",
+                      "state", n->postcopy)) == -1 ||
       cmd (q, "migrate-set-parameters",
            json_pack ("{s:s}", "tls-creds", MIG_TLS_ID)) == -1 ||
       cmd (q, "nbd-server-start",
@@ -151,7 +153,7 @@ mig_skeleton_setup (struct qmp *q, const struct mig_skeleton_net *n,
   for (i = 0; i < vm->n_disks; i++) {
     const struct mig_disk *d = &vm->disks[i];
     CLEANUP_FREE char *id = xasprintf ("vmferry-exp-%zu", i);
-    if (d->read_only)
+    if (!mig_disk_copied (d))
       continue;
     if (id == NULL ||
         cmd (q, "block-export-add",

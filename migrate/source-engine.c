@@ -306,8 +306,8 @@ engine_new (struct source *s)
   for (i = 0; i < s->vm->n_disks; i++) {
     struct eng_disk *e = &g->disks[g->n];
     struct storage_bitmap all;
-    if (s->vm->disks[i].read_only)
-      continue;
+    if (!mig_disk_copied (&s->vm->disks[i]))
+      continue;                 /* read-only, or on shared storage */
     e->d = &s->vm->disks[i];
     e->idx = i;
     if (storage_bitmap_init (&all, (e->d->virtual_size + BLOCK_SIZE - 1)

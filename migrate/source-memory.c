@@ -10,11 +10,10 @@
 
 #include "source.h"
 
-/* Parameters: QEMU 7.2's 128 MiB/s default cap is far below a fast
- * link; 300 ms is the downtime QEMU aims at.
+/* QEMU 7.2's 128 MiB/s default cap is far below a fast link.  The
+ * downtime limit comes from the parameters (--downtime).
  */
 #define MAX_BANDWIDTH (10LL << 30)
-#define DOWNTIME_LIMIT_MS 300
 
 static bool
 str_in (const char *s, const char *const *list)
@@ -42,18 +41,21 @@ setup (struct source *s)
   int port = json_integer_value (json_object_get (s->prepared,
                                                   "migration_port"));
 
-  r = src_cmd (s, "migrate-set-capabilities", "{s:[{s:s,s:b},{s:s,s:b}]}",
+  r = src_cmd (s, "migrate-set-capabilities",
+               "{s:[{s:s,s:b},{s:s,s:b},{s:s,s:b}]}",
                "capabilities", "capability", "events", "state", 1,
-               "capability", "pause-before-switchover", "state", 1);
+               "capability", "pause-before-switchover", "state", 1,
+               "capability", "postcopy-ram", "state", s->p->allow_postcopy);
   json_decref (r);
   if (r == NULL)
     return -1;
   r = src_cmd (s, "migrate-set-parameters", "{s:I, s:I, s:s, s:s}",
                "max-bandwidth", (json_int_t) MAX_BANDWIDTH,
-               "downtime-limit", (json_int_t) DOWNTIME_LIMIT_MS,
+               "downtime-limit", (json_int_t) s->p->downtime_ms,
                "tls-creds", MIG_TLS_ID, "tls-hostname", s->dhost);
   json_decref (r);
-  if (r == NULL || (uri = mig_tcp_uri (s->dhost, port)) == NULL)
+  if (r == NULL || (uri = mig_tcp_uri (s->dhost, port)) == NULL ||
+      src_converge_setup (s) == -1)
     return -1;
   qmp_clear_events (s->q);
   r = src_cmd (s, "migrate", "{s:s}", "uri", uri);
@@ -98,7 +100,9 @@ src_memory_run (struct source *s)
     json_decref (s->migrate_info);
     s->migrate_info = info;
     if (json_object_get (info, "ram"))
-      progress_memory (&s->pr, json_object_get (info, "ram"));
+      progress_memory (&s->pr, info);
+    if (src_converge_sample (s, info) == -1)
+      return -1;
   }
   note_stop (s);
   st = json_string_value (json_object_get (json_object_get (ev, "data"),

@@ -27,8 +27,13 @@ jobs_progress (struct source *s, uint64_t *done, uint64_t *total,
     const char *dev = json_string_value (json_object_get (j, "device"));
     if (dev == NULL || strncmp (dev, "vmferry-mirror-", 15) != 0)
       continue;
-    *done += json_integer_value (json_object_get (j, "offset"));
-    *total += json_integer_value (json_object_get (j, "len"));
+    uint64_t off = json_integer_value (json_object_get (j, "offset"));
+    uint64_t len = json_integer_value (json_object_get (j, "len"));
+    size_t k = strtoul (dev + 15, NULL, 10);
+    if (k < s->vm->n_disks)
+      progress_disk (&s->pr, k, s->vm->disks[k].id, off, len);
+    *done += off;
+    *total += len;
     *ready += json_is_true (json_object_get (j, "ready"));
     (*found)++;
   }
@@ -52,7 +57,7 @@ src_storage_start (struct source *s, const char *sync)
     char node[48], job[48];
     json_t *r;
 
-    if (d->read_only)
+    if (!mig_disk_copied (d))
       continue;
     snprintf (node, sizeof node, "vmferry-nbd-%zu", i);
     snprintf (job, sizeof job, "vmferry-mirror-%zu", i);
@@ -100,7 +105,7 @@ src_storage_wait_ready (struct source *s)
   size_t found, ready, want = 0, i;
 
   for (i = 0; i < s->vm->n_disks; i++)
-    want += !s->vm->disks[i].read_only;
+    want += mig_disk_copied (&s->vm->disks[i]);
   for (;;) {
     json_auto_t *bad = NULL;
 
@@ -187,7 +192,7 @@ del_nodes (struct source *s)
     char node[48];
     json_t *r;
     s->n_nodes--;
-    if (s->vm->disks[s->n_nodes].read_only)
+    if (!mig_disk_copied (&s->vm->disks[s->n_nodes]))
       continue;
     snprintf (node, sizeof node, "vmferry-nbd-%zu", s->n_nodes);
     r = src_cmd (s, "blockdev-del", "{s:s}", "node-name", node);
@@ -206,7 +211,7 @@ src_storage_complete (struct source *s)
 
   for (i = 0; i < s->n_jobs; i++) {
     char job[48];
-    if (s->vm->disks[i].read_only)
+    if (!mig_disk_copied (&s->vm->disks[i]))
       continue;
     snprintf (job, sizeof job, "vmferry-mirror-%zu", i);
     if (stop_job (s, job, false, true) == -1)
@@ -226,7 +231,7 @@ src_storage_rollback (struct source *s)
 
   for (i = 0; i < s->n_jobs; i++) {
     char job[48];
-    if (s->vm->disks[i].read_only)
+    if (!mig_disk_copied (&s->vm->disks[i]))
       continue;
     snprintf (job, sizeof job, "vmferry-mirror-%zu", i);
     if (stop_job (s, job, true, false) == -1)

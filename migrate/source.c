@@ -58,11 +58,14 @@ src_cmd (struct source *s, const char *cmd, const char *fmt, ...)
 bool
 src_cancel_requested (struct source *s)
 {
-  struct pollfd pfd = { .fd = s->p->cancel_fd, .events = POLLIN };
+  struct pollfd pfd[2] = {
+    { .fd = s->p->cancel_fd, .events = POLLIN },
+    { .fd = src_control_cancel_fd (s->ctl), .events = POLLIN },
+  };
 
-  if (s->p->cancel_fd < 0 || s->stage >= SRC_SWITCHOVER)
+  if (s->stage >= SRC_SWITCHOVER)
     return false;
-  if (poll (&pfd, 1, 0) == 1) {
+  if (poll (pfd, 2, 0) > 0) {
     s->cancelled = true;
     set_error (0, "cancelled by the user");
     return true;
@@ -140,7 +143,9 @@ src_preflight (struct source *s)
   }
   s->was_running = strcmp (status, "running") == 0;
   s->vm = mig_vm_discover (s->q, path);
-  if (s->vm == NULL || apply_disk_map (s) == -1)
+  if (s->vm == NULL || apply_disk_map (s) == -1 ||
+      (s->p->shared_storage == MIG_SHARED_YES &&
+       src_shared_select (s) == -1))
     return -1;
   progress_note (&s->pr, "VM %s: pid %d, QEMU %d.%d.%d, machine %s, %s, "
                  "%" PRIu64 " MiB RAM, %zu disk(s)", s->vm->name,
@@ -172,6 +177,7 @@ call_dest (struct source *s, const char *path, json_t *body, int timeout,
   if (*status == -1)
     return NULL;
   if (*status != 200) {
+    s->dest_queued = json_is_true (json_object_get (reply, "queued"));
     e = json_string_value (json_object_get (reply, "error"));
     set_error (0, "destination %s:%d refused %s (HTTP %d): %s", s->p->host,
                s->p->port, path, *status, e ? e : "no message");
@@ -209,12 +215,11 @@ prepare_lost (struct source *s)
   return -1;
 }
 
+/* The migration's id: 16 random hex digits. */
 static int
-prepare (struct source *s)
+make_id (struct source *s)
 {
   uint8_t rnd[8];
-  json_auto_t *body = NULL;
-  int status;
   size_t i;
 
   if (getrandom (rnd, sizeof rnd, 0) != sizeof rnd) {
@@ -223,19 +228,57 @@ prepare (struct source *s)
   }
   for (i = 0; i < sizeof rnd; i++)
     sprintf (s->id + 2 * i, "%02x", rnd[i]);
-  if (s->api == NULL)
+  return 0;
+}
+
+static int
+prepare (struct source *s)
+{
+  json_auto_t *body = NULL;
+  char local[64] = "";
+  int status;
+
+  if (s->api == NULL)             /* src_check may have made it */
     s->api = api_client_new (s->p->host, s->p->port, s->p->tls_dir);
-  if (s->api == NULL)
+  if (s->api == NULL ||
+      (s->p->migration_network &&
+       mig_local_addr_in (s->p->migration_network, local,
+                          sizeof local) == -1) ||
+      (s->p->shared_storage == MIG_SHARED_AUTO &&
+       src_shared_detect (s) == -1))
     return -1;
-  body = json_pack ("{s:s, s:s, s:o}", "id", s->id, "host", s->p->host,
-                    "vm", mig_vm_to_json (s->vm));
-  s->prepared = call_dest (s, "/v1/prepare", body, API_TIMEOUT, &status);
+  body = json_pack ("{s:s, s:s, s:o, s:b, s:s?}", "id", s->id,
+                    "host", s->p->host, "vm", mig_vm_to_json (s->vm),
+                    "postcopy", s->p->allow_postcopy,
+                    "migration_network", s->p->migration_network);
+  if (src_shared_markers (s, true) == -1) {
+    src_shared_markers (s, false);
+    return -1;
+  }
+  /* A busy destination with a queue holds the request, then answers
+   * "queued": ask again until admitted (or cancelled).
+   */
+  for (;;) {
+    s->prepared = call_dest (s, "/v1/prepare", body, API_TIMEOUT, &status);
+    if (s->prepared || status != 503 || !s->dest_queued ||
+        src_cancel_requested (s))
+      break;
+    progress_note (&s->pr, "the destination is busy: waiting in its queue");
+  }
+  src_shared_markers (s, false);
   if (s->prepared == NULL && status == -1)
     return prepare_lost (s);
   if (s->prepared == NULL)
     return -1;
   s->dhost = json_string_value (json_object_get (s->prepared, "host"));
   s->stage = SRC_PREPARED;
+  if (s->dhost)
+    progress_note (&s->pr, "migration network: disk and memory data go to "
+                   "%s%s%s%s%s", s->dhost,
+                   s->p->migration_network ? " in " : "",
+                   s->p->migration_network ? s->p->migration_network : "",
+                   s->p->migration_network ? ", from this host's " : "",
+                   s->p->migration_network ? local : "");
   return s->dhost ? 0 : -1;
 }
 
@@ -372,16 +415,19 @@ delete_source_files (struct source *s)
 
   for (i = 0; i < s->vm->n_disks; i++) {
     const struct mig_disk *d = &s->vm->disks[i];
-    if (d->read_only)
-      continue;
+    if (!mig_disk_copied (d))
+      continue;                 /* read-only or shared: never deleted */
     if (unlink (d->path) == -1 && errno != ENOENT) {
       set_error (errno, "delete %s", d->path);
       r = -1;
     }
-    else
+    else {
       progress_note (&s->pr, "deleted source disk %s", d->path);
+      s->deleted = true;
+    }
   }
-  s->deleted = r == 0;
+  if (r == -1)
+    s->deleted = false;
   return r;
 }
 
@@ -444,11 +490,43 @@ rehearse (struct source *s)
   return r == MIG_FAILED_CLEAN ? MIG_OK : r;
 }
 
+/* Post-copy failed after the switchover: the VM's state is split
+ * between the hosts, so neither side can simply resume it.
+ */
+static enum mig_result
+postcopy_lost (struct source *s)
+{
+  prefix_error ("post-copy failed after the switchover; the VM's memory "
+                "is split between this host and %s: inspect both (migration "
+                "%s) before resuming it anywhere", s->p->host, s->id);
+  return MIG_UNCERTAIN;
+}
+
+/* The run directory for vmferry status / cancel.  Without it the
+ * migration goes on, but only signals can cancel it.
+ */
+static void
+start_control (struct source *s)
+{
+  if (s->p->run_dir == NULL)
+    return;
+  s->ctl = src_control_start (s->p->run_dir, s->id, s->p->vm, &s->pr);
+  if (s->ctl == NULL)
+    progress_note (&s->pr, "warning: vmferry status and cancel cannot see "
+                   "this migration: %s", get_error ());
+  else
+    progress_note (&s->pr, "migration %s (vmferry status|cancel %s)", s->id,
+                   s->id);
+}
+
 /* The phases up to the destination VM running. */
 static enum mig_result
 run_phases (struct source *s)
 {
   progress_phase (&s->pr, "preflight", NULL);
+  if (make_id (s) == -1)
+    return MIG_REFUSED;
+  start_control (s);
   if (src_preflight (s) == -1 || src_check (s) == -1)
     return MIG_REFUSED;
   progress_phase (&s->pr, "setup", "preparing the destination");
@@ -457,6 +535,7 @@ run_phases (struct source *s)
   if (s->p->dry_run)
     return rehearse (s);
   s->stage = SRC_MIRRORING;
+  s->t_mirror = now_ms ();
   if (s->p->qemu_storage) {
     progress_phase (&s->pr, "storage", "mirroring disks (QEMU blockdev-mirror)");
     if (add_tls (s) == -1 || src_storage_start (s, "full") == -1 ||
@@ -472,11 +551,16 @@ run_phases (struct source *s)
   progress_phase (&s->pr, "memory", "disks synchronized; pre-copying RAM");
   if (src_memory_run (s) == -1)
     return rollback (s);
+  if (src_control_last_cancel (s->ctl) == 1) {
+    s->cancelled = true;
+    set_error (0, "cancelled by the user (vmferry cancel)");
+    return rollback (s);
+  }
   s->t_memory = now_ms ();
   progress_phase (&s->pr, "switchover", "guest paused");
   if ((s->engine ? src_engine_finish (s) : src_storage_complete (s)) == -1 ||
       src_memory_continue (s) == -1)
-    return rollback (s);
+    return s->postcopy ? postcopy_lost (s) : rollback (s);
   return finish (s);
 }
 
@@ -489,12 +573,15 @@ mig_source_run (const struct mig_source_params *p)
   char err[1024] = "";
 
   progress_init (&s.pr, p->out, p->json, p->tty);
+  s.pr.label = p->label;
   clear_error ();
   r = run_phases (&s);
   if (r == MIG_OK && !p->dry_run) {
     src_memory_final_info (&s);
     progress_phase (&s.pr, "cleanup", p->keep_source ? "keeping source files"
-                    : "quitting source QEMU, deleting source files");
+                    : s.shared ? "quitting source QEMU, keeping "
+                    "the shared disks" : "quitting source QEMU, deleting "
+                    "source files");
     if (quit_source (&s) == -1 ||
         (!p->keep_source && delete_source_files (&s) == -1)) {
       snprintf (err, sizeof err, "%s", get_error ());
@@ -506,6 +593,8 @@ mig_source_run (const struct mig_source_params *p)
     snprintf (err, sizeof err, "%s", get_error ());
   sum = summary (&s, r);
   progress_result (&s.pr, sum);
+  s.pr.sink = NULL;
+  src_control_stop (s.ctl);
   qmp_close (s.q);
   api_client_free (s.api);
   mig_vm_free (s.vm);

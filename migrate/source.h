@@ -4,6 +4,8 @@
 
 #include "internal.h"
 #include "progress.h"
+#include "memory.h"
+#include "control.h"
 
 /* How far the migration got: rollback undoes exactly this much. */
 enum src_stage {
@@ -39,6 +41,15 @@ struct source {
   struct src_engine *engine;    /* --storage-engine vmferry, else NULL */
   double stop_time;             /* source's STOP event */
   json_t *rehearsal;            /* --dry-run: what was exercised */
+  /* convergence (source-converge.c) */
+  int64_t t_mirror;             /* storage phase start */
+  struct mem_policy policy;
+  double dirty_rate;            /* sampled before pre-copy, bytes/s */
+  bool forecast_done;           /* a forecast with a link rate was given */
+  bool postcopy;                /* post-copy started: no way back */
+  struct src_control *ctl;      /* run dir: status and cancel (or NULL) */
+  bool dest_queued;             /* last refusal said "queued" */
+  bool shared;                  /* some disk is on shared storage */
 };
 
 /* source-storage.c */
@@ -66,6 +77,14 @@ int src_check (struct source *s);
 
 /* rehearse.c: --dry-run, after prepare and add_tls. */
 int src_rehearse (struct source *s);
+/* source-shared.c */
+int src_shared_select (struct source *s);
+int src_shared_markers (struct source *s, bool on);
+int src_shared_detect (struct source *s);
+
+/* source-converge.c */
+int src_converge_setup (struct source *s);
+int src_converge_sample (struct source *s, json_t *info);
 
 /* source.c */
 int src_preflight (struct source *s);

@@ -11,11 +11,12 @@
 static json_t *
 disk_to_json (const struct mig_disk *d)
 {
-  return json_pack ("{s:s, s:s, s:s, s:I, s:I, s:b, s:s*}",
+  return json_pack ("{s:s, s:s, s:s, s:I, s:I, s:b, s:s*, s:b}",
                     "id", d->id, "path", d->path, "format", d->format,
                     "virtual_size", (json_int_t) d->virtual_size,
                     "allocated", (json_int_t) d->allocated,
-                    "read_only", d->read_only, "dest_path", d->dest_path);
+                    "read_only", d->read_only, "dest_path", d->dest_path,
+                    "shared", d->shared);
 }
 
 json_t *
@@ -60,13 +61,14 @@ disk_from_json (json_t *j, struct mig_disk *d)
 {
   const char *id, *path, *fmt, *dest = NULL;
   json_int_t vs, alloc;
-  int ro;
+  int ro, shared = 0;
   json_error_t e;
 
-  if (json_unpack_ex (j, &e, 0, "{s:s, s:s, s:s, s:I, s:I, s:b, s?s}",
+  if (json_unpack_ex (j, &e, 0, "{s:s, s:s, s:s, s:I, s:I, s:b, s?s, s?b}",
                       "id", &id, "path", &path, "format", &fmt,
                       "virtual_size", &vs, "allocated", &alloc,
-                      "read_only", &ro, "dest_path", &dest) == -1) {
+                      "read_only", &ro, "dest_path", &dest,
+                      "shared", &shared) == -1) {
     set_error (0, "bad disk description: %s", e.text);
     return -1;
   }
@@ -82,6 +84,7 @@ disk_from_json (json_t *j, struct mig_disk *d)
   d->virtual_size = vs;
   d->allocated = alloc;
   d->read_only = ro;
+  d->shared = shared && !ro;
   return d->id && d->path && d->format ? 0 : -1;
 }
 

@@ -23,7 +23,8 @@ print:
 	@echo "unitdir=$(systemdsystemunitdir) compdir=$(bashcompletiondir)"
 MK
 ) || fail "cannot ask make for the directories"
-eval "$(printf '%s\n' "$dirs" | tr ' ' '\n')"
+# (Only the NAME=VALUE words: a parent make may add directory lines.)
+eval "$(printf '%s\n' "$dirs" | tr ' ' '\n' | grep -E '^[a-z]+=')"
 echo "installed into $dest$bindir, $dest$unitdir, $dest$compdir, ..."
 
 for f in "$bindir/vmferry" "$bindir/vmferryd"; do

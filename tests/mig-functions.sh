@@ -91,3 +91,18 @@ mig_dir_empty ()
 {
   [ -z "$(ls -A "$1")" ]
 }
+
+# mig_verify_moved SRC_DIR DST_DIR IMAGE [MORE_ACKS]: after a migration,
+#   the workload on the destination goes on (MORE_ACKS, 10, records past
+#   the source's last), verifies its disk and memory, is stopped, and
+#   check-image accepts IMAGE with both console logs.  Fails the test
+#   otherwise.
+mig_verify_moved ()
+{
+  _last=$(vm_last_ack "$1")
+  vm_wait_ack "$2" $((_last + ${4:-10})) 60
+  vm_verify "$2" 120 || fail "guest verdict on $2: $VM_VERDICT"
+  vm_stop "$2"
+  vm_check_image "$3" "$1/console.log" "$2/console.log" ||
+    fail "check-image rejected $3"
+}

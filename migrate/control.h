@@ -1,0 +1,29 @@
+/* control.h: the run directory of a running migration (control.c),
+ * private to migrate/.  See control.c for the files and the protocol.
+ */
+#ifndef VMFERRY_MIGRATE_CONTROL_H
+#define VMFERRY_MIGRATE_CONTROL_H
+
+struct src_control;
+struct progress;
+
+/* Create RUN_DIR/ID with its state file and control socket, and make
+ * pr's events update the state file.  NULL + set_error.
+ */
+struct src_control *src_control_start (const char *run_dir, const char *id,
+                                       const char *vm, struct progress *pr);
+
+/* Readable once a cancel was accepted (-1 when c is NULL). */
+int src_control_cancel_fd (struct src_control *c);
+
+/* The switchover begins: refuse further cancels.  Returns 1 if a
+ * cancel was accepted before (and not yet seen), else 0.
+ */
+int src_control_last_cancel (struct src_control *c);
+
+/* Stop serving, remove the socket, write the final state.  NULL ok.
+ * The caller must have unhooked the progress sink first.
+ */
+void src_control_stop (struct src_control *c);
+
+#endif

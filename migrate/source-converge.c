@@ -1,0 +1,220 @@
+/* source-converge.c: applies memory/'s convergence policy to the source
+ * QEMU.  Before pre-copy: a dirty-rate sample (calc-dirty-rate in its
+ * default page-sampling mode; dirty-bitmap mode crashed QEMU 7.2 under
+ * TCG) and a forecast.  During pre-copy: each query-migrate sample goes
+ * to the policy, whose actions become QMP commands.  Every action is
+ * printed and emitted as a JSON "converge" event.
+ */
+#include <config.h>
+
+#include <errno.h>
+
+#include "source.h"
+
+/* Throttling is armed at start but dormant: QEMU refuses capability
+ * changes while migrating, so auto-converge is on from the beginning
+ * with its throttle capped at 1%; the policy's throttle action lifts
+ * the cap.  QEMU then raises the throttle each time its own heuristic
+ * sees the guest dirtying faster than it sends.
+ */
+#define DORMANT_THROTTLE 1
+#define THROTTLE_INITIAL 30
+#define THROTTLE_INCREMENT 30
+#define THROTTLE_MAX 99
+/* Below this much disk data, the storage phase says nothing about the
+ * link rate.
+ */
+#define MIN_LINK_SAMPLE (16 << 20)
+
+/* Link rate seen by the storage phase, bytes/s (0: unknown).  The
+ * mirror's byte count includes unallocated ranges (sent as cheap
+ * write-zeroes), so only allocated bytes count as traffic.
+ */
+static double
+storage_link_rate (struct source *s)
+{
+  int64_t t = s->t_storage - s->t_mirror;
+  uint64_t bytes = 0;
+  size_t i;
+
+  for (i = 0; i < s->vm->n_disks; i++)
+    if (mig_disk_copied (&s->vm->disks[i]))
+      bytes += s->vm->disks[i].allocated;
+  if (bytes > s->storage_bytes)
+    bytes = s->storage_bytes;
+  return bytes >= MIN_LINK_SAMPLE && t > 0 ? bytes * 1000.0 / t : 0;
+}
+
+/* Dirty rate of the guest in bytes/s, or -1 when it cannot be told. */
+static double
+sample_dirty_rate (struct source *s)
+{
+  json_auto_t *r = src_cmd (s, "calc-dirty-rate", "{s:I}", "calc-time",
+                            (json_int_t) 1);
+  int i;
+
+  if (r == NULL)
+    return -1;
+  for (i = 0; i < 30; i++) {
+    json_auto_t *q = NULL;
+    usleep (200000);
+    q = src_cmd (s, "query-dirty-rate", NULL);
+    const char *st = json_string_value (json_object_get (q, "status"));
+    if (st && strcmp (st, "measured") == 0) {
+      json_int_t mib = json_integer_value (json_object_get (q, "dirty-rate"));
+      return mib < 0 ? -1 : mib * 1048576.0;
+    }
+    if (q == NULL || src_cancel_requested (s))
+      return -1;
+  }
+  return -1;
+}
+
+/* Print (and emit) the forecast. */
+static void
+report_forecast (struct source *s, double dirty, double link)
+{
+  struct mem_forecast f = mem_forecast (s->vm->memory, dirty, link,
+                                        s->p->downtime_ms);
+  json_t *ev = json_pack ("{s:s, s:f, s:f, s:b, s:b, s:f, s:i}",
+                          "event", "forecast", "dirty_rate", dirty,
+                          "link_rate", link, "known", f.known,
+                          "converges", f.converges, "seconds", f.seconds,
+                          "rounds", (int) f.rounds);
+
+  if (!f.known)
+    progress_event (&s->pr, ev, "forecast: guest dirties %.1f MiB/s; link "
+                    "rate unknown yet", dirty / 1048576.0);
+  else if (f.converges)
+    progress_event (&s->pr, ev, "forecast: guest dirties %.1f MiB/s, link "
+                    "%.1f MiB/s: pre-copy expected to converge in about "
+                    "%.0f s (%u rounds)", dirty / 1048576.0, link / 1048576.0,
+                    f.seconds, f.rounds);
+  else
+    progress_event (&s->pr, ev, "forecast: guest dirties %.1f MiB/s, link "
+                    "%.1f MiB/s: pre-copy is NOT expected to converge "
+                    "without throttling, a longer downtime or post-copy",
+                    dirty / 1048576.0, link / 1048576.0);
+}
+
+/* Before migrate: arm throttling, sample, forecast, start the policy. */
+int
+src_converge_setup (struct source *s)
+{
+  struct mem_policy_params pp = {
+    .allow_throttle = !s->p->no_throttle,
+    .allow_postcopy = s->p->allow_postcopy,
+    .downtime_ms = s->p->downtime_ms,
+    .max_downtime_ms = s->p->max_downtime_ms,
+    .timeout_ms = (uint64_t) s->p->timeout_s * 1000,
+  };
+  double dirty, link = storage_link_rate (s);
+
+  if (pp.allow_throttle) {
+    json_auto_t *r = src_cmd (s, "migrate-set-parameters", "{s:i, s:i, s:i}",
+                              "cpu-throttle-initial", DORMANT_THROTTLE,
+                              "cpu-throttle-increment", DORMANT_THROTTLE,
+                              "max-cpu-throttle", DORMANT_THROTTLE);
+    json_auto_t *c = r ? src_cmd (s, "migrate-set-capabilities",
+                                  "{s:[{s:s,s:b}]}", "capabilities",
+                                  "capability", "auto-converge", "state", 1)
+      : NULL;
+    if (c == NULL)
+      return -1;
+  }
+  dirty = s->was_running ? sample_dirty_rate (s) : 0;
+  if (src_cancel_requested (s))
+    return -1;
+  if (dirty >= 0)
+    report_forecast (s, dirty, link);
+  else
+    progress_note (&s->pr, "forecast: the guest's dirty rate could not be "
+                   "measured");
+  s->forecast_done = link > 0 || dirty < 0;
+  s->dirty_rate = dirty;
+  mem_policy_init (&s->policy, &pp, now_ms ());
+  return 0;
+}
+
+/* The QMP side of one action.  -1 + set_error to abort the migration. */
+static int
+apply (struct source *s, const struct mem_action *a)
+{
+  json_t *r = NULL;
+
+  switch (a->kind) {
+  case MEM_ACT_THROTTLE:
+    r = src_cmd (s, "migrate-set-parameters", "{s:i, s:i, s:i}",
+                 "max-cpu-throttle", THROTTLE_MAX,
+                 "cpu-throttle-initial", THROTTLE_INITIAL,
+                 "cpu-throttle-increment", THROTTLE_INCREMENT);
+    break;
+  case MEM_ACT_DOWNTIME:
+    r = src_cmd (s, "migrate-set-parameters", "{s:I}", "downtime-limit",
+                 (json_int_t) a->downtime_ms);
+    break;
+  case MEM_ACT_POSTCOPY:
+    r = src_cmd (s, "migrate-start-postcopy", NULL);
+    s->postcopy = r != NULL;
+    break;
+  case MEM_ACT_ABORT:
+    set_error (0, "pre-copy did not converge within --timeout %u s; "
+               "cancelled", s->p->timeout_s);
+    return -1;
+  case MEM_ACT_NONE:
+  case MEM_ACT_STALLED:
+    return 0;
+  }
+  if (r == NULL) {
+    set_error (0, "convergence action %s failed: %s",
+               mem_action_name (a->kind), get_error ());
+    return -1;
+  }
+  json_decref (r);
+  return 0;
+}
+
+/* Print and emit an action. */
+static void
+report_action (struct source *s, const struct mem_action *a)
+{
+  json_t *ev = json_pack ("{s:s, s:s, s:s}", "event", "converge",
+                          "action", mem_action_name (a->kind),
+                          "reason", a->reason);
+
+  if (a->kind == MEM_ACT_DOWNTIME) {
+    json_object_set_new (ev, "downtime_ms", json_integer (a->downtime_ms));
+    progress_event (&s->pr, ev, "convergence: %s; downtime limit now %"
+                    PRIu64 " ms", a->reason, a->downtime_ms);
+  }
+  else
+    progress_event (&s->pr, ev, "convergence: %s", a->reason);
+}
+
+/* One query-migrate sample during pre-copy. */
+int
+src_converge_sample (struct source *s, json_t *info)
+{
+  json_t *ram = json_object_get (info, "ram");
+  struct mem_sample smp = {
+    .t_ms = now_ms (),
+    .remaining = json_integer_value (json_object_get (ram, "remaining")),
+    .round = json_integer_value (json_object_get (ram, "dirty-sync-count")),
+  };
+  struct mem_action a;
+
+  if (ram == NULL)
+    return 0;
+  /* No link rate before: the first round's rate is a good one. */
+  if (!s->forecast_done && smp.round >= 2) {
+    double mbps = json_number_value (json_object_get (ram, "mbps"));
+    s->forecast_done = true;
+    if (mbps > 0)
+      report_forecast (s, s->dirty_rate, mbps * 1e6 / 8);
+  }
+  a = mem_policy_sample (&s->policy, &smp);
+  if (a.kind == MEM_ACT_NONE)
+    return 0;
+  report_action (s, &a);
+  return apply (s, &a);
+}

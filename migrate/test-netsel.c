@@ -1,0 +1,66 @@
+/* test-netsel.c: CIDR matching for the migration network. */
+#include <config.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "internal.h"
+
+static void
+ipv4 (void **state)
+{
+  assert_true (mig_addr_in_cidr ("198.19.251.2", "198.19.251.0/24"));
+  assert_false (mig_addr_in_cidr ("198.19.250.2", "198.19.251.0/24"));
+  assert_true (mig_addr_in_cidr ("10.1.2.3", "10.0.0.0/8"));
+  assert_true (mig_addr_in_cidr ("10.1.2.3", "0.0.0.0/0"));
+  assert_true (mig_addr_in_cidr ("10.1.2.3", "10.1.2.3"));
+  assert_false (mig_addr_in_cidr ("10.1.2.4", "10.1.2.3"));
+  assert_true (mig_addr_in_cidr ("10.1.2.3", NULL));
+}
+
+static void
+ipv6 (void **state)
+{
+  assert_true (mig_addr_in_cidr ("fd00:1::5", "fd00:1::/64"));
+  assert_false (mig_addr_in_cidr ("fd00:2::5", "fd00:1::/64"));
+  assert_false (mig_addr_in_cidr ("10.0.0.1", "fd00:1::/64"));
+}
+
+static void
+malformed (void **state)
+{
+  assert_false (mig_cidr_valid ("10.0.0.0/33"));
+  assert_false (mig_cidr_valid ("10.0.0/8"));
+  assert_false (mig_cidr_valid ("/8"));
+  assert_false (mig_cidr_valid ("10.0.0.0/"));
+  assert_false (mig_cidr_valid ("10.0.0.0/8x"));
+  assert_false (mig_cidr_valid (NULL));
+  assert_true (mig_cidr_valid ("fd00::/128"));
+  assert_false (mig_addr_in_cidr ("not-an-ip", "10.0.0.0/8"));
+}
+
+static void
+pick (void **state)
+{
+  char *addrs[] = { "192.0.2.77", "127.0.0.1", NULL };
+
+  /* 192.0.2.77 (TEST-NET-1) is not configured here. */
+  assert_string_equal (mig_pick_migration_addr (addrs, NULL), "127.0.0.1");
+  assert_null (mig_pick_migration_addr (addrs, "192.0.2.0/24"));
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (ipv4),
+    cmocka_unit_test (ipv6),
+    cmocka_unit_test (malformed),
+    cmocka_unit_test (pick),
+  };
+
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,40 @@
+#!/bin/sh
+# migrate-postcopy.sh: the guest of migrate-converge.sh (32 MiB
+# rewritten as fast as it can, 100 Mbit/s link) with --no-throttle and
+# --allow-postcopy: pre-copy stalls, vmferry switches to post-copy (its
+# only remedy), and the migration completes.  postcopy-ram was enabled
+# on both QEMUs; the guest verifies its disk and memory on the
+# destination, the host checker accepts the image, and the VM runs on
+# exactly one host.
+
+. "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
+. "$abs_top_srcdir/tests/mig-functions.sh"
+
+guest_test_init
+mig_hosts 100mbit
+mig_start_vmferryd --once
+
+src="$TEST_DIR/src"
+img="$src/disk0.qcow2"
+mkdir -p "$src"
+disk_create "$img" 1G 40
+vm_start "$src" pc1 "$SRC_NS" "$img" \
+  vmferry.disk_rate=50 vmferry.mem=32 vmferry.mem_rate=max \
+  vmferry.mem_content=random
+src_pid=$VM_PID
+vm_wait_ready "$src"
+vm_wait_ack "$src" 20
+
+mig_migrate "$src/qmp.sock" --json --no-throttle --allow-postcopy \
+  --timeout 150
+[ "$MIG_RC" = 0 ] || fail "vmferry migrate failed"
+actions=$(grep '"event":"converge"' "$TEST_DIR/migrate.out" | jq -r .action |
+          tr '\n' ' ')
+[ "$actions" = "postcopy " ] || fail "convergence actions: $actions"
+
+dst="$DST_RUN/pc1"
+pid_alive "$src_pid" && fail "the source QEMU still runs"
+vm_running "$dst" || fail "no QEMU runs on the destination"
+[ -e "$img" ] && fail "the source image was not deleted"
+mig_verify_moved "$src" "$dst" "$DST_STORAGE/pc1/disk0.qcow2"
+exit 0
