@@ -17,8 +17,10 @@
 static json_t *
 ask_destination (struct source *s)
 {
-  json_auto_t *body = json_pack ("{s:s, s:o}", "host", s->p->host,
-                                 "vm", mig_vm_to_json (s->vm));
+  json_auto_t *body = json_pack ("{s:s, s:o, s:s?}", "host", s->p->host,
+                                 "vm", mig_vm_to_json (s->vm),
+                                 "migration_network",
+                                 s->p->migration_network);
   json_t *reply = NULL;
   const char *e;
   int status;
@@ -71,13 +73,39 @@ src_check (struct source *s)
 }
 
 /* The report for a person: one finding per line, its fix below. */
+/* Which networks the migration would use: the control API's, and the
+ * address the destination would take the disk and memory data on (from
+ * this host's address in --migration-network, if given).
+ */
+static json_t *
+networks (struct source *s, json_t *facts)
+{
+  char local[64] = "";
+  const char *data = json_string_value (json_object_get (facts,
+                                                         "data_address"));
+
+  if (s->p->migration_network)
+    mig_local_addr_in (s->p->migration_network, local, sizeof local);
+  return json_pack ("{s:s, s:i, s:s?, s:s?, s:s?}", "control", s->p->host,
+                    "control_port", s->p->port, "data", data,
+                    "migration_network", s->p->migration_network,
+                    "source_address", local[0] ? local : NULL);
+}
+
 static void
-print_text (FILE *out, struct source *s, json_t *findings, bool ok)
+print_text (FILE *out, struct source *s, json_t *findings, bool ok,
+            json_t *nets)
 {
   size_t i, n_err = 0, n_warn = 0;
   json_t *f;
+  const char *data = json_string_value (json_object_get (nets, "data"));
+  const char *local = json_string_value (json_object_get (nets,
+                                                          "source_address"));
 
   fprintf (out, "VM %s -> %s:%d\n", s->vm->name, s->p->host, s->p->port);
+  fprintf (out, "  networks: control %s:%d, disk and memory data to %s%s%s\n",
+           s->p->host, s->p->port, data ? data : "(unknown)",
+           local ? " from " : "", local ? local : "");
   json_array_foreach (findings, i, f) {
     const char *sev = json_string_value (json_object_get (f, "severity"));
     const char *fix = json_string_value (json_object_get (f, "fix"));
@@ -98,7 +126,7 @@ print_text (FILE *out, struct source *s, json_t *findings, bool ok)
 static enum mig_result
 check (struct source *s)
 {
-  json_auto_t *reply = NULL, *o = NULL;
+  json_auto_t *reply = NULL, *o = NULL, *nets = NULL;
   json_t *findings;
   bool ok;
 
@@ -110,18 +138,20 @@ check (struct source *s)
   }
   findings = json_object_get (reply, "findings");
   ok = !mig_compat_has_error (findings);
+  nets = networks (s, json_object_get (reply, "facts"));
   if (s->p->json) {
-    o = json_pack ("{s:s, s:s, s:i, s:b, s:O, s:o, s:O}", "vm", s->vm->name,
-                   "destination", s->p->host, "port", s->p->port,
+    o = json_pack ("{s:s, s:s, s:i, s:b, s:O, s:o, s:O, s:O}", "vm",
+                   s->vm->name, "destination", s->p->host, "port", s->p->port,
                    "can_move", ok, "findings", findings,
                    "source", mig_vm_to_json (s->vm),
-                   "destination_facts", json_object_get (reply, "facts"));
+                   "destination_facts", json_object_get (reply, "facts"),
+                   "networks", nets);
     if (o)
       json_dumpf (o, s->p->out, JSON_COMPACT);
     fputc ('\n', s->p->out);
   }
   else
-    print_text (s->p->out, s, findings, ok);
+    print_text (s->p->out, s, findings, ok, nets);
   if (!ok) {
     CLEANUP_FREE char *text = mig_compat_errors_text (findings);
     set_error (0, "%s", text ? text : "the VM cannot move there");

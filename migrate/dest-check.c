@@ -161,6 +161,8 @@ mig_dest_facts (struct mig_dest *d, json_t *vm, const char *host)
     json_object_update (f, q);
   else
     json_object_set_new (f, "probe_error", json_string (get_error ()));
+  if (host)
+    json_object_set_new (f, "data_address", json_string (host));
   if (host == NULL || mig_free_port (host) == -1)
     json_object_set_new (f, "ports_error", json_string
                          (host ? get_error () : "no data address"));

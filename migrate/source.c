@@ -162,6 +162,13 @@ src_preflight (struct source *s)
                    "that is a multiple of 256 KiB: QEMU's TCG dirty "
                    "tracking can lose guest writes during a migration of "
                    "more than one pre-copy round (see vmferry(1), BUGS)");
+  /* This host's side of --migration-network, before asking the other. */
+  if (s->p->migration_network) {
+    char local[64];
+    if (mig_local_addr_in (s->p->migration_network, local,
+                           sizeof local) == -1)
+      return -1;
+  }
   return 0;
 }
 

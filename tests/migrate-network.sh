@@ -37,6 +37,14 @@ grep -q 'no address in the migration network 10.99.0.0/16' \
   "$TEST_DIR/migrate.out" || fail "no clear message for a foreign network"
 vm_running "$src" || fail "the refused migration stopped the VM"
 
+# vmferry check reports which networks would be used.
+ip netns exec "$SRC_NS" vmferry check "$src/qmp.sock" --to "$DST_IP" \
+  --tls-dir "$SRC_TLS" --migration-network 198.19.251.0/24 \
+  > "$TEST_DIR/check.out" 2>&1 || { cat "$TEST_DIR/check.out"; fail "check"; }
+cat "$TEST_DIR/check.out"
+grep -q "networks: control $DST_IP:7480, disk and memory data to 198.19.251.2 from 198.19.251.1" \
+  "$TEST_DIR/check.out" || fail "vmferry check does not report the networks"
+
 tx () { ip -n "$SRC_NS" -s -j link show "$1" | jq '.[0].stats64.tx.bytes'; }
 ctl0=$(tx "$ctl_if") mig0=$(tx "$mig_if")
 mig_migrate "$src/qmp.sock" --json --migration-network 198.19.251.0/24
