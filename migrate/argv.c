@@ -4,12 +4,14 @@
  * is also a security boundary: every option is allow-listed (options.c),
  * every path the VM would write is either a migrated disk (mapped to its
  * destination image) or a socket/log moved into the VM's run directory,
- * and files the VM only reads must already exist.
+ * and files the VM only reads must already exist as regular files (or
+ * directories, for -L), never device nodes.
  */
 #include <config.h>
 
 #include <errno.h>
 #include <libgen.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 #include "options.h"
@@ -360,21 +362,34 @@ rewrite_arg (struct rewrite *rw, const struct mig_option *o, const char *arg)
 {
   struct mig_keyval *kv = NULL;
   char *r = NULL;
+  struct stat st;
 
   switch (o->cls) {
   case OPT_KEEP:
     return strdup (arg);
   case OPT_READ_FILE:
-    if (access (arg, R_OK) == -1) {
+    /* A kernel, initrd, firmware or -L directory the destination has.
+     * Device nodes are refused: -kernel /dev/sda would hand a host disk
+     * to the guest.
+     */
+    if (access (arg, R_OK) == -1 || stat (arg, &st) == -1) {
       set_error (errno, "file '%s' needed by the VM is not on the "
                  "destination", arg);
+      return NULL;
+    }
+    if (!S_ISREG (st.st_mode) && !S_ISDIR (st.st_mode)) {
+      set_error (0, "'%s' is a device or special file, not a file the VM "
+                 "may read", arg);
       return NULL;
     }
     return strdup (arg);
   case OPT_RUN_FILE:
     return run_path (rw, arg);
   case OPT_PIDFILE:
+    /* QEMU honours the last -pidfile: keep that one. */
     r = run_path (rw, arg);
+    free (rw->out->pidfile);
+    rw->out->pidfile = NULL;
     if (r && (rw->out->pidfile = strdup (r)) == NULL) {
       free (r);
       r = NULL;

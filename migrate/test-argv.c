@@ -29,7 +29,7 @@ test_rewrite_typical_vm (void **state)
 {
   char *argv[] = {
     "qemu-system-x86_64", "-name", "vm", "-machine", "pc-q35-7.2",
-    "-kernel", "/dev/null", "-daemonize", "-pidfile", "/src/vm/pid",
+    "-kernel", "/etc/passwd", "-daemonize", "-pidfile", "/src/vm/pid",
     "-blockdev", "driver=file,filename=/src/vm/disk0.qcow2,node-name=f0",
     "-blockdev", "driver=qcow2,file=f0,node-name=disk0",
     "-device", "virtio-blk-pci,drive=disk0",
@@ -102,6 +102,15 @@ test_rewrite_refusals (void **state)
       "host files" },
     { "-readconfig", "/etc/x", "not supported" },
     { "-chardev", "tty,id=t,path=/dev/ttyS0", "pass-through" },
+    /* Host files and devices (issue 8): device nodes are never read. */
+    { "-kernel", "/dev/zero", "device or special file" },
+    { "-initrd", "/dev/null", "device or special file" },
+    { "-bios", "/dev/zero", "device or special file" },
+    { "-drive", "file=/etc/shadow,if=virtio", "not one of its migrated" },
+    { "-chardev", "serial,id=s,path=/dev/ttyS0", "pass-through" },
+    { "-netdev", "tap,id=n,downscript=/tmp/evil", "script" },
+    { "-add-fd", "fd=3,set=1", "not supported" },
+    { "-readconfig", "/etc/qemu.conf", "not supported" },
   };
   size_t i;
 
@@ -117,6 +126,23 @@ test_rewrite_refusals (void **state)
       fail_msg ("%s %s: got '%s'", bad[i].opt, bad[i].arg, get_error ());
     assert_null (r.argv);
   }
+}
+
+/* Two -pidfile options: QEMU writes the last one; the rewrite keeps that
+ * one and does not leak the first (found by fuzz/fuzz-control).
+ */
+static void
+test_two_pidfiles (void **state)
+{
+  char *argv[] = {
+    "qemu", "-drive", "file=/src/vm/disk0.qcow2", "-pidfile", "/src/a.pid",
+    "-pidfile", "/src/b.pid", NULL
+  };
+  struct mig_rewritten r;
+
+  assert_int_equal (mig_argv_rewrite (argv, &layout, &r), 0);
+  assert_string_equal (r.pidfile, "/run/vmf/vm/b.pid");
+  mig_rewritten_clear (&r);
 }
 
 static void
@@ -170,6 +196,7 @@ main (void)
     cmocka_unit_test (test_rewrite_typical_vm),
     cmocka_unit_test (test_rewrite_drive_and_json),
     cmocka_unit_test (test_rewrite_refusals),
+    cmocka_unit_test (test_two_pidfiles),
     cmocka_unit_test (test_disk_missing_from_argv),
     cmocka_unit_test (test_socket_name_collision),
     cmocka_unit_test (test_passthrough_and_machine),

@@ -56,6 +56,19 @@ mig_safe_name (const char *s)
   return true;
 }
 
+/* The destination names a disk's image after the last component of its
+ * source path (dest-prepare.c): "/vm/..", "/vm/." or "/vm/" would place
+ * it on the VM's directory or its parent.
+ */
+static bool
+last_is_file_name (const char *path)
+{
+  const char *last = strrchr (path, '/') + 1;
+
+  return last[0] != '\0' && strcmp (last, ".") != 0 &&
+    strcmp (last, "..") != 0;
+}
+
 static int
 disk_from_json (json_t *j, struct mig_disk *d)
 {
@@ -72,7 +85,8 @@ disk_from_json (json_t *j, struct mig_disk *d)
     set_error (0, "bad disk description: %s", e.text);
     return -1;
   }
-  if (path[0] != '/' || vs < 0 || alloc < 0 ||
+  if (path[0] != '/' || !last_is_file_name (path) || vs < 0 ||
+      alloc < 0 ||
       (strcmp (fmt, "qcow2") != 0 && strcmp (fmt, "raw") != 0)) {
     set_error (0, "disk %s: unsupported path, size or format '%s'", id, fmt);
     return -1;
