@@ -1,0 +1,131 @@
+#!/bin/sh
+# api-hostile-requests.sh: prepare requests that would make vmferryd
+# touch host files outside its roots are refused with a 4xx, and nothing
+# is created (issue 8).  With curl and good client certificates against
+# a real vmferryd in a network namespace:
+#  - destination paths that leave the storage root: "..", a symlink
+#    inside the root that points outside (as a directory and as the
+#    image itself), a disk whose source path ends in ".." or ".";
+#  - VM names that are paths;
+#  - command lines that would open host files or devices: -drive and
+#    -blockdev (JSON) on /etc/shadow, -kernel on a block device node,
+#    -initrd and -bios on character devices, -chardev serial/tty,
+#    -serial on a host tty, -object memory-backend-file, -netdev tap
+#    with script= or downscript=, -add-fd, -readconfig.
+# Device nodes are refused for -kernel/-initrd/-bios/-dtb/-L: only
+# regular files (and directories, for -L) may be read.  Existing
+# read-only regular files are allowed (the VM's kernel must be there).
+# The existing api-security.sh covers the certificates, malformed JSON,
+# the file outside the storage root and pass-through devices.
+
+. "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
+. "$abs_top_srcdir/tests/mig-functions.sh"
+
+requires_root
+requires curl --version
+requires jq --version
+test_tmpdir
+mig_hosts
+mig_start_vmferryd
+
+url="https://$DST_IP:7480"
+good="--cert $SRC_TLS/client-cert.pem --key $SRC_TLS/client-key.pem"
+
+# A directory outside the roots that the attacks aim at: it must stay
+# empty.  A symlink to it inside the storage root, made by "someone
+# else" (the only entry the storage root may hold at the end).
+outside="$TEST_DIR/outside"
+mkdir "$outside" || fail "mkdir outside"
+ln -s "$outside" "$DST_STORAGE/link" || fail "symlink"
+ln -s "$outside/img.qcow2" "$DST_STORAGE/dangling.qcow2" || fail "symlink 2"
+# A block device node (loop0's numbers; nothing opens it) to read as a
+# kernel: real /dev/sdX differ between machines.
+mknod "$TEST_DIR/blockdev" b 7 0 || fail "mknod"
+
+n=0
+# hostile NAME STATUS PATTERN VM-JSON: POST a prepare request for the VM
+#   description VM-JSON; expect HTTP STATUS and PATTERN in the message.
+hostile ()
+{
+  n=$((n + 1))
+  # shellcheck disable=SC2086
+  _st=$(ip netns exec "$SRC_NS" curl -s -o "$TEST_DIR/$1" \
+          -w '%{http_code}' --cacert "$MIG_CA/ca-cert.pem" $good \
+          -X POST -H 'Content-Type: application/json' --data-binary \
+          "{\"id\":\"h$n\",\"host\":\"$DST_IP\",\"vm\":$4}" \
+          "$url/v1/prepare")
+  [ "$_st" = "$2" ] || { cat "$TEST_DIR/$1"; fail "$1: HTTP $_st, expected $2"; }
+  grep -q -- "$3" "$TEST_DIR/$1" ||
+    { cat "$TEST_DIR/$1"; fail "$1: no '$3' in the reply"; }
+  echo "$1: HTTP $_st $(jq -r .error "$TEST_DIR/$1" 2>/dev/null)"
+}
+# vm NAME ARGV-JSON-ITEMS [DISKS-JSON-ITEMS]
+vm ()
+{
+  echo "{\"name\":\"$1\",\"argv\":[\"qemu\"$2],\"disks\":[${3:-}],\"machine\":\"pc-q35-7.2\",\"memory\":67108864,\"cpu_vendor\":\"\",\"qemu_version\":70200}"
+}
+# disk PATH [DEST_PATH]: one writable qcow2 disk (id d).
+disk ()
+{
+  echo "{\"id\":\"d\",\"path\":\"$1\",\"format\":\"qcow2\",\"virtual_size\":1048576,\"allocated\":0,\"read_only\":false${2:+,\"dest_path\":\"$2\"}}"
+}
+drive=',"-drive","file=/s/d.qcow2,if=virtio"'
+
+# Destination paths leaving the storage root.
+hostile dotdot 422 'not usable' "$(vm v1 "$drive" \
+  "$(disk /s/d.qcow2 "$DST_STORAGE/../outside/d.qcow2")")"
+hostile symlink-dir 422 'outside the storage root' "$(vm v2 "$drive" \
+  "$(disk /s/d.qcow2 "$DST_STORAGE/link/d.qcow2")")"
+hostile symlink-file 422 'already exists' "$(vm v3 "$drive" \
+  "$(disk /s/d.qcow2 "$DST_STORAGE/dangling.qcow2")")"
+hostile elsewhere 422 'outside the storage root' "$(vm v4 "$drive" \
+  "$(disk /s/d.qcow2 "$outside/d.qcow2")")"
+hostile srcdotdot 400 'unsupported path' \
+  "$(vm v5 ',"-drive","file=/s/..,if=virtio"' "$(disk /s/..)")"
+hostile srcdot 400 'unsupported path' \
+  "$(vm v6 ',"-drive","file=/s/.,if=virtio"' "$(disk /s/.)")"
+
+# VM names that are paths (the VM's directories are named after them).
+hostile name-abs 400 'safe file name' "$(vm "$outside/x" '')"
+hostile name-slash 400 'safe file name' "$(vm a/b '')"
+hostile name-dotdot 400 'safe file name' "$(vm .. '')"
+
+# Command lines that would open host files or devices.
+hostile shadow 422 'not one of its migrated disks' \
+  "$(vm v7 ',"-drive","file=/etc/shadow,if=virtio"')"
+hostile shadow-json 422 'not one of its migrated disks' \
+  "$(vm v8 ',"-blockdev","{\"driver\":\"file\",\"filename\":\"/etc/shadow\",\"node-name\":\"x\"}"')"
+hostile kernel-blockdev 422 'device or special file' \
+  "$(vm v9 ",\"-kernel\",\"$TEST_DIR/blockdev\"")"
+hostile initrd-chardev 422 'device or special file' \
+  "$(vm v10 ',"-initrd","/dev/zero"')"
+hostile bios-mem 422 'device or special file' \
+  "$(vm v11 ',"-bios","/dev/null"')"
+hostile chardev-serial 422 'pass-through' \
+  "$(vm v12 ',"-chardev","serial,id=s,path=/dev/ttyS0"')"
+hostile chardev-tty 422 'pass-through' \
+  "$(vm v13 ',"-chardev","tty,id=t,path=/dev/tty0"')"
+hostile serial-tty 422 'terminal' \
+  "$(vm v14 ',"-serial","/dev/ttyS0"')"
+hostile memfile 422 'host files' \
+  "$(vm v15 ",\"-object\",\"memory-backend-file,id=m,mem-path=$outside/mem,size=64M\"")"
+hostile tap-script 422 'script' \
+  "$(vm v16 ",\"-netdev\",\"tap,id=n,script=$outside/up.sh\"")"
+hostile tap-downscript 422 'script' \
+  "$(vm v17 ",\"-netdev\",\"tap,id=n,script=no,downscript=$outside/down.sh\"")"
+hostile add-fd 422 'not supported' "$(vm v18 ',"-add-fd","fd=3,set=1"')"
+hostile readconfig 422 'not supported' \
+  "$(vm v19 ",\"-readconfig\",\"$outside/qemu.conf\"")"
+
+# Nothing was created anywhere, and vmferryd still serves.
+[ "$(ls -A "$DST_STORAGE")" = "$(printf 'dangling.qcow2\nlink')" ] ||
+  { ls -la "$DST_STORAGE"; fail "the storage root holds new entries"; }
+mig_dir_empty "$DST_RUN" || { ls -R "$DST_RUN"; fail "run root not empty"; }
+mig_dir_empty "$outside" || { ls -la "$outside"; fail "files made outside"; }
+[ -b "$TEST_DIR/blockdev" ] || fail "the device node changed"
+# shellcheck disable=SC2086
+st=$(ip netns exec "$SRC_NS" curl -s -o /dev/null -w '%{http_code}' \
+       --cacert "$MIG_CA/ca-cert.pem" $good "$url/v1/status")
+[ "$st" = 200 ] || fail "status after the attacks: HTTP $st"
+echo "$n hostile requests refused, nothing created"
+exit 0
