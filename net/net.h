@@ -31,7 +31,7 @@ enum net_frame_type {
   NET_FRAME_DATA = 1,           /* arg: offset; payload: bytes */
   NET_FRAME_ZERO = 2,           /* arg: offset; raw_len zero bytes, no payload */
   NET_FRAME_STREAM = 3,         /* arg: sequence; payload: relayed bytes */
-  NET_FRAME_CONTROL = 4,        /* payload: a JSON object */
+  NET_FRAME_CONTROL = 4,        /* payload: a short text (control.c) */
   NET_FRAME_TYPE_MAX = 4,
 };
 
@@ -162,5 +162,43 @@ int net_stream_recv (struct net_stream *s, struct net_frame *f,
                      const void **payload);
 void net_stream_get_stats (const struct net_stream *s,
                            struct net_stream_stats *st);
+
+/* ---- control.c: CONTROL messages (short texts, see control.c) ---- */
+
+int net_control_send (struct net_stream *s, const char *msg, uint64_t arg);
+/* Receive a CONTROL frame into msg (size bytes, NUL-terminated). */
+int net_control_recv (struct net_stream *s, char *msg, size_t size,
+                      uint64_t *arg);
+/* Receive exactly word with arg; "error MSG" becomes the error. */
+int net_control_expect (struct net_stream *s, const char *word,
+                        uint64_t arg);
+/* Send "flush" seq and wait for "ack" seq: every earlier frame of the
+ * stream has landed on the destination (and was flushed there).
+ */
+int net_stream_barrier (struct net_stream *s, uint64_t seq);
+
+/* ---- channel.c: N streams to vmferryd (the sending side) ---- */
+
+struct net_channel_params {
+  const char *host;             /* vmferryd's data address */
+  int port;                     /* its data listener (prepare's data_port) */
+  const char *tls_dir;          /* our client certificate and the CA */
+  const char *id;               /* the migration id */
+  unsigned streams;             /* >= 1 */
+  enum net_transport mode;
+  uint64_t bandwidth;           /* bytes per second for all streams; 0: no
+                                   limit */
+};
+
+struct net_channel;
+/* Connect every stream (TLS, hello, ok); NULL if any fails. */
+struct net_channel *net_channel_connect (const struct net_channel_params *p);
+void net_channel_free (struct net_channel *ch);   /* accepts NULL */
+unsigned net_channel_streams (const struct net_channel *ch);
+/* Stream i (NULL if i is out of range); used by one thread at a time. */
+struct net_stream *net_channel_stream (struct net_channel *ch, unsigned i);
+/* The sums over the streams. */
+void net_channel_get_stats (const struct net_channel *ch,
+                            struct net_stream_stats *st);
 
 #endif /* VMFERRY_NET_H */

@@ -12,6 +12,7 @@
 
 #include "utils.h"
 #include "net.h"
+#include "internal.h"
 
 #define BURST_MS 50
 
@@ -68,15 +69,6 @@ net_pace_reserve (struct net_pace *p, uint64_t bytes, int64_t now_ns)
   return (uint64_t) (-p->tokens * 1e9 / p->rate);
 }
 
-static int64_t
-mono_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 uint64_t
 net_pace_take (struct net_pace *p, uint64_t bytes)
 {
@@ -85,7 +77,8 @@ net_pace_take (struct net_pace *p, uint64_t bytes)
 
   if (p == NULL)
     return 0;
-  wait = net_pace_reserve (p, bytes, mono_ns ());
+  wait = net_pace_reserve (p, bytes,
+                           net_internal_clock_ns (CLOCK_MONOTONIC));
   ts.tv_sec = wait / 1000000000;
   ts.tv_nsec = wait % 1000000000;
   while (wait && nanosleep (&ts, &ts) == -1 && errno == EINTR)

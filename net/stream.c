@@ -10,6 +10,7 @@
 
 #include "utils.h"
 #include "net.h"
+#include "internal.h"
 
 struct net_stream {
   struct net_tls *tls;          /* owned */
@@ -60,44 +61,26 @@ net_stream_shutdown (struct net_stream *s)
     net_tls_shutdown (s->tls);
 }
 
-static int64_t
-cpu_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t
-mono_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int
 net_stream_send (struct net_stream *s, const struct net_frame *f,
                  const void *payload)
 {
   bool compress = f->type != NET_FRAME_ZERO &&
     net_auto_should_compress (&s->au);
-  int64_t t0 = cpu_ns (), t1, t2;
+  int64_t t0 = net_internal_clock_ns (CLOCK_THREAD_CPUTIME_ID), t1, t2;
   long n = net_frame_encode (f, payload, compress, s->wire,
                              net_frame_bound (NET_FRAME_MAX_PAYLOAD));
 
   if (n == -1)
     return -1;
-  t1 = cpu_ns ();
-  t2 = mono_ns ();
+  t1 = net_internal_clock_ns (CLOCK_THREAD_CPUTIME_ID);
+  t2 = net_internal_clock_ns (CLOCK_MONOTONIC);
   net_pace_take (s->pace, n);
   if (net_tls_write (s->tls, s->wire, n) == -1)
     return -1;
   if (f->type == NET_FRAME_DATA)
     net_auto_record (&s->au, compress, f->raw_len, n - NET_FRAME_HEADER,
-                     t1 - t0, mono_ns () - t2);
+                     t1 - t0, net_internal_clock_ns (CLOCK_MONOTONIC) - t2);
   s->stats.frames++;
   s->stats.raw_bytes += f->type == NET_FRAME_ZERO ? 0 : f->raw_len;
   s->stats.wire_bytes += n;
