@@ -2,7 +2,8 @@
  * the auto rule, and frames over real TLS (certificates made with
  * api_pki_* in a temporary directory) between two threads on loopback
  * TCP: round trip, a peer of another CA refused, a truncated or corrupt
- * stream refused without a crash.
+ * stream refused without a crash; a channel's hello and flush barrier
+ * against a fake receiver.
  */
 #include <config.h>
 
@@ -230,6 +231,85 @@ test_corrupt (void **state)
   }
 }
 
+/* A fake receiver: accepts one stream, takes its hello, answers reply
+ * ("ok" or "error ..."), then answers one flush with "ack" ARG+skew.
+ */
+struct fake {
+  const char *dir;
+  int lfd;
+  const char *reply;
+  uint64_t skew;
+  char hello[128];
+};
+
+static void *
+fake_receiver (void *opaque)
+{
+  struct fake *k = opaque;
+  int fd = net_accept (k->lfd);
+  struct net_tls *t = fd >= 0 ? net_tls_start (fd, k->dir, true) : NULL;
+  struct net_stream *s = t ? net_stream_new (t, NET_TRANSPORT_TCP, NULL)
+    : NULL;
+  char msg[128];
+  uint64_t arg;
+
+  if (s && net_control_recv (s, k->hello, sizeof k->hello, &arg) == 0 &&
+      net_control_send (s, k->reply, arg) == 0 &&
+      net_control_recv (s, msg, sizeof msg, &arg) == 0 &&
+      strcmp (msg, "flush") == 0)
+    net_control_send (s, "ack", arg + k->skew);
+  net_stream_free (s);
+  return NULL;
+}
+
+/* Connect a one-stream channel to a fake receiver; barrier once. */
+static int
+channel_run (struct fixture *f, struct fake *k, int *barrier)
+{
+  pthread_t th;
+  int port;
+  struct net_channel_params p = { .host = "127.0.0.1", .tls_dir = f->host,
+                                  .id = "mig42", .streams = 1,
+                                  .mode = NET_TRANSPORT_AUTO,
+                                  .bandwidth = 1 << 20 };
+  struct net_channel *ch;
+
+  k->dir = f->host;
+  k->lfd = net_listen ("127.0.0.1", &port);
+  assert_true (k->lfd >= 0);
+  p.port = port;
+  assert_int_equal (pthread_create (&th, NULL, fake_receiver, k), 0);
+  ch = net_channel_connect (&p);
+  if (ch) {
+    assert_int_equal (net_channel_streams (ch), 1);
+    assert_null (net_channel_stream (ch, 1));
+    *barrier = net_stream_barrier (net_channel_stream (ch, 0), 7);
+  }
+  net_channel_free (ch);
+  pthread_join (th, NULL);
+  close (k->lfd);
+  return ch ? 0 : -1;
+}
+
+static void
+test_channel (void **state)
+{
+  struct fake ok = { .reply = "ok" }, skew = { .reply = "ok", .skew = 1 };
+  struct fake refused = { .reply = "error this data listener belongs to "
+                          "another migration" };
+  int b = 99;
+
+  assert_int_equal (channel_run (*state, &ok, &b), 0);
+  assert_string_equal (ok.hello, "hello mig42");
+  assert_int_equal (b, 0);
+  /* An ack for another barrier is not an ack. */
+  assert_int_equal (channel_run (*state, &skew, &b), 0);
+  assert_int_equal (b, -1);
+  /* A refused hello fails the connect, with the receiver's reason. */
+  assert_int_equal (channel_run (*state, &refused, &b), -1);
+  assert_non_null (strstr (get_error (), "another migration"));
+}
+
 static int
 setup (void **state)
 {
@@ -273,6 +353,7 @@ main (void)
     cmocka_unit_test (test_round_trip),
     cmocka_unit_test (test_other_ca),
     cmocka_unit_test (test_corrupt),
+    cmocka_unit_test (test_channel),
   };
 
   return cmocka_run_group_tests (tests, setup, teardown);

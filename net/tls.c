@@ -65,8 +65,9 @@ handshake (struct net_tls *t, bool server)
 {
   int r;
 
-  if ((r = gnutls_init (&t->session, server ? GNUTLS_SERVER
-                        : GNUTLS_CLIENT)) < 0 ||
+  /* GNUTLS_NO_SIGNAL: a peer gone away is an error, not a SIGPIPE. */
+  if ((r = gnutls_init (&t->session, (server ? GNUTLS_SERVER : GNUTLS_CLIENT)
+                        | GNUTLS_NO_SIGNAL)) < 0 ||
       (r = gnutls_set_default_priority (t->session)) < 0 ||
       (r = gnutls_credentials_set (t->session, GNUTLS_CRD_CERTIFICATE,
                                    t->cred)) < 0) {
