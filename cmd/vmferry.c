@@ -23,6 +23,7 @@ usage (FILE *fp)
 "                  [--no-throttle] [--allow-postcopy] [--run-dir DIR]\n"
 "                  [--shared-storage[=yes|no|auto]]\n"
 "                  [--migration-network CIDR]\n"
+"                  [--transport auto|tcp|compress|direct] [--bandwidth MIB]\n"
 "  vmferry migrate VM VM... --to ADDR[:PORT] [--parallel N] [--continue]\n"
 "                  [other options of migrate]\n"
 "  vmferry evacuate --to ADDR[:PORT] [--parallel N] [--continue]\n"
@@ -75,7 +76,8 @@ enum { OPT_TO = 256, OPT_TLS_DIR, OPT_VM_DIR, OPT_ENGINE, OPT_KEEP,
        OPT_DRY_RUN, OPT_SSH_OPTION, OPT_SSH_VMFERRYD, OPT_SSH_STORAGE,
        OPT_SSH_RUN, OPT_DOWNTIME, OPT_MAX_DOWNTIME, OPT_TIMEOUT,
        OPT_NO_THROTTLE, OPT_ALLOW_POSTCOPY, OPT_RUN_DIR, OPT_PARALLEL,
-       OPT_CONTINUE, OPT_SHARED, OPT_MIGRATION_NETWORK };
+       OPT_CONTINUE, OPT_SHARED, OPT_MIGRATION_NETWORK, OPT_TRANSPORT,
+       OPT_BANDWIDTH };
 
 static const struct option long_options[] = {
   { "to", required_argument, NULL, OPT_TO },
@@ -104,6 +106,8 @@ static const struct option long_options[] = {
   { "continue", no_argument, NULL, OPT_CONTINUE },
   { "shared-storage", optional_argument, NULL, OPT_SHARED },
   { "migration-network", required_argument, NULL, OPT_MIGRATION_NETWORK },
+  { "transport", required_argument, NULL, OPT_TRANSPORT },
+  { "bandwidth", required_argument, NULL, OPT_BANDWIDTH },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -122,6 +126,26 @@ struct args {
   unsigned parallel;            /* migrations at once (several VMs) */
   bool keep_going;              /* --continue after a failure */
 };
+
+/* --transport: the vmferry engine's data path. */
+static int
+parse_transport (const char *arg, enum mig_transport *t)
+{
+  static const char *const names[] = {
+    [MIG_TRANSPORT_AUTO] = "auto", [MIG_TRANSPORT_TCP] = "tcp",
+    [MIG_TRANSPORT_COMPRESS] = "compress", [MIG_TRANSPORT_DIRECT] = "direct",
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcmp (arg, names[i]) == 0) {
+      *t = i;
+      return 0;
+    }
+  fprintf (stderr, "vmferry: --transport %s: say auto, tcp, compress or "
+           "direct\n", arg);
+  return -1;
+}
 
 static int
 parse (int argc, char **argv, struct args *a)
@@ -205,6 +229,15 @@ parse (int argc, char **argv, struct args *a)
         return -1;
       }
       a->mp.migration_network = optarg;
+      break;
+    case OPT_TRANSPORT:
+      if (parse_transport (optarg, &a->mp.transport) == -1)
+        return -1;
+      break;
+    case OPT_BANDWIDTH:
+      if (cmd_parse_uint (optarg, "--bandwidth", 1, 1u << 20, &u) == -1)
+        goto bad_number;
+      a->mp.bandwidth = u << 20;
       break;
     case 'v': vmferry_debug_enable ("vmferry"); break;
     case 'h': usage (stdout); exit (0);

@@ -142,6 +142,7 @@ mig_dest_finish (void *opaque, const struct api_request *req,
       return mig_dest_error (reply, status, msg);
     }
     mig_dest_job_end (d, j, JOB_RUNNING);
+    mig_dest_channel_stop (j);  /* every copy was acknowledged */
     json_object_set_new (j->prepared, "resumed", json_real (resumed));
     qmp_close (j->qmp);         /* the VM now lives on its own */
     j->qmp = NULL;

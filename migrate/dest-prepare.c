@@ -250,7 +250,8 @@ skeleton_argv (struct dest_job *j, char **pidfile, char **qmp)
  * Returns 0 or an HTTP status.
  */
 static int
-start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host)
+start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host,
+                bool channel)
 {
   CLEANUP_FREE char *pidfile = NULL, *qmp = NULL;
   CLEANUP_STRV char **argv = NULL;
@@ -274,9 +275,12 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host)
                            "migration_port", n.migration_port,
                            "qmp", j->rw.qmp, "files", json_array (),
                            "run_dir", j->run_dir, "vm_dir", j->vm_dir);
-  for (size_t i = 0; j->rw.files && j->rw.files[i]; i++)
+  for (size_t i = 0; j->prepared && j->rw.files && j->rw.files[i]; i++)
     json_array_append_new (json_object_get (j->prepared, "files"),
                            json_string (j->rw.files[i]));
+  if (j->prepared && channel &&
+      mig_dest_channel_start (d, j, host, n.nbd_port) == -1)
+    return 500;
   return j->prepared ? 0 : 500;
 }
 
@@ -339,7 +343,8 @@ new_job (struct mig_dest *d, const char *id, struct mig_vm *vm)
 
 /* Do the work of prepare for job j (caller holds its lock). */
 static int
-prepare_job (struct mig_dest *d, struct dest_job *j, const char *host)
+prepare_job (struct mig_dest *d, struct dest_job *j, const char *host,
+             bool channel)
 {
   CLEANUP_FREE char *vm_dir = xasprintf ("%s/%s", d->p.storage_root,
                                          j->vm->name);
@@ -356,7 +361,7 @@ prepare_job (struct mig_dest *d, struct dest_job *j, const char *host)
       (j->run_dir = make_vm_dir (run_dir)) == NULL)
     return 409;
   status = create_images (j);
-  return status ? status : start_skeleton (d, j, host);
+  return status ? status : start_skeleton (d, j, host, channel);
 }
 
 int
@@ -408,7 +413,9 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   pthread_mutex_lock (&j->lock);
   j->holds_slot = true;
   j->postcopy = json_is_true (json_object_get (req->body, "postcopy"));
-  status = prepare_job (d, j, host);
+  /* The data channel needs x509 certificates (not TLS-PSK). */
+  status = prepare_job (d, j, host, !d->p.psk &&
+                        json_is_true (json_object_get (req->body, "channel")));
   if (status != 0) {
     char msg[1024];
     snprintf (msg, sizeof msg, "%s", get_error ());

@@ -49,6 +49,7 @@ mig_dest_job_cleanup (struct dest_job *j)
   int r = 0;
   size_t i;
 
+  mig_dest_channel_stop (j);
   qmp_close (j->qmp);
   j->qmp = NULL;
   if (mig_skeleton_kill (j->qemu_pid) == -1)
@@ -235,6 +236,7 @@ mig_dest_stop (struct mig_dest *d)
       mig_dest_job_cleanup (j);
     else
       qmp_close (j->qmp);
+    mig_dest_channel_stop (j);
     mig_vm_free (j->vm);
     mig_rewritten_clear (&j->rw);
     json_decref (j->prepared);

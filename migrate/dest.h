@@ -22,6 +22,7 @@ struct dest_job {
   json_t *prepared;             /* prepare's reply, for retries */
   bool postcopy;                /* the source may switch to post-copy */
   bool holds_slot;              /* counted in dest->active */
+  struct dest_channel *channel; /* data channel receiver, or NULL */
 };
 
 struct mig_dest {
@@ -70,6 +71,14 @@ json_t *mig_dest_facts (struct mig_dest *d, json_t *vm, const char *host);
  */
 const char *mig_dest_data_host (struct mig_dest *d, const char *used,
                                 const char *cidr);
+
+/* dest-channel.c: the data channel's listener and receivers of job j
+ * (caller holds j->lock): start adds "data_port" to j->prepared; stop
+ * (idempotent) closes the listener and ends every receiver.
+ */
+int mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
+                            const char *host, int nbd_port);
+void mig_dest_channel_stop (struct dest_job *j);
 
 /* Registry. */
 struct dest_job *mig_dest_find_job (struct mig_dest *d, const char *id);

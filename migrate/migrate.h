@@ -40,6 +40,14 @@ enum mig_shared { MIG_SHARED_NO, MIG_SHARED_YES, MIG_SHARED_AUTO };
 /* QEMU's upper bound for its downtime-limit parameter (ms). */
 #define MIG_DOWNTIME_MAX_MS 2000000
 
+/* The vmferry engine's data path (--transport). */
+enum mig_transport {
+  MIG_TRANSPORT_AUTO = 0,       /* data channel, lz4 while it pays */
+  MIG_TRANSPORT_TCP,            /* data channel, never compressed */
+  MIG_TRANSPORT_COMPRESS,       /* data channel, every frame tries lz4 */
+  MIG_TRANSPORT_DIRECT,         /* libnbd straight into the skeleton */
+};
+
 struct mig_source_params {
   const char *vm;               /* QMP socket path or VM name */
   const char *vm_dir;           /* directory of QMP sockets, for names */
@@ -69,6 +77,8 @@ struct mig_source_params {
   const char *label;            /* tags output lines (several at once) */
   enum mig_shared shared_storage; /* disks on storage both hosts see */
   const char *migration_network; /* CIDR the data must use (or NULL) */
+  enum mig_transport transport; /* how the engine's disk data travels */
+  uint64_t bandwidth;           /* data channel limit, bytes/s (0: none) */
 };
 
 /* "ADDR/BITS" or an IP address (netsel.c). */

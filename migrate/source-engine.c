@@ -3,13 +3,19 @@
  *
  *   1. a dirty bitmap per disk starts recording; the source QEMU exports
  *      each disk read-only on a private unix socket;
- *   2. bulk copy: the allocated extents go with libnbd straight into the
- *      destination skeleton's export (TLS), zeroes are skipped;
+ *   2. bulk copy: the allocated extents go over vmferry's data channel
+ *      (net.h: N TLS streams, lz4 per --transport, --bandwidth) to
+ *      vmferryd, which writes them into the skeleton's export; or, with
+ *      --transport direct (or a vmferryd without the channel), with
+ *      libnbd straight into that export (TLS); zeroes are skipped;
  *   3. blockdev-mirror sync=none copy-mode=write-blocking: from now on
  *      every guest write reaches both sides before it is acknowledged;
  *   4. rounds: rotate the bitmap (one transaction: add the next, disable
  *      the current), read the disabled one over NBD, let the planner
  *      decide (storage.h: the re-copy rule), copy, until little is left;
+ *      every copy ends with a flush barrier on every stream, acknowledged
+ *      by vmferryd, before the bitmap rotates: the rule assumes the
+ *      round's copies have landed;
  *   5. at switchover, guest paused: copy the rest, end the mirrors.
  */
 #include <config.h>
@@ -22,6 +28,7 @@
 #define BLOCK_SIZE (64 * 1024)  /* bitmap granularity and copy unit */
 #define MAX_ROUNDS 10
 #define ENOUGH_BLOCKS 64        /* pending this small: leave to switchover */
+#define STREAMS 4               /* data channel streams = copy workers */
 
 struct eng_disk {
   const struct mig_disk *d;
@@ -41,6 +48,7 @@ struct src_engine {
   uint64_t done, total;         /* progress of the current copy */
   int64_t shown;                /* last progress line, ms */
   struct source *s;
+  struct net_channel *ch;       /* the data channel, or NULL: direct */
 };
 
 static int
@@ -160,6 +168,7 @@ copy_round (struct src_engine *g, struct eng_disk *e, bool fresh)
     .cancel_fd = g->s->stage < SRC_SWITCHOVER ? &g->s->p->cancel_fd : NULL,
     .size = fresh ? 0 : (int64_t) e->d->virtual_size,
   };
+  struct storage_channel_dst cd = { .ch = g->ch, .disk = e->idx };
   uint64_t n;
   int r;
 
@@ -171,6 +180,15 @@ copy_round (struct src_engine *g, struct eng_disk *e, bool fresh)
    */
   n = storage_bitmap_count (&set);
   p.workers = n * BLOCK_SIZE < (8u << 20) ? 1 : 4;
+  if (g->ch) {
+    /* A worker per stream: each worker's flush is its stream's barrier,
+     * so every stream is flushed before the round ends.
+     */
+    p.dst_ops = &storage_channel_ops;
+    p.dst_opaque = &cd;
+    p.workers = net_channel_streams (g->ch);
+    p.size = e->d->virtual_size;
+  }
   r = storage_copy (&p, &st);
   g->s->storage_bytes += st.data_bytes;
   debug ("disk %s round %u: %" PRIu64 " blocks, %" PRIu64 " data bytes",
@@ -249,6 +267,23 @@ rotate (struct src_engine *g, struct eng_disk *e)
   return r;
 }
 
+/* Close the data channel, telling what crossed the link. */
+static void
+channel_close (struct src_engine *g)
+{
+  struct net_stream_stats st;
+
+  if (g->ch == NULL)
+    return;
+  net_channel_get_stats (g->ch, &st);
+  progress_note (&g->s->pr, "data channel: %" PRIu64 " MiB of disk data "
+                 "sent as %" PRIu64 " MiB (%" PRIu64 " of %" PRIu64
+                 " frames compressed)", st.raw_bytes >> 20,
+                 st.wire_bytes >> 20, st.compressed, st.frames);
+  net_channel_free (g->ch);
+  g->ch = NULL;
+}
+
 /* Undo QEMU-side state: exports, server, bitmaps, the private dir. */
 static void
 engine_cleanup (struct src_engine *g)
@@ -267,6 +302,7 @@ engine_cleanup (struct src_engine *g)
            "name", bm);
     e->bitmap = false;
   }
+  channel_close (g);
   if (g->s->q && g->server)
     cmd (g->s, "nbd-server-stop", NULL);
   g->server = false;
@@ -370,13 +406,49 @@ run_rounds (struct src_engine *g)
   return 0;
 }
 
+bool
+src_engine_wants_channel (const struct source *s)
+{
+  return !s->p->qemu_storage && !s->p->psk &&
+    s->p->transport != MIG_TRANSPORT_DIRECT;
+}
+
+/* Connect the data channel if vmferryd opened one (prepare's data_port);
+ * an agent without it gets the direct path.
+ */
+static int
+channel_open (struct src_engine *g)
+{
+  struct source *s = g->s;
+  json_t *port = json_object_get (s->prepared, "data_port");
+  struct net_channel_params p = {
+    .host = s->dhost, .port = json_integer_value (port),
+    .tls_dir = s->p->tls_dir, .id = s->id, .streams = STREAMS,
+    .mode = s->p->transport == MIG_TRANSPORT_TCP ? NET_TRANSPORT_TCP
+    : s->p->transport == MIG_TRANSPORT_COMPRESS ? NET_TRANSPORT_COMPRESS
+    : NET_TRANSPORT_AUTO,
+    .bandwidth = s->p->bandwidth,
+  };
+
+  if (!src_engine_wants_channel (s))
+    return 0;
+  if (!json_is_integer (port)) {
+    progress_note (&s->pr, "disks: the destination has no data channel; "
+                   "writing to its NBD export directly");
+    return 0;
+  }
+  g->ch = net_channel_connect (&p);
+  return g->ch ? 0 : -1;
+}
+
 int
 src_engine_start (struct source *s)
 {
   struct src_engine *g = s->engine = engine_new (s);
   size_t i;
 
-  if (g == NULL || add_bitmaps (g) == -1 || export_sources (g) == -1)
+  if (g == NULL || add_bitmaps (g) == -1 || export_sources (g) == -1 ||
+      channel_open (g) == -1)
     return -1;
   for (i = 0; i < g->n; i++) {
     dest_uri (g, &g->disks[i]);

@@ -129,7 +129,8 @@ src_storage_wait_ready (struct source *s)
       return -1;
     }
     progress_storage (&s->pr, done, total);
-    s->storage_bytes = done;
+    if (s->engine == NULL)      /* the engine counts its own copies */
+      s->storage_bytes = done;
     if (ready == want)
       return 0;
     if (src_cancel_requested (s))

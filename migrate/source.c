@@ -254,10 +254,11 @@ prepare (struct source *s)
       (s->p->shared_storage == MIG_SHARED_AUTO &&
        src_shared_detect (s) == -1))
     return -1;
-  body = json_pack ("{s:s, s:s, s:o, s:b, s:s?}", "id", s->id,
+  body = json_pack ("{s:s, s:s, s:o, s:b, s:s?, s:b}", "id", s->id,
                     "host", s->p->host, "vm", mig_vm_to_json (s->vm),
                     "postcopy", s->p->allow_postcopy,
-                    "migration_network", s->p->migration_network);
+                    "migration_network", s->p->migration_network,
+                    "channel", src_engine_wants_channel (s));
   if (src_shared_markers (s, true) == -1) {
     src_shared_markers (s, false);
     return -1;

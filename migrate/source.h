@@ -59,6 +59,8 @@ int src_storage_complete (struct source *s);
 void src_storage_rollback (struct source *s);
 
 /* source-engine.c: vmferry's storage engine */
+/* Should prepare ask vmferryd for the data channel? */
+bool src_engine_wants_channel (const struct source *s);
 int src_engine_start (struct source *s);
 int src_engine_finish (struct source *s);
 void src_engine_rollback (struct source *s);

@@ -4,7 +4,8 @@
  * chunk of a relayed migration stream, a control message) travels as one
  * frame, compressed with lz4 when that makes it smaller and sent raw
  * otherwise.  Frames come from the network, so decoding validates every
- * field before it trusts it.  Streams, TLS and pacing build on this.
+ * field before it trusts it.  Streams (TLS, pacing, the auto rule) and
+ * the channel of N streams build on this.
  *
  * Wire format (big-endian), NET_FRAME_HEADER bytes then wire_len bytes:
  *   u32 magic "VMFF" | u8 type | u8 flags | u16 channel |
@@ -30,7 +31,7 @@ enum net_frame_type {
   NET_FRAME_DATA = 1,           /* arg: offset; payload: bytes */
   NET_FRAME_ZERO = 2,           /* arg: offset; raw_len zero bytes, no payload */
   NET_FRAME_STREAM = 3,         /* arg: sequence; payload: relayed bytes */
-  NET_FRAME_CONTROL = 4,        /* payload: a JSON object */
+  NET_FRAME_CONTROL = 4,        /* payload: a short text (control.c) */
   NET_FRAME_TYPE_MAX = 4,
 };
 
@@ -62,5 +63,142 @@ int net_frame_decode_header (const void *hdr, struct net_frame *f);
  */
 int net_frame_decode_payload (const struct net_frame *f, const void *wire,
                               void *out);
+
+/* ---- sock.c: TCP ---- */
+
+/* Listen on a free port of numeric address addr; *port receives it.
+ * Returns the listening socket or -1.
+ */
+int net_listen (const char *addr, int *port);
+/* Accept one connection (TCP_NODELAY); the socket or -1. */
+int net_accept (int listen_fd);
+/* Connect to host:port within 10 s (TCP_NODELAY); the socket or -1. */
+int net_connect (const char *host, int port);
+
+/* ---- tls.c: one TLS session over a socket ---- */
+
+/* x509 mutual authentication with the certificate directory tls_dir:
+ * ca-cert.pem, and client-cert.pem/client-key.pem (connecting side) or
+ * server-cert.pem/server-key.pem (server).  The peer must present a
+ * certificate that verifies against ca-cert.pem, or the handshake fails.
+ * Takes ownership of fd (closed on failure too).
+ */
+struct net_tls;
+struct net_tls *net_tls_start (int fd, const char *tls_dir, bool server);
+/* Write all of buf / read exactly len bytes; -1 on error or EOF. */
+int net_tls_write (struct net_tls *t, const void *buf, size_t len);
+int net_tls_read (struct net_tls *t, void *buf, size_t len);
+/* Wake a thread blocked in the session (shutdown(2)); any thread. */
+void net_tls_shutdown (struct net_tls *t);
+void net_tls_close (struct net_tls *t);   /* accepts NULL */
+
+/* ---- pace.c: rate limit shared by all streams ---- */
+
+struct net_pace;
+/* A token bucket of bytes_per_sec; NULL (no limit) when 0. */
+struct net_pace *net_pace_new (uint64_t bytes_per_sec);
+void net_pace_free (struct net_pace *p);  /* accepts NULL */
+/* Take bytes at monotonic time now_ns; returns how many ns the caller
+ * must wait before sending them (0: at once).  Thread-safe.
+ */
+uint64_t net_pace_reserve (struct net_pace *p, uint64_t bytes,
+                           int64_t now_ns);
+/* Reserve and sleep; p may be NULL.  Returns the ns slept. */
+uint64_t net_pace_take (struct net_pace *p, uint64_t bytes);
+
+/* ---- auto.c: when to compress ---- */
+
+enum net_transport {
+  NET_TRANSPORT_TCP = 0,        /* never compress */
+  NET_TRANSPORT_COMPRESS = 1,   /* always try (raw fallback per frame) */
+  NET_TRANSPORT_AUTO = 2,       /* compress while it pays (auto.c) */
+};
+
+/* One decider per stream; fields are the recent measurements (< 0:
+ * none yet).
+ */
+struct net_auto {
+  enum net_transport mode;
+  double ratio;                 /* wire bytes / raw bytes, compressed */
+  double cpu_ns;                /* lz4 CPU time per raw byte */
+  double link_ns;               /* send time per wire byte */
+  unsigned skipped;             /* frames sent raw since the last probe */
+};
+
+void net_auto_init (struct net_auto *a, enum net_transport mode);
+/* Compress the next DATA frame? */
+bool net_auto_should_compress (struct net_auto *a);
+/* What sending a DATA frame cost: raw and wire payload bytes, the CPU
+ * time spent encoding it and the time spent sending it.
+ */
+void net_auto_record (struct net_auto *a, bool compressed, uint64_t raw,
+                      uint64_t wire, uint64_t cpu_ns, uint64_t link_ns);
+
+/* ---- stream.c: frames over a TLS session ---- */
+
+struct net_stream;
+struct net_stream_stats {
+  uint64_t frames;
+  uint64_t raw_bytes;           /* payload bytes before compression */
+  uint64_t wire_bytes;          /* bytes on the wire, headers included */
+  uint64_t compressed;          /* frames sent compressed */
+};
+
+/* Takes ownership of tls (closed on failure too); pace may be NULL and
+ * must outlive the stream.
+ */
+struct net_stream *net_stream_new (struct net_tls *tls,
+                                   enum net_transport mode,
+                                   struct net_pace *pace);
+void net_stream_free (struct net_stream *s);      /* accepts NULL */
+void net_stream_shutdown (struct net_stream *s);  /* wake; any thread */
+/* Send one frame (payload: f->raw_len bytes; NULL for ZERO). */
+int net_stream_send (struct net_stream *s, const struct net_frame *f,
+                     const void *payload);
+/* Receive and validate one frame; *payload (f->raw_len decoded bytes)
+ * stays valid until the next call.
+ */
+int net_stream_recv (struct net_stream *s, struct net_frame *f,
+                     const void **payload);
+void net_stream_get_stats (const struct net_stream *s,
+                           struct net_stream_stats *st);
+
+/* ---- control.c: CONTROL messages (short texts, see control.c) ---- */
+
+int net_control_send (struct net_stream *s, const char *msg, uint64_t arg);
+/* Receive a CONTROL frame into msg (size bytes, NUL-terminated). */
+int net_control_recv (struct net_stream *s, char *msg, size_t size,
+                      uint64_t *arg);
+/* Receive exactly word with arg; "error MSG" becomes the error. */
+int net_control_expect (struct net_stream *s, const char *word,
+                        uint64_t arg);
+/* Send "flush" seq and wait for "ack" seq: every earlier frame of the
+ * stream has landed on the destination (and was flushed there).
+ */
+int net_stream_barrier (struct net_stream *s, uint64_t seq);
+
+/* ---- channel.c: N streams to vmferryd (the sending side) ---- */
+
+struct net_channel_params {
+  const char *host;             /* vmferryd's data address */
+  int port;                     /* its data listener (prepare's data_port) */
+  const char *tls_dir;          /* our client certificate and the CA */
+  const char *id;               /* the migration id */
+  unsigned streams;             /* >= 1 */
+  enum net_transport mode;
+  uint64_t bandwidth;           /* bytes per second for all streams; 0: no
+                                   limit */
+};
+
+struct net_channel;
+/* Connect every stream (TLS, hello, ok); NULL if any fails. */
+struct net_channel *net_channel_connect (const struct net_channel_params *p);
+void net_channel_free (struct net_channel *ch);   /* accepts NULL */
+unsigned net_channel_streams (const struct net_channel *ch);
+/* Stream i (NULL if i is out of range); used by one thread at a time. */
+struct net_stream *net_channel_stream (struct net_channel *ch, unsigned i);
+/* The sums over the streams. */
+void net_channel_get_stats (const struct net_channel *ch,
+                            struct net_stream_stats *st);
 
 #endif /* VMFERRY_NET_H */

@@ -5,7 +5,8 @@
  * Only allocated data is read and written: extents the source reports as
  * zero or holes (base:allocation) become NBD zero requests, or nothing at
  * all when the destination is known to read as zeroes (a fresh image), so
- * it stays sparse.
+ * it stays sparse.  The destination is an ops table (storage.h): an NBD
+ * export (nbd-ops.c) or vmferry's data channel (channel-ops.c).
  */
 #include <config.h>
 
@@ -28,6 +29,13 @@ struct copier {
   bool failed;
   char error[1024];             /* the first worker error */
   struct storage_copy_stats stats;
+  const struct storage_dst_ops *ops;    /* the destination back-end */
+  void *dst_opaque;                     /* its argument */
+};
+
+struct worker_arg {
+  struct copier *c;
+  unsigned index;               /* 0 .. workers-1 */
 };
 
 struct extent {
@@ -46,8 +54,7 @@ fail (struct copier *c, const char *what)
 {
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
   if (!c->failed)
-    snprintf (c->error, sizeof c->error, "%s: %s", what,
-              nbd_get_error () ? nbd_get_error () : get_error ());
+    snprintf (c->error, sizeof c->error, "%s: %s", what, get_error ());
   c->failed = true;
 }
 
@@ -118,7 +125,7 @@ report (struct copier *c, uint64_t bytes)
 
 /* Copy one extent (clipped to [off, end)). */
 static int
-copy_extent (struct copier *c, struct nbd_handle *src, struct nbd_handle *dst,
+copy_extent (struct copier *c, struct nbd_handle *src, void *dst,
              const struct extent *e, uint64_t end, char *buf,
              struct storage_copy_stats *st)
 {
@@ -131,17 +138,19 @@ copy_extent (struct copier *c, struct nbd_handle *src, struct nbd_handle *dst,
       return 0;
     }
     st->zero_bytes += len;
-    return nbd_zero (dst, len, e->offset, 0);
+    return c->ops->zero (dst, len, e->offset);
   }
   st->data_bytes += len;
-  if (nbd_pread (src, buf, len, e->offset, 0) == -1)
+  if (nbd_pread (src, buf, len, e->offset, 0) == -1) {
+    set_error (0, "read: %s", nbd_get_error ());
     return -1;
-  return nbd_pwrite (dst, buf, len, e->offset, 0);
+  }
+  return c->ops->pwrite (dst, buf, len, e->offset);
 }
 
 /* Copy [off, off+len): ask the source what is allocated, piece by piece. */
 static int
-copy_range (struct copier *c, struct nbd_handle *src, struct nbd_handle *dst,
+copy_range (struct copier *c, struct nbd_handle *src, void *dst,
             uint64_t off, uint64_t len, char *buf,
             struct storage_copy_stats *st)
 {
@@ -153,8 +162,10 @@ copy_range (struct copier *c, struct nbd_handle *src, struct nbd_handle *dst,
 
     if (nbd_block_status (src, end - off, off,
                           (nbd_extent_callback) { .callback = extent_cb,
-                                                  .user_data = &x }, 0) == -1)
+                                                  .user_data = &x }, 0) == -1) {
+      set_error (0, "block status: %s", nbd_get_error ());
       return -1;
+    }
     if (x.n == 0) {             /* the server said nothing: copy as data */
       x.e[0] = (struct extent) { .offset = off, .length = end - off };
       x.n = 1;
@@ -170,31 +181,15 @@ copy_range (struct copier *c, struct nbd_handle *src, struct nbd_handle *dst,
   return 0;
 }
 
-static struct nbd_handle *
-open_side (const char *uri, bool src)
-{
-  struct nbd_handle *h = nbd_create ();
-
-  if (h == NULL)
-    return NULL;
-  if ((src && nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1)
-      || nbd_set_uri_allow_local_file (h, true) == -1 ||
-      nbd_connect_uri (h, uri) == -1) {
-    set_error (0, "%s %s: %s", src ? "source" : "destination", uri,
-               nbd_get_error ());
-    nbd_close (h);
-    return NULL;
-  }
-  return h;
-}
-
 static void *
 worker (void *opaque)
 {
-  struct copier *c = opaque;
+  struct worker_arg *a = opaque;
+  struct copier *c = a->c;
+  unsigned w = a->index;
   struct storage_copy_stats st = { 0 };
-  struct nbd_handle *src = open_side (c->p->src_uri, true);
-  struct nbd_handle *dst = src ? open_side (c->p->dst_uri, false) : NULL;
+  struct nbd_handle *src = storage_nbd_open (c->p->src_uri, true);
+  void *dst = src ? c->ops->open (c->dst_opaque, w) : NULL;
   CLEANUP_FREE char *buf = malloc (MAX_RANGE > c->p->block_size ? MAX_RANGE
                                    : c->p->block_size);
   uint64_t off, len;
@@ -206,10 +201,11 @@ worker (void *opaque)
       fail (c, "copying");
       break;
     }
-  if (dst && !c->failed && nbd_flush (dst, 0) == -1)
+  if (dst && !c->failed && c->ops->flush (dst) == -1)
     fail (c, "flushing the destination");
   nbd_close (src);
-  nbd_close (dst);
+  if (dst)
+    c->ops->close (dst);
   pthread_mutex_lock (&c->lock);
   c->stats.data_bytes += st.data_bytes;
   c->stats.zero_bytes += st.zero_bytes;
@@ -222,8 +218,8 @@ worker (void *opaque)
 static int
 check_sizes (struct copier *c)
 {
-  struct nbd_handle *s = open_side (c->p->src_uri, true);
-  struct nbd_handle *d = s ? open_side (c->p->dst_uri, false) : NULL;
+  struct nbd_handle *s = storage_nbd_open (c->p->src_uri, true);
+  struct nbd_handle *d = s ? storage_nbd_open (c->p->dst_uri, false) : NULL;
   int64_t dsize = d ? nbd_get_size (d) : -1;
   int r = -1;
 
@@ -246,19 +242,28 @@ int
 storage_copy (const struct storage_copy_params *p,
               struct storage_copy_stats *stats)
 {
-  struct copier c = { .p = p };
+  struct copier c = { .p = p, .ops = p->dst_ops ? p->dst_ops : &storage_nbd_ops,
+                      .dst_opaque = p->dst_ops ? p->dst_opaque
+                      : (void *) p->dst_uri };
   unsigned n = p->workers ? p->workers : 4, i;
   CLEANUP_FREE pthread_t *t = calloc (n, sizeof *t);
+  CLEANUP_FREE struct worker_arg *args = calloc (n, sizeof *args);
 
-  if (t == NULL || p->block_size == 0 ||
+  if (t == NULL || args == NULL || p->block_size == 0 ||
       (p->block_size & (p->block_size - 1))) {
     set_error (errno, "storage copy: bad block size %" PRIu32,
                p->block_size);
     return -1;
   }
   c.size = p->size;
-  if (c.size <= 0 && check_sizes (&c) == -1)
+  /* Only an NBD destination can be asked its size; the channel's caller
+   * passes it.
+   */
+  if (c.size <= 0 && (p->dst_ops || check_sizes (&c) == -1)) {
+    if (p->dst_ops)
+      set_error (0, "storage copy: the export size is required");
     return -1;
+  }
   c.nblocks = (c.size + p->block_size - 1) / p->block_size;
   if (p->blocks && p->blocks->nbits < c.nblocks) {
     set_error (0, "storage copy: bitmap of %" PRIu64 " blocks for a disk "
@@ -266,11 +271,13 @@ storage_copy (const struct storage_copy_params *p,
     return -1;
   }
   pthread_mutex_init (&c.lock, NULL);
-  for (i = 0; i < n; i++)
-    if (pthread_create (&t[i], NULL, worker, &c) != 0) {
+  for (i = 0; i < n; i++) {
+    args[i] = (struct worker_arg) { .c = &c, .index = i };
+    if (pthread_create (&t[i], NULL, worker, &args[i]) != 0) {
       fail (&c, "starting a worker");
       break;
     }
+  }
   while (i-- > 0)
     pthread_join (t[i], NULL);
   pthread_mutex_destroy (&c.lock);

@@ -23,6 +23,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "net.h"
+
 /* A set of blocks 0 .. nbits-1. */
 struct storage_bitmap {
   uint64_t nbits;
@@ -87,11 +89,47 @@ int storage_rounds_end (struct storage_rounds *r,
 /* Blocks still to copy (0 once the final round at switchover ended). */
 uint64_t storage_rounds_pending (const struct storage_rounds *r);
 
-/* ---- copy.c: the NBD-to-NBD copier ---- */
+/* ---- the copier's destination back-ends (shaped like nbdcopy's
+ * rw_ops): each worker opens its own handle, writes through it, and
+ * flushes it at the end; a handle belongs to one worker thread.
+ */
+
+struct storage_dst_ops {
+  /* Open the destination for worker (0 .. workers-1); NULL + set_error. */
+  void *(*open) (void *opaque, unsigned worker);
+  /* Write len bytes / zeroes at offset; -1 + set_error. */
+  int (*pwrite) (void *h, const void *buf, uint32_t len, uint64_t offset);
+  int (*zero) (void *h, uint32_t len, uint64_t offset);
+  /* Return once everything written through h has landed on the
+   * destination and is flushed there; -1 + set_error.
+   */
+  int (*flush) (void *h);
+  void (*close) (void *h);
+};
+
+/* nbd-ops.c: opaque is the destination's libnbd URI (const char *). */
+extern const struct storage_dst_ops storage_nbd_ops;
+/* Connect to uri (TLS URIs included; local files allowed for
+ * tls-certificates); src: also ask for base:allocation.  NULL + set_error.
+ */
+struct nbd_handle *storage_nbd_open (const char *uri, bool src);
+
+/* channel-ops.c: opaque is a struct storage_channel_dst.  Worker i sends
+ * on stream i (so workers <= streams); flush is the stream's barrier.
+ */
+struct storage_channel_dst {
+  struct net_channel *ch;
+  uint16_t disk;                /* the frames' channel field */
+};
+extern const struct storage_dst_ops storage_channel_ops;
+
+/* ---- copy.c: the copier (NBD source, destination by ops) ---- */
 
 struct storage_copy_params {
   const char *src_uri;          /* libnbd URI, e.g. nbd+unix:///x?socket=S */
-  const char *dst_uri;
+  const char *dst_uri;           /* with dst_ops NULL: an NBD export */
+  const struct storage_dst_ops *dst_ops;        /* else this back-end, */
+  void *dst_opaque;                             /* opened with this */
   const struct storage_bitmap *blocks;  /* blocks to copy; NULL: all */
   uint32_t block_size;          /* bytes per block (power of two) */
   unsigned workers;             /* connections per side; 0: 4 */
@@ -103,7 +141,8 @@ struct storage_copy_params {
   void *opaque;
   const int *cancel_fd;         /* readable: stop with an error; NULL: none */
   int64_t size;                 /* the export size if already checked
-                                   (saves two connections); 0: check */
+                                   (saves two connections); 0: check
+                                   (required with dst_ops) */
 };
 
 struct storage_copy_stats {

@@ -4,7 +4,8 @@
 # the source VM runs on with its workload and verifies ok, nothing of the
 # migration is left on it (no block job, no NBD node), and the
 # destination's storage and run roots are empty.  MIG_ENGINE selects the
-# storage engine (migrate-engine-cancel.sh runs this with "vmferry").
+# storage engine (migrate-engine-cancel.sh runs this with "vmferry"),
+# MIG_OPTS adds options.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 . "$abs_top_srcdir/tests/mig-functions.sh"
@@ -24,7 +25,7 @@ vm_wait_ready "$src"
 
 ip netns exec "$SRC_NS" vmferry migrate "$src/qmp.sock" --to "$DST_IP" \
   --tls-dir "$SRC_TLS" ${MIG_ENGINE:+--storage-engine "$MIG_ENGINE"} \
-  --json > "$TEST_DIR/migrate.out" 2>&1 &
+  ${MIG_OPTS:-} --json > "$TEST_DIR/migrate.out" 2>&1 &
 mig_pid=$!
 cleanup_fn "kill $mig_pid 2>/dev/null"
 
@@ -65,6 +66,9 @@ vm_verify "$src" 120 || fail "guest verdict on the source: $VM_VERDICT"
 mig_dir_empty "$DST_STORAGE" || { ls -R "$DST_STORAGE"; fail "storage root not empty"; }
 mig_dir_empty "$DST_RUN" || { ls -R "$DST_RUN"; fail "run root not empty"; }
 pgrep -f "$DST_RUN/" >/dev/null && fail "a QEMU is left on the destination"
+# Nothing but vmferryd's API listens there (no data channel listener).
+left=$(ip netns exec "$DST_NS" ss -Htln | grep -v ":7480 ")
+[ -z "$left" ] || { echo "$left"; fail "a listener is left on the destination"; }
 
 vm_stop "$src"
 vm_check_image "$img" "$src/console.log" ||

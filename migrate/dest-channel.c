@@ -1,0 +1,303 @@
+/* dest-channel.c: vmferryd's end of the data channel, one per migration
+ * whose source asked for it ("channel": true in prepare).
+ *
+ * A listener on a free port of the data address (prepare answers it as
+ * "data_port"); an acceptor thread hands each connection to a receiver
+ * thread, which shakes hands (TLS, our server certificate, the peer's
+ * verified against our CA), takes "hello ID" for this migration only, and
+ * then applies the stream's frames in order to the skeleton's NBD exports
+ * through its own libnbd connections (TLS, our client certificate):
+ * DATA -> write, ZERO -> zero, "flush" -> flush what it wrote, "ack".
+ * A receiver that fails says "error MSG" and closes its stream.
+ *
+ * Threads own their streams and NBD handles; the channel's lock protects
+ * only the list of receivers.  Stopping wakes every thread (a pipe for
+ * the acceptor, shutdown(2) for receivers) and joins them.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include "dest.h"
+#include "net.h"
+#include "storage.h"
+
+#define MAX_RECEIVERS 32        /* live streams of one migration */
+
+struct dest_receiver {
+  struct dest_receiver *next;
+  struct dest_channel *ch;
+  pthread_t thread;
+  int fd;                       /* the socket (the stream has a dup) */
+  bool done;                    /* the thread is ending (ch->lock) */
+};
+
+struct dest_channel {
+  char *id;                     /* the migration */
+  char *tls_dir;
+  char **uris;                  /* per disk index; NULL: not copied */
+  size_t n_disks;
+  int lfd;                      /* listener */
+  int stop_pipe[2];
+  pthread_t acceptor;
+  pthread_mutex_t lock;         /* protects receivers */
+  struct dest_receiver *receivers;
+};
+
+/* The NBD handle of disk i, opened on first use. */
+static struct nbd_handle *
+disk_handle (struct dest_channel *ch, struct nbd_handle **h, unsigned i)
+{
+  if (i >= ch->n_disks || ch->uris[i] == NULL) {
+    set_error (0, "no disk %u to write in this migration", i);
+    return NULL;
+  }
+  if (h[i] == NULL)
+    h[i] = storage_nbd_open (ch->uris[i], false);
+  return h[i];
+}
+
+/* Apply one frame. */
+static int
+apply (struct dest_channel *ch, struct net_stream *s, struct nbd_handle **h,
+       const struct net_frame *f, const void *pl)
+{
+  const struct storage_dst_ops *o = &storage_nbd_ops;
+  struct nbd_handle *d;
+  size_t i;
+
+  if (f->type == NET_FRAME_CONTROL) {
+    if (f->raw_len != 5 || memcmp (pl, "flush", 5) != 0) {
+      set_error (0, "unexpected control message");
+      return -1;
+    }
+    for (i = 0; i < ch->n_disks; i++)
+      if (h[i] && o->flush (h[i]) == -1)
+        return -1;
+    return net_control_send (s, "ack", f->arg);
+  }
+  if (f->type != NET_FRAME_DATA && f->type != NET_FRAME_ZERO) {
+    set_error (0, "unexpected frame of type %d", f->type);
+    return -1;
+  }
+  if ((d = disk_handle (ch, h, f->channel)) == NULL)
+    return -1;
+  return f->type == NET_FRAME_DATA ? o->pwrite (d, pl, f->raw_len, f->arg)
+    : o->zero (d, f->raw_len, f->arg);
+}
+
+/* The stream's hello must name our migration. */
+static int
+hello (struct dest_channel *ch, struct net_stream *s)
+{
+  char msg[256];
+  uint64_t i;
+
+  if (net_control_recv (s, msg, sizeof msg, &i) == -1)
+    return -1;
+  if (strncmp (msg, "hello ", 6) != 0 || strcmp (msg + 6, ch->id) != 0) {
+    set_error (0, "a stream not of migration %s refused", ch->id);
+    net_control_send (s, "error this data listener belongs to another "
+                      "migration", i);
+    return -1;
+  }
+  return net_control_send (s, "ok", i);
+}
+
+/* Receive frames until the stream ends or fails. */
+static void
+serve (struct dest_channel *ch, struct net_stream *s)
+{
+  CLEANUP_FREE struct nbd_handle **h = calloc (ch->n_disks, sizeof *h);
+  struct net_frame f;
+  const void *pl;
+  size_t i;
+
+  while (h && net_stream_recv (s, &f, &pl) == 0)
+    if (apply (ch, s, h, &f, pl) == -1) {
+      CLEANUP_FREE char *m = xasprintf ("error %s", get_error ());
+      debug ("data channel %s: %s", ch->id, get_error ());
+      net_control_send (s, m ? m : "error", f.arg);
+      break;
+    }
+  for (i = 0; h && i < ch->n_disks; i++)
+    if (h[i])
+      storage_nbd_ops.close (h[i]);
+}
+
+static void *
+receive (void *opaque)
+{
+  struct dest_receiver *r = opaque;
+  struct dest_channel *ch = r->ch;
+  int fd = dup (r->fd);
+  struct net_tls *t = fd >= 0 ? net_tls_start (fd, ch->tls_dir, true) : NULL;
+  struct net_stream *s = t ? net_stream_new (t, NET_TRANSPORT_TCP, NULL)
+    : NULL;
+
+  if (s && hello (ch, s) == 0)
+    serve (ch, s);
+  else
+    debug ("data channel %s: %s", ch->id, get_error ());
+  net_stream_free (s);
+  pthread_mutex_lock (&ch->lock);
+  r->done = true;
+  pthread_mutex_unlock (&ch->lock);
+  return NULL;
+}
+
+/* Join and free the receivers that ended (all of them with all). */
+static void
+reap (struct dest_channel *ch, bool all)
+{
+  struct dest_receiver **p = &ch->receivers, *r;
+
+  pthread_mutex_lock (&ch->lock);
+  for (r = ch->receivers; all && r; r = r->next)
+    shutdown (r->fd, SHUT_RDWR);
+  while ((r = *p) != NULL) {
+    bool done = r->done;
+    if (!done && !all) {
+      p = &r->next;
+      continue;
+    }
+    *p = r->next;
+    pthread_mutex_unlock (&ch->lock);
+    pthread_join (r->thread, NULL);
+    close (r->fd);
+    free (r);
+    pthread_mutex_lock (&ch->lock);
+  }
+  pthread_mutex_unlock (&ch->lock);
+}
+
+/* Start a receiver for connection fd (closed if that fails). */
+static void
+start_receiver (struct dest_channel *ch, int fd)
+{
+  struct dest_receiver *r = calloc (1, sizeof *r), *x;
+  unsigned n = 0;
+
+  pthread_mutex_lock (&ch->lock);
+  for (x = ch->receivers; x; x = x->next)
+    n++;
+  if (r && n < MAX_RECEIVERS) {
+    *r = (struct dest_receiver) { .next = ch->receivers, .ch = ch, .fd = fd };
+    if (pthread_create (&r->thread, NULL, receive, r) == 0) {
+      ch->receivers = r;
+      r = NULL;
+      fd = -1;
+    }
+  }
+  pthread_mutex_unlock (&ch->lock);
+  free (r);
+  if (fd >= 0)
+    close (fd);
+}
+
+static void *
+accept_loop (void *opaque)
+{
+  struct dest_channel *ch = opaque;
+
+  for (;;) {
+    struct pollfd pfd[2] = { { .fd = ch->lfd, .events = POLLIN },
+                             { .fd = ch->stop_pipe[0], .events = POLLIN } };
+    int fd;
+
+    if (poll (pfd, 2, -1) == -1 && errno != EINTR)
+      break;
+    if (pfd[1].revents)
+      break;
+    reap (ch, false);
+    if ((pfd[0].revents & POLLIN) && (fd = net_accept (ch->lfd)) >= 0)
+      start_receiver (ch, fd);
+  }
+  return NULL;
+}
+
+void
+mig_dest_channel_stop (struct dest_job *j)
+{
+  struct dest_channel *ch = j->channel;
+  size_t i;
+
+  if (ch == NULL)
+    return;
+  j->channel = NULL;
+  if (ch->lfd >= 0) {
+    if (write (ch->stop_pipe[1], "x", 1) != 1)
+      debug ("data channel stop pipe: %m");
+    pthread_join (ch->acceptor, NULL);
+    close (ch->lfd);
+  }
+  reap (ch, true);
+  close (ch->stop_pipe[0]);
+  close (ch->stop_pipe[1]);
+  for (i = 0; i < ch->n_disks; i++)
+    free (ch->uris[i]);
+  free (ch->uris);
+  free (ch->id);
+  free (ch->tls_dir);
+  pthread_mutex_destroy (&ch->lock);
+  free (ch);
+}
+
+/* The skeleton's export of every copied disk, as vmferryd reaches it. */
+static int
+disk_uris (struct dest_channel *ch, struct dest_job *j, const char *host,
+           int nbd_port, const char *tls_dir)
+{
+  bool v6 = strchr (host, ':') != NULL;
+  size_t i;
+
+  ch->n_disks = j->vm->n_disks;
+  if ((ch->uris = calloc (ch->n_disks + 1, sizeof *ch->uris)) == NULL)
+    return -1;
+  for (i = 0; i < ch->n_disks; i++) {
+    const struct mig_disk *k = &j->vm->disks[i];
+    if (!mig_disk_copied (k))
+      continue;
+    ch->uris[i] = xasprintf ("nbds://%s%s%s:%d/%s?tls-certificates=%s",
+                             v6 ? "[" : "", host, v6 ? "]" : "", nbd_port,
+                             k->id, tls_dir);
+    if (ch->uris[i] == NULL)
+      return -1;
+  }
+  return 0;
+}
+
+int
+mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
+                        const char *host, int nbd_port)
+{
+  struct dest_channel *ch = calloc (1, sizeof *ch);
+  int port;
+
+  if (ch == NULL) {
+    set_error (errno, "calloc");
+    return -1;
+  }
+  j->channel = ch;
+  ch->lfd = ch->stop_pipe[0] = ch->stop_pipe[1] = -1;
+  pthread_mutex_init (&ch->lock, NULL);
+  if ((ch->id = strdup (j->id)) == NULL ||
+      (ch->tls_dir = strdup (d->p.tls_dir)) == NULL ||
+      disk_uris (ch, j, host, nbd_port, d->p.tls_dir) == -1 ||
+      pipe2 (ch->stop_pipe, O_CLOEXEC) == -1) {
+    set_error (errno, "data channel");
+    return -1;
+  }
+  if ((ch->lfd = net_listen (host, &port)) == -1)
+    return -1;
+  if (pthread_create (&ch->acceptor, NULL, accept_loop, ch) != 0) {
+    close (ch->lfd);
+    ch->lfd = -1;
+    set_error (errno, "data channel: starting the acceptor");
+    return -1;
+  }
+  return json_object_set_new (j->prepared, "data_port", json_integer (port));
+}

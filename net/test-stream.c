@@ -1,0 +1,360 @@
+/* test-stream.c: the data channel's pieces: the rate limit's arithmetic,
+ * the auto rule, and frames over real TLS (certificates made with
+ * api_pki_* in a temporary directory) between two threads on loopback
+ * TCP: round trip, a peer of another CA refused, a truncated or corrupt
+ * stream refused without a crash; a channel's hello and flush barrier
+ * against a fake receiver.
+ */
+#include <config.h>
+
+#include <stddef.h>
+#include <stdarg.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "utils.h"
+#include "net.h"
+#include "api.h"
+
+struct fixture {
+  char tmp[64];
+  char ca[96], host[96], other_ca[96], other[96];
+};
+
+/* ---- pace ---- */
+
+static void
+test_pace (void **state)
+{
+  struct net_pace *p = net_pace_new (1000000);  /* 1 MB/s, burst 50 KB */
+  int64_t t = 1000000000;
+
+  (void) state;
+  assert_null (net_pace_new (0));
+  assert_non_null (p);
+  assert_int_equal (net_pace_reserve (p, 50000, t), 0);  /* the burst */
+  /* 100 KB more at once: 100 ms of debt. */
+  assert_int_equal (net_pace_reserve (p, 100000, t), 100000000);
+  /* Another stream queues behind that debt. */
+  assert_int_equal (net_pace_reserve (p, 10000, t), 110000000);
+  /* 1 s later the debt is paid and the bucket refilled to the burst only. */
+  assert_int_equal (net_pace_reserve (p, 50000, t + 1110000000), 0);
+  assert_true (net_pace_reserve (p, 1000, t + 1110000000) > 0);
+  net_pace_free (p);
+  net_pace_free (NULL);
+}
+
+/* ---- auto ---- */
+
+/* Feed n frames of 1 MB: ratio r, cpu ns/byte c, link ns/wire byte l;
+ * count how many were compressed.
+ */
+static int
+feed (struct net_auto *a, int n, double r, double c, double l)
+{
+  int i, k = 0;
+
+  for (i = 0; i < n; i++) {
+    bool z = net_auto_should_compress (a);
+    uint64_t wire = z ? (uint64_t) (1e6 * r) : 1000000;
+    k += z;
+    net_auto_record (a, z, 1000000, wire, z ? (uint64_t) (1e6 * c) : 0,
+                     (uint64_t) (wire * l));
+  }
+  return k;
+}
+
+static void
+test_auto (void **state)
+{
+  struct net_auto a;
+
+  (void) state;
+  net_auto_init (&a, NET_TRANSPORT_TCP);
+  assert_int_equal (feed (&a, 20, 0.1, 1, 80), 0);
+  net_auto_init (&a, NET_TRANSPORT_COMPRESS);
+  assert_int_equal (feed (&a, 20, 1.0, 3, 0.1), 20);
+  /* Text over 100 Mbit/s (80 ns a byte): always pays. */
+  net_auto_init (&a, NET_TRANSPORT_AUTO);
+  assert_int_equal (feed (&a, 100, 0.2, 2, 80), 100);
+  /* Random data: no gain; only the probes compress. */
+  net_auto_init (&a, NET_TRANSPORT_AUTO);
+  assert_int_equal (feed (&a, 161, 1.0, 1, 80), 1 + 10);
+  /* Text over a link faster than lz4: the probes only. */
+  net_auto_init (&a, NET_TRANSPORT_AUTO);
+  assert_int_equal (feed (&a, 161, 0.3, 2, 0.5), 1 + 10);
+  /* The data turns compressible: the next probe switches back. */
+  assert_true (feed (&a, 40, 0.1, 1, 80) >= 40 - 16);
+}
+
+/* ---- streams over TLS ---- */
+
+struct peer {
+  const char *dir;
+  int fd;
+  struct net_stream *s;         /* NULL if the handshake failed */
+  char error[512];
+};
+
+static void *
+server_side (void *opaque)
+{
+  struct peer *p = opaque;
+  int fd = net_accept (p->fd);
+  struct net_tls *t = fd >= 0 ? net_tls_start (fd, p->dir, true) : NULL;
+
+  p->s = t ? net_stream_new (t, NET_TRANSPORT_TCP, NULL) : NULL;
+  if (p->s == NULL)
+    snprintf (p->error, sizeof p->error, "%s", get_error ());
+  return NULL;
+}
+
+/* Connect a client with certificates cdir to a server with sdir. */
+static void
+pair (const char *sdir, const char *cdir, enum net_transport mode,
+      struct net_stream **server, struct net_stream **client)
+{
+  struct peer sp = { .dir = sdir };
+  pthread_t th;
+  int port, fd;
+  struct net_tls *t;
+
+  sp.fd = net_listen ("127.0.0.1", &port);
+  assert_true (sp.fd >= 0);
+  assert_int_equal (pthread_create (&th, NULL, server_side, &sp), 0);
+  fd = net_connect ("127.0.0.1", port);
+  assert_true (fd >= 0);
+  t = net_tls_start (fd, cdir, false);
+  *client = t ? net_stream_new (t, mode, NULL) : NULL;
+  pthread_join (th, NULL);
+  close (sp.fd);
+  *server = sp.s;
+}
+
+static void
+test_round_trip (void **state)
+{
+  struct fixture *f = *state;
+  struct net_stream *srv, *cli;
+  struct net_stream_stats st;
+  static char text[1 << 20], rnd[300000];
+  struct net_frame fr = { .type = NET_FRAME_DATA, .channel = 3,
+                          .raw_len = sizeof text, .arg = 4096 }, got;
+  const void *pl;
+  size_t i;
+
+  for (i = 0; i < sizeof text; i++)
+    text[i] = "the quick brown fox jumps over the lazy dog\n"[i % 44];
+  for (i = 0; i < sizeof rnd; i++)
+    rnd[i] = random ();
+  pair (f->host, f->host, NET_TRANSPORT_COMPRESS, &srv, &cli);
+  assert_non_null (srv);
+  assert_non_null (cli);
+  assert_int_equal (net_stream_send (cli, &fr, text), 0);
+  fr = (struct net_frame) { .type = NET_FRAME_DATA, .raw_len = sizeof rnd };
+  assert_int_equal (net_stream_send (cli, &fr, rnd), 0);
+  fr = (struct net_frame) { .type = NET_FRAME_ZERO, .raw_len = 1 << 20,
+                            .arg = 1 << 30 };
+  assert_int_equal (net_stream_send (cli, &fr, NULL), 0);
+  net_stream_get_stats (cli, &st);
+  assert_int_equal (st.compressed, 1);  /* text yes, random no */
+  assert_true (st.wire_bytes < sizeof rnd + sizeof text / 10);
+
+  assert_int_equal (net_stream_recv (srv, &got, &pl), 0);
+  assert_int_equal (got.raw_len, sizeof text);
+  assert_int_equal (got.channel, 3);
+  assert_int_equal (got.arg, 4096);
+  assert_memory_equal (pl, text, sizeof text);
+  assert_int_equal (net_stream_recv (srv, &got, &pl), 0);
+  assert_memory_equal (pl, rnd, sizeof rnd);
+  assert_int_equal (net_stream_recv (srv, &got, &pl), 0);
+  assert_int_equal (got.type, NET_FRAME_ZERO);
+  assert_int_equal (got.arg, 1 << 30);
+  /* The sender goes away: the receiver gets an error, not a hang. */
+  net_stream_free (cli);
+  assert_int_equal (net_stream_recv (srv, &got, &pl), -1);
+  net_stream_free (srv);
+}
+
+/* A peer whose certificate comes from another CA is refused, both ways. */
+static void
+test_other_ca (void **state)
+{
+  struct fixture *f = *state;
+  struct net_stream *srv, *cli;
+
+  /* The server refuses the client (with TLS 1.3 the client may believe
+   * it is through: it learns on its first read).
+   */
+  pair (f->host, f->other, NET_TRANSPORT_TCP, &srv, &cli);
+  assert_null (srv);
+  net_stream_free (cli);
+  /* The client refuses the server. */
+  pair (f->other, f->host, NET_TRANSPORT_TCP, &srv, &cli);
+  assert_null (cli);
+  assert_null (srv);
+}
+
+/* Hostile bytes inside a valid session: a corrupt header, a length
+ * beyond the limit, corrupt lz4, and a frame cut short.
+ */
+static void
+test_corrupt (void **state)
+{
+  struct fixture *f = *state;
+  static const uint8_t bad[][NET_FRAME_HEADER] = {
+    { 'X', 'M', 'F', 'F', 1 },
+    { 'V', 'M', 'F', 'F', 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff },
+    { 'V', 'M', 'F', 'F', 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 8 },
+    { 'V', 'M', 'F', 'F', 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0 },
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    struct net_stream *srv, *cli;
+    struct net_frame got;
+    const void *pl;
+    struct net_tls *raw;
+
+    pair (f->host, f->host, NET_TRANSPORT_TCP, &srv, &cli);
+    assert_non_null (srv);
+    assert_non_null (cli);
+    /* Write below the framing: the stream's first member is its TLS. */
+    raw = *(struct net_tls **) cli;
+    assert_int_equal (net_tls_write (raw, bad[i], sizeof bad[i]), 0);
+    if (i == 2)         /* lz4 "payload" of 8 garbage bytes */
+      assert_int_equal (net_tls_write (raw, "\xff\xff\xff\xff\xff\xff\xff"
+                                       "\xff", 8), 0);
+    net_stream_free (cli);      /* i == 3: cut short after the header */
+    assert_int_equal (net_stream_recv (srv, &got, &pl), -1);
+    net_stream_free (srv);
+  }
+}
+
+/* A fake receiver: accepts one stream, takes its hello, answers reply
+ * ("ok" or "error ..."), then answers one flush with "ack" ARG+skew.
+ */
+struct fake {
+  const char *dir;
+  int lfd;
+  const char *reply;
+  uint64_t skew;
+  char hello[128];
+};
+
+static void *
+fake_receiver (void *opaque)
+{
+  struct fake *k = opaque;
+  int fd = net_accept (k->lfd);
+  struct net_tls *t = fd >= 0 ? net_tls_start (fd, k->dir, true) : NULL;
+  struct net_stream *s = t ? net_stream_new (t, NET_TRANSPORT_TCP, NULL)
+    : NULL;
+  char msg[128];
+  uint64_t arg;
+
+  if (s && net_control_recv (s, k->hello, sizeof k->hello, &arg) == 0 &&
+      net_control_send (s, k->reply, arg) == 0 &&
+      net_control_recv (s, msg, sizeof msg, &arg) == 0 &&
+      strcmp (msg, "flush") == 0)
+    net_control_send (s, "ack", arg + k->skew);
+  net_stream_free (s);
+  return NULL;
+}
+
+/* Connect a one-stream channel to a fake receiver; barrier once. */
+static int
+channel_run (struct fixture *f, struct fake *k, int *barrier)
+{
+  pthread_t th;
+  int port;
+  struct net_channel_params p = { .host = "127.0.0.1", .tls_dir = f->host,
+                                  .id = "mig42", .streams = 1,
+                                  .mode = NET_TRANSPORT_AUTO,
+                                  .bandwidth = 1 << 20 };
+  struct net_channel *ch;
+
+  k->dir = f->host;
+  k->lfd = net_listen ("127.0.0.1", &port);
+  assert_true (k->lfd >= 0);
+  p.port = port;
+  assert_int_equal (pthread_create (&th, NULL, fake_receiver, k), 0);
+  ch = net_channel_connect (&p);
+  if (ch) {
+    assert_int_equal (net_channel_streams (ch), 1);
+    assert_null (net_channel_stream (ch, 1));
+    *barrier = net_stream_barrier (net_channel_stream (ch, 0), 7);
+  }
+  net_channel_free (ch);
+  pthread_join (th, NULL);
+  close (k->lfd);
+  return ch ? 0 : -1;
+}
+
+static void
+test_channel (void **state)
+{
+  struct fake ok = { .reply = "ok" }, skew = { .reply = "ok", .skew = 1 };
+  struct fake refused = { .reply = "error this data listener belongs to "
+                          "another migration" };
+  int b = 99;
+
+  assert_int_equal (channel_run (*state, &ok, &b), 0);
+  assert_string_equal (ok.hello, "hello mig42");
+  assert_int_equal (b, 0);
+  /* An ack for another barrier is not an ack. */
+  assert_int_equal (channel_run (*state, &skew, &b), 0);
+  assert_int_equal (b, -1);
+  /* A refused hello fails the connect, with the receiver's reason. */
+  assert_int_equal (channel_run (*state, &refused, &b), -1);
+  assert_non_null (strstr (get_error (), "another migration"));
+}
+
+static int
+setup (void **state)
+{
+  static char *ips[] = { "127.0.0.1", NULL };
+  struct fixture *f = calloc (1, sizeof *f);
+
+  assert_non_null (f);
+  snprintf (f->tmp, sizeof f->tmp, "/tmp/vmferry-test-stream.XXXXXX");
+  assert_non_null (mkdtemp (f->tmp));
+  snprintf (f->ca, sizeof f->ca, "%s/ca", f->tmp);
+  snprintf (f->host, sizeof f->host, "%s/host", f->tmp);
+  snprintf (f->other_ca, sizeof f->other_ca, "%s/other-ca", f->tmp);
+  snprintf (f->other, sizeof f->other, "%s/other", f->tmp);
+  *state = f;
+  if (api_pki_init (f->ca) == -1 ||
+      api_pki_issue (f->ca, f->host, "localhost", ips, 0) == -1 ||
+      api_pki_init (f->other_ca) == -1 ||
+      api_pki_issue (f->other_ca, f->other, "localhost", ips, 0) == -1) {
+    fprintf (stderr, "setup: %s\n", get_error ());
+    return -1;
+  }
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  struct fixture *f = *state;
+
+  remove_tree (f->tmp);
+  free (f);
+  return 0;
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_pace),
+    cmocka_unit_test (test_auto),
+    cmocka_unit_test (test_round_trip),
+    cmocka_unit_test (test_other_ca),
+    cmocka_unit_test (test_corrupt),
+    cmocka_unit_test (test_channel),
+  };
+
+  return cmocka_run_group_tests (tests, setup, teardown);
+}
