@@ -6,7 +6,8 @@
 # Prints the guest's directory as the last line of stdout; it holds
 #   vmlinuz      the Debian cloud kernel (linux-image-*-cloud-amd64-unsigned)
 #   initrd.img   busybox-static, the virtio modules, /init and the static
-#                workload (tests/guest/init, tests/guest/workload.c)
+#                workload (tests/guest/init, tests/guest/workload.c,
+#                disk.c, mem.c)
 #   manifest     what it was built from
 # Everything else goes to stderr.
 #
@@ -17,14 +18,14 @@
 #
 # Cache: ${VMFERRY_GUEST_CACHE:-/var/cache/vmferry/guest}/<key>/, where
 # <key> hashes every build input (this script, init, workload.c,
-# record.h, the kernel package and version, busybox-static's and gcc's
-# versions).  A build happens in a temporary directory inside the cache
-# and is renamed into place, so concurrent runs never see a half-built
-# guest; the loser of a race throws its copy away.  Guests unused for a
-# week are pruned.  The downloaded .deb is kept in <cache>/debs/ (never
-# pruned), and the kernel package name and version in
-# <cache>/kernel-package (apt-cache takes about a second here; the memo
-# is redone when the apt lists change).
+# disk.c, mem.c, workload.h, record.h, the kernel package and version,
+# busybox-static's and gcc's versions).  A build happens in a temporary
+# directory inside the cache and is renamed into place, so concurrent
+# runs never see a half-built guest; the loser of a race throws its
+# copy away.  Guests unused for a week are pruned.  The downloaded .deb
+# is kept in <cache>/debs/ (never pruned), and the kernel package name
+# and version in <cache>/kernel-package (apt-cache takes about a second
+# here; the memo is redone when the apt lists change).
 #
 # Environment: VMFERRY_GUEST_CACHE (above); VMFERRY_GUEST_KERNEL_PKG to
 # pick another kernel package than the one linux-image-cloud-amd64
@@ -37,7 +38,9 @@ cache=${VMFERRY_GUEST_CACHE:-/var/cache/vmferry/guest}
 # Load order: every module's depends= must come earlier in this list.
 modules="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev
          virtio_pci virtio_blk"
-inputs="$here/build-guest.sh $here/init $here/workload.c $here/record.h"
+workload_src="$here/workload.c $here/disk.c $here/mem.c"
+inputs="$here/build-guest.sh $here/init $workload_src $here/workload.h
+        $here/record.h"
 
 msg () { echo "build-guest: $*" >&2; }
 die () { msg "error: $*"; exit 1; }
@@ -161,9 +164,10 @@ done
 
 cp /bin/busybox "$root/bin/busybox"
 cp "$here/init" "$root/init"
+# shellcheck disable=SC2086
 gcc -static -O2 -Wall -Wextra -Werror -pthread -s \
-  -o "$root/workload" "$here/workload.c" >&2 ||
-  die "cannot compile workload.c"
+  -o "$root/workload" $workload_src >&2 ||
+  die "cannot compile the workload"
 
 chmod 755 "$root" "$root"/bin "$root"/dev "$root"/proc "$root"/sys \
           "$root"/lib "$root"/lib/modules \
