@@ -204,9 +204,12 @@ del_nodes (struct source *s)
   return ret;
 }
 
-/* At pre-switchover (guest paused): end every mirror in sync. */
-int
-src_storage_complete (struct source *s)
+/* Stop every mirror: in sync at the switchover (an error stops here,
+ * the jobs left are for the rollback), or forced by the rollback (best
+ * effort: errors are only logged).
+ */
+static int
+stop_jobs (struct source *s, bool rollback)
 {
   size_t i;
 
@@ -215,10 +218,22 @@ src_storage_complete (struct source *s)
     if (!mig_disk_copied (&s->vm->disks[i]))
       continue;
     snprintf (job, sizeof job, "vmferry-mirror-%zu", i);
-    if (stop_job (s, job, false, true) == -1)
-      return -1;
+    if (stop_job (s, job, rollback, !rollback) == -1) {
+      if (!rollback)
+        return -1;
+      debug ("rollback: %s: %s", job, get_error ());
+    }
   }
   s->n_jobs = 0;
+  return 0;
+}
+
+/* At pre-switchover (guest paused): end every mirror in sync. */
+int
+src_storage_complete (struct source *s)
+{
+  if (stop_jobs (s, false) == -1)
+    return -1;
   return del_nodes (s);
 }
 
@@ -228,17 +243,7 @@ src_storage_complete (struct source *s)
 void
 src_storage_rollback (struct source *s)
 {
-  size_t i;
-
-  for (i = 0; i < s->n_jobs; i++) {
-    char job[48];
-    if (!mig_disk_copied (&s->vm->disks[i]))
-      continue;
-    snprintf (job, sizeof job, "vmferry-mirror-%zu", i);
-    if (stop_job (s, job, true, false) == -1)
-      debug ("rollback: %s: %s", job, get_error ());
-  }
-  s->n_jobs = 0;
+  stop_jobs (s, true);
   if (del_nodes (s) == -1)
     debug ("rollback: blockdev-del: %s", get_error ());
 }
