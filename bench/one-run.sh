@@ -63,6 +63,10 @@ cleanup_fn stop_readers
 flag=
 [ "$engine" = qemu ] && flag="--storage-engine qemu"
 [ "$engine" = vmferry ] && flag="--storage-engine vmferry"
+# Bytes the source host sent on the link (everything: control, disks,
+# memory, TLS), from its side of the veth.
+tx () { ip -n "$SRC_NS" -s -j link show "$NETNS_IF" | jq '.[0].stats64.tx.bytes'; }
+tx0=$(tx)
 t0=$(date +%s.%N)
 # shellcheck disable=SC2086
 ip netns exec "$SRC_NS" /usr/bin/time -f '%U %S' -o "$TEST_DIR/cpu" \
@@ -70,6 +74,7 @@ ip netns exec "$SRC_NS" /usr/bin/time -f '%U %S' -o "$TEST_DIR/cpu" \
   $flag --json > "$TEST_DIR/migrate.out" 2>&1
 rc=$?
 t1=$(date +%s.%N)
+wire=$(( $(tx) - tx0 ))
 [ "$rc" = 0 ] || { cat "$TEST_DIR/migrate.out"; fail "migration failed ($rc)"; }
 sleep 1
 stop_readers
@@ -86,11 +91,11 @@ sum=$(grep '"event":"result"' "$TEST_DIR/migrate.out" | tail -n 1)
 jq -n --argjson s "$sum" --arg engine "$engine" --arg link "$link" \
   --arg workload "$workload" --argjson alloc "$alloc" --argjson gap "$gap" \
   --argjson wall "$(echo "$t1 - $t0" | bc)" \
-  --arg cpu "$(cat "$TEST_DIR/cpu")" \
+  --arg cpu "$(cat "$TEST_DIR/cpu")" --argjson wire "$wire" \
   '{engine: $engine, link: $link, workload: $workload, total_s: $wall,
     downtime_ms: $s.downtime_ms, hb_gap_ms: $gap,
     storage_bytes: $s.storage_bytes, memory_bytes: $s.memory_bytes,
-    allocated_bytes: $alloc,
+    allocated_bytes: $alloc, wire_bytes: $wire,
     vmferry_cpu_s: ($cpu | split(" ") | map(tonumber) | add)}' \
   > "$out/result.json" || fail "writing the result"
 cat "$out/result.json"

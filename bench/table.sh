@@ -13,7 +13,7 @@ jq -r '
         t: (map(.total_s) | median),
         dt: (map(.downtime_ms) | median),
         gap: (map(.hb_gap_ms) | median),
-        wire: (map((.storage_bytes + .memory_bytes) / 1048576) | median),
+        wire: (map((.wire_bytes // ((.storage_bytes + .memory_bytes))) / 1048576) | median),
         cpu: (map(.vmferry_cpu_s) | median),
         s: (map(.allocated_bytes + .memory_bytes) | median) }) as $m |
     "| \($link) | \($w) | " +
@@ -22,5 +22,5 @@ jq -r '
       | join(" | ")) +
     " | " + (if $m[0].t and $m[1].t then "\($m[0].t / $m[1].t * 100 | round / 100)" else "-" end) +
     " | " + (if $m[0].t then "\($m[0].t / ($m[0].s / ($link | rate)) * 100 | round / 100)" else "-" end) + " |")
-  | (["| link | workload | vmferry: total, downtime (QEMU / heartbeat gap), disk+RAM counted, vmferry CPU s | QEMU-native: same (its disk count includes zeroes) | ratio | vmferry T/(S/B) |",
+  | (["| link | workload | vmferry: total, downtime (QEMU / heartbeat gap), MiB sent on the link, vmferry CPU s | QEMU-native: same | ratio | vmferry T/(S/B) |",
       "|---|---|---|---|---|---|"] + .) | .[]' "$1"
