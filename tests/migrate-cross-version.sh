@@ -61,12 +61,7 @@ grep -q -- '-machine pc-q35-7.2 ' "$TEST_DIR/dst.cmdline" ||
 vm_qmp "$dst" query-version | grep -q '"major": 10' ||
   fail "the destination QEMU does not say it is 10.x"
 
-last=$(vm_last_ack "$src")
-vm_wait_ack "$dst" $((last + 20)) 60
-vm_verify "$dst" 120 || fail "guest verdict on QEMU 10.0: $VM_VERDICT"
-vm_stop "$dst"
-vm_check_image "$dimg" "$src/console.log" "$dst/console.log" ||
-  fail "check-image rejected the destination image"
+mig_verify_moved "$src" "$dst" "$dimg" 20
 sleep 1
 pid_alive "$VMFERRYD_PID" && fail "vmferryd --once is still running"
 rm -rf "${DST_STORAGE:?}"/* "${DST_RUN:?}"/*
@@ -105,10 +100,5 @@ mig_migrate "$new/qmp.sock" --json
 ndst="$DST_RUN/down1"
 vm_running "$new" && fail "the 10.0 source QEMU still runs"
 vm_running "$ndst" || fail "no QEMU runs on the destination"
-last=$(vm_last_ack "$new")
-vm_wait_ack "$ndst" $((last + 5)) 60
-vm_verify "$ndst" 120 || fail "guest verdict after 10.0 -> 10.0: $VM_VERDICT"
-vm_stop "$ndst"
-vm_check_image "$DST_STORAGE/down1/disk0.qcow2" "$new/console.log" \
-  "$ndst/console.log" || fail "check-image rejected the 10.0 -> 10.0 image"
+mig_verify_moved "$new" "$ndst" "$DST_STORAGE/down1/disk0.qcow2" 5
 exit 0

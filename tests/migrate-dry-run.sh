@@ -69,10 +69,5 @@ mig_migrate "$src/qmp.sock" --json
 dst="$DST_RUN/rehearse1"
 vm_running "$src" && fail "the source QEMU still runs"
 vm_running "$dst" || fail "no QEMU runs on the destination"
-last=$(vm_last_ack "$src")
-vm_wait_ack "$dst" $((last + 10)) 60
-vm_verify "$dst" 120 || fail "guest verdict on the destination: $VM_VERDICT"
-vm_stop "$dst"
-vm_check_image "$DST_STORAGE/rehearse1/disk0.qcow2" "$src/console.log" \
-  "$dst/console.log" || fail "check-image rejected the destination image"
+mig_verify_moved "$src" "$dst" "$DST_STORAGE/rehearse1/disk0.qcow2" 10
 exit 0

@@ -41,13 +41,8 @@ used=$(du -k "$dimg" | cut -f1)
 echo "destination image uses $used KiB"
 [ "$used" -lt 400000 ] || fail "the destination image is not sparse"
 
-last=$(vm_last_ack "$src")
-echo "records acknowledged on the source: $last"
-vm_wait_ack "$dst" $((last + 50)) 60
-vm_verify "$dst" 120 || fail "guest verdict on the destination: $VM_VERDICT"
-vm_stop "$dst"
-vm_check_image "$dimg" "$src/console.log" "$dst/console.log" ||
-  fail "check-image rejected the destination image"
+echo "records acknowledged on the source: $(vm_last_ack "$src")"
+mig_verify_moved "$src" "$dst" "$dimg" 50
 # The prefilled data arrived too (outside the record region).
 qemu-io -f qcow2 -r -c 'read -P 0x5a 0 200M' "$dimg" |
   grep -q 'Pattern verification failed' && fail "prefilled data differs"

@@ -35,10 +35,5 @@ vm_pid "$dst" >/dev/null || fail "no QEMU runs on the destination"
 vm_check_image "$img" "$src/console.log" ||
   fail "check-image rejected the kept source image"
 
-last=$(vm_last_ack "$src")
-vm_wait_ack "$dst" $((last + 10)) 60
-vm_verify "$dst" 120 || fail "guest verdict on the destination: $VM_VERDICT"
-vm_stop "$dst"
-vm_check_image "$DST_STORAGE/keep1/keep.qcow2" "$src/console.log" \
-  "$dst/console.log" || fail "check-image rejected the destination image"
+mig_verify_moved "$src" "$dst" "$DST_STORAGE/keep1/keep.qcow2" 10
 exit 0
