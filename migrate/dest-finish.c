@@ -134,6 +134,10 @@ mig_dest_finish (void *opaque, const struct api_request *req,
     return mig_dest_error (reply, 409, "migration is not prepared");
   }
   if (j->state == JOB_PREPARED) {
+    /* Every copy was acknowledged: the channel's NBD connections go
+     * before the exports they hold.
+     */
+    mig_dest_channel_stop (j);
     status = finish_job (j, rs == NULL || json_is_true (rs), &resumed);
     if (status != 0) {
       char msg[1024];
@@ -142,7 +146,6 @@ mig_dest_finish (void *opaque, const struct api_request *req,
       return mig_dest_error (reply, status, msg);
     }
     mig_dest_job_end (d, j, JOB_RUNNING);
-    mig_dest_channel_stop (j);  /* every copy was acknowledged */
     json_object_set_new (j->prepared, "resumed", json_real (resumed));
     qmp_close (j->qmp);         /* the VM now lives on its own */
     j->qmp = NULL;

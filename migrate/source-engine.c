@@ -495,8 +495,18 @@ src_engine_finish (struct source *s)
   }
   if (r == 0)
     r = src_storage_complete (s);
-  engine_cleanup (g);
   return r;
+}
+
+/* After the destination resumed the VM: close the channel, drop the
+ * exports and bitmaps.  Not done in src_engine_finish because the guest
+ * is paused there: every QMP round trip would add to the downtime.
+ */
+void
+src_engine_done (struct source *s)
+{
+  if (s->engine)
+    engine_cleanup (s->engine);
 }
 
 void

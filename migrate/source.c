@@ -531,6 +531,8 @@ start_control (struct source *s)
 static enum mig_result
 run_phases (struct source *s)
 {
+  enum mig_result r;
+
   progress_phase (&s->pr, "preflight", NULL);
   if (make_id (s) == -1)
     return MIG_REFUSED;
@@ -569,7 +571,10 @@ run_phases (struct source *s)
   if ((s->engine ? src_engine_finish (s) : src_storage_complete (s)) == -1 ||
       src_memory_continue (s) == -1)
     return s->postcopy ? postcopy_lost (s) : rollback (s);
-  return finish (s);
+  r = finish (s);
+  if (r == MIG_OK)
+    src_engine_done (s);
+  return r;
 }
 
 enum mig_result

@@ -63,6 +63,7 @@ void src_storage_rollback (struct source *s);
 bool src_engine_wants_channel (const struct source *s);
 int src_engine_start (struct source *s);
 int src_engine_finish (struct source *s);
+void src_engine_done (struct source *s);
 void src_engine_rollback (struct source *s);
 void src_engine_free (struct src_engine *g);
 
