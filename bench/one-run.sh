@@ -21,7 +21,12 @@ case $workload in
   idle)   fill=pattern; opts="$opts vmferry.mem_rate=0" ;;
   text)   fill=text; opts="$opts vmferry.mem=256 vmferry.mem_rate=200 vmferry.mem_content=text" ;;
   random) fill=random; opts="$opts vmferry.mem=256 vmferry.mem_rate=200 vmferry.mem_content=random" ;;
-  dirty)  fill=pattern; opts="$opts vmferry.mem=256 vmferry.mem_rate=max vmferry.mem_content=random" ;;
+  # Memory dirtied at about half the link's payload rate (4 KiB pages/s).
+  dirty)  fill=pattern
+          case $link in
+            1gbit) rate=14500 ;; 100mbit) rate=1450 ;; *) rate=max ;;
+          esac
+          opts="$opts vmferry.mem=256 vmferry.mem_rate=$rate vmferry.mem_content=random" ;;
   sparse) fill=pattern size=16G data=100; opts="$opts vmferry.mem_rate=0" ;;
   *) fail "unknown workload $workload" ;;
 esac
@@ -84,6 +89,12 @@ vm_stop "$dst"
 vm_check_image "$DST_STORAGE/bench1/disk0.qcow2" "$src/console.log" \
   "$dst/console.log" >/dev/null || fail "check-image failed"
 
+# vmferryd --once stops after the migration and logs its CPU time.
+for _i in $(seq 100); do pid_alive "$VMFERRYD_PID" || break; sleep 0.1; done
+dcpu=$(sed -n 's/.*stopped (cpu: \([0-9.]*\) s user, \([0-9.]*\) s system).*/\1 \2/p' \
+  "$TEST_DIR/vmferryd.log")
+[ -n "$dcpu" ] || dcpu="0 0"
+
 # The largest gap between heartbeats seen by the host.
 gap=$(cat "$TEST_DIR/hb-src" "$TEST_DIR/hb-dst" | grep ' HB ' | sort -n |
       awk 'NR > 1 && $1 - p > g { g = $1 - p } { p = $1 } END { printf "%d", g * 1000 }')
@@ -91,11 +102,12 @@ sum=$(grep '"event":"result"' "$TEST_DIR/migrate.out" | tail -n 1)
 jq -n --argjson s "$sum" --arg engine "$engine" --arg link "$link" \
   --arg workload "$workload" --argjson alloc "$alloc" --argjson gap "$gap" \
   --argjson wall "$(echo "$t1 - $t0" | bc)" \
-  --arg cpu "$(cat "$TEST_DIR/cpu")" --argjson wire "$wire" \
+  --arg cpu "$(cat "$TEST_DIR/cpu")" --arg dcpu "$dcpu" --argjson wire "$wire" \
   '{engine: $engine, link: $link, workload: $workload, total_s: $wall,
     downtime_ms: $s.downtime_ms, hb_gap_ms: $gap,
     storage_bytes: $s.storage_bytes, memory_bytes: $s.memory_bytes,
     allocated_bytes: $alloc, wire_bytes: $wire,
-    vmferry_cpu_s: ($cpu | split(" ") | map(tonumber) | add)}' \
+    vmferry_cpu_s: ($cpu | split(" ") | map(tonumber) | add),
+    vmferryd_cpu_s: ($dcpu | split(" ") | map(tonumber) | add)}' \
   > "$out/result.json" || fail "writing the result"
 cat "$out/result.json"

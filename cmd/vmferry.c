@@ -271,7 +271,7 @@ do_migrate (struct args *a, char **vms, bool check)
              "'qemu'\n", a->engine);
     return MIG_USAGE;
   }
-  a->mp.qemu_storage = a->engine == NULL || strcmp (a->engine, "qemu") == 0;
+  a->mp.qemu_storage = a->engine && strcmp (a->engine, "qemu") == 0;
   a->mp.port = VMFERRY_DEFAULT_PORT;
   if (strncmp (a->to, "ssh://", 6) != 0 &&
       (cmd_parse_hostport (a->to, &host, &a->mp.port) == -1 ||

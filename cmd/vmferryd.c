@@ -4,6 +4,8 @@
  */
 #include <config.h>
 
+#include <sys/resource.h>
+
 #include <getopt.h>
 
 #include "utils.h"
@@ -175,6 +177,20 @@ parse (int argc, char **argv, struct args *a)
   return 0;
 }
 
+/* The CPU time vmferryd used (its own threads: API, data channel), for
+ * the log and the benchmark.
+ */
+static void
+print_cpu (void)
+{
+  struct rusage ru;
+
+  if (getrusage (RUSAGE_SELF, &ru) == 0)
+    printf ("vmferryd: stopped (cpu: %.2f s user, %.2f s system)\n",
+            ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+            ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+}
+
 static int
 run (struct args *a)
 {
@@ -195,6 +211,7 @@ run (struct args *a)
   while (mig_dest_wait (d, sfd) == 1 && !a->dp.once)
     ;
   mig_dest_stop (d);
+  print_cpu ();
   return 0;
 }
 

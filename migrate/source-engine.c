@@ -124,7 +124,9 @@ add_bitmaps (struct src_engine *g)
   return 0;
 }
 
-/* The destination export of disk e, through libnbd with TLS. */
+/* The destination export of disk e, through libnbd with TLS (x509, or
+ * the per-migration PSK over ssh).
+ */
 static void
 dest_uri (struct src_engine *g, struct eng_disk *e)
 {
@@ -132,9 +134,15 @@ dest_uri (struct src_engine *g, struct eng_disk *e)
   int port = json_integer_value (json_object_get (s->prepared, "nbd_port"));
   bool v6 = strchr (s->dhost, ':') != NULL;
 
-  snprintf (e->dst_uri, sizeof e->dst_uri,
-            "nbds://%s%s%s:%d/%s?tls-certificates=%s", v6 ? "[" : "",
-            s->dhost, v6 ? "]" : "", port, e->d->id, s->p->tls_dir);
+  if (s->p->psk)                /* vmferry migrate --to ssh://... */
+    snprintf (e->dst_uri, sizeof e->dst_uri,
+              "nbds://%s@%s%s%s:%d/%s?tls-psk-file=%s/keys.psk",
+              MIG_PSK_USER, v6 ? "[" : "", s->dhost, v6 ? "]" : "", port,
+              e->d->id, s->p->tls_dir);
+  else
+    snprintf (e->dst_uri, sizeof e->dst_uri,
+              "nbds://%s%s%s:%d/%s?tls-certificates=%s", v6 ? "[" : "",
+              s->dhost, v6 ? "]" : "", port, e->d->id, s->p->tls_dir);
 }
 
 /* storage_copy's progress callback: a line every half second. */
@@ -469,7 +477,15 @@ src_engine_start (struct source *s)
     if (rotate (g, &g->disks[i]) == -1)         /* ends the bulk round */
       return -1;
   }
-  return run_rounds (g);
+  if (run_rounds (g) == -1)
+    return -1;
+  s->storage_wire_bytes = s->storage_bytes;
+  if (g->ch) {
+    struct net_stream_stats st;
+    net_channel_get_stats (g->ch, &st);
+    s->storage_wire_bytes = st.wire_bytes;
+  }
+  return 0;
 }
 
 int

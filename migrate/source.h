@@ -37,6 +37,7 @@ struct source {
   /* measurements */
   int64_t t_start, t_storage, t_memory, t_switch, t_end;
   uint64_t storage_bytes;
+  uint64_t storage_wire_bytes;  /* the engine's: as sent on the link */
   json_t *migrate_info;         /* last query-migrate on the source */
   struct src_engine *engine;    /* --storage-engine vmferry, else NULL */
   double stop_time;             /* source's STOP event */
