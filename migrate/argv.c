@@ -341,6 +341,35 @@ check_object (struct mig_keyval *kv)
   return 0;
 }
 
+/* path (resolved, symbolic links too) lies under one of the layout's
+ * read directories: a client must not make the destination load, say,
+ * /etc/shadow into a guest it controls.
+ */
+static int
+check_read_dir (const struct mig_layout *l, const char *path)
+{
+  static const char *const defaults[] = MIG_DEFAULT_READ_DIRS;
+  const char *const *dirs = l->read_dirs ? (const char *const *) l->read_dirs
+    : defaults;
+  CLEANUP_FREE char *real = realpath (path, NULL);
+  size_t i;
+
+  if (real == NULL) {
+    set_error (errno, "realpath %s", path);
+    return -1;
+  }
+  for (i = 0; dirs[i]; i++) {
+    CLEANUP_FREE char *dir = realpath (dirs[i], NULL);
+    size_t n = dir ? strlen (dir) : 0;
+    if (dir && strncmp (real, dir, n) == 0 &&
+        (real[n] == '/' || real[n] == '\0' || n == 1))
+      return 0;
+  }
+  set_error (0, "'%s' is outside the directories this destination lets a "
+             "VM read files from (vmferryd --read-dir)", path);
+  return -1;
+}
+
 /* -device DRIVER,...: refuse pass-through. */
 static int
 check_device (struct mig_keyval *kv)
@@ -382,6 +411,8 @@ rewrite_arg (struct rewrite *rw, const struct mig_option *o, const char *arg)
                  "may read", arg);
       return NULL;
     }
+    if (check_read_dir (rw->l, arg) == -1)
+      return NULL;
     return strdup (arg);
   case OPT_RUN_FILE:
     return run_path (rw, arg);

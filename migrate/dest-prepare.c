@@ -106,7 +106,7 @@ plan_job (struct mig_dest *d, struct dest_job *j, const char *vm_dir,
 {
   struct mig_layout l = {
     .qemu = d->p.qemu, .run_dir = run_dir, .disks = j->vm->disks,
-    .n_disks = j->vm->n_disks,
+    .n_disks = j->vm->n_disks, .read_dirs = d->p.read_dirs,
   };
   size_t i;
 

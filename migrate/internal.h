@@ -132,7 +132,19 @@ struct mig_layout {
   const char *run_dir;          /* sockets, logs, pidfile */
   const struct mig_disk *disks; /* with dest_path set */
   size_t n_disks;
+  char *const *read_dirs;       /* -kernel & co. only from under these
+                                 * (NULL: MIG_DEFAULT_READ_DIRS) */
 };
+
+/* Where a VM may read -kernel, -initrd, -bios, -dtb and -L from unless
+ * vmferryd says otherwise (--read-dir): QEMU's and the distribution's
+ * firmware directories.  Never the storage root: a VM must not read
+ * another VM's image.
+ */
+#define MIG_DEFAULT_READ_DIRS                                           \
+  { "/usr/share/qemu", "/usr/share/seabios", "/usr/lib/ipxe",           \
+    "/usr/share/ipxe", "/usr/share/ovmf", "/usr/share/OVMF",            \
+    "/usr/share/qemu-efi-aarch64", "/usr/lib/qemu", NULL }
 
 /* Result of a rewrite. */
 struct mig_rewritten {

@@ -138,6 +138,8 @@ struct mig_dest_params {
   unsigned max_incoming;        /* simultaneous migrations (0: default) */
   bool queue;                   /* beyond it: wait (true) or refuse */
   char *const *migration_addrs; /* where data listens, tried in order */
+  char *const *read_dirs;       /* VMs may read host files only from under
+                                 * these (NULL: the defaults, argv.c) */
 };
 
 struct mig_dest;

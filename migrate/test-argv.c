@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -12,9 +14,10 @@ static struct mig_disk disks[] = {
   { .id = "disk0", .path = "/src/vm/disk0.qcow2", .format = "qcow2",
     .dest_path = "/dst/vm/disk0.qcow2" },
 };
+static char *etc_dirs[] = { "/etc", NULL };
 static const struct mig_layout layout = {
   .qemu = "/usr/bin/qemu-new", .run_dir = "/run/vmf/vm",
-  .disks = disks, .n_disks = 1,
+  .disks = disks, .n_disks = 1, .read_dirs = etc_dirs,
 };
 
 /* Find the argument following opt in v (NULL if absent). */
@@ -84,7 +87,7 @@ test_rewrite_drive_and_json (void **state)
 
 /* Each of these must be refused, with a message naming the problem. */
 static void
-test_rewrite_refusals (void **state)
+refusals (const struct mig_layout *l)
 {
   static const struct {
     const char *opt, *arg, *msg;
@@ -121,12 +124,56 @@ test_rewrite_refusals (void **state)
     };
     struct mig_rewritten r;
 
-    assert_int_equal (mig_argv_rewrite (argv, &layout, &r), -1);
+    assert_int_equal (mig_argv_rewrite (argv, l, &r), -1);
     if (strstr (get_error (), bad[i].msg) == NULL)
       fail_msg ("%s %s: got '%s'", bad[i].opt, bad[i].arg, get_error ());
     assert_null (r.argv);
   }
 }
+
+static void
+test_rewrite_refusals (void **state)
+{
+  (void) state;
+  refusals (&layout);
+}
+
+/* -kernel & co. only from under the read directories: by default not
+ * /etc, never through a symbolic link that leaves them.
+ */
+static void
+test_read_dirs (void **state)
+{
+  char dir[] = "/tmp/test-argv-XXXXXX", link[64], real[64];
+  char *dirs[] = { dir, NULL };
+  struct mig_layout l = layout;
+  char *argv[] = { "qemu", "-drive", "file=/src/vm/disk0.qcow2", "-kernel",
+                   link, NULL };
+  struct mig_rewritten r;
+
+  (void) state;
+  l.read_dirs = NULL;           /* the defaults */
+  argv[4] = "/etc/passwd";
+  assert_int_equal (mig_argv_rewrite (argv, &l, &r), -1);
+  assert_non_null (strstr (get_error (), "outside the directories"));
+
+  assert_non_null (mkdtemp (dir));
+  snprintf (link, sizeof link, "%s/vmlinuz", dir);
+  snprintf (real, sizeof real, "%s/initrd", dir);
+  assert_int_equal (symlink ("/etc/passwd", link), 0);
+  l.read_dirs = dirs;
+  argv[4] = link;               /* leads out of dir */
+  assert_int_equal (mig_argv_rewrite (argv, &l, &r), -1);
+  assert_non_null (strstr (get_error (), "outside the directories"));
+  assert_int_equal (close (open (real, O_CREAT | O_WRONLY, 0600)), 0);
+  argv[4] = real;               /* a file inside: fine */
+  assert_int_equal (mig_argv_rewrite (argv, &l, &r), 0);
+  mig_rewritten_clear (&r);
+  unlink (link);
+  unlink (real);
+  rmdir (dir);
+}
+
 
 /* Two -pidfile options: QEMU writes the last one; the rewrite keeps that
  * one and does not leak the first (found by fuzz/fuzz-control).
@@ -196,6 +243,7 @@ main (void)
     cmocka_unit_test (test_rewrite_typical_vm),
     cmocka_unit_test (test_rewrite_drive_and_json),
     cmocka_unit_test (test_rewrite_refusals),
+    cmocka_unit_test (test_read_dirs),
     cmocka_unit_test (test_two_pidfiles),
     cmocka_unit_test (test_disk_missing_from_argv),
     cmocka_unit_test (test_socket_name_collision),
