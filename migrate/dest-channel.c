@@ -219,11 +219,21 @@ accept_loop (void *opaque)
   return NULL;
 }
 
+/* Free a URI vector of n entries, some NULL. */
+static void
+free_uris (char **uris, size_t n)
+{
+  size_t i;
+
+  for (i = 0; uris && i < n; i++)
+    free (uris[i]);
+  free (uris);
+}
+
 void
 mig_dest_channel_stop (struct dest_job *j)
 {
   struct dest_channel *ch = j->channel;
-  size_t i;
 
   if (ch == NULL)
     return;
@@ -237,56 +247,58 @@ mig_dest_channel_stop (struct dest_job *j)
   reap (ch, true);
   close (ch->stop_pipe[0]);
   close (ch->stop_pipe[1]);
-  for (i = 0; i < ch->n_disks; i++)
-    free (ch->uris[i]);
-  free (ch->uris);
+  free_uris (ch->uris, ch->n_disks);
   free (ch->id);
   free (ch->tls_dir);
   pthread_mutex_destroy (&ch->lock);
   free (ch);
 }
 
-/* The skeleton's export of every copied disk, as vmferryd reaches it. */
-static int
-disk_uris (struct dest_channel *ch, struct dest_job *j, const char *host,
-           int nbd_port, const char *tls_dir)
+char **
+mig_dest_skeleton_uris (struct mig_dest *d, struct dest_job *j,
+                        const char *host, int nbd_port)
 {
   bool v6 = strchr (host, ':') != NULL;
-  size_t i;
+  size_t i, n = j->vm->n_disks;
+  char **uris = calloc (n + 1, sizeof *uris);
 
-  ch->n_disks = j->vm->n_disks;
-  if ((ch->uris = calloc (ch->n_disks + 1, sizeof *ch->uris)) == NULL)
-    return -1;
-  for (i = 0; i < ch->n_disks; i++) {
+  for (i = 0; uris && i < n; i++) {
     const struct mig_disk *k = &j->vm->disks[i];
     if (!mig_disk_copied (k))
       continue;
-    ch->uris[i] = xasprintf ("nbds://%s%s%s:%d/%s?tls-certificates=%s",
-                             v6 ? "[" : "", host, v6 ? "]" : "", nbd_port,
-                             k->id, tls_dir);
-    if (ch->uris[i] == NULL)
-      return -1;
+    uris[i] = xasprintf ("nbds://%s%s%s:%d/%s?tls-certificates=%s",
+                         v6 ? "[" : "", host, v6 ? "]" : "", nbd_port,
+                         k->id, d->p.tls_dir);
+    if (uris[i] == NULL) {
+      free_uris (uris, n);
+      return NULL;
+    }
   }
-  return 0;
+  if (uris == NULL)
+    set_error (errno, "calloc");
+  return uris;
 }
 
 int
 mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
-                        const char *host, int nbd_port)
+                        const char *host, char **uris)
 {
   struct dest_channel *ch = calloc (1, sizeof *ch);
   int port;
 
-  if (ch == NULL) {
-    set_error (errno, "calloc");
+  if (ch == NULL || uris == NULL) {
+    free (ch);
+    free_uris (uris, j->vm->n_disks);
+    set_error (errno, "data channel");
     return -1;
   }
   j->channel = ch;
+  ch->uris = uris;
+  ch->n_disks = j->vm->n_disks;
   ch->lfd = ch->stop_pipe[0] = ch->stop_pipe[1] = -1;
   pthread_mutex_init (&ch->lock, NULL);
   if ((ch->id = strdup (j->id)) == NULL ||
       (ch->tls_dir = strdup (d->p.tls_dir)) == NULL ||
-      disk_uris (ch, j, host, nbd_port, d->p.tls_dir) == -1 ||
       pipe2 (ch->stop_pipe, O_CLOEXEC) == -1) {
     set_error (errno, "data channel");
     return -1;
