@@ -33,8 +33,17 @@ mig_dest_offline_check (struct mig_dest *d, const struct mig_vm *vm)
                "certificates), not TLS-PSK");
     return 422;
   }
-  for (i = 0; i < vm->n_disks; i++)
+  for (i = 0; i < vm->n_disks; i++) {
+    /* Every disk of an offline move is copied (the source sends no
+     * read-only or shared ones): refuse what would be served in place.
+     */
+    if (!mig_disk_copied (&vm->disks[i])) {
+      set_error (0, "disk %s: an offline move copies every disk (no "
+                 "read-only or shared ones)", vm->disks[i].id);
+      return 422;
+    }
     need += vm->disks[i].allocated;
+  }
   if (free_bytes >= 0 && need > (uint64_t) free_bytes) {
     set_error (0, "not enough space in the storage root %s: the disks "
                "hold %" PRIu64 " MiB, %" PRId64 " MiB are free",
