@@ -43,8 +43,9 @@ struct dest_channel {
   int lfd;                      /* listener */
   int stop_pipe[2];
   pthread_t acceptor;
-  pthread_mutex_t lock;         /* protects receivers */
+  pthread_mutex_t lock;         /* protects receivers and error */
   struct dest_receiver *receivers;
+  char error[512];              /* the first frame that failed, or "" */
 };
 
 /* The NBD handle of disk i, opened on first use. */
@@ -107,25 +108,50 @@ hello (struct dest_channel *ch, struct net_stream *s)
   return net_control_send (s, "ok", i);
 }
 
-/* Receive frames until the stream ends or fails. */
-static void
+/* Receive frames until the stream ends (0) or a frame fails (-1, the
+ * sender was told why).
+ */
+static int
 serve (struct dest_channel *ch, struct net_stream *s)
 {
   CLEANUP_FREE struct nbd_handle **h = calloc (ch->n_disks, sizeof *h);
   struct net_frame f;
   const void *pl;
   size_t i;
+  int r = 0;
 
   while (h && net_stream_recv (s, &f, &pl) == 0)
     if (apply (ch, s, h, &f, pl) == -1) {
       CLEANUP_FREE char *m = xasprintf ("error %s", get_error ());
       debug ("data channel %s: %s", ch->id, get_error ());
+      pthread_mutex_lock (&ch->lock);
+      if (ch->error[0] == '\0')
+        snprintf (ch->error, sizeof ch->error, "%s", get_error ());
+      pthread_mutex_unlock (&ch->lock);
       net_control_send (s, m ? m : "error", f.arg);
+      r = -1;
       break;
     }
   for (i = 0; h && i < ch->n_disks; i++)
     if (h[i])
       storage_nbd_ops.close (h[i]);
+  return r;
+}
+
+/* After a failed frame the sender may be blocked in a write with our
+ * receive window full: it would wait forever.  Shut the connection down
+ * (our FIN follows the error message) and discard what is queued; the
+ * window opens, and TCP answers data that arrives after the shutdown
+ * with a reset, which fails the sender's write.
+ */
+static void
+refuse_rest (int fd)
+{
+  char buf[65536];
+
+  shutdown (fd, SHUT_RDWR);
+  while (read (fd, buf, sizeof buf) > 0)
+    ;
 }
 
 static void *
@@ -138,8 +164,10 @@ receive (void *opaque)
   struct net_stream *s = t ? net_stream_new (t, NET_TRANSPORT_TCP, NULL)
     : NULL;
 
-  if (s && hello (ch, s) == 0)
-    serve (ch, s);
+  if (s && hello (ch, s) == 0) {
+    if (serve (ch, s) == -1)
+      refuse_rest (r->fd);
+  }
   else
     debug ("data channel %s: %s", ch->id, get_error ());
   net_stream_free (s);
@@ -228,6 +256,19 @@ free_uris (char **uris, size_t n)
   for (i = 0; uris && i < n; i++)
     free (uris[i]);
   free (uris);
+}
+
+void
+mig_dest_channel_error (struct dest_job *j, char *buf, size_t n)
+{
+  struct dest_channel *ch = j->channel;
+
+  buf[0] = '\0';
+  if (ch == NULL)
+    return;
+  pthread_mutex_lock (&ch->lock);
+  snprintf (buf, n, "%s", ch->error);
+  pthread_mutex_unlock (&ch->lock);
 }
 
 void

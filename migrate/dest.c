@@ -119,6 +119,7 @@ mig_dest_abort (void *opaque, const struct api_request *req, json_t **reply)
   struct mig_dest *d = opaque;
   const char *id = json_string_value (json_object_get (req->body, "id"));
   struct dest_job *j = id ? mig_dest_find_job (d, id) : NULL;
+  char data_error[512];
   int r;
 
   if (j == NULL)
@@ -131,13 +132,16 @@ mig_dest_abort (void *opaque, const struct api_request *req, json_t **reply)
                            "abort" : "the VM already runs on this host; "
                            "refusing to abort");
   }
+  mig_dest_channel_error (j, data_error, sizeof data_error);
   r = mig_dest_job_cleanup (j);
   mig_dest_job_end (d, j, JOB_ABORTED);
   pthread_mutex_unlock (&j->lock);
   mig_dest_job_ended (d);
   if (r == -1)
     return mig_dest_error (reply, 500, get_error ());
-  *reply = json_pack ("{s:s}", "state", "aborted");
+  /* The source saw its stream reset; this is why. */
+  *reply = json_pack ("{s:s, s:s?}", "state", "aborted", "data_error",
+                      data_error[0] ? data_error : NULL);
   return 200;
 }
 

@@ -102,6 +102,10 @@ int mig_dest_offline_finish (struct mig_dest *d, struct dest_job *j,
                              json_t **reply);
 int mig_dest_offline_stop_nbd (struct dest_job *j);
 void mig_dest_channel_stop (struct dest_job *j);
+/* Why a receiver could not write a frame (the first failure), into buf;
+ * "" if none failed.
+ */
+void mig_dest_channel_error (struct dest_job *j, char *buf, size_t n);
 
 /* Registry. */
 struct dest_job *mig_dest_find_job (struct mig_dest *d, const char *id);

@@ -245,11 +245,16 @@ rollback (struct offline *o)
 {
   char why[1024];
   json_auto_t *body = json_pack ("{s:s}", "id", o->id), *reply = NULL;
+  const char *de;
   int status;
 
   snprintf (why, sizeof why, "%s", get_error ());
   progress_phase (&o->pr, "rollback", why);
   reply = call (o, "/v1/abort", body, &status);
+  de = json_string_value (json_object_get (reply, "data_error"));
+  if (de)                       /* what made vmferryd reset the channel */
+    snprintf (why + strlen (why), sizeof why - strlen (why),
+              " (vmferryd: %s)", de);
   if (reply == NULL && status != 404) {
     set_error (0, "%s; and cleaning the destination failed: %s (left "
                "there: migration %s, %s)", why, get_error (), o->id,

@@ -332,6 +332,11 @@ rollback (struct source *s)
       return MIG_FAILED_LEFTOVERS;
     }
   }
+  /* A data channel stream that vmferryd reset: its reason. */
+  if (json_string_value (json_object_get (reply, "data_error")))
+    snprintf (why + strlen (why), sizeof why - strlen (why),
+              " (vmferryd: %s)",
+              json_string_value (json_object_get (reply, "data_error")));
   set_error (0, "%s", why);
   return MIG_FAILED_CLEAN;
 }

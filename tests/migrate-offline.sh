@@ -178,8 +178,10 @@ truncate -s 256M "$half" && head -c 16M /dev/urandom |
   dd of="$half" conv=notrunc 2>/dev/null || fail "making half.raw"
 half_sum=$(md5sum < "$half")
 # Slow (2 MiB/s), so that the filler takes the space while it copies.
-ip netns exec "$SRC_NS" vmferry migrate half1 --offline --disk "$half" \
-  --bandwidth 2 --to "$DST_IP:7481" --tls-dir "$SRC_TLS" \
+# (timeout: a source that waits forever on the reset stream would hang
+# the test rather than fail it.)
+ip netns exec "$SRC_NS" timeout 300 vmferry migrate half1 --offline \
+  --disk "$half" --bandwidth 2 --to "$DST_IP:7481" --tls-dir "$SRC_TLS" \
   > "$TEST_DIR/fills.out" 2>&1 &
 mig_pid=$!
 for _i in $(seq 200); do
@@ -193,6 +195,8 @@ rc=$?
 rm -f "$small/storage/filler"
 cat "$TEST_DIR/fills.out"
 [ "$rc" = 3 ] || fail "a destination that fills up: exit $rc, not 3"
+grep -q 'No space left on device' "$TEST_DIR/fills.out" ||
+  fail "the failure does not say the destination is full"
 mig_dir_empty "$small/storage" && mig_dir_empty "$small/run" ||
   fail "the failed move left files: $(ls -R "$small")"
 [ "$(md5sum < "$half")" = "$half_sum" ] ||
