@@ -10,8 +10,10 @@
 # (exit 2, nothing created): a running VM (its disk is locked), a missing
 # --disk, an unreachable destination, a destination without the space.
 # A destination that fills up during the copy fails cleanly (exit 3,
-# nothing left there, the source untouched).  A raw image given with
-# --disk and --keep-source arrives byte for byte, sparse.
+# nothing left there, the source untouched).  A raw and a qcow2 image
+# given with --disk, one placed by --disk-path, with --keep-source,
+# arrive byte for byte, sparse, in their formats.  A disk with a backing
+# file is refused.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 . "$abs_top_srcdir/tests/mig-functions.sh"
@@ -64,6 +66,14 @@ echo "--- a missing --disk is refused"
 offline gone --disk "$TEST_DIR/no-such.qcow2"
 [ "$MIG_RC" = 2 ] || fail "a missing disk: exit $MIG_RC, not 2"
 dest_empty "missing disk"
+
+echo "--- a disk with a backing file is refused"
+qemu-img create -q -f qcow2 -b "$img" -F qcow2 "$TEST_DIR/overlay.qcow2" ||
+  fail "making an overlay"
+offline ovl --disk "$TEST_DIR/overlay.qcow2"
+[ "$MIG_RC" = 2 ] || fail "a backing file: exit $MIG_RC, not 2"
+grep -q 'backing file' "$TEST_DIR/migrate.out" || fail "no backing message"
+dest_empty "backing file"
 
 echo "--- an unreachable destination is refused"
 ip netns exec "$SRC_NS" vmferry migrate off1 --offline --argv-file \
@@ -131,14 +141,24 @@ vm_stop "$dst"
 vm_check_image "$dimg" "$dst/console.log" ||
   fail "check-image rejected the destination's own records"
 
-echo "--- a raw image by --disk, --keep-source"
+echo "--- a raw and a qcow2 image by --disk, --disk-path, --keep-source"
 raw="$TEST_DIR/data.raw"
 truncate -s 512M "$raw" && head -c 16M /dev/urandom > "$TEST_DIR/r16" &&
   dd if="$TEST_DIR/r16" of="$raw" bs=1M seek=100 conv=notrunc 2>/dev/null ||
   fail "making the raw image"
-offline raw1 --disk "$raw" --keep-source
-[ "$MIG_RC" = 0 ] || fail "moving a raw image failed"
-[ -f "$raw" ] || fail "--keep-source: the source was deleted"
+q2="$TEST_DIR/second.qcow2"
+qemu-img create -q -f qcow2 "$q2" 64M &&
+  qemu-io -f qcow2 -c "write -q -P 0x33 1M 2M" "$q2" || fail "second image"
+mkdir -p "$DST_STORAGE/other"
+offline raw1 --disk "$raw" --disk "$q2" --keep-source \
+  --disk-path "$q2=$DST_STORAGE/other/moved.qcow2"
+[ "$MIG_RC" = 0 ] || fail "moving a raw and a qcow2 image failed"
+[ -f "$raw" ] && [ -f "$q2" ] || fail "--keep-source: a source was deleted"
+qemu-io -f qcow2 -r -c "read -q -P 0x33 1M 2M" -c "read -q -P 0 0 1M" \
+  "$DST_STORAGE/other/moved.qcow2" | grep -q 'Pattern verification failed' &&
+  fail "the qcow2 image differs on the destination"
+[ "$(qemu-img info --output=json "$DST_STORAGE/other/moved.qcow2" |
+     jq -r .format)" = qcow2 ] || fail "the second image is not qcow2"
 draw="$DST_STORAGE/raw1/data.raw"
 [ "$(qemu-img info --output=json "$draw" | jq -r .format)" = raw ] ||
   fail "the destination is not raw"
