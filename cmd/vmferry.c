@@ -24,6 +24,10 @@ usage (FILE *fp)
 "                  [--shared-storage[=yes|no|auto]]\n"
 "                  [--migration-network CIDR]\n"
 "                  [--transport auto|tcp|compress|direct] [--bandwidth MIB]\n"
+"  vmferry migrate NAME --offline (--argv-file FILE | --disk PATH...)\n"
+"                  --to ADDR[:PORT] [--tls-dir DIR] [--keep-source]\n"
+"                  [--disk-path SRC=DST]... [--transport auto|tcp|compress]\n"
+"                  [--bandwidth MIB] [--json] [--verbose]\n"
 "  vmferry migrate VM VM... --to ADDR[:PORT] [--parallel N] [--continue]\n"
 "                  [other options of migrate]\n"
 "  vmferry evacuate --to ADDR[:PORT] [--parallel N] [--continue]\n"
@@ -48,6 +52,12 @@ usage (FILE *fp)
 "Several VMs migrate N at a time (--parallel, default 1); after a\n"
 "failure no new one starts unless --continue.  evacuate migrates every\n"
 "VM of --vm-dir, smallest RAM first.\n"
+"--offline moves a VM that is not running (refused while a QEMU has one\n"
+"of its disks open): its disks, found in its QEMU command line (FILE: one\n"
+"argument per line, or NUL-separated like /proc/PID/cmdline) or given\n"
+"with --disk, are copied into the destination's storage root as\n"
+"NAME/..., and the rewritten command line is saved there as\n"
+"NAME/NAME.argv; the VM is not started.\n"
 "Each migration has an ID (printed at its start); its state and control\n"
 "socket are in --run-dir (default %s)/ID, where\n"
 "vmferry status and vmferry cancel find it.  Cancel works until the\n"
@@ -77,7 +87,7 @@ enum { OPT_TO = 256, OPT_TLS_DIR, OPT_VM_DIR, OPT_ENGINE, OPT_KEEP,
        OPT_SSH_RUN, OPT_DOWNTIME, OPT_MAX_DOWNTIME, OPT_TIMEOUT,
        OPT_NO_THROTTLE, OPT_ALLOW_POSTCOPY, OPT_RUN_DIR, OPT_PARALLEL,
        OPT_CONTINUE, OPT_SHARED, OPT_MIGRATION_NETWORK, OPT_TRANSPORT,
-       OPT_BANDWIDTH };
+       OPT_BANDWIDTH, OPT_OFFLINE, OPT_ARGV_FILE, OPT_DISK };
 
 static const struct option long_options[] = {
   { "to", required_argument, NULL, OPT_TO },
@@ -108,6 +118,9 @@ static const struct option long_options[] = {
   { "migration-network", required_argument, NULL, OPT_MIGRATION_NETWORK },
   { "transport", required_argument, NULL, OPT_TRANSPORT },
   { "bandwidth", required_argument, NULL, OPT_BANDWIDTH },
+  { "offline", no_argument, NULL, OPT_OFFLINE },
+  { "argv-file", required_argument, NULL, OPT_ARGV_FILE },
+  { "disk", required_argument, NULL, OPT_DISK },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -121,6 +134,7 @@ struct args {
   char **ssh_options;
   const char *to, *engine, *name, *out;
   char **disk_map, **ips;
+  char **disks;                 /* --offline --disk PATH... */
   int days;
   bool cancel;                  /* vmferry cancel */
   unsigned parallel;            /* migrations at once (several VMs) */
@@ -239,6 +253,12 @@ parse (int argc, char **argv, struct args *a)
         goto bad_number;
       a->mp.bandwidth = u << 20;
       break;
+    case OPT_OFFLINE: a->mp.offline = true; break;
+    case OPT_ARGV_FILE: a->mp.argv_file = optarg; break;
+    case OPT_DISK:
+      if (strv_push (&a->disks, optarg) == -1)
+        return -1;
+      break;
     case 'v': vmferry_debug_enable ("vmferry"); break;
     case 'h': usage (stdout); exit (0);
     case 'V': printf ("vmferry %s\n", PACKAGE_VERSION); exit (0);
@@ -249,6 +269,29 @@ parse (int argc, char **argv, struct args *a)
  bad_number:
   fprintf (stderr, "vmferry: %s\n", get_error ());
   return -1;
+}
+
+/* --offline takes --argv-file or --disk (not both), and those need it. */
+static int
+check_offline (struct args *a, bool check)
+{
+  const char *why = NULL;
+
+  a->mp.disks = a->disks;
+  if (!a->mp.offline && (a->mp.argv_file || a->disks))
+    why = "--argv-file and --disk go with --offline";
+  else if (a->mp.offline && check)
+    why = "check does not take --offline";
+  else if (a->mp.offline && (a->mp.argv_file == NULL) == (a->disks == NULL))
+    why = "--offline needs --argv-file FILE or --disk PATH (one of them)";
+  else if (a->mp.offline && ((a->engine && strcmp (a->engine, "vmferry")) ||
+                             a->mp.dry_run ||
+                             a->mp.transport == MIG_TRANSPORT_DIRECT))
+    why = "--offline always uses the vmferry engine through the data "
+      "channel (no --storage-engine qemu, --dry-run or --transport direct)";
+  if (why)
+    fprintf (stderr, "vmferry: migrate: %s\n", why);
+  return why ? -1 : 0;
 }
 
 /* --to ssh://[user@]host[:port] is the one-shot over ssh (vmferry(1));
@@ -271,6 +314,8 @@ do_migrate (struct args *a, char **vms, bool check)
              "'qemu'\n", a->engine);
     return MIG_USAGE;
   }
+  if (check_offline (a, check) == -1)
+    return MIG_USAGE;
   a->mp.qemu_storage = a->engine && strcmp (a->engine, "qemu") == 0;
   a->mp.port = VMFERRY_DEFAULT_PORT;
   if (strncmp (a->to, "ssh://", 6) != 0 &&
@@ -300,14 +345,23 @@ do_migrate (struct args *a, char **vms, bool check)
     fprintf (stderr, "vmferry: migrate: one VM at a time over ssh://\n");
     return MIG_USAGE;
   }
-  if (host == NULL)
+  if (a->mp.offline && (host == NULL || vms[1])) {
+    fprintf (stderr, "vmferry: migrate --offline: one VM at a time, to a "
+             "running vmferryd (not ssh://)\n");
+    return MIG_USAGE;
+  }
+  if (a->mp.offline)
+    r = mig_offline_run (&a->mp);
+  else if (host == NULL)
     r = mig_ssh_run (&a->sp, &a->mp);
   else if (vms[1])
     r = mig_source_run_many (&a->mp, vms, a->parallel, a->keep_going);
   else
     r = mig_source_run (&a->mp);
   if (r != MIG_OK)
-    fprintf (stderr, "vmferry: %s: %s\n", mig_result_text (r), get_error ());
+    fprintf (stderr, "vmferry: %s: %s\n", a->mp.offline ?
+             mig_offline_result_text (r) : mig_result_text (r),
+             get_error ());
   return r;
 }
 
@@ -405,6 +459,7 @@ main (int argc, char **argv)
   }
   strv_free (a.disk_map);
   strv_free (a.ips);
+  strv_free (a.disks);
   strv_free (a.ssh_options);
   exit (r);
 }

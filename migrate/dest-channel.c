@@ -43,8 +43,9 @@ struct dest_channel {
   int lfd;                      /* listener */
   int stop_pipe[2];
   pthread_t acceptor;
-  pthread_mutex_t lock;         /* protects receivers */
+  pthread_mutex_t lock;         /* protects receivers and error */
   struct dest_receiver *receivers;
+  char error[512];              /* the first frame that failed, or "" */
 };
 
 /* The NBD handle of disk i, opened on first use. */
@@ -107,25 +108,50 @@ hello (struct dest_channel *ch, struct net_stream *s)
   return net_control_send (s, "ok", i);
 }
 
-/* Receive frames until the stream ends or fails. */
-static void
+/* Receive frames until the stream ends (0) or a frame fails (-1, the
+ * sender was told why).
+ */
+static int
 serve (struct dest_channel *ch, struct net_stream *s)
 {
   CLEANUP_FREE struct nbd_handle **h = calloc (ch->n_disks, sizeof *h);
   struct net_frame f;
   const void *pl;
   size_t i;
+  int r = 0;
 
   while (h && net_stream_recv (s, &f, &pl) == 0)
     if (apply (ch, s, h, &f, pl) == -1) {
       CLEANUP_FREE char *m = xasprintf ("error %s", get_error ());
       debug ("data channel %s: %s", ch->id, get_error ());
+      pthread_mutex_lock (&ch->lock);
+      if (ch->error[0] == '\0')
+        snprintf (ch->error, sizeof ch->error, "%s", get_error ());
+      pthread_mutex_unlock (&ch->lock);
       net_control_send (s, m ? m : "error", f.arg);
+      r = -1;
       break;
     }
   for (i = 0; h && i < ch->n_disks; i++)
     if (h[i])
       storage_nbd_ops.close (h[i]);
+  return r;
+}
+
+/* After a failed frame the sender may be blocked in a write with our
+ * receive window full: it would wait forever.  Shut the connection down
+ * (our FIN follows the error message) and discard what is queued; the
+ * window opens, and TCP answers data that arrives after the shutdown
+ * with a reset, which fails the sender's write.
+ */
+static void
+refuse_rest (int fd)
+{
+  char buf[65536];
+
+  shutdown (fd, SHUT_RDWR);
+  while (read (fd, buf, sizeof buf) > 0)
+    ;
 }
 
 static void *
@@ -138,8 +164,10 @@ receive (void *opaque)
   struct net_stream *s = t ? net_stream_new (t, NET_TRANSPORT_TCP, NULL)
     : NULL;
 
-  if (s && hello (ch, s) == 0)
-    serve (ch, s);
+  if (s && hello (ch, s) == 0) {
+    if (serve (ch, s) == -1)
+      refuse_rest (r->fd);
+  }
   else
     debug ("data channel %s: %s", ch->id, get_error ());
   net_stream_free (s);
@@ -219,11 +247,34 @@ accept_loop (void *opaque)
   return NULL;
 }
 
+/* Free a URI vector of n entries, some NULL. */
+static void
+free_uris (char **uris, size_t n)
+{
+  size_t i;
+
+  for (i = 0; uris && i < n; i++)
+    free (uris[i]);
+  free (uris);
+}
+
+void
+mig_dest_channel_error (struct dest_job *j, char *buf, size_t n)
+{
+  struct dest_channel *ch = j->channel;
+
+  buf[0] = '\0';
+  if (ch == NULL)
+    return;
+  pthread_mutex_lock (&ch->lock);
+  snprintf (buf, n, "%s", ch->error);
+  pthread_mutex_unlock (&ch->lock);
+}
+
 void
 mig_dest_channel_stop (struct dest_job *j)
 {
   struct dest_channel *ch = j->channel;
-  size_t i;
 
   if (ch == NULL)
     return;
@@ -237,56 +288,58 @@ mig_dest_channel_stop (struct dest_job *j)
   reap (ch, true);
   close (ch->stop_pipe[0]);
   close (ch->stop_pipe[1]);
-  for (i = 0; i < ch->n_disks; i++)
-    free (ch->uris[i]);
-  free (ch->uris);
+  free_uris (ch->uris, ch->n_disks);
   free (ch->id);
   free (ch->tls_dir);
   pthread_mutex_destroy (&ch->lock);
   free (ch);
 }
 
-/* The skeleton's export of every copied disk, as vmferryd reaches it. */
-static int
-disk_uris (struct dest_channel *ch, struct dest_job *j, const char *host,
-           int nbd_port, const char *tls_dir)
+char **
+mig_dest_skeleton_uris (struct mig_dest *d, struct dest_job *j,
+                        const char *host, int nbd_port)
 {
   bool v6 = strchr (host, ':') != NULL;
-  size_t i;
+  size_t i, n = j->vm->n_disks;
+  char **uris = calloc (n + 1, sizeof *uris);
 
-  ch->n_disks = j->vm->n_disks;
-  if ((ch->uris = calloc (ch->n_disks + 1, sizeof *ch->uris)) == NULL)
-    return -1;
-  for (i = 0; i < ch->n_disks; i++) {
+  for (i = 0; uris && i < n; i++) {
     const struct mig_disk *k = &j->vm->disks[i];
     if (!mig_disk_copied (k))
       continue;
-    ch->uris[i] = xasprintf ("nbds://%s%s%s:%d/%s?tls-certificates=%s",
-                             v6 ? "[" : "", host, v6 ? "]" : "", nbd_port,
-                             k->id, tls_dir);
-    if (ch->uris[i] == NULL)
-      return -1;
+    uris[i] = xasprintf ("nbds://%s%s%s:%d/%s?tls-certificates=%s",
+                         v6 ? "[" : "", host, v6 ? "]" : "", nbd_port,
+                         k->id, d->p.tls_dir);
+    if (uris[i] == NULL) {
+      free_uris (uris, n);
+      return NULL;
+    }
   }
-  return 0;
+  if (uris == NULL)
+    set_error (errno, "calloc");
+  return uris;
 }
 
 int
 mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
-                        const char *host, int nbd_port)
+                        const char *host, char **uris)
 {
   struct dest_channel *ch = calloc (1, sizeof *ch);
   int port;
 
-  if (ch == NULL) {
-    set_error (errno, "calloc");
+  if (ch == NULL || uris == NULL) {
+    free (ch);
+    free_uris (uris, j->vm->n_disks);
+    set_error (errno, "data channel");
     return -1;
   }
   j->channel = ch;
+  ch->uris = uris;
+  ch->n_disks = j->vm->n_disks;
   ch->lfd = ch->stop_pipe[0] = ch->stop_pipe[1] = -1;
   pthread_mutex_init (&ch->lock, NULL);
   if ((ch->id = strdup (j->id)) == NULL ||
       (ch->tls_dir = strdup (d->p.tls_dir)) == NULL ||
-      disk_uris (ch, j, host, nbd_port, d->p.tls_dir) == -1 ||
       pipe2 (ch->stop_pipe, O_CLOEXEC) == -1) {
     set_error (errno, "data channel");
     return -1;

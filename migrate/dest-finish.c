@@ -129,6 +129,11 @@ mig_dest_finish (void *opaque, const struct api_request *req,
   if (j == NULL)
     return mig_dest_error (reply, 404, "no such migration");
   pthread_mutex_lock (&j->lock);
+  if (j->offline) {
+    status = mig_dest_offline_finish (d, j, reply);
+    pthread_mutex_unlock (&j->lock);
+    return status;
+  }
   if (j->state != JOB_PREPARED && j->state != JOB_RUNNING) {
     pthread_mutex_unlock (&j->lock);
     return mig_dest_error (reply, 409, "migration is not prepared");

@@ -129,6 +129,9 @@ plan_job (struct mig_dest *d, struct dest_job *j, const char *vm_dir,
     if (k->dest_path == NULL)
       return 500;
   }
+  /* An offline move may come with its disks alone, no command line. */
+  if (j->offline && j->vm->argv == NULL)
+    return 0;
   return mig_argv_rewrite (j->vm->argv, &l, &j->rw) == -1 ? 422 : 0;
 }
 
@@ -279,7 +282,8 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host,
     json_array_append_new (json_object_get (j->prepared, "files"),
                            json_string (j->rw.files[i]));
   if (j->prepared && channel &&
-      mig_dest_channel_start (d, j, host, n.nbd_port) == -1)
+      mig_dest_channel_start (d, j, host, mig_dest_skeleton_uris
+                              (d, j, host, n.nbd_port)) == -1)
     return 500;
   return j->prepared ? 0 : 500;
 }
@@ -361,7 +365,11 @@ prepare_job (struct mig_dest *d, struct dest_job *j, const char *host,
       (j->run_dir = make_vm_dir (run_dir)) == NULL)
     return 409;
   status = create_images (j);
-  return status ? status : start_skeleton (d, j, host, channel);
+  if (status == 0 && j->offline)
+    status = mig_dest_offline_start (d, j, host);
+  else if (status == 0)
+    status = start_skeleton (d, j, host, channel);
+  return status;
 }
 
 int
@@ -374,6 +382,7 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   const char *cidr = json_string_value (json_object_get (req->body,
                                                          "migration_network"));
   const char *host = mig_dest_data_host (d, used, cidr);
+  bool offline = json_is_true (json_object_get (req->body, "offline"));
   struct dest_job *j;
   struct mig_vm *vm;
   int status;
@@ -395,8 +404,12 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   vm = mig_vm_from_json (json_object_get (req->body, "vm"));
   if (vm == NULL)
     return mig_dest_error (reply, 400, get_error ());
-  if ((status = check_compat (d, json_object_get (req->body, "vm"),
-                              host)) != 0) {
+  /* A VM that does not run has no CPU or devices to compare: an offline
+   * move checks what storing it needs.
+   */
+  status = offline ? mig_dest_offline_check (d, vm)
+    : check_compat (d, json_object_get (req->body, "vm"), host);
+  if (status != 0) {
     mig_vm_free (vm);
     return mig_dest_error (reply, status, get_error ());
   }
@@ -413,6 +426,7 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   pthread_mutex_lock (&j->lock);
   j->holds_slot = true;
   j->postcopy = json_is_true (json_object_get (req->body, "postcopy"));
+  j->offline = offline;
   /* The data channel needs x509 certificates (not TLS-PSK). */
   status = prepare_job (d, j, host, !d->p.psk &&
                         json_is_true (json_object_get (req->body, "channel")));

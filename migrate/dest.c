@@ -13,6 +13,7 @@
 static const char *const state_names[] = {
   [JOB_PREPARING] = "preparing", [JOB_PREPARED] = "prepared",
   [JOB_RUNNING] = "running", [JOB_ABORTED] = "aborted",
+  [JOB_STORED] = "stored",
 };
 
 int
@@ -50,6 +51,8 @@ mig_dest_job_cleanup (struct dest_job *j)
   size_t i;
 
   mig_dest_channel_stop (j);
+  if (mig_dest_offline_stop_nbd (j) == -1)
+    r = -1;
   qmp_close (j->qmp);
   j->qmp = NULL;
   if (mig_skeleton_kill (j->qemu_pid) == -1)
@@ -116,23 +119,29 @@ mig_dest_abort (void *opaque, const struct api_request *req, json_t **reply)
   struct mig_dest *d = opaque;
   const char *id = json_string_value (json_object_get (req->body, "id"));
   struct dest_job *j = id ? mig_dest_find_job (d, id) : NULL;
+  char data_error[512];
   int r;
 
   if (j == NULL)
     return mig_dest_error (reply, 404, "no such migration");
   pthread_mutex_lock (&j->lock);
-  if (j->state == JOB_RUNNING) {
+  if (j->state == JOB_RUNNING || j->state == JOB_STORED) {
     pthread_mutex_unlock (&j->lock);
-    return mig_dest_error (reply, 409, "the VM already runs on this host; "
+    return mig_dest_error (reply, 409, j->state == JOB_STORED ?
+                           "the VM is stored on this host; refusing to "
+                           "abort" : "the VM already runs on this host; "
                            "refusing to abort");
   }
+  mig_dest_channel_error (j, data_error, sizeof data_error);
   r = mig_dest_job_cleanup (j);
   mig_dest_job_end (d, j, JOB_ABORTED);
   pthread_mutex_unlock (&j->lock);
   mig_dest_job_ended (d);
   if (r == -1)
     return mig_dest_error (reply, 500, get_error ());
-  *reply = json_pack ("{s:s}", "state", "aborted");
+  /* The source saw its stream reset; this is why. */
+  *reply = json_pack ("{s:s, s:s?}", "state", "aborted", "data_error",
+                      data_error[0] ? data_error : NULL);
   return 200;
 }
 
@@ -232,7 +241,7 @@ mig_dest_stop (struct mig_dest *d)
   api_server_stop (d->srv);
   for (j = d->jobs; j; j = next) {
     next = j->next;
-    if (j->state != JOB_RUNNING)
+    if (j->state != JOB_RUNNING && j->state != JOB_STORED)
       mig_dest_job_cleanup (j);
     else
       qmp_close (j->qmp);

@@ -4,7 +4,10 @@
 
 #include "internal.h"
 
-enum job_state { JOB_PREPARING, JOB_PREPARED, JOB_RUNNING, JOB_ABORTED };
+enum job_state {
+  JOB_PREPARING, JOB_PREPARED, JOB_RUNNING, JOB_ABORTED,
+  JOB_STORED,                   /* offline move done: images here, VM off */
+};
 
 /* One incoming migration.  Fields after lock are protected by it. */
 struct dest_job {
@@ -23,6 +26,8 @@ struct dest_job {
   bool postcopy;                /* the source may switch to post-copy */
   bool holds_slot;              /* counted in dest->active */
   struct dest_channel *channel; /* data channel receiver, or NULL */
+  bool offline;                 /* an offline move (dest-offline.c) */
+  pid_t *nbd;                   /* offline: our qemu-nbd per disk (0: none) */
 };
 
 struct mig_dest {
@@ -77,8 +82,30 @@ const char *mig_dest_data_host (struct mig_dest *d, const char *used,
  * (idempotent) closes the listener and ends every receiver.
  */
 int mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
-                            const char *host, int nbd_port);
+                            const char *host, char **uris);
+/* The URIs for mig_dest_channel_start (taken over by it, freed also on
+ * failure): per disk index, NULL for a disk not copied.  These are the
+ * skeleton's NBD exports at host:nbd_port (TLS).
+ */
+char **mig_dest_skeleton_uris (struct mig_dest *d, struct dest_job *j,
+                               const char *host, int nbd_port);
+
+/* dest-offline.c: an offline move ("offline": true in prepare).  check
+ * replaces the compatibility report (returns 0 or an HTTP status), start
+ * replaces the skeleton once the images exist, finish stores the VM,
+ * stop_nbd (cleanup) ends our qemu-nbd.  Caller holds j->lock.
+ */
+int mig_dest_offline_check (struct mig_dest *d, const struct mig_vm *vm);
+int mig_dest_offline_start (struct mig_dest *d, struct dest_job *j,
+                            const char *host);
+int mig_dest_offline_finish (struct mig_dest *d, struct dest_job *j,
+                             json_t **reply);
+int mig_dest_offline_stop_nbd (struct dest_job *j);
 void mig_dest_channel_stop (struct dest_job *j);
+/* Why a receiver could not write a frame (the first failure), into buf;
+ * "" if none failed.
+ */
+void mig_dest_channel_error (struct dest_job *j, char *buf, size_t n);
 
 /* Registry. */
 struct dest_job *mig_dest_find_job (struct mig_dest *d, const char *id);

@@ -85,6 +85,23 @@ struct mig_vm *mig_vm_from_json (json_t *j);
 /* Discover the VM behind an open QMP connection (vm.c). */
 struct mig_vm *mig_vm_discover (struct qmp *q, const char *qmp_path);
 
+/* Apply --disk-path SRC=DST items (NULL-terminated, may be NULL) to
+ * vm's disks.  -1 + set_error when the VM has no disk SRC.
+ */
+int mig_vm_apply_disk_map (struct mig_vm *vm, char *const *map);
+
+/* offline-vm.c: a VM that is not running, named name (its directory on
+ * the destination), described from its command line in argv_file or,
+ * without one, from the disk images disks.  Refuses disks that a QEMU has
+ * open for writing, missing files, backing files and formats other than
+ * qcow2 and raw.  NULL + set_error.
+ */
+struct mig_vm *mig_offline_vm (const char *name, const char *argv_file,
+                               char *const *disks, char *const *disk_map);
+
+/* A fresh migration id (16 random hex digits) into id.  -1 + set_error. */
+int mig_new_id (char id[static 17]);
+
 /* A name that is safe as one path component (wire.c). */
 bool mig_safe_name (const char *s);
 
@@ -163,6 +180,19 @@ void mig_rewritten_clear (struct mig_rewritten *r);
 int mig_argv_rewrite (char *const *argv, const struct mig_layout *l,
                       struct mig_rewritten *out);
 
+/* The files argv opens as writable disks, in order, each once, with the
+ * format named beside it (-drive format=, -blockdev driver= over
+ * file.filename; "" when the command line leaves it to a separate node)
+ * in formats.  argv must pass the allow-list of mig_argv_rewrite (the
+ * destination applies it again).  -1 + set_error.
+ */
+int mig_argv_disks (char *const *argv, char ***paths, char ***formats);
+
+/* Read a QEMU command line from a file (argv-file.c): one argument per
+ * line, or NUL-separated as in /proc/PID/cmdline.  NULL + set_error.
+ */
+char **mig_argv_read_file (const char *path);
+
 /* ---- netsel.c: the migration network ---- */
 
 /* addr (an IP literal) lies in cidr (NULL: any). */
@@ -195,6 +225,28 @@ pid_t mig_skeleton_spawn (char *const *argv, const char *pidfile);
 int mig_skeleton_kill (pid_t pid);
 int mig_skeleton_setup (struct qmp *q, const struct mig_skeleton_net *n,
                         const struct mig_vm *vm);
+
+/* ---- qemu-nbd.c: serving an image that no QEMU has open ---- */
+
+struct mig_qemu_nbd {
+  const char *image;
+  const char *format;           /* "qcow2", "raw" */
+  bool read_only;
+  const char *dir;              /* DIR/NAME.sock, .pid and .log */
+  const char *name;
+};
+
+/* Start qemu-nbd (daemonized, persistent, up to 16 clients) and return
+ * its pid, once it serves.  -1 + set_error with qemu-nbd's own message
+ * (e.g. 'Failed to get shared "write" lock' while a QEMU has the image).
+ */
+pid_t mig_qemu_nbd_start (const struct mig_qemu_nbd *n);
+/* Its libnbd URI (malloc'd). */
+char *mig_qemu_nbd_uri (const struct mig_qemu_nbd *n);
+/* Stop it (SIGTERM: it flushes and closes the image) and wait; SIGKILL
+ * after 10 s.  0 for pid <= 1.  -1 + set_error.
+ */
+int mig_qemu_nbd_stop (pid_t pid);
 
 /* ---- ssh.c: the one-shot over ssh ---- */
 

@@ -79,6 +79,10 @@ struct mig_source_params {
   const char *migration_network; /* CIDR the data must use (or NULL) */
   enum mig_transport transport; /* how the engine's disk data travels */
   uint64_t bandwidth;           /* data channel limit, bytes/s (0: none) */
+  /* --offline: the VM does not run; vm is its name. */
+  bool offline;
+  const char *argv_file;        /* its QEMU command line (or NULL) */
+  char *const *disks;           /* else its images, NULL-terminated */
 };
 
 /* "ADDR/BITS" or an IP address (netsel.c). */
@@ -88,6 +92,15 @@ bool mig_cidr_valid (const char *cidr);
  * why and, for MIG_FAILED_LEFTOVERS, what was left behind.
  */
 enum mig_result mig_source_run (const struct mig_source_params *p);
+
+/* vmferry migrate --offline (offline.c): copy the disks of a VM that is
+ * not running into the destination's storage root, where vmferryd saves
+ * its rewritten command line; delete the source files unless
+ * keep_source.  MIG_REFUSED (nothing done) if a QEMU has a disk open.
+ */
+enum mig_result mig_offline_run (const struct mig_source_params *p);
+/* mig_result_text for an offline move ("stored", ...). */
+const char *mig_offline_result_text (enum mig_result r);
 
 /* vmferry check: the compatibility report for moving p->vm to p->host,
  * changing nothing.  Prints it on p->out (one JSON object with

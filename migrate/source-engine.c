@@ -414,6 +414,14 @@ run_rounds (struct src_engine *g)
   return 0;
 }
 
+enum net_transport
+mig_net_mode (enum mig_transport t)
+{
+  return t == MIG_TRANSPORT_TCP ? NET_TRANSPORT_TCP
+    : t == MIG_TRANSPORT_COMPRESS ? NET_TRANSPORT_COMPRESS
+    : NET_TRANSPORT_AUTO;
+}
+
 bool
 src_engine_wants_channel (const struct source *s)
 {
@@ -432,9 +440,7 @@ channel_open (struct src_engine *g)
   struct net_channel_params p = {
     .host = s->dhost, .port = json_integer_value (port),
     .tls_dir = s->p->tls_dir, .id = s->id, .streams = STREAMS,
-    .mode = s->p->transport == MIG_TRANSPORT_TCP ? NET_TRANSPORT_TCP
-    : s->p->transport == MIG_TRANSPORT_COMPRESS ? NET_TRANSPORT_COMPRESS
-    : NET_TRANSPORT_AUTO,
+    .mode = mig_net_mode (s->p->transport),
     .bandwidth = s->p->bandwidth,
   };
 

@@ -95,33 +95,6 @@ resolve_vm (const struct mig_source_params *p)
   return NULL;
 }
 
-/* Apply --disk-path SRC=DST. */
-static int
-apply_disk_map (struct source *s)
-{
-  size_t i, k;
-
-  for (i = 0; s->p->disk_map && s->p->disk_map[i]; i++) {
-    const char *m = s->p->disk_map[i], *eq = strchr (m, '=');
-    bool found = false;
-    for (k = 0; eq && k < s->vm->n_disks; k++) {
-      struct mig_disk *d = &s->vm->disks[k];
-      if (strlen (d->path) == (size_t) (eq - m) &&
-          strncmp (d->path, m, eq - m) == 0) {
-        free (d->dest_path);
-        d->dest_path = strdup (eq + 1);
-        found = true;
-      }
-    }
-    if (!found) {
-      set_error (0, "--disk-path %s: the VM has no disk %.*s", m,
-                 eq ? (int) (eq - m) : (int) strlen (m), m);
-      return -1;
-    }
-  }
-  return 0;
-}
-
 /* Connect to the VM, learn what it is, refuse what cannot move. */
 int
 src_preflight (struct source *s)
@@ -143,7 +116,8 @@ src_preflight (struct source *s)
   }
   s->was_running = strcmp (status, "running") == 0;
   s->vm = mig_vm_discover (s->q, path);
-  if (s->vm == NULL || apply_disk_map (s) == -1 ||
+  if (s->vm == NULL ||
+      mig_vm_apply_disk_map (s->vm, s->p->disk_map) == -1 ||
       (s->p->shared_storage == MIG_SHARED_YES &&
        src_shared_select (s) == -1))
     return -1;
@@ -222,9 +196,8 @@ prepare_lost (struct source *s)
   return -1;
 }
 
-/* The migration's id: 16 random hex digits. */
-static int
-make_id (struct source *s)
+int
+mig_new_id (char id[static 17])
 {
   uint8_t rnd[8];
   size_t i;
@@ -234,7 +207,7 @@ make_id (struct source *s)
     return -1;
   }
   for (i = 0; i < sizeof rnd; i++)
-    sprintf (s->id + 2 * i, "%02x", rnd[i]);
+    sprintf (id + 2 * i, "%02x", rnd[i]);
   return 0;
 }
 
@@ -359,6 +332,11 @@ rollback (struct source *s)
       return MIG_FAILED_LEFTOVERS;
     }
   }
+  /* A data channel stream that vmferryd reset: its reason. */
+  if (json_string_value (json_object_get (reply, "data_error")))
+    snprintf (why + strlen (why), sizeof why - strlen (why),
+              " (vmferryd: %s)",
+              json_string_value (json_object_get (reply, "data_error")));
   set_error (0, "%s", why);
   return MIG_FAILED_CLEAN;
 }
@@ -534,7 +512,7 @@ run_phases (struct source *s)
   enum mig_result r;
 
   progress_phase (&s->pr, "preflight", NULL);
-  if (make_id (s) == -1)
+  if (mig_new_id (s->id) == -1)
     return MIG_REFUSED;
   start_control (s);
   if (src_preflight (s) == -1 || src_check (s) == -1)

@@ -60,6 +60,8 @@ int src_storage_complete (struct source *s);
 void src_storage_rollback (struct source *s);
 
 /* source-engine.c: vmferry's storage engine */
+/* The data channel's mode for --transport (direct: auto). */
+enum net_transport mig_net_mode (enum mig_transport t);
 /* Should prepare ask vmferryd for the data channel? */
 bool src_engine_wants_channel (const struct source *s);
 int src_engine_start (struct source *s);

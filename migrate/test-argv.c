@@ -236,6 +236,71 @@ test_passthrough_and_machine (void **state)
   free (argv3[2]);
 }
 
+/* mig_argv_disks: the writable disk files, once each, with the format
+ * named beside them; read-only ones and cdroms are left out.
+ */
+static void
+test_offline_disks (void **state)
+{
+  char *argv[] = {
+    "qemu-system-x86_64", "-name", "vm",
+    "-blockdev", "driver=file,filename=/src/vm/disk0.qcow2,node-name=f0",
+    "-blockdev", "driver=qcow2,file=f0,node-name=disk0",
+    "-drive", "file=/src/vm/data.raw,format=raw,if=virtio",
+    "-blockdev", "driver=qcow2,file.driver=file,"
+    "file.filename=/src/vm/x.qcow2,node-name=x",
+    "-drive", "file=/src/vm/data.raw,format=raw,if=none,id=again",
+    "-drive", "file=/etc/hostname,media=cdrom",
+    "-blockdev", "{\"driver\":\"file\",\"filename\":\"/src/vm/j.img\","
+    "\"node-name\":\"j\"}", NULL
+  };
+  char *bad[] = { "qemu", "-no-such-option", NULL };
+  CLEANUP_STRV char **paths = NULL, **formats = NULL;
+
+  assert_int_equal (mig_argv_disks (argv, &paths, &formats), 0);
+  assert_int_equal (strv_len (paths), 4);
+  assert_string_equal (paths[0], "/src/vm/disk0.qcow2");
+  assert_string_equal (formats[0], "");
+  assert_string_equal (paths[1], "/src/vm/data.raw");
+  assert_string_equal (formats[1], "raw");
+  assert_string_equal (paths[2], "/src/vm/x.qcow2");
+  assert_string_equal (formats[2], "qcow2");
+  assert_string_equal (paths[3], "/src/vm/j.img");
+  assert_string_equal (formats[3], "");
+  assert_int_equal (mig_argv_disks (bad, &paths, &formats), -1);
+}
+
+/* mig_argv_read_file: one argument per line, or NUL-separated. */
+static void
+test_argv_file (void **state)
+{
+  char path[] = "/tmp/test-argv-XXXXXX";
+  static const char lines[] = "qemu\n# a comment\n\n-name\nmy vm\n";
+  static const char nuls[] = "qemu\0-name\0my vm\0";
+  int fd = mkstemp (path);
+  char **v;
+
+  assert_true (fd >= 0);
+  assert_int_equal (write (fd, lines, sizeof lines - 1), sizeof lines - 1);
+  v = mig_argv_read_file (path);
+  assert_non_null (v);
+  assert_int_equal (strv_len (v), 3);
+  assert_string_equal (v[2], "my vm");
+  strv_free (v);
+  assert_int_equal (ftruncate (fd, 0), 0);
+  assert_int_equal (pwrite (fd, nuls, sizeof nuls - 1, 0), sizeof nuls - 1);
+  v = mig_argv_read_file (path);
+  assert_non_null (v);
+  assert_int_equal (strv_len (v), 3);
+  assert_string_equal (v[1], "-name");
+  assert_string_equal (v[2], "my vm");
+  strv_free (v);
+  assert_int_equal (ftruncate (fd, 0), 0);
+  assert_null (mig_argv_read_file (path));      /* empty */
+  close (fd);
+  unlink (path);
+}
+
 int
 main (void)
 {
@@ -248,6 +313,8 @@ main (void)
     cmocka_unit_test (test_disk_missing_from_argv),
     cmocka_unit_test (test_socket_name_collision),
     cmocka_unit_test (test_passthrough_and_machine),
+    cmocka_unit_test (test_offline_disks),
+    cmocka_unit_test (test_argv_file),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
