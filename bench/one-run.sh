@@ -61,7 +61,7 @@ stop_readers () { pkill -f "socat -u UNIX-CONNECT:$TEST_DIR/" 2>/dev/null;
 cleanup_fn stop_readers
 
 flag=
-[ "$engine" = qemu ] && flag="--storage-engine qemu"
+[ "$engine" = qemu ] && flag="--storage-engine qemu --transport direct"
 [ "$engine" = vmferry ] && flag="--storage-engine vmferry"
 # Bytes the source host sent on the link (everything: control, disks,
 # memory, TLS), from its side of the veth.

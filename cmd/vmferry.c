@@ -24,6 +24,7 @@ usage (FILE *fp)
 "                  [--shared-storage[=yes|no|auto]]\n"
 "                  [--migration-network CIDR]\n"
 "                  [--transport auto|tcp|compress|direct] [--bandwidth MIB]\n"
+"                  [--channels N]\n"
 "  vmferry migrate VM VM... --to ADDR[:PORT] [--parallel N] [--continue]\n"
 "                  [other options of migrate]\n"
 "  vmferry evacuate --to ADDR[:PORT] [--parallel N] [--continue]\n"
@@ -77,7 +78,7 @@ enum { OPT_TO = 256, OPT_TLS_DIR, OPT_VM_DIR, OPT_ENGINE, OPT_KEEP,
        OPT_SSH_RUN, OPT_DOWNTIME, OPT_MAX_DOWNTIME, OPT_TIMEOUT,
        OPT_NO_THROTTLE, OPT_ALLOW_POSTCOPY, OPT_RUN_DIR, OPT_PARALLEL,
        OPT_CONTINUE, OPT_SHARED, OPT_MIGRATION_NETWORK, OPT_TRANSPORT,
-       OPT_BANDWIDTH };
+       OPT_BANDWIDTH, OPT_CHANNELS };
 
 static const struct option long_options[] = {
   { "to", required_argument, NULL, OPT_TO },
@@ -108,6 +109,7 @@ static const struct option long_options[] = {
   { "migration-network", required_argument, NULL, OPT_MIGRATION_NETWORK },
   { "transport", required_argument, NULL, OPT_TRANSPORT },
   { "bandwidth", required_argument, NULL, OPT_BANDWIDTH },
+  { "channels", required_argument, NULL, OPT_CHANNELS },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -127,7 +129,7 @@ struct args {
   bool keep_going;              /* --continue after a failure */
 };
 
-/* --transport: the vmferry engine's data path. */
+/* --transport: the data path of disks (vmferry engine) and memory. */
 static int
 parse_transport (const char *arg, enum mig_transport *t)
 {
@@ -239,6 +241,11 @@ parse (int argc, char **argv, struct args *a)
         goto bad_number;
       a->mp.bandwidth = u << 20;
       break;
+    case OPT_CHANNELS:
+      if (cmd_parse_uint (optarg, "--channels", 1, MIG_MAX_CHANNELS, &u) == -1)
+        goto bad_number;
+      a->mp.channels = u;
+      break;
     case 'v': vmferry_debug_enable ("vmferry"); break;
     case 'h': usage (stdout); exit (0);
     case 'V': printf ("vmferry %s\n", PACKAGE_VERSION); exit (0);
@@ -269,6 +276,13 @@ do_migrate (struct args *a, char **vms, bool check)
       strcmp (a->engine, "vmferry") != 0) {
     fprintf (stderr, "vmferry: --storage-engine %s: use 'vmferry' or "
              "'qemu'\n", a->engine);
+    return MIG_USAGE;
+  }
+  if (a->mp.channels > 1 && (a->mp.transport == MIG_TRANSPORT_DIRECT ||
+                             a->mp.allow_postcopy)) {
+    fprintf (stderr, "vmferry: --channels %u needs the data channel's relay "
+             "(not --transport direct) and no --allow-postcopy\n",
+             a->mp.channels);
     return MIG_USAGE;
   }
   a->mp.qemu_storage = a->engine == NULL || strcmp (a->engine, "qemu") == 0;

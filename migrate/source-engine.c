@@ -424,10 +424,7 @@ channel_open (struct src_engine *g)
   struct net_channel_params p = {
     .host = s->dhost, .port = json_integer_value (port),
     .tls_dir = s->p->tls_dir, .id = s->id, .streams = STREAMS,
-    .mode = s->p->transport == MIG_TRANSPORT_TCP ? NET_TRANSPORT_TCP
-    : s->p->transport == MIG_TRANSPORT_COMPRESS ? NET_TRANSPORT_COMPRESS
-    : NET_TRANSPORT_AUTO,
-    .bandwidth = s->p->bandwidth,
+    .mode = src_transport_mode (s), .pace = s->pace,
   };
 
   if (!src_engine_wants_channel (s))
