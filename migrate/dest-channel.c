@@ -217,6 +217,10 @@ receive (void *opaque)
   else
     debug ("data channel %s: %s", ch->id, get_error ());
   net_stream_free (s);
+  /* The sender sees the end now, not when the receiver is reaped: a
+   * relay that failed must not leave it blocked writing.
+   */
+  shutdown (r->fd, SHUT_RDWR);
   pthread_mutex_lock (&ch->lock);
   if (r->mig_fd >= 0)
     close (r->mig_fd);         /* the skeleton sees the end (or a cut) */
