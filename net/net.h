@@ -131,10 +131,10 @@ struct net_auto {
 };
 
 void net_auto_init (struct net_auto *a, enum net_transport mode);
-/* Compress the next DATA frame? */
+/* Compress the next DATA or STREAM frame? */
 bool net_auto_should_compress (struct net_auto *a);
-/* What sending a DATA frame cost: raw and wire payload bytes, the CPU
- * time spent encoding it and the time spent sending it.
+/* What sending a DATA or STREAM frame cost: raw and wire payload
+ * bytes, the CPU time spent encoding it and the time spent sending it.
  */
 void net_auto_record (struct net_auto *a, bool compressed, uint64_t raw,
                       uint64_t wire, uint64_t cpu_ns, uint64_t link_ns);
