@@ -16,13 +16,9 @@
 #include "utils.h"
 #include "net.h"
 #include "api.h"
+#include "test-fixture.h"
 
 #define SIZE (3u << 20)
-
-struct fixture {
-  char tmp[64];
-  char ca[96], host[96], sock[96];
-};
 
 /* A fake vmferryd: one stream; hello and relay answered "ok"; STREAM
  * payloads kept in got; "eof" answered "ack".  With cut_at, it drops the
@@ -121,8 +117,9 @@ relay_run (struct fixture *fx, struct fake *k, const char *buf, int *wrote,
   pthread_t th;
   unsigned conns;
   int port, r;
+  CLEANUP_FREE char *sock = xasprintf ("%s/migration.sock", fx->tmp);
   struct net_relay_params p = {
-    .path = fx->sock, .max_conns = 1,
+    .path = sock, .max_conns = 1,
     .ch = { .host = "127.0.0.1", .tls_dir = fx->host, .id = "mig7",
             .mode = NET_TRANSPORT_COMPRESS },
   };
@@ -137,12 +134,12 @@ relay_run (struct fixture *fx, struct fake *k, const char *buf, int *wrote,
   assert_int_equal (pthread_create (&th, NULL, fake_vmferryd, k), 0);
   rl = net_relay_start (&p);
   assert_non_null (rl);
-  *wrote = qemu_side (fx->sock, buf, SIZE);
+  *wrote = qemu_side (sock, buf, SIZE);
   r = net_relay_stop (rl, 10000, st, &conns);
   assert_int_equal (conns, 1);
   pthread_join (th, NULL);
   close (k->lfd);
-  assert_int_equal (access (fx->sock, F_OK), -1);  /* socket removed */
+  assert_int_equal (access (sock, F_OK), -1);  /* socket removed */
   return r;
 }
 
@@ -184,37 +181,6 @@ test_cut (void **state)
   free (k.got);
 }
 
-static int
-setup (void **state)
-{
-  static char *ips[] = { "127.0.0.1", NULL };
-  struct fixture *f = calloc (1, sizeof *f);
-
-  assert_non_null (f);
-  snprintf (f->tmp, sizeof f->tmp, "/tmp/vmferry-test-relay.XXXXXX");
-  assert_non_null (mkdtemp (f->tmp));
-  snprintf (f->ca, sizeof f->ca, "%s/ca", f->tmp);
-  snprintf (f->host, sizeof f->host, "%s/host", f->tmp);
-  snprintf (f->sock, sizeof f->sock, "%s/migration.sock", f->tmp);
-  *state = f;
-  if (api_pki_init (f->ca) == -1 ||
-      api_pki_issue (f->ca, f->host, "localhost", ips, 0) == -1) {
-    fprintf (stderr, "setup: %s\n", get_error ());
-    return -1;
-  }
-  return 0;
-}
-
-static int
-teardown (void **state)
-{
-  struct fixture *f = *state;
-
-  remove_tree (f->tmp);
-  free (f);
-  return 0;
-}
-
 int
 main (void)
 {
@@ -223,5 +189,5 @@ main (void)
     cmocka_unit_test (test_cut),
   };
 
-  return cmocka_run_group_tests (tests, setup, teardown);
+  return cmocka_run_group_tests (tests, fixture_setup, fixture_teardown);
 }
