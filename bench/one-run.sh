@@ -1,6 +1,8 @@
 #!/bin/sh
 # one-run.sh ENGINE LINK WORKLOAD OUTDIR: one measured migration of the
-# test guest between two fresh namespace hosts (see bench.sh).  Writes
+# test guest between two fresh namespace hosts (see bench.sh);
+# BENCH_OPTS adds vmferry migrate options (e.g. "--transport tcp
+# --channels 2").  Writes
 # OUTDIR/result.json with the measurements; exits non-zero if the
 # migration or any integrity check failed.
 
@@ -69,7 +71,7 @@ stop_readers () { pkill -f "socat -u UNIX-CONNECT:$TEST_DIR/" 2>/dev/null;
 cleanup_fn stop_readers
 
 flag=
-[ "$engine" = qemu ] && flag="--storage-engine qemu"
+[ "$engine" = qemu ] && flag="--storage-engine qemu --transport direct"
 [ "$engine" = vmferry ] && flag="--storage-engine vmferry"
 # Bytes the source host sent on the link (everything: control, disks,
 # memory, TLS), from its side of the veth.
@@ -79,7 +81,7 @@ t0=$(date +%s.%N)
 # shellcheck disable=SC2086
 ip netns exec "$SRC_NS" /usr/bin/time -f '%U %S' -o "$TEST_DIR/cpu" \
   vmferry migrate "$src/qmp.sock" --to "$DST_IP" --tls-dir "$SRC_TLS" \
-  $flag --json > "$TEST_DIR/migrate.out" 2>&1
+  $flag ${BENCH_OPTS:-} --json > "$TEST_DIR/migrate.out" 2>&1
 rc=$?
 t1=$(date +%s.%N)
 wire=$(( $(tx) - tx0 ))
@@ -106,9 +108,13 @@ jq -n --argjson s "$sum" --arg engine "$engine" --arg link "$link" \
   --arg workload "$workload" --argjson alloc "$alloc" --argjson gap "$gap" \
   --argjson wall "$(echo "$t1 - $t0" | bc)" \
   --arg cpu "$(cat "$TEST_DIR/cpu")" --arg dcpu "$dcpu" --argjson wire "$wire" \
-  '{engine: $engine, link: $link, workload: $workload, total_s: $wall,
-    downtime_ms: $s.downtime_ms, hb_gap_ms: $gap,
+  --arg opts "${BENCH_OPTS:-}" \
+  '{engine: $engine, opts: $opts, link: $link, workload: $workload,
+    total_s: $wall, memory_s: $s.memory_s,
+    downtime_ms: $s.downtime_ms, stop_to_resume_ms: $s.stop_to_resume_ms,
+    hb_gap_ms: $gap,
     storage_bytes: $s.storage_bytes, memory_bytes: $s.memory_bytes,
+    memory_wire_bytes: $s.memory_wire_bytes,
     allocated_bytes: $alloc, wire_bytes: $wire,
     vmferry_cpu_s: ($cpu | split(" ") | map(tonumber) | add),
     vmferryd_cpu_s: ($dcpu | split(" ") | map(tonumber) | add)}' \

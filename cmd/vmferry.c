@@ -24,6 +24,7 @@ usage (FILE *fp)
 "                  [--shared-storage[=yes|no|auto]]\n"
 "                  [--migration-network CIDR]\n"
 "                  [--transport auto|tcp|compress|direct] [--bandwidth MIB]\n"
+"                  [--channels N]\n"
 "  vmferry migrate NAME --offline (--argv-file FILE | --disk PATH...)\n"
 "                  --to ADDR[:PORT] [--tls-dir DIR] [--keep-source]\n"
 "                  [--disk-path SRC=DST]... [--transport auto|tcp|compress]\n"
@@ -87,7 +88,7 @@ enum { OPT_TO = 256, OPT_TLS_DIR, OPT_VM_DIR, OPT_ENGINE, OPT_KEEP,
        OPT_SSH_RUN, OPT_DOWNTIME, OPT_MAX_DOWNTIME, OPT_TIMEOUT,
        OPT_NO_THROTTLE, OPT_ALLOW_POSTCOPY, OPT_RUN_DIR, OPT_PARALLEL,
        OPT_CONTINUE, OPT_SHARED, OPT_MIGRATION_NETWORK, OPT_TRANSPORT,
-       OPT_BANDWIDTH, OPT_OFFLINE, OPT_ARGV_FILE, OPT_DISK };
+       OPT_BANDWIDTH, OPT_OFFLINE, OPT_ARGV_FILE, OPT_DISK, OPT_CHANNELS };
 
 static const struct option long_options[] = {
   { "to", required_argument, NULL, OPT_TO },
@@ -121,6 +122,7 @@ static const struct option long_options[] = {
   { "offline", no_argument, NULL, OPT_OFFLINE },
   { "argv-file", required_argument, NULL, OPT_ARGV_FILE },
   { "disk", required_argument, NULL, OPT_DISK },
+  { "channels", required_argument, NULL, OPT_CHANNELS },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -141,7 +143,7 @@ struct args {
   bool keep_going;              /* --continue after a failure */
 };
 
-/* --transport: the vmferry engine's data path. */
+/* --transport: the data path of disks (vmferry engine) and memory. */
 static int
 parse_transport (const char *arg, enum mig_transport *t)
 {
@@ -259,6 +261,11 @@ parse (int argc, char **argv, struct args *a)
       if (strv_push (&a->disks, optarg) == -1)
         return -1;
       break;
+    case OPT_CHANNELS:
+      if (cmd_parse_uint (optarg, "--channels", 1, MIG_MAX_CHANNELS, &u) == -1)
+        goto bad_number;
+      a->mp.channels = u;
+      break;
     case 'v': vmferry_debug_enable ("vmferry"); break;
     case 'h': usage (stdout); exit (0);
     case 'V': printf ("vmferry %s\n", PACKAGE_VERSION); exit (0);
@@ -316,6 +323,13 @@ do_migrate (struct args *a, char **vms, bool check)
   }
   if (check_offline (a, check) == -1)
     return MIG_USAGE;
+  if (a->mp.channels > 1 && (a->mp.transport == MIG_TRANSPORT_DIRECT ||
+                             a->mp.allow_postcopy)) {
+    fprintf (stderr, "vmferry: --channels %u needs the data channel's relay "
+             "(not --transport direct) and no --allow-postcopy\n",
+             a->mp.channels);
+    return MIG_USAGE;
+  }
   a->mp.qemu_storage = a->engine && strcmp (a->engine, "qemu") == 0;
   a->mp.port = VMFERRY_DEFAULT_PORT;
   if (strncmp (a->to, "ssh://", 6) != 0 &&

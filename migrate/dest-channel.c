@@ -8,6 +8,11 @@
  * then applies the stream's frames in order to the skeleton's NBD exports
  * through its own libnbd connections (TLS, our client certificate):
  * DATA -> write, ZERO -> zero, "flush" -> flush what it wrote, "ack".
+ * A stream that starts with "relay" (vmferry relays QEMU's migration
+ * connections, net.h) instead carries bytes for the skeleton's incoming
+ * migration: the receiver connects to its unix socket (relay_path) and
+ * says "ok"; STREAM -> written there; "eof" -> the skeleton sees the end
+ * of stream, "ack".
  * A receiver that fails says "error MSG" and closes its stream.
  *
  * Threads own their streams and NBD handles; the channel's lock protects
@@ -32,6 +37,8 @@ struct dest_receiver {
   struct dest_channel *ch;
   pthread_t thread;
   int fd;                       /* the socket (the stream has a dup) */
+  int mig_fd;                   /* relay: the skeleton's incoming
+                                   connection, or -1 (ch->lock) */
   bool done;                    /* the thread is ending (ch->lock) */
 };
 
@@ -40,6 +47,8 @@ struct dest_channel {
   char *tls_dir;
   char **uris;                  /* per disk index; NULL: not copied */
   size_t n_disks;
+  char *relay_path;             /* the skeleton's incoming migration socket,
+                                   NULL: no relay */
   int lfd;                      /* listener */
   int stop_pipe[2];
   pthread_t acceptor;
@@ -61,30 +70,94 @@ disk_handle (struct dest_channel *ch, struct nbd_handle **h, unsigned i)
   return h[i];
 }
 
+/* "relay": this stream carries the skeleton's incoming migration
+ * connection number arg; connect to it.
+ */
+static int
+relay_open (struct dest_receiver *r, struct net_stream *s, uint64_t arg)
+{
+  struct dest_channel *ch = r->ch;
+  int fd;
+
+  if (ch->relay_path == NULL || r->mig_fd >= 0) {
+    set_error (0, "no migration to relay on this stream");
+    return -1;
+  }
+  if ((fd = net_unix_connect (ch->relay_path)) == -1)
+    return -1;
+  pthread_mutex_lock (&ch->lock);
+  r->mig_fd = fd;
+  pthread_mutex_unlock (&ch->lock);
+  debug ("data channel %s: relaying migration connection %" PRIu64, ch->id,
+         arg);
+  return net_control_send (s, "ok", arg);
+}
+
+/* Write a relayed chunk to the skeleton (no SIGPIPE if it is gone). */
+static int
+relay_write (struct dest_receiver *r, const void *buf, size_t len)
+{
+  const char *p = buf;
+
+  if (r->mig_fd < 0) {
+    set_error (0, "relayed bytes before \"relay\"");
+    return -1;
+  }
+  while (len) {
+    ssize_t n = send (r->mig_fd, p, len, MSG_NOSIGNAL);
+    if (n == -1 && errno == EINTR)
+      continue;
+    if (n == -1) {
+      set_error (errno, "writing to the skeleton's incoming migration");
+      return -1;
+    }
+    p += n;
+    len -= n;
+  }
+  return 0;
+}
+
+/* A CONTROL frame: "flush", or a relay's "relay" and "eof". */
+static int
+control (struct dest_receiver *r, struct net_stream *s,
+         struct nbd_handle **h, const struct net_frame *f, const void *pl)
+{
+  struct dest_channel *ch = r->ch;
+  size_t i;
+
+  if (f->raw_len == 5 && memcmp (pl, "relay", 5) == 0)
+    return relay_open (r, s, f->arg);
+  if (f->raw_len == 3 && memcmp (pl, "eof", 3) == 0 && r->mig_fd >= 0) {
+    shutdown (r->mig_fd, SHUT_WR);
+    return net_control_send (s, "ack", f->arg);
+  }
+  if (f->raw_len != 5 || memcmp (pl, "flush", 5) != 0) {
+    set_error (0, "unexpected control message");
+    return -1;
+  }
+  for (i = 0; i < ch->n_disks; i++)
+    if (h[i] && storage_nbd_ops.flush (h[i]) == -1)
+      return -1;
+  return net_control_send (s, "ack", f->arg);
+}
+
 /* Apply one frame. */
 static int
-apply (struct dest_channel *ch, struct net_stream *s, struct nbd_handle **h,
+apply (struct dest_receiver *r, struct net_stream *s, struct nbd_handle **h,
        const struct net_frame *f, const void *pl)
 {
   const struct storage_dst_ops *o = &storage_nbd_ops;
   struct nbd_handle *d;
-  size_t i;
 
-  if (f->type == NET_FRAME_CONTROL) {
-    if (f->raw_len != 5 || memcmp (pl, "flush", 5) != 0) {
-      set_error (0, "unexpected control message");
-      return -1;
-    }
-    for (i = 0; i < ch->n_disks; i++)
-      if (h[i] && o->flush (h[i]) == -1)
-        return -1;
-    return net_control_send (s, "ack", f->arg);
-  }
+  if (f->type == NET_FRAME_CONTROL)
+    return control (r, s, h, f, pl);
+  if (f->type == NET_FRAME_STREAM)
+    return relay_write (r, pl, f->raw_len);
   if (f->type != NET_FRAME_DATA && f->type != NET_FRAME_ZERO) {
     set_error (0, "unexpected frame of type %d", f->type);
     return -1;
   }
-  if ((d = disk_handle (ch, h, f->channel)) == NULL)
+  if ((d = disk_handle (r->ch, h, f->channel)) == NULL)
     return -1;
   return f->type == NET_FRAME_DATA ? o->pwrite (d, pl, f->raw_len, f->arg)
     : o->zero (d, f->raw_len, f->arg);
@@ -112,16 +185,17 @@ hello (struct dest_channel *ch, struct net_stream *s)
  * sender was told why).
  */
 static int
-serve (struct dest_channel *ch, struct net_stream *s)
+serve (struct dest_receiver *r, struct net_stream *s)
 {
+  struct dest_channel *ch = r->ch;
   CLEANUP_FREE struct nbd_handle **h = calloc (ch->n_disks, sizeof *h);
   struct net_frame f;
   const void *pl;
   size_t i;
-  int r = 0;
+  int ret = 0;
 
   while (h && net_stream_recv (s, &f, &pl) == 0)
-    if (apply (ch, s, h, &f, pl) == -1) {
+    if (apply (r, s, h, &f, pl) == -1) {
       CLEANUP_FREE char *m = xasprintf ("error %s", get_error ());
       debug ("data channel %s: %s", ch->id, get_error ());
       pthread_mutex_lock (&ch->lock);
@@ -129,13 +203,13 @@ serve (struct dest_channel *ch, struct net_stream *s)
         snprintf (ch->error, sizeof ch->error, "%s", get_error ());
       pthread_mutex_unlock (&ch->lock);
       net_control_send (s, m ? m : "error", f.arg);
-      r = -1;
+      ret = -1;
       break;
     }
   for (i = 0; h && i < ch->n_disks; i++)
     if (h[i])
       storage_nbd_ops.close (h[i]);
-  return r;
+  return ret;
 }
 
 /* After a failed frame the sender may be blocked in a write with our
@@ -165,13 +239,20 @@ receive (void *opaque)
     : NULL;
 
   if (s && hello (ch, s) == 0) {
-    if (serve (ch, s) == -1)
+    if (serve (r, s) == -1)
       refuse_rest (r->fd);
   }
   else
     debug ("data channel %s: %s", ch->id, get_error ());
   net_stream_free (s);
+  /* The sender sees the end now, not when the receiver is reaped: a
+   * relay that failed must not leave it blocked writing.
+   */
+  shutdown (r->fd, SHUT_RDWR);
   pthread_mutex_lock (&ch->lock);
+  if (r->mig_fd >= 0)
+    close (r->mig_fd);         /* the skeleton sees the end (or a cut) */
+  r->mig_fd = -1;
   r->done = true;
   pthread_mutex_unlock (&ch->lock);
   return NULL;
@@ -184,8 +265,11 @@ reap (struct dest_channel *ch, bool all)
   struct dest_receiver **p = &ch->receivers, *r;
 
   pthread_mutex_lock (&ch->lock);
-  for (r = ch->receivers; all && r; r = r->next)
+  for (r = ch->receivers; all && r; r = r->next) {
     shutdown (r->fd, SHUT_RDWR);
+    if (r->mig_fd >= 0)
+      shutdown (r->mig_fd, SHUT_RDWR);
+  }
   while ((r = *p) != NULL) {
     bool done = r->done;
     if (!done && !all) {
@@ -213,7 +297,8 @@ start_receiver (struct dest_channel *ch, int fd)
   for (x = ch->receivers; x; x = x->next)
     n++;
   if (r && n < MAX_RECEIVERS) {
-    *r = (struct dest_receiver) { .next = ch->receivers, .ch = ch, .fd = fd };
+    *r = (struct dest_receiver) { .next = ch->receivers, .ch = ch, .fd = fd,
+                                  .mig_fd = -1 };
     if (pthread_create (&r->thread, NULL, receive, r) == 0) {
       ch->receivers = r;
       r = NULL;
@@ -289,6 +374,7 @@ mig_dest_channel_stop (struct dest_job *j)
   close (ch->stop_pipe[0]);
   close (ch->stop_pipe[1]);
   free_uris (ch->uris, ch->n_disks);
+  free (ch->relay_path);
   free (ch->id);
   free (ch->tls_dir);
   pthread_mutex_destroy (&ch->lock);
@@ -322,7 +408,8 @@ mig_dest_skeleton_uris (struct mig_dest *d, struct dest_job *j,
 
 int
 mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
-                        const char *host, char **uris)
+                        const char *host, char **uris,
+                        const char *relay_path)
 {
   struct dest_channel *ch = calloc (1, sizeof *ch);
   int port;
@@ -340,6 +427,7 @@ mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
   pthread_mutex_init (&ch->lock, NULL);
   if ((ch->id = strdup (j->id)) == NULL ||
       (ch->tls_dir = strdup (d->p.tls_dir)) == NULL ||
+      (relay_path && (ch->relay_path = strdup (relay_path)) == NULL) ||
       pipe2 (ch->stop_pipe, O_CLOEXEC) == -1) {
     set_error (errno, "data channel");
     return -1;

@@ -109,7 +109,7 @@ mig_dest_offline_start (struct mig_dest *d, struct dest_job *j,
     return 500;
   }
   /* The channel takes the URIs over, also when it fails. */
-  return mig_dest_channel_start (d, j, host, uris) == -1 ? 500 : 0;
+  return mig_dest_channel_start (d, j, host, uris, NULL) == -1 ? 500 : 0;
 }
 
 int

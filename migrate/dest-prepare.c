@@ -3,7 +3,10 @@
  * Checks that the VM can run here, creates its empty images (only under
  * the storage root), starts the paused skeleton QEMU with the rewritten
  * command line, and opens its NBD exports and incoming migration, both
- * with QEMU's TLS.  Any failure undoes all of it.
+ * with QEMU's TLS; or, when the source relays its memory migration
+ * through the data channel ("relay": true; answered "relay": true), the
+ * incoming migration on a unix socket in the run directory that only
+ * vmferryd's receivers reach.  Any failure undoes all of it.
  */
 #include <config.h>
 
@@ -250,40 +253,49 @@ skeleton_argv (struct dest_job *j, char **pidfile, char **qmp)
 }
 
 /* Start the skeleton and open its exports and migration listener.
- * Returns 0 or an HTTP status.
+ * relay: the memory migration comes through the data channel (channel
+ * is then true) with multifd channels.  Returns 0 or an HTTP status.
  */
 static int
 start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host,
-                bool channel)
+                bool channel, bool relay, unsigned multifd)
 {
-  CLEANUP_FREE char *pidfile = NULL, *qmp = NULL;
+  CLEANUP_FREE char *pidfile = NULL, *qmp = NULL, *relay_sock = NULL;
   CLEANUP_STRV char **argv = NULL;
   struct mig_skeleton_net n = { .host = host, .tls_dir = d->p.tls_dir,
                                 .psk = d->p.psk,
-                                .postcopy = j->postcopy };
+                                .postcopy = j->postcopy,
+                                .multifd = relay ? multifd : 0 };
 
   if ((argv = skeleton_argv (j, &pidfile, &qmp)) == NULL ||
       (j->qemu_pid = mig_skeleton_spawn (argv, pidfile)) == -1) {
     j->qemu_pid = 0;
     return 500;
   }
+  if (relay && (relay_sock = xasprintf ("%s/vmferry-migration.sock",
+                                        j->run_dir)) == NULL)
+    return 500;
+  n.relay_sock = relay_sock;
   j->qmp = qmp_connect (qmp, QMP_TIMEOUT);
   if (j->qmp == NULL ||
       (n.nbd_port = mig_free_port (host)) == -1 ||
-      (n.migration_port = mig_free_port (host)) == -1 ||
+      (!relay && (n.migration_port = mig_free_port (host)) == -1) ||
       mig_skeleton_setup (j->qmp, &n, j->vm) == -1)
     return 500;
-  j->prepared = json_pack ("{s:s, s:s, s:i, s:i, s:s?, s:o, s:s, s:s}",
+  j->prepared = json_pack ("{s:s, s:s, s:i, s:s?, s:o, s:s, s:s}",
                            "id", j->id, "host", host, "nbd_port", n.nbd_port,
-                           "migration_port", n.migration_port,
                            "qmp", j->rw.qmp, "files", json_array (),
                            "run_dir", j->run_dir, "vm_dir", j->vm_dir);
+  if (j->prepared)
+    json_object_set_new (j->prepared, relay ? "relay" : "migration_port",
+                         relay ? json_true () : json_integer
+                         (n.migration_port));
   for (size_t i = 0; j->prepared && j->rw.files && j->rw.files[i]; i++)
     json_array_append_new (json_object_get (j->prepared, "files"),
                            json_string (j->rw.files[i]));
   if (j->prepared && channel &&
       mig_dest_channel_start (d, j, host, mig_dest_skeleton_uris
-                              (d, j, host, n.nbd_port)) == -1)
+                              (d, j, host, n.nbd_port), relay_sock) == -1)
     return 500;
   return j->prepared ? 0 : 500;
 }
@@ -348,14 +360,23 @@ new_job (struct mig_dest *d, const char *id, struct mig_vm *vm)
 /* Do the work of prepare for job j (caller holds its lock). */
 static int
 prepare_job (struct mig_dest *d, struct dest_job *j, const char *host,
-             bool channel)
+             bool channel, json_t *body)
 {
+  /* The relay comes through the data channel, one-way (no post-copy). */
+  bool relay = channel && !j->postcopy &&
+    json_is_true (json_object_get (body, "relay"));
+  json_int_t multifd = json_integer_value (json_object_get
+                                           (body, "multifd_channels"));
   CLEANUP_FREE char *vm_dir = xasprintf ("%s/%s", d->p.storage_root,
                                          j->vm->name);
   CLEANUP_FREE char *run_dir = xasprintf ("%s/%s", d->p.run_root,
                                           j->vm->name);
   int status;
 
+  if (multifd < 0 || multifd > MIG_MAX_CHANNELS) {
+    set_error (0, "\"multifd_channels\" must be 0 to %d", MIG_MAX_CHANNELS);
+    return 400;
+  }
   if (vm_dir == NULL || run_dir == NULL)
     return 500;
   status = plan_job (d, j, vm_dir, run_dir);
@@ -368,7 +389,7 @@ prepare_job (struct mig_dest *d, struct dest_job *j, const char *host,
   if (status == 0 && j->offline)
     status = mig_dest_offline_start (d, j, host);
   else if (status == 0)
-    status = start_skeleton (d, j, host, channel);
+    status = start_skeleton (d, j, host, channel, relay, multifd);
   return status;
 }
 
@@ -429,7 +450,8 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   j->offline = offline;
   /* The data channel needs x509 certificates (not TLS-PSK). */
   status = prepare_job (d, j, host, !d->p.psk &&
-                        json_is_true (json_object_get (req->body, "channel")));
+                        json_is_true (json_object_get (req->body, "channel")),
+                        req->body);
   if (status != 0) {
     char msg[1024];
     snprintf (msg, sizeof msg, "%s", get_error ());

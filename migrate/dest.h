@@ -78,11 +78,14 @@ const char *mig_dest_data_host (struct mig_dest *d, const char *used,
                                 const char *cidr);
 
 /* dest-channel.c: the data channel's listener and receivers of job j
- * (caller holds j->lock): start adds "data_port" to j->prepared; stop
- * (idempotent) closes the listener and ends every receiver.
+ * (caller holds j->lock): start adds "data_port" to j->prepared; with
+ * relay_path (the skeleton's incoming migration socket), streams may
+ * also relay the memory migration there.  stop (idempotent) closes the
+ * listener and ends every receiver.
  */
 int mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
-                            const char *host, char **uris);
+                            const char *host, char **uris,
+                            const char *relay_path);
 /* The URIs for mig_dest_channel_start (taken over by it, freed also on
  * failure): per disk index, NULL for a disk not copied.  These are the
  * skeleton's NBD exports at host:nbd_port (TLS).

@@ -214,6 +214,11 @@ struct mig_skeleton_net {
   const char *tls_dir;
   bool psk;                     /* tls-creds-psk (tls_dir/keys.psk) */
   bool postcopy;                /* enable postcopy-ram (source asked) */
+  const char *relay_sock;       /* incoming migration on this unix socket,
+                                   without QEMU's TLS (vmferryd relays it
+                                   from its mutual-TLS data channel);
+                                   NULL: TCP migration_port with TLS */
+  unsigned multifd;             /* multifd channels (0, 1: no multifd) */
 };
 
 /* Name of the PSK user in keys.psk ("vmferry:HEXKEY"). */

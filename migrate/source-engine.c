@@ -440,8 +440,7 @@ channel_open (struct src_engine *g)
   struct net_channel_params p = {
     .host = s->dhost, .port = json_integer_value (port),
     .tls_dir = s->p->tls_dir, .id = s->id, .streams = STREAMS,
-    .mode = mig_net_mode (s->p->transport),
-    .bandwidth = s->p->bandwidth,
+    .mode = mig_net_mode (s->p->transport), .pace = s->pace,
   };
 
   if (!src_engine_wants_channel (s))

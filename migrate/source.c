@@ -227,11 +227,15 @@ prepare (struct source *s)
       (s->p->shared_storage == MIG_SHARED_AUTO &&
        src_shared_detect (s) == -1))
     return -1;
-  body = json_pack ("{s:s, s:s, s:o, s:b, s:s?, s:b}", "id", s->id,
+  body = json_pack ("{s:s, s:s, s:o, s:b, s:s?, s:b, s:b, s:i}", "id", s->id,
                     "host", s->p->host, "vm", mig_vm_to_json (s->vm),
                     "postcopy", s->p->allow_postcopy,
                     "migration_network", s->p->migration_network,
-                    "channel", src_engine_wants_channel (s));
+                    "channel", src_engine_wants_channel (s) ||
+                    src_relay_wanted (s),
+                    "relay", src_relay_wanted (s),
+                    "multifd_channels", s->p->channels > 1 ?
+                    (int) s->p->channels : 0);
   if (src_shared_markers (s, true) == -1) {
     src_shared_markers (s, false);
     return -1;
@@ -455,6 +459,12 @@ summary (struct source *s, enum mig_result r)
   json_object_set_new (o, "memory_bytes", json_integer
                        (json_integer_value (json_object_get (ram,
                                                              "transferred"))));
+  if (s->relay_conns) {
+    json_object_set_new (o, "memory_wire_bytes",
+                         json_integer (s->relay_wire));
+    json_object_set_new (o, "memory_connections",
+                         json_integer (s->relay_conns));
+  }
   json_object_set (o, "qmp", json_object_get (s->prepared, "qmp"));
   json_object_set (o, "files", json_object_get (s->prepared, "files"));
   json_object_set_new (o, "source_deleted", json_boolean (s->deleted));
@@ -552,6 +562,10 @@ run_phases (struct source *s)
   r = finish (s);
   if (r == MIG_OK)
     src_engine_done (s);
+  /* The relay delivered everything once the destination finished. */
+  if (r == MIG_OK && src_relay_stop (s, true) == -1)
+    progress_note (&s->pr, "warning: the VM runs on the destination, but "
+                   "the memory relay ended badly: %s", get_error ());
   return r;
 }
 
@@ -566,7 +580,8 @@ mig_source_run (const struct mig_source_params *p)
   progress_init (&s.pr, p->out, p->json, p->tty);
   s.pr.label = p->label;
   clear_error ();
-  r = run_phases (&s);
+  s.pace = net_pace_new (p->bandwidth);
+  r = p->bandwidth && s.pace == NULL ? MIG_REFUSED : run_phases (&s);
   if (r == MIG_OK && !p->dry_run) {
     src_memory_final_info (&s);
     progress_phase (&s.pr, "cleanup", p->keep_source ? "keeping source files"
@@ -592,6 +607,8 @@ mig_source_run (const struct mig_source_params *p)
   json_decref (s.prepared);
   json_decref (s.migrate_info);
   src_engine_free (s.engine);
+  src_relay_stop (&s, false);   /* only after an early failure */
+  net_pace_free (s.pace);
   json_decref (s.rehearsal);
   set_error (0, "%s", err);
   return r;

@@ -6,6 +6,7 @@
 #include "progress.h"
 #include "memory.h"
 #include "control.h"
+#include "net.h"
 
 /* How far the migration got: rollback undoes exactly this much. */
 enum src_stage {
@@ -51,6 +52,14 @@ struct source {
   struct src_control *ctl;      /* run dir: status and cancel (or NULL) */
   bool dest_queued;             /* last refusal said "queued" */
   bool shared;                  /* some disk is on shared storage */
+  /* the data channel (source-relay.c) */
+  struct net_pace *pace;        /* --bandwidth, disks and memory together */
+  struct net_relay *relay;      /* QEMU's migration relayed, or NULL */
+  char relay_dir[64];           /* its private dir ("" if none) */
+  char *relay_uri;              /* "unix:DIR/migration.sock" */
+  bool multifd_set;             /* the source QEMU's multifd capability */
+  uint64_t relay_raw, relay_wire; /* QEMU's bytes, and on the wire */
+  unsigned relay_conns;         /* connections relayed */
 };
 
 /* source-storage.c */
@@ -69,6 +78,18 @@ int src_engine_finish (struct source *s);
 void src_engine_done (struct source *s);
 void src_engine_rollback (struct source *s);
 void src_engine_free (struct src_engine *g);
+
+/* source-relay.c: QEMU's migration through the data channel */
+/* Should prepare ask for the relay? */
+bool src_relay_wanted (const struct source *s);
+/* multifd channels in use (0: none). */
+unsigned src_relay_multifd (const struct source *s);
+/* Start relaying if the destination agreed (s->relay stays NULL if not). */
+int src_relay_start (struct source *s);
+/* multifd and TLS of the migration on the source QEMU. */
+int src_relay_qemu_setup (struct source *s);
+/* Stop, record the figures; completed: wait for the connections' ends. */
+int src_relay_stop (struct source *s, bool completed);
 
 /* source-memory.c */
 int src_memory_run (struct source *s);
