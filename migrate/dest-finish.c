@@ -110,6 +110,10 @@ finish_job (struct dest_job *j, bool resume, double *resumed)
     set_error (0, "the incoming migration %s", s);
     return 502;
   }
+  /* Every copy was acknowledged and the relayed migration is complete:
+   * the channel's NBD connections go before the exports they hold.
+   */
+  mig_dest_channel_stop (j);
   if (take_over (j, resume, resumed) == -1)
     return 500;
   return 0;
@@ -139,10 +143,6 @@ mig_dest_finish (void *opaque, const struct api_request *req,
     return mig_dest_error (reply, 409, "migration is not prepared");
   }
   if (j->state == JOB_PREPARED) {
-    /* Every copy was acknowledged: the channel's NBD connections go
-     * before the exports they hold.
-     */
-    mig_dest_channel_stop (j);
     status = finish_job (j, rs == NULL || json_is_true (rs), &resumed);
     if (status != 0) {
       char msg[1024];

@@ -31,7 +31,9 @@ struct pump {
 };
 
 struct net_relay {
-  struct net_relay_params p;    /* strings borrowed from the caller */
+  struct net_relay_params p;    /* strings borrowed from the caller,
+                                   but path: */
+  char *path;                   /* our copy of p.path (unlinked at stop) */
   int lfd;                      /* the unix listener */
   int stop_pipe[2];
   pthread_t acceptor;
@@ -201,6 +203,12 @@ net_relay_start (const struct net_relay_params *p)
     return NULL;
   }
   r->p = *p;
+  if ((r->path = strdup (p->path)) == NULL) {
+    set_error (errno, "strdup");
+    free (r);
+    return NULL;
+  }
+  r->p.path = r->path;
   r->stop_pipe[0] = r->stop_pipe[1] = -1;
   pthread_mutex_init (&r->lock, NULL);
   pthread_cond_init (&r->cond, NULL);
@@ -219,7 +227,8 @@ net_relay_start (const struct net_relay_params *p)
     close (r->stop_pipe[0]);
     close (r->stop_pipe[1]);
   }
-  unlink (p->path);
+  unlink (r->path);
+  free (r->path);
   pthread_cond_destroy (&r->cond);
   pthread_mutex_destroy (&r->lock);
   free (r);
@@ -295,6 +304,7 @@ net_relay_stop (struct net_relay *r, int grace_ms,
   if (r->error)
     set_error (0, "%s", r->error);
   free (r->error);
+  free (r->path);
   close (r->stop_pipe[0]);
   close (r->stop_pipe[1]);
   pthread_cond_destroy (&r->cond);
