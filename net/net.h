@@ -230,8 +230,10 @@ void net_channel_get_stats (const struct net_channel *ch,
  * path, hence no post-copy).
  */
 struct net_relay_params {
-  const char *path;             /* the unix socket to create */
-  struct net_channel_params ch; /* streams to vmferryd (ch.streams unused) */
+  const char *path;             /* the unix socket to create (copied) */
+  struct net_channel_params ch; /* streams to vmferryd (ch.streams unused;
+                                   its strings and pace must outlive the
+                                   relay) */
   unsigned max_conns;           /* connections accepted, >= 1 */
 };
 
