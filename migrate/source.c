@@ -601,13 +601,13 @@ mig_source_run (const struct mig_source_params *p)
   progress_result (&s.pr, sum);
   s.pr.sink = NULL;
   src_control_stop (s.ctl);
+  src_relay_stop (&s, false);   /* left only by an uncertain end */
   qmp_close (s.q);
   api_client_free (s.api);
   mig_vm_free (s.vm);
   json_decref (s.prepared);
   json_decref (s.migrate_info);
   src_engine_free (s.engine);
-  src_relay_stop (&s, false);   /* only after an early failure */
   net_pace_free (s.pace);
   json_decref (s.rehearsal);
   set_error (0, "%s", err);
