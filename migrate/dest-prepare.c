@@ -136,7 +136,7 @@ plan_job (struct mig_dest *d, struct dest_job *j, const char *vm_dir,
  * an HTTP status.
  */
 static int
-create_images (struct dest_job *j)
+create_images (struct mig_dest *d, struct dest_job *j)
 {
   size_t i;
 
@@ -150,12 +150,14 @@ create_images (struct dest_job *j)
     if (!mig_disk_copied (k))
       continue;
     snprintf (size, sizeof size, "%" PRIu64, k->virtual_size);
+    /* Journaled before it exists: a crash then leaves nothing unknown. */
+    if (strv_push (&j->images, k->dest_path) == -1 ||
+        mig_dest_journal_write (d, j, "preparing") == -1)
+      return 500;
     if (run_capture (argv, &out) != 0) {
       set_error (0, "qemu-img create %s: %s", k->dest_path, out ? out : "");
       return 500;
     }
-    if (strv_push (&j->images, k->dest_path) == -1)
-      return 500;
   }
   return 0;
 }
@@ -260,10 +262,15 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host,
                                 .postcopy = j->postcopy };
 
   if ((argv = skeleton_argv (j, &pidfile, &qmp)) == NULL ||
+      (j->pidfile = strdup (pidfile)) == NULL ||
+      (j->qmp_path = strdup (qmp)) == NULL ||
+      mig_dest_journal_write (d, j, "preparing") == -1 ||
       (j->qemu_pid = mig_skeleton_spawn (argv, pidfile)) == -1) {
     j->qemu_pid = 0;
     return 500;
   }
+  if (mig_dest_journal_write (d, j, "preparing") == -1)
+    return 500;
   j->qmp = qmp_connect (qmp, QMP_TIMEOUT);
   if (j->qmp == NULL ||
       (n.nbd_port = mig_free_port (host)) == -1 ||
@@ -360,7 +367,9 @@ prepare_job (struct mig_dest *d, struct dest_job *j, const char *host,
   if ((j->vm_dir = make_vm_dir (vm_dir)) == NULL ||
       (j->run_dir = make_vm_dir (run_dir)) == NULL)
     return 409;
-  status = create_images (j);
+  if (mig_dest_journal_write (d, j, "preparing") == -1)
+    return 500;
+  status = create_images (d, j);
   return status ? status : start_skeleton (d, j, host, channel);
 }
 
@@ -425,6 +434,8 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
     return mig_dest_error (reply, status, msg);
   }
   j->state = JOB_PREPARED;
+  if (mig_dest_journal_write (d, j, "prepared") == -1)
+    debug ("journal: %s", get_error ());  /* "preparing" rolls back too */
   *reply = json_incref (j->prepared);
   pthread_mutex_unlock (&j->lock);
   return 200;

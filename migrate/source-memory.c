@@ -62,8 +62,7 @@ setup (struct source *s)
   json_decref (r);
   if (r == NULL)
     return -1;
-  s->stage = SRC_MIGRATING;
-  return 0;
+  return src_journal_stage (s, SRC_MIGRATING);
 }
 
 /* Record the source's STOP time (start of the guest's downtime). */
@@ -113,8 +112,7 @@ src_memory_run (struct source *s)
     set_error (0, "memory migration %s%s%s", st, e ? ": " : "", e ? e : "");
     return -1;
   }
-  s->stage = SRC_SWITCHOVER;
-  return 0;
+  return src_journal_stage (s, SRC_SWITCHOVER);
 }
 
 /* Release the paused source to send its final state; wait for the end. */
@@ -142,7 +140,11 @@ src_memory_continue (struct source *s)
                e ? ": " : "", e ? e : "");
     return -1;
   }
-  s->stage = SRC_COMPLETED;
+  /* Recorded for vmferry recover; the source QEMU itself also says
+   * "completed" if this write is lost.
+   */
+  if (src_journal_stage (s, SRC_COMPLETED) == -1)
+    debug ("journal: %s", get_error ());
   return 0;
 }
 

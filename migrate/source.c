@@ -217,7 +217,7 @@ prepare_lost (struct source *s)
   status = api_client_call (s->api, "POST", "/v1/abort", body, &reply,
                             API_TIMEOUT);
   if (status != 200 && status != 404)
-    s->stage = SRC_PREPARED;      /* it may hold a skeleton: say so */
+    src_journal_stage (s, SRC_PREPARED); /* it may hold a skeleton */
   set_error (0, "%s", why);
   return -1;
 }
@@ -279,7 +279,8 @@ prepare (struct source *s)
   if (s->prepared == NULL)
     return -1;
   s->dhost = json_string_value (json_object_get (s->prepared, "host"));
-  s->stage = SRC_PREPARED;
+  if (src_journal_stage (s, SRC_PREPARED) == -1)
+    return -1;
   if (s->dhost)
     progress_note (&s->pr, "migration network: disk and memory data go to "
                    "%s%s%s%s%s", s->dhost,
@@ -300,6 +301,8 @@ add_tls (struct source *s)
    * side's object of the same id.
    */
   json_decref (src_cmd (s, "object-del", "{s:s}", "id", MIG_TLS_ID));
+  if (src_journal_add (s, "tls", MIG_TLS_ID) == -1)
+    return -1;
   if (s->p->psk)
     r = src_cmd (s, "object-add", "{s:s, s:s, s:s, s:s, s:s}",
                  "qom-type", "tls-creds-psk", "id", MIG_TLS_ID,
@@ -373,11 +376,13 @@ finish (struct source *s)
   int status;
 
   progress_phase (&s->pr, "resume", "destination resumes the VM");
+  src_hold ("resume");
   reply = call_dest (s, "/v1/finish", body, FINISH_TIMEOUT, &status);
   if (reply) {
     json_object_update (s->prepared, reply);
     json_decref (reply);
-    s->stage = SRC_MOVED;
+    if (src_journal_stage (s, SRC_MOVED) == -1)
+      debug ("journal: %s", get_error ());  /* recover asks vmferryd */
     return MIG_OK;
   }
   if (status == -1) {
@@ -535,14 +540,17 @@ run_phases (struct source *s)
   if (make_id (s) == -1)
     return MIG_REFUSED;
   start_control (s);
-  if (src_preflight (s) == -1 || src_check (s) == -1)
+  if (src_preflight (s) == -1 || src_check (s) == -1 ||
+      src_journal_begin (s) == -1)
     return MIG_REFUSED;
   progress_phase (&s->pr, "setup", "preparing the destination");
+  src_hold ("setup");
   if (prepare (s) == -1)
     return s->stage == SRC_NOTHING ? MIG_REFUSED : rollback (s);
   if (s->p->dry_run)
     return rehearse (s);
-  s->stage = SRC_MIRRORING;
+  if (src_journal_stage (s, SRC_MIRRORING) == -1)
+    return rollback (s);
   s->t_mirror = now_ms ();
   if (s->p->qemu_storage) {
     progress_phase (&s->pr, "storage", "mirroring disks (QEMU blockdev-mirror)");
@@ -557,6 +565,7 @@ run_phases (struct source *s)
   }
   s->t_storage = now_ms ();
   progress_phase (&s->pr, "memory", "disks synchronized; pre-copying RAM");
+  src_hold ("memory");
   if (src_memory_run (s) == -1)
     return rollback (s);
   if (src_control_last_cancel (s->ctl) == 1) {
@@ -566,6 +575,7 @@ run_phases (struct source *s)
   }
   s->t_memory = now_ms ();
   progress_phase (&s->pr, "switchover", "guest paused");
+  src_hold ("switchover");
   if ((s->engine ? src_engine_finish (s) : src_storage_complete (s)) == -1 ||
       src_memory_continue (s) == -1)
     return s->postcopy ? postcopy_lost (s) : rollback (s);
@@ -590,6 +600,7 @@ mig_source_run (const struct mig_source_params *p)
                     : s.shared ? "quitting source QEMU, keeping "
                     "the shared disks" : "quitting source QEMU, deleting "
                     "source files");
+    src_hold ("cleanup");
     if (quit_source (&s) == -1 ||
         (!p->keep_source && delete_source_files (&s) == -1)) {
       snprintf (err, sizeof err, "%s", get_error ());
@@ -599,6 +610,11 @@ mig_source_run (const struct mig_source_params *p)
   }
   if (r != MIG_OK)
     snprintf (err, sizeof err, "%s", get_error ());
+  /* Open: something is left for vmferry recover (the destination's
+   * leftovers, an uncertain outcome, source files to delete).
+   */
+  src_journal_close (&s, r == MIG_FAILED_LEFTOVERS || r == MIG_UNCERTAIN
+                     || (r == MIG_OK && err[0] != '\0'));
   sum = summary (&s, r);
   progress_result (&s.pr, sum);
   s.pr.sink = NULL;
@@ -610,6 +626,7 @@ mig_source_run (const struct mig_source_params *p)
   json_decref (s.migrate_info);
   src_engine_free (s.engine);
   json_decref (s.rehearsal);
+  json_decref (s.journal);
   set_error (0, "%s", err);
   return r;
 }
