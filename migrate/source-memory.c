@@ -15,6 +15,11 @@
  */
 #define MAX_BANDWIDTH (10LL << 30)
 
+/* QEMU's migration socket has no timeout of its own: a pre-copy that
+ * moves no byte for this long is stuck (a dead link) and is cancelled.
+ */
+#define STALL_MS 60000
+
 static bool
 str_in (const char *s, const char *const *list)
 {
@@ -77,6 +82,25 @@ note_stop (struct source *s)
       json_integer_value (json_object_get (ts, "microseconds")) / 1e6;
 }
 
+/* -1 + set_error once ram.transferred has not grown for STALL_MS. */
+static int
+check_stall (struct source *s, json_t *info)
+{
+  uint64_t t = json_integer_value
+    (json_object_get (json_object_get (info, "ram"), "transferred"));
+
+  if (s->stall_since == 0 || t != s->stall_bytes) {
+    s->stall_bytes = t;
+    s->stall_since = now_ms ();
+    return 0;
+  }
+  if (now_ms () - s->stall_since < STALL_MS)
+    return 0;
+  set_error (0, "the memory migration sent nothing for %d s (is the link "
+             "down?)", STALL_MS / 1000);
+  return -1;
+}
+
 /* Run pre-copy until the source pauses at pre-switchover. */
 int
 src_memory_run (struct source *s)
@@ -100,7 +124,7 @@ src_memory_run (struct source *s)
     s->migrate_info = info;
     if (json_object_get (info, "ram"))
       progress_memory (&s->pr, info);
-    if (src_converge_sample (s, info) == -1)
+    if (src_converge_sample (s, info) == -1 || check_stall (s, info) == -1)
       return -1;
   }
   note_stop (s);

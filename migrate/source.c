@@ -351,13 +351,19 @@ rollback (struct source *s)
   if (s->stage >= SRC_PREPARED) {
     json_auto_t *body = json_pack ("{s:s}", "id", s->id);
     reply = call_dest (s, "/v1/abort", body, API_TIMEOUT, &status);
-    if (reply == NULL) {
+    /* 404: the agent does not know the migration (it was restarted and
+     * rolled it back itself): nothing is left there.
+     */
+    if (reply == NULL && status != 404) {
       const char *vd = json_string_value (json_object_get (s->prepared,
                                                            "vm_dir"));
       const char *rd = json_string_value (json_object_get (s->prepared,
                                                            "run_dir"));
+      char abort_err[512];
+      /* get_error() is the buffer set_error() writes: copy it first. */
+      snprintf (abort_err, sizeof abort_err, "%s", get_error ());
       set_error (0, "%s; and cleaning the destination failed: %s (left "
-                 "there: migration %s%s%s%s%s)", why, get_error (), s->id,
+                 "there: migration %s%s%s%s%s)", why, abort_err, s->id,
                  vd ? ", " : "", vd ? vd : "", rd ? ", " : "", rd ? rd : "");
       return MIG_FAILED_LEFTOVERS;
     }

@@ -51,6 +51,8 @@ struct source {
   bool dest_queued;             /* last refusal said "queued" */
   bool shared;                  /* some disk is on shared storage */
   json_t *journal;              /* source-journal.c (NULL: no run dir) */
+  uint64_t stall_bytes;         /* memory sent at stall_since */
+  int64_t stall_since;          /* ms; 0: not sampled yet */
 };
 
 /* source-journal.c: the crash-safe journal in RUN_DIR/ID/state.json.
