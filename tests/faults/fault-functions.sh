@@ -141,7 +141,8 @@ fault_na ()
 #   then stopped and its files removed, for the next cells.
 fault_moved ()
 {
-  pid_alive "$(cat "$SRC_VM/qemu.pid")" && fail "the source QEMU still runs"
+  pid_alive "$(cat "$SRC_VM/qemu.pid" 2>/dev/null)" &&
+    fail "the source QEMU still runs"
   [ -e "$SRC_IMG" ] && fail "the source image was not deleted"
   mig_verify_moved "$SRC_VM" "$DST_RUN/$VM_NAME" \
     "$DST_STORAGE/$VM_NAME/disk0.qcow2" 5
