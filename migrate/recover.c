@@ -30,6 +30,7 @@
 
 #define API_TIMEOUT 60000
 #define FINISH_TIMEOUT 180000
+#define CONNECT_TRIES 5
 
 /* One migration being recovered. */
 struct rec {
@@ -175,6 +176,27 @@ source_gone (struct rec *r)
   }
 }
 
+/* Connect to the source QEMU's monitor.  A QEMU whose monitor was busy
+ * with a command of the dead vmferry (waiting on a dead link, say) may
+ * answer late, and may then send that command's reply to the next
+ * client: try a few times.
+ */
+static struct qmp *
+connect_source (const char *qmp, pid_t pid)
+{
+  struct qmp *q = NULL;
+  int i;
+
+  for (i = 0; i < CONNECT_TRIES && q == NULL; i++) {
+    if (i > 0)
+      sleep (2);
+    q = qmp_connect (qmp, 5000);
+    if (q == NULL && !pid_alive (pid))
+      break;
+  }
+  return q;
+}
+
 static void
 decide (struct rec *r)
 {
@@ -182,7 +204,7 @@ decide (struct rec *r)
   pid_t vm_pid = json_integer_value (json_object_get (r->j, "vm_pid"));
   enum rec_migration m;
 
-  r->q = qmp_connect (qmp, 5000);
+  r->q = connect_source (qmp, vm_pid);
   if (r->q == NULL && pid_alive (vm_pid)) {
     prefix_error ("the source QEMU (pid %d) runs but its monitor %s does "
                   "not answer", (int) vm_pid, qmp);

@@ -128,6 +128,16 @@ fault_cell ()
   echo "cell $FAULT/$_phase: VM on $_where ($_how)"
 }
 
+# fault_all_phases EXPECTED_HOST: fault_cell for every phase, with a new
+#   VM after a cell that moved the last one.
+fault_all_phases ()
+{
+  for _ph in $FAULT_PHASES; do
+    [ "$ON_SOURCE" = yes ] || fault_new_vm
+    fault_cell "$_ph" "$1"
+  done
+}
+
 # fault_na PHASE WHY: a cell that does not apply, printed with why.
 fault_na ()
 {

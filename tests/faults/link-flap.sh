@@ -25,9 +25,6 @@ fault_restore ()
 }
 
 fault_setup
-for phase in $FAULT_PHASES; do
-  [ "$ON_SOURCE" = yes ] || fault_new_vm
-  fault_cell "$phase" any
-done
+fault_all_phases any
 fault_finish
 exit 0
