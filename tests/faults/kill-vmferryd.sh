@@ -21,9 +21,10 @@ fault_restore ()
   mig_start_vmferryd
   grep 'recovery:' "$TEST_DIR/vmferryd.log"
   # A skeleton existed from the bulk copy on: the restarted agent must
-  # have rolled it back (or, after the move, kept the VM).  (Its QEMU
-  # may have ended by itself meanwhile: rec_dest_clean checks that no
-  # QEMU is left either way.)
+  # have rolled it back (or, after the move, kept the VM).  Its QEMU
+  # may have ended by itself meanwhile: a QEMU started with -incoming
+  # exits when its incoming migration fails (vmferry's rollback cancels
+  # it); rec_dest_clean checks that no QEMU is left either way.
   case $1 in
     setup|cleanup) ;;
     *) grep -q "recovery: migration $MIG_ID (VM $VM_NAME) was not finished: rolled back (.*files removed)$" \
