@@ -272,10 +272,15 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host,
   if (mig_dest_journal_write (d, j, "preparing") == -1)
     return 500;
   j->qmp = qmp_connect (qmp, QMP_TIMEOUT);
-  if (j->qmp == NULL ||
-      (n.nbd_port = mig_free_port (host)) == -1 ||
-      (n.migration_port = mig_free_port (host)) == -1 ||
-      mig_skeleton_setup (j->qmp, &n, j->vm) == -1)
+  if (j->qmp == NULL || (n.nbd_port = mig_free_port (host)) == -1)
+    return 500;
+  /* The first port is free again once probed: the second probe may
+   * return it too (seen: migrate-incoming then found it in use).
+   */
+  do
+    n.migration_port = mig_free_port (host);
+  while (n.migration_port == n.nbd_port);
+  if (n.migration_port == -1 || mig_skeleton_setup (j->qmp, &n, j->vm) == -1)
     return 500;
   j->prepared = json_pack ("{s:s, s:s, s:i, s:i, s:s?, s:o, s:s, s:s}",
                            "id", j->id, "host", host, "nbd_port", n.nbd_port,

@@ -395,8 +395,9 @@ finish (struct source *s)
     /* No answer: the destination may or may not have resumed it. */
     prefix_error ("the destination did not answer after the switchover; "
                   "the VM is paused on the source and may be running on "
-                  "%s: check there before resuming it here",
-                  s->p->dest_name ? s->p->dest_name : s->p->host);
+                  "%s: run vmferry recover %s once it answers (it "
+                  "decides; never resume both)",
+                  s->p->dest_name ? s->p->dest_name : s->p->host, s->id);
     return MIG_UNCERTAIN;
   }
   /* The destination answered that it did not resume the VM: the paused

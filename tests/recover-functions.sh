@@ -3,6 +3,20 @@
 # VMFERRY_TEST_HOLD (vmferry(1)) to stop vmferry or vmferryd at a known
 # point, inject a fault there, and check the outcome.
 
+# rec_wait_for FILE PATTERN PID WHAT: wait until FILE has a line
+#   matching PATTERN (grep) while PID runs; fail saying WHAT otherwise.
+rec_wait_for ()
+{
+  for _i in $(seq 1200); do
+    grep -q "$2" "$1" && return 0
+    pid_alive "$3" || break
+    sleep 0.1
+  done
+  grep -q "$2" "$1" && return 0
+  cat "$1"
+  fail "$4"
+}
+
 # rec_migrate_held POINT [ARG...]: start "vmferry migrate SRC_VM
 #   --storage-engine vmferry" in SRC_NS (ARGs added) held at POINT, wait
 #   until it waits there.  Sets MIG_PID, MIG_ID; output in
@@ -20,13 +34,8 @@ rec_migrate_held ()
     > "$MIG_OUT" 2>&1 &
   MIG_PID=$!
   cleanup_fn "kill -9 $MIG_PID 2>/dev/null"
-  for _i in $(seq 1200); do
-    grep -q "test hold: at $_point," "$MIG_OUT" && break
-    pid_alive "$MIG_PID" || break
-    sleep 0.1
-  done
-  grep -q "test hold: at $_point," "$MIG_OUT" ||
-    { cat "$MIG_OUT"; fail "vmferry did not reach $_point"; }
+  rec_wait_for "$MIG_OUT" "test hold: at $_point," "$MIG_PID" \
+    "vmferry did not reach $_point"
   MIG_ID=$(grep -o 'migration [0-9a-f]\{16\}' "$MIG_OUT" | head -n 1 |
              cut -d' ' -f2)
   [ -n "$MIG_ID" ] || { cat "$MIG_OUT"; fail "no migration id"; }

@@ -20,16 +20,21 @@ fault_before_agent ()
     fail "cannot mount a tmpfs on $DST_STORAGE"
   cleanup_fn "umount '$DST_STORAGE'"
 }
+# The skeleton may write while the root is being filled: take most of
+# it at once, then write zeroes until the file system says it is full.
 fault_inject ()
 {
-  _avail=$(df -B1 --output=avail "$DST_STORAGE" | tail -n 1)
-  fallocate -l "$_avail" "$DST_STORAGE/.filler" ||
-    fail "cannot fill $DST_STORAGE"
-  echo "storage root full: $(df -h --output=avail "$DST_STORAGE" | tail -n 1) left"
+  _avail=$(df -B1 --output=avail "$DST_STORAGE" | tail -n 1 | tr -d ' ')
+  [ "$_avail" -gt 1048576 ] &&
+    fallocate -l $((_avail - 1048576)) "$DST_STORAGE/.filler"
+  dd if=/dev/zero of="$DST_STORAGE/.filler2" bs=4k 2>/dev/null
+  _avail=$(df -B1 --output=avail "$DST_STORAGE" | tail -n 1 | tr -d ' ')
+  [ "$_avail" = 0 ] || fail "cannot fill $DST_STORAGE ($_avail bytes left)"
+  echo "storage root full"
 }
 fault_restore ()
 {
-  rm -f "$DST_STORAGE/.filler"
+  rm -f "$DST_STORAGE/.filler" "$DST_STORAGE/.filler2"
 }
 
 fault_setup
