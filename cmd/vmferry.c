@@ -35,6 +35,7 @@ usage (FILE *fp)
 "                  [other options of migrate]\n"
 "  vmferry status [ID] [--json] [--run-dir DIR]\n"
 "  vmferry cancel ID [--run-dir DIR]\n"
+"  vmferry recover [ID] [--run-dir DIR] [--tls-dir DIR] [--json]\n"
 "  vmferry check VM --to ADDR[:PORT] [--tls-dir DIR] [--vm-dir DIR] [--json]\n"
 "  vmferry migrate VM --to ssh://[USER@]HOST[:PORT] [--ssh-option OPT]...\n"
 "                  [--ssh-vmferryd PATH] [--ssh-storage-root DIR]\n"
@@ -63,6 +64,11 @@ usage (FILE *fp)
 "socket are in --run-dir (default %s)/ID, where\n"
 "vmferry status and vmferry cancel find it.  Cancel works until the\n"
 "switchover begins and leaves the VM running on the source.\n"
+"vmferry recover finishes or rolls back every migration in --run-dir\n"
+"whose vmferry died (journal still open), so that the VM runs on exactly\n"
+"one host; --tls-dir defaults to the one the migration used.  It exits\n"
+"0 when each is rolled back or moved, 4 when leftovers remain (run it\n"
+"again), 5 when the outcome is uncertain (nothing changed for it).\n"
 "\n"
 "Exit codes: 0 migrated; 1 usage error; 2 refused, nothing was done;\n"
 "3 failed, source VM still running, destination cleaned; 4 failed,\n"
@@ -139,6 +145,7 @@ struct args {
   char **disks;                 /* --offline --disk PATH... */
   int days;
   bool cancel;                  /* vmferry cancel */
+  bool tls_given;               /* --tls-dir was on the command line */
   unsigned parallel;            /* migrations at once (several VMs) */
   bool keep_going;              /* --continue after a failure */
 };
@@ -172,7 +179,7 @@ parse (int argc, char **argv, struct args *a)
   while ((c = getopt_long (argc, argv, "vhV", long_options, NULL)) != -1) {
     switch (c) {
     case OPT_TO: a->to = optarg; break;
-    case OPT_TLS_DIR: a->mp.tls_dir = optarg; break;
+    case OPT_TLS_DIR: a->mp.tls_dir = optarg, a->tls_given = true; break;
     case OPT_VM_DIR: a->mp.vm_dir = optarg; break;
     case OPT_ENGINE: a->engine = optarg; break;
     case OPT_KEEP: a->mp.keep_source = true; break;
@@ -411,6 +418,22 @@ do_status (struct args *a, const char *id)
   return r == -1 ? 1 : 0;
 }
 
+/* vmferry recover [ID]: exit code as mig_recover(). */
+static int
+do_recover (struct args *a, const char *id)
+{
+  struct mig_recover_params rp = {
+    .run_dir = a->mp.run_dir, .id = id, .json = a->mp.json, .out = stdout,
+    .tls_dir = a->tls_given ? a->mp.tls_dir : NULL,
+  };
+  enum mig_result r = mig_recover (&rp);
+
+  if (r != MIG_OK)
+    fprintf (stderr, "vmferry: recover: %s: %s\n", mig_result_text (r),
+             get_error ());
+  return r;
+}
+
 static int
 do_pki (struct args *a, int argc, char **argv)
 {
@@ -465,6 +488,8 @@ main (int argc, char **argv)
     r = do_status (&a, argc - optind == 2 ? argv[optind + 1] : NULL);
   else if (strcmp (argv[optind], "cancel") == 0 && argc - optind == 2)
     a.cancel = true, r = do_status (&a, argv[optind + 1]);
+  else if (strcmp (argv[optind], "recover") == 0 && argc - optind <= 2)
+    r = do_recover (&a, argc - optind == 2 ? argv[optind + 1] : NULL);
   else if (strcmp (argv[optind], "pki") == 0)
     r = do_pki (&a, argc - optind - 1, argv + optind + 1);
   else {

@@ -210,6 +210,7 @@ static int
 run (struct args *a)
 {
   struct mig_dest *d;
+  char *const *notes;
   CLEANUP_FREE char *addr = NULL;
   int sfd = cmd_signal_fd ();
 
@@ -220,6 +221,8 @@ run (struct args *a)
   d = mig_dest_start (&a->dp);
   if (d == NULL)
     return -1;
+  for (notes = mig_dest_recovered (d); notes && *notes; notes++)
+    printf ("vmferryd: recovery: %s\n", *notes);
   printf ("vmferryd: listening on %s port %d (storage %s, run %s)\n",
           addr, mig_dest_port (d), a->dp.storage_root, a->dp.run_root);
   fflush (stdout);

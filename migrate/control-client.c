@@ -57,6 +57,10 @@ print_line (FILE *out, json_t *st)
              (json_object_get (res, "result")));
   else if (!pid_alive (pid))
     fprintf (out, "  (vmferry process %d is gone)", (int) pid);
+  if (!pid_alive (pid) && json_is_true (json_object_get
+                                        (json_object_get (st, "journal"),
+                                         "open")))
+    fprintf (out, "  needs vmferry recover");
   fputc ('\n', out);
 }
 

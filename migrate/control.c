@@ -2,7 +2,9 @@
  *
  *   RUN_DIR/ID/state.json    the migration's latest events, one object
  *                            per event kind plus pid, id, vm, phase;
- *                            rewritten atomically (rename) as it goes
+ *                            rewritten atomically (rename) as it goes;
+ *                            its "journal" object (source-journal.c) is
+ *                            what vmferry recover needs after a crash
  *   RUN_DIR/ID/control.sock  one request line per connection:
  *                            "cancel" -> "ok cancelling" | "error ..."
  *                            "status" -> state.json's object
@@ -41,20 +43,21 @@ struct src_control {
   int64_t last_write;           /* ms */
 };
 
-/* Write the state file (lock held). */
-static void
+/* Write the state file (lock held), durably: it is the journal that
+ * vmferry recover reads after a crash.
+ */
+static int
 write_state_locked (struct src_control *c)
 {
-  CLEANUP_FREE char *tmp = xasprintf ("%s.tmp", c->state_path);
-  FILE *f;
+  CLEANUP_FREE char *text = json_dumps (c->state, JSON_INDENT (2));
+  CLEANUP_FREE char *line = text ? xasprintf ("%s\n", text) : NULL;
 
-  if (tmp == NULL || (f = fopen (tmp, "w")) == NULL)
-    return;
-  json_dumpf (c->state, f, JSON_INDENT (2));
-  fputc ('\n', f);
-  if (fclose (f) == 0)
-    rename (tmp, c->state_path);
   c->last_write = now_ms ();
+  if (line == NULL) {
+    set_error (0, "cannot format %s", c->state_path);
+    return -1;
+  }
+  return write_file_durable (c->state_path, line, strlen (line));
 }
 
 /* progress.h sink: keep the latest event of each kind. */
@@ -161,7 +164,8 @@ src_control_start (const char *run_dir, const char *id, const char *vm,
       pipe2 (c->stop_pipe, O_CLOEXEC) == -1 ||
       (c->listen_fd = listen_unix (c->sock_path)) == -1)
     goto err;
-  write_state_locked (c);
+  if (write_state_locked (c) == -1)
+    goto err;
   if (pthread_create (&c->thread, NULL, control_thread, c) != 0) {
     set_error (0, "cannot start the control thread");
     goto err;
@@ -175,6 +179,20 @@ src_control_start (const char *run_dir, const char *id, const char *vm,
     set_error (errno, "%s", c->dir ? c->dir : run_dir);
   src_control_stop (c);
   return NULL;
+}
+
+int
+src_control_journal (struct src_control *c, json_t *journal)
+{
+  if (c == NULL)
+    return 0;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
+  json_object_set_new (c->state, "journal", json_deep_copy (journal));
+  if (write_state_locked (c) == -1) {
+    prefix_error ("migration journal");
+    return -1;
+  }
+  return 0;
 }
 
 int

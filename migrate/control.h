@@ -4,6 +4,8 @@
 #ifndef VMFERRY_MIGRATE_CONTROL_H
 #define VMFERRY_MIGRATE_CONTROL_H
 
+#include <jansson.h>
+
 struct src_control;
 struct progress;
 
@@ -12,6 +14,11 @@ struct progress;
  */
 struct src_control *src_control_start (const char *run_dir, const char *id,
                                        const char *vm, struct progress *pr);
+
+/* Store the journal object (copied) in the state file, durably, now.
+ * 0 when c is NULL; -1 + set_error if it could not be written.
+ */
+int src_control_journal (struct src_control *c, json_t *journal);
 
 /* Readable once a cancel was accepted (-1 when c is NULL). */
 int src_control_cancel_fd (struct src_control *c);

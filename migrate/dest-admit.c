@@ -116,6 +116,14 @@ mig_dest_job_end (struct mig_dest *d, struct dest_job *j,
                   enum job_state state)
 {
   j->state = state;
+  /* An aborted migration leaves no trace; a finished one stays on
+   * record (dest-journal.c).
+   */
+  if (state == JOB_ABORTED)
+    mig_dest_journal_remove (d, j);
+  else if (state == JOB_RUNNING &&
+           mig_dest_journal_write (d, j, "running") == -1)
+    debug ("journal: %s", get_error ());
   if (j->holds_slot) {
     j->holds_slot = false;
     mig_dest_slot_put (d);

@@ -143,10 +143,20 @@ mig_dest_finish (void *opaque, const struct api_request *req,
     return mig_dest_error (reply, 409, "migration is not prepared");
   }
   if (j->state == JOB_PREPARED) {
-    status = finish_job (j, rs == NULL || json_is_true (rs), &resumed);
+    /* From here a crash may leave the VM running: the journal must say
+     * so first (a restarted vmferryd then asks the skeleton).
+     */
+    if (mig_dest_journal_write (d, j, "finishing") == -1)
+      status = 500;
+    else {
+      test_hold ("vmferryd", "finish");
+      status = finish_job (j, rs == NULL || json_is_true (rs), &resumed);
+    }
     if (status != 0) {
       char msg[1024];
       snprintf (msg, sizeof msg, "%s", get_error ());
+      if (mig_dest_journal_write (d, j, "prepared") == -1)
+        debug ("journal: %s", get_error ());
       pthread_mutex_unlock (&j->lock);
       return mig_dest_error (reply, status, msg);
     }

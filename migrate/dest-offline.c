@@ -263,6 +263,10 @@ mig_dest_offline_finish (struct mig_dest *d, struct dest_job *j,
     }
     remove_nbd_files (j);
     mig_dest_job_end (d, j, JOB_STORED);
+    /* The images are the user's now: a restarted vmferryd must not
+     * roll this move back (the source deletes its files on our reply).
+     */
+    mig_dest_journal_remove (d, j);
     mig_dest_job_ended (d);
   }
   *reply = stored_reply (j, argv_file);

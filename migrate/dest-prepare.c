@@ -142,7 +142,7 @@ plan_job (struct mig_dest *d, struct dest_job *j, const char *vm_dir,
  * an HTTP status.
  */
 static int
-create_images (struct dest_job *j)
+create_images (struct mig_dest *d, struct dest_job *j)
 {
   size_t i;
 
@@ -156,12 +156,14 @@ create_images (struct dest_job *j)
     if (!mig_disk_copied (k))
       continue;
     snprintf (size, sizeof size, "%" PRIu64, k->virtual_size);
+    /* Journaled before it exists: a crash then leaves nothing unknown. */
+    if (strv_push (&j->images, k->dest_path) == -1 ||
+        mig_dest_journal_write (d, j, "preparing") == -1)
+      return 500;
     if (run_capture (argv, &out) != 0) {
       set_error (0, "qemu-img create %s: %s", k->dest_path, out ? out : "");
       return 500;
     }
-    if (strv_push (&j->images, k->dest_path) == -1)
-      return 500;
   }
   return 0;
 }
@@ -268,19 +270,30 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host,
                                 .multifd = relay ? multifd : 0 };
 
   if ((argv = skeleton_argv (j, &pidfile, &qmp)) == NULL ||
+      (j->pidfile = strdup (pidfile)) == NULL ||
+      (j->qmp_path = strdup (qmp)) == NULL ||
+      mig_dest_journal_write (d, j, "preparing") == -1 ||
       (j->qemu_pid = mig_skeleton_spawn (argv, pidfile)) == -1) {
     j->qemu_pid = 0;
     return 500;
   }
+  if (mig_dest_journal_write (d, j, "preparing") == -1)
+    return 500;
   if (relay && (relay_sock = xasprintf ("%s/vmferry-migration.sock",
                                         j->run_dir)) == NULL)
     return 500;
   n.relay_sock = relay_sock;
   j->qmp = qmp_connect (qmp, QMP_TIMEOUT);
-  if (j->qmp == NULL ||
-      (n.nbd_port = mig_free_port (host)) == -1 ||
-      (!relay && (n.migration_port = mig_free_port (host)) == -1) ||
-      mig_skeleton_setup (j->qmp, &n, j->vm) == -1)
+  if (j->qmp == NULL || (n.nbd_port = mig_free_port (host)) == -1)
+    return 500;
+  /* The first port is free again once probed: the second probe may
+   * return it too (seen: migrate-incoming then found it in use).
+   */
+  if (!relay)
+    do
+      n.migration_port = mig_free_port (host);
+    while (n.migration_port == n.nbd_port);
+  if (n.migration_port == -1 || mig_skeleton_setup (j->qmp, &n, j->vm) == -1)
     return 500;
   j->prepared = json_pack ("{s:s, s:s, s:i, s:s?, s:o, s:s, s:s}",
                            "id", j->id, "host", host, "nbd_port", n.nbd_port,
@@ -385,7 +398,9 @@ prepare_job (struct mig_dest *d, struct dest_job *j, const char *host,
   if ((j->vm_dir = make_vm_dir (vm_dir)) == NULL ||
       (j->run_dir = make_vm_dir (run_dir)) == NULL)
     return 409;
-  status = create_images (j);
+  if (mig_dest_journal_write (d, j, "preparing") == -1)
+    return 500;
+  status = create_images (d, j);
   if (status == 0 && j->offline)
     status = mig_dest_offline_start (d, j, host);
   else if (status == 0)
@@ -461,6 +476,8 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
     return mig_dest_error (reply, status, msg);
   }
   j->state = JOB_PREPARED;
+  if (mig_dest_journal_write (d, j, "prepared") == -1)
+    debug ("journal: %s", get_error ());  /* "preparing" rolls back too */
   *reply = json_incref (j->prepared);
   pthread_mutex_unlock (&j->lock);
   return 200;

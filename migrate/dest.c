@@ -189,12 +189,14 @@ mig_dest_start (const struct mig_dest_params *p)
   pthread_mutex_init (&d->lock, NULL);
   pthread_mutex_init (&d->probe_lock, NULL);
   pthread_cond_init (&d->slot_cond, NULL);
+  pthread_mutex_init (&d->journal_lock, NULL);
   d->ended_pipe[0] = d->ended_pipe[1] = -1;
   sp.opaque = d;
   if (check_dir ("storage root", p->storage_root) == -1 ||
       check_dir ("run root", p->run_root) == -1 ||
       (d->qemu_version = mig_qemu_binary_version (p->qemu)) == -1 ||
       (d->cpu_vendor = mig_host_cpu_vendor ()) == NULL ||
+      mig_dest_recover (d) == -1 ||
       pipe2 (d->ended_pipe, O_CLOEXEC) == -1 ||
       (d->srv = api_server_start (&sp)) == NULL) {
     if (get_error ()[0] == '\0')
@@ -241,14 +243,16 @@ mig_dest_stop (struct mig_dest *d)
   api_server_stop (d->srv);
   for (j = d->jobs; j; j = next) {
     next = j->next;
-    if (j->state != JOB_RUNNING && j->state != JOB_STORED)
-      mig_dest_job_cleanup (j);
-    else
+    if (j->state == JOB_RUNNING || j->state == JOB_STORED)
       qmp_close (j->qmp);
+    else if (mig_dest_job_cleanup (j) == 0 && j->state != JOB_ABORTED)
+      mig_dest_journal_remove (d, j);
     mig_dest_channel_stop (j);
     mig_vm_free (j->vm);
     mig_rewritten_clear (&j->rw);
     json_decref (j->prepared);
+    free (j->pidfile);
+    free (j->qmp_path);
     pthread_mutex_destroy (&j->lock);
     free (j->id);
     free (j);
@@ -261,6 +265,8 @@ mig_dest_stop (struct mig_dest *d)
   json_decref (d->probe[0]);
   json_decref (d->probe[1]);
   pthread_mutex_destroy (&d->probe_lock);
+  pthread_mutex_destroy (&d->journal_lock);
+  strv_free (d->recovered);
   pthread_mutex_destroy (&d->lock);
   free (d);
 }

@@ -28,6 +28,8 @@ struct dest_job {
   struct dest_channel *channel; /* data channel receiver, or NULL */
   bool offline;                 /* an offline move (dest-offline.c) */
   pid_t *nbd;                   /* offline: our qemu-nbd per disk (0: none) */
+  char *pidfile;                /* the skeleton's pidfile (journal) */
+  char *qmp_path;               /* vmferry's monitor of the skeleton */
 };
 
 struct mig_dest {
@@ -44,7 +46,20 @@ struct mig_dest {
   pthread_cond_t slot_cond;     /* a slot or the queue's head changed */
   unsigned active;              /* admitted jobs not ended yet */
   struct dest_waiter *waiters;  /* queued prepares, FIFO */
+  pthread_mutex_t journal_lock; /* the journal directory (dest-journal.c) */
+  char **recovered;             /* notes of the start-up recovery */
 };
+
+/* dest-journal.c: the crash-safe journal of incoming migrations.
+ * write records job j in state ("preparing", "prepared", "finishing",
+ * "running"), durably, before returning (-1 + set_error); remove drops
+ * the entry of an aborted job.  recover settles every entry at start-up
+ * (before the API listens) and fills d->recovered.
+ */
+int mig_dest_journal_write (struct mig_dest *d, struct dest_job *j,
+                            const char *state);
+void mig_dest_journal_remove (struct mig_dest *d, struct dest_job *j);
+int mig_dest_recover (struct mig_dest *d);
 
 /* dest-admit.c: take a slot for a new incoming migration: 0, or an
  * HTTP status with *reply set (503: busy; "queued": true to ask again).

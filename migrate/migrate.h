@@ -131,6 +131,23 @@ int mig_status (const char *run_dir, const char *id, bool json, FILE *out);
  */
 int mig_cancel (const char *run_dir, const char *id, FILE *out);
 
+/* vmferry recover: finish or roll back the migrations whose journal in
+ * run_dir is still open and whose vmferry is gone (recover.c has the
+ * rule).  One line (or JSON object) per migration looked at on out.
+ * Returns the worst outcome: MIG_OK (each one rolled back, moved, or
+ * nothing to do), MIG_FAILED_LEFTOVERS (the VM runs on one host, but
+ * something is left: run it again), MIG_UNCERTAIN (nothing changed for
+ * that one: inspect both hosts).
+ */
+struct mig_recover_params {
+  const char *run_dir;
+  const char *id;               /* only this migration (NULL: all) */
+  const char *tls_dir;          /* NULL: the one the migration used */
+  bool json;
+  FILE *out;
+};
+enum mig_result mig_recover (const struct mig_recover_params *p);
+
 #define MIG_DEFAULT_MAX_INCOMING 2
 
 /* Migrate every VM of vms (NULL-terminated), at most parallel at once,
@@ -168,6 +185,11 @@ struct mig_dest;
 
 /* Check the roots and QEMU, start the HTTPS API. */
 struct mig_dest *mig_dest_start (const struct mig_dest_params *p);
+
+/* What the start-up recovery did (dest-journal.c): one note per
+ * migration it settled, NULL-terminated (may be NULL).
+ */
+char *const *mig_dest_recovered (struct mig_dest *d);
 
 /* The port the API listens on. */
 int mig_dest_port (struct mig_dest *d);

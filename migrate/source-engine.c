@@ -85,6 +85,9 @@ export_sources (struct src_engine *g)
     return -1;
   }
   sock = xasprintf ("%s/nbd.sock", g->dir);
+  if (src_journal_add (s, "dir", g->dir) == -1 ||
+      src_journal_add (s, "nbd-server", sock ? sock : "") == -1)
+    return -1;
   if (sock == NULL ||
       cmd (s, "nbd-server-start", "{s:{s:s, s:{s:s}}}", "addr", "type",
            "unix", "data", "path", sock) == -1) {
@@ -99,7 +102,8 @@ export_sources (struct src_engine *g)
     snprintf (id, sizeof id, "vmferry-src-%zu", e->idx);
     snprintf (e->src_uri, sizeof e->src_uri, "nbd+unix:///%s?socket=%s",
               id, sock);
-    if (cmd (s, "block-export-add", "{s:s, s:s, s:s, s:s, s:b}", "type",
+    if (src_journal_add (s, "export", id) == -1 ||
+        cmd (s, "block-export-add", "{s:s, s:s, s:s, s:s, s:b}", "type",
              "nbd", "id", id, "node-name", e->d->id, "name", id,
              "writable", 0) == -1)
       return -1;
@@ -114,9 +118,13 @@ add_bitmaps (struct src_engine *g)
   size_t i;
 
   for (i = 0; i < g->n; i++) {
-    char bm[48];
+    char bm[48], rec[160];
     bitmap_name (&g->disks[i], 0, bm, sizeof bm);
-    if (cmd (g->s, "block-dirty-bitmap-add", "{s:s, s:s, s:i}", "node",
+    /* Every generation of this disk's bitmap: NODE/vmferry-bm-IDX- */
+    snprintf (rec, sizeof rec, "%s/%.*s", g->disks[i].d->id,
+              (int) (strrchr (bm, '-') - bm + 1), bm);
+    if (src_journal_add (g->s, "bitmap", rec) == -1 ||
+        cmd (g->s, "block-dirty-bitmap-add", "{s:s, s:s, s:i}", "node",
              g->disks[i].d->id, "name", bm, "granularity", BLOCK_SIZE) == -1)
       return -1;
     g->disks[i].bitmap = true;
@@ -467,6 +475,7 @@ src_engine_start (struct source *s)
     dest_uri (g, &g->disks[i]);
     g->total += g->disks[i].d->virtual_size;
   }
+  src_hold ("storage");
   for (i = 0; i < g->n; i++)                    /* bulk copy */
     if (copy_round (g, &g->disks[i], true) == -1 ||
         src_cancel_requested (s))
@@ -477,6 +486,7 @@ src_engine_start (struct source *s)
   if (src_storage_start (s, "none") == -1 ||
       src_storage_wait_ready (s) == -1)
     return -1;
+  src_hold ("mirroring");
   for (i = 0; i < g->n; i++) {
     storage_rounds_mirroring_on (&g->disks[i].rounds);
     if (rotate (g, &g->disks[i]) == -1)         /* ends the bulk round */

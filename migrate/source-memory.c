@@ -15,6 +15,11 @@
  */
 #define MAX_BANDWIDTH (10LL << 30)
 
+/* QEMU's migration socket has no timeout of its own: a pre-copy that
+ * moves no byte for this long is stuck (a dead link) and is cancelled.
+ */
+#define STALL_MS 60000
+
 static bool
 str_in (const char *s, const char *const *list)
 {
@@ -75,8 +80,7 @@ setup (struct source *s)
   json_decref (r);
   if (r == NULL)
     return -1;
-  s->stage = SRC_MIGRATING;
-  return 0;
+  return src_journal_stage (s, SRC_MIGRATING);
 }
 
 /* Record the source's STOP time (start of the guest's downtime). */
@@ -89,6 +93,25 @@ note_stop (struct source *s)
   if (ev)
     s->stop_time = json_integer_value (json_object_get (ts, "seconds")) +
       json_integer_value (json_object_get (ts, "microseconds")) / 1e6;
+}
+
+/* -1 + set_error once ram.transferred has not grown for STALL_MS. */
+static int
+check_stall (struct source *s, json_t *info)
+{
+  uint64_t t = json_integer_value
+    (json_object_get (json_object_get (info, "ram"), "transferred"));
+
+  if (s->stall_since == 0 || t != s->stall_bytes) {
+    s->stall_bytes = t;
+    s->stall_since = now_ms ();
+    return 0;
+  }
+  if (now_ms () - s->stall_since < STALL_MS)
+    return 0;
+  set_error (0, "the memory migration sent nothing for %d s (is the link "
+             "down?)", STALL_MS / 1000);
+  return -1;
 }
 
 /* Run pre-copy until the source pauses at pre-switchover. */
@@ -114,7 +137,7 @@ src_memory_run (struct source *s)
     s->migrate_info = info;
     if (json_object_get (info, "ram"))
       progress_memory (&s->pr, info);
-    if (src_converge_sample (s, info) == -1)
+    if (src_converge_sample (s, info) == -1 || check_stall (s, info) == -1)
       return -1;
   }
   note_stop (s);
@@ -126,8 +149,7 @@ src_memory_run (struct source *s)
     set_error (0, "memory migration %s%s%s", st, e ? ": " : "", e ? e : "");
     return -1;
   }
-  s->stage = SRC_SWITCHOVER;
-  return 0;
+  return src_journal_stage (s, SRC_SWITCHOVER);
 }
 
 /* Release the paused source to send its final state; wait for the end. */
@@ -155,7 +177,11 @@ src_memory_continue (struct source *s)
                e ? ": " : "", e ? e : "");
     return -1;
   }
-  s->stage = SRC_COMPLETED;
+  /* Recorded for vmferry recover; the source QEMU itself also says
+   * "completed" if this write is lost.
+   */
+  if (src_journal_stage (s, SRC_COMPLETED) == -1)
+    debug ("journal: %s", get_error ());
   return 0;
 }
 

@@ -61,6 +61,8 @@ src_relay_start (struct source *s)
     s->relay_dir[0] = '\0';
     return -1;
   }
+  if (src_journal_add (s, "dir", s->relay_dir) == -1)
+    return -1;
   if ((path = xasprintf ("%s/migration.sock", s->relay_dir)) == NULL)
     return -1;
   p.path = path;

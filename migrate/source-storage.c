@@ -61,6 +61,9 @@ src_storage_start (struct source *s, const char *sync)
       continue;
     snprintf (node, sizeof node, "vmferry-nbd-%zu", i);
     snprintf (job, sizeof job, "vmferry-mirror-%zu", i);
+    if (src_journal_add (s, "node", node) == -1 ||
+        src_journal_add (s, "job", job) == -1)
+      return -1;
     r = src_cmd (s, "blockdev-add",
                  "{s:s, s:s, s:{s:s, s:s, s:s}, s:s, s:s}",
                  "driver", "nbd", "node-name", node,

@@ -191,7 +191,7 @@ prepare_lost (struct source *s)
   status = api_client_call (s->api, "POST", "/v1/abort", body, &reply,
                             API_TIMEOUT);
   if (status != 200 && status != 404)
-    s->stage = SRC_PREPARED;      /* it may hold a skeleton: say so */
+    src_journal_stage (s, SRC_PREPARED); /* it may hold a skeleton */
   set_error (0, "%s", why);
   return -1;
 }
@@ -256,7 +256,8 @@ prepare (struct source *s)
   if (s->prepared == NULL)
     return -1;
   s->dhost = json_string_value (json_object_get (s->prepared, "host"));
-  s->stage = SRC_PREPARED;
+  if (src_journal_stage (s, SRC_PREPARED) == -1)
+    return -1;
   if (s->dhost)
     progress_note (&s->pr, "migration network: disk and memory data go to "
                    "%s%s%s%s%s", s->dhost,
@@ -277,6 +278,8 @@ add_tls (struct source *s)
    * side's object of the same id.
    */
   json_decref (src_cmd (s, "object-del", "{s:s}", "id", MIG_TLS_ID));
+  if (src_journal_add (s, "tls", MIG_TLS_ID) == -1)
+    return -1;
   if (s->p->psk)
     r = src_cmd (s, "object-add", "{s:s, s:s, s:s, s:s, s:s}",
                  "qom-type", "tls-creds-psk", "id", MIG_TLS_ID,
@@ -325,13 +328,19 @@ rollback (struct source *s)
   if (s->stage >= SRC_PREPARED) {
     json_auto_t *body = json_pack ("{s:s}", "id", s->id);
     reply = call_dest (s, "/v1/abort", body, API_TIMEOUT, &status);
-    if (reply == NULL) {
+    /* 404: the agent does not know the migration (it was restarted and
+     * rolled it back itself): nothing is left there.
+     */
+    if (reply == NULL && status != 404) {
       const char *vd = json_string_value (json_object_get (s->prepared,
                                                            "vm_dir"));
       const char *rd = json_string_value (json_object_get (s->prepared,
                                                            "run_dir"));
+      char abort_err[512];
+      /* get_error() is the buffer set_error() writes: copy it first. */
+      snprintf (abort_err, sizeof abort_err, "%s", get_error ());
       set_error (0, "%s; and cleaning the destination failed: %s (left "
-                 "there: migration %s%s%s%s%s)", why, get_error (), s->id,
+                 "there: migration %s%s%s%s%s)", why, abort_err, s->id,
                  vd ? ", " : "", vd ? vd : "", rd ? ", " : "", rd ? rd : "");
       return MIG_FAILED_LEFTOVERS;
     }
@@ -355,19 +364,22 @@ finish (struct source *s)
   int status;
 
   progress_phase (&s->pr, "resume", "destination resumes the VM");
+  src_hold ("resume");
   reply = call_dest (s, "/v1/finish", body, FINISH_TIMEOUT, &status);
   if (reply) {
     json_object_update (s->prepared, reply);
     json_decref (reply);
-    s->stage = SRC_MOVED;
+    if (src_journal_stage (s, SRC_MOVED) == -1)
+      debug ("journal: %s", get_error ());  /* recover asks vmferryd */
     return MIG_OK;
   }
   if (status == -1) {
     /* No answer: the destination may or may not have resumed it. */
     prefix_error ("the destination did not answer after the switchover; "
                   "the VM is paused on the source and may be running on "
-                  "%s: check there before resuming it here",
-                  s->p->dest_name ? s->p->dest_name : s->p->host);
+                  "%s: run vmferry recover %s once it answers (it "
+                  "decides; never resume both)",
+                  s->p->dest_name ? s->p->dest_name : s->p->host, s->id);
     return MIG_UNCERTAIN;
   }
   /* The destination answered that it did not resume the VM: the paused
@@ -525,14 +537,17 @@ run_phases (struct source *s)
   if (mig_new_id (s->id) == -1)
     return MIG_REFUSED;
   start_control (s);
-  if (src_preflight (s) == -1 || src_check (s) == -1)
+  if (src_preflight (s) == -1 || src_check (s) == -1 ||
+      src_journal_begin (s) == -1)
     return MIG_REFUSED;
   progress_phase (&s->pr, "setup", "preparing the destination");
+  src_hold ("setup");
   if (prepare (s) == -1)
     return s->stage == SRC_NOTHING ? MIG_REFUSED : rollback (s);
   if (s->p->dry_run)
     return rehearse (s);
-  s->stage = SRC_MIRRORING;
+  if (src_journal_stage (s, SRC_MIRRORING) == -1)
+    return rollback (s);
   s->t_mirror = now_ms ();
   if (s->p->qemu_storage) {
     progress_phase (&s->pr, "storage", "mirroring disks (QEMU blockdev-mirror)");
@@ -547,6 +562,7 @@ run_phases (struct source *s)
   }
   s->t_storage = now_ms ();
   progress_phase (&s->pr, "memory", "disks synchronized; pre-copying RAM");
+  src_hold ("memory");
   if (src_memory_run (s) == -1)
     return rollback (s);
   if (src_control_last_cancel (s->ctl) == 1) {
@@ -556,6 +572,7 @@ run_phases (struct source *s)
   }
   s->t_memory = now_ms ();
   progress_phase (&s->pr, "switchover", "guest paused");
+  src_hold ("switchover");
   if ((s->engine ? src_engine_finish (s) : src_storage_complete (s)) == -1 ||
       src_memory_continue (s) == -1)
     return s->postcopy ? postcopy_lost (s) : rollback (s);
@@ -588,6 +605,7 @@ mig_source_run (const struct mig_source_params *p)
                     : s.shared ? "quitting source QEMU, keeping "
                     "the shared disks" : "quitting source QEMU, deleting "
                     "source files");
+    src_hold ("cleanup");
     if (quit_source (&s) == -1 ||
         (!p->keep_source && delete_source_files (&s) == -1)) {
       snprintf (err, sizeof err, "%s", get_error ());
@@ -597,6 +615,11 @@ mig_source_run (const struct mig_source_params *p)
   }
   if (r != MIG_OK)
     snprintf (err, sizeof err, "%s", get_error ());
+  /* Open: something is left for vmferry recover (the destination's
+   * leftovers, an uncertain outcome, source files to delete).
+   */
+  src_journal_close (&s, r == MIG_FAILED_LEFTOVERS || r == MIG_UNCERTAIN
+                     || (r == MIG_OK && err[0] != '\0'));
   sum = summary (&s, r);
   progress_result (&s.pr, sum);
   s.pr.sink = NULL;
@@ -610,6 +633,7 @@ mig_source_run (const struct mig_source_params *p)
   src_engine_free (s.engine);
   net_pace_free (s.pace);
   json_decref (s.rehearsal);
+  json_decref (s.journal);
   set_error (0, "%s", err);
   return r;
 }

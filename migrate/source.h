@@ -60,7 +60,27 @@ struct source {
   bool multifd_set;             /* the source QEMU's multifd capability */
   uint64_t relay_raw, relay_wire; /* QEMU's bytes, and on the wire */
   unsigned relay_conns;         /* connections relayed */
+  json_t *journal;              /* source-journal.c (NULL: no run dir) */
+  uint64_t stall_bytes;         /* memory sent at stall_since */
+  int64_t stall_since;          /* ms; 0: not sampled yet */
 };
+
+/* source-journal.c: the crash-safe journal in RUN_DIR/ID/state.json.
+ * Each call writes it durably before returning; -1 + set_error if it
+ * could not be written (the migration must then not go on).
+ */
+const char *src_stage_name (enum src_stage st);
+int src_journal_begin (struct source *s);
+/* Set s->stage and record it. */
+int src_journal_stage (struct source *s, enum src_stage st);
+/* Record that an object of kind (tls, node, job, bitmap, nbd-server,
+ * export, dir) named name is about to be made.
+ */
+int src_journal_add (struct source *s, const char *kind, const char *name);
+/* The migration ended: open = something is left for vmferry recover. */
+void src_journal_close (struct source *s, bool open);
+/* VMFERRY_TEST_HOLD for vmferry (a testing aid, vmferry(1)). */
+#define src_hold(point) test_hold ("vmferry", (point))
 
 /* source-storage.c */
 int src_storage_start (struct source *s, const char *sync);

@@ -1,6 +1,12 @@
 /* sock.c: the data channel's TCP sockets: a listener on a free port of
  * a given address, and a connection with a timeout.  TCP_NODELAY: frames
  * are written whole, and a flush barrier's ack must not wait for Nagle.
+ * A dead link must not hang either end for the kernel's default (about
+ * 15 minutes of retransmissions, or forever for a reader waiting on an
+ * idle connection): keepalive probes after LINK_IDLE_S of silence and
+ * TCP_USER_TIMEOUT end the connection once nothing was acknowledged for
+ * LINK_TIMEOUT_MS, so blocked reads and writes fail (ETIMEDOUT).  A
+ * shorter outage (seconds) is ridden out by TCP's retransmissions.
  */
 #include <config.h>
 
@@ -16,13 +22,24 @@
 #include "net.h"
 
 #define CONNECT_TIMEOUT_MS 10000
+#define LINK_TIMEOUT_MS 30000
+#define LINK_IDLE_S 10
+#define LINK_PROBE_S 5
 
+/* TCP_NODELAY and the dead-link bounds (best effort: a kernel without
+ * them still works, only slower to give up).
+ */
 static void
-nodelay (int fd)
+tune (int fd)
 {
-  int one = 1;
+  int one = 1, idle = LINK_IDLE_S, intvl = LINK_PROBE_S;
+  unsigned int timeout = LINK_TIMEOUT_MS;
 
   setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt (fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  setsockopt (fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  setsockopt (fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+  setsockopt (fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof timeout);
 }
 
 int
@@ -104,7 +121,7 @@ net_connect (const char *host, int port)
     return -1;
   }
   freeaddrinfo (ai);
-  nodelay (fd);
+  tune (fd);
   return fd;
 }
 
@@ -120,7 +137,7 @@ net_accept (int lfd)
     set_error (errno, "data listener: accept");
     return -1;
   }
-  nodelay (fd);
+  tune (fd);
   return fd;
 }
 

@@ -67,7 +67,7 @@ vm_qmp "$dst" query-version | grep -q '"major": 10' ||
 mig_verify_moved "$src" "$dst" "$dimg" 20
 sleep 1
 pid_alive "$VMFERRYD_PID" && fail "vmferryd --once is still running"
-rm -rf "${DST_STORAGE:?}"/* "${DST_RUN:?}"/*
+rm -rf "${DST_STORAGE:?}"/* "${DST_STORAGE:?}"/.vmferryd-journal "${DST_RUN:?}"/*
 
 # ---- 2. 10.0 -> 7.2 is refused ----
 mig_start_vmferryd --qemu "$QEMU72" \

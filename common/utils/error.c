@@ -18,14 +18,17 @@ void
 set_error (int errnum, const char *fmt, ...)
 {
   int saved = errno;
+  char msg[ERROR_MAX];
   va_list ap;
   int n;
 
+  /* Formatted aside first: an argument may be get_error() itself. */
   va_start (ap, fmt);
-  n = vsnprintf (last_error.msg, ERROR_MAX, fmt, ap);
+  n = vsnprintf (msg, ERROR_MAX, fmt, ap);
   va_end (ap);
   if (errnum != 0 && n >= 0 && n < ERROR_MAX)
-    snprintf (last_error.msg + n, ERROR_MAX - n, ": %s", strerror (errnum));
+    snprintf (msg + n, ERROR_MAX - n, ": %s", strerror (errnum));
+  memcpy (last_error.msg, msg, ERROR_MAX);
   last_error.errnum = errnum;
   errno = saved;
 }

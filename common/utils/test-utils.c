@@ -83,6 +83,63 @@ test_remove_tree (void **state)
   assert_int_equal (remove_tree (dir), 0); /* missing: fine */
 }
 
+/* write_file_durable replaces the content whole and leaves no
+ * temporary file; unlink_durable accepts a missing file.
+ */
+static void
+test_durable (void **state)
+{
+  char tmpl[] = "/tmp/vmferry-test-XXXXXX";
+  char *dir = mkdtemp (tmpl);
+  CLEANUP_FREE char *path = NULL, *tmp = NULL, *got = NULL;
+  size_t len;
+
+  assert_non_null (dir);
+  path = xasprintf ("%s/j.json", dir);
+  tmp = xasprintf ("%s/j.json.tmp", dir);
+  assert_int_equal (write_file_durable (path, "first, longer\n", 14), 0);
+  assert_int_equal (write_file_durable (path, "second\n", 7), 0);
+  got = read_file (path, &len);
+  assert_non_null (got);
+  assert_int_equal (len, 7);
+  assert_string_equal (got, "second\n");
+  assert_int_equal (access (tmp, F_OK), -1);
+  assert_int_equal (unlink_durable (path), 0);
+  assert_int_equal (access (path, F_OK), -1);
+  assert_int_equal (unlink_durable (path), 0);
+  /* A directory that does not exist: an error, nothing made. */
+  free (path);
+  path = xasprintf ("%s/no/j.json", dir);
+  assert_int_equal (write_file_durable (path, "x", 1), -1);
+  assert_non_null (strstr (get_error (), "no/j.json.tmp"));
+  assert_int_equal (remove_tree (dir), 0);
+}
+
+/* test_hold returns at once for a point VMFERRY_TEST_HOLD does not
+ * name, and once the file exists for one it names.
+ */
+static void
+test_hold_points (void **state)
+{
+  char tmpl[] = "/tmp/vmferry-test-XXXXXX";
+  char *dir = mkdtemp (tmpl);
+  CLEANUP_FREE char *file = NULL, *env = NULL;
+  FILE *fp;
+
+  assert_non_null (dir);
+  file = xasprintf ("%s/go", dir);
+  env = xasprintf ("other,storage:%s", file);
+  setenv ("VMFERRY_TEST_HOLD", env, 1);
+  test_hold ("test", "setup");          /* not named: no wait */
+  test_hold ("test", "stor");           /* a prefix is not a match */
+  fp = fopen (file, "w");
+  assert_non_null (fp);
+  fclose (fp);
+  test_hold ("test", "storage");        /* named, file there: returns */
+  unsetenv ("VMFERRY_TEST_HOLD");
+  assert_int_equal (remove_tree (dir), 0);
+}
+
 int
 main (void)
 {
@@ -91,6 +148,8 @@ main (void)
     cmocka_unit_test (test_error_is_thread_local),
     cmocka_unit_test (test_strv),
     cmocka_unit_test (test_remove_tree),
+    cmocka_unit_test (test_durable),
+    cmocka_unit_test (test_hold_points),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -83,6 +83,20 @@ char *xasprintf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
  */
 int remove_tree (const char *path);
 
+/* Replace path with buf atomically and durably (durable.c): write
+ * path.tmp, fsync, rename over path, fsync the directory.  A crash
+ * leaves the old or the new content.  -1 + set_error.
+ */
+int write_file_durable (const char *path, const void *buf, size_t len);
+/* Delete path (a missing one is fine) and fsync its directory. */
+int unlink_durable (const char *path);
+
+/* Testing aid (test-hold.c): if VMFERRY_TEST_HOLD lists point
+ * ("POINT[:FILE][,...]"), say so on stderr and wait until FILE exists
+ * (default /tmp/vmferry-hold-POINT).  Documented in vmferry(1).
+ */
+void test_hold (const char *prog, const char *point);
+
 /* mkdir -p with the given mode.  -1 + set_error. */
 int mkdir_p (const char *path, mode_t mode);
 

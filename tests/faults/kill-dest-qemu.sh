@@ -1,0 +1,28 @@
+#!/bin/sh
+# faults/kill-dest-qemu.sh: the fault matrix's row "kill -9 the
+# destination QEMU" (the skeleton that receives the VM).  From the bulk
+# copy to the switchover, vmferry notices (data channel, mirror, memory
+# migration) and rolls back: the VM runs on the source.  Before setup
+# there is no destination QEMU; after the switchover that QEMU is the VM
+# itself (see vmferry(1), FAULTS).
+
+. "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
+. "$abs_top_srcdir/tests/faults/fault-functions.sh"
+
+FAULT="kill -9 destination QEMU"
+fault_inject ()
+{
+  _sk=$(vm_pid "$DST_RUN/$VM_NAME") || fail "no skeleton QEMU runs"
+  kill -9 "$_sk"
+  echo "destination QEMU $_sk killed"
+}
+fault_restore () { :; }
+
+fault_setup
+fault_na setup "no destination QEMU exists before setup"
+for phase in bulk mirroring memory switchover; do
+  fault_cell "$phase" source
+done
+fault_na cleanup "the destination QEMU is the VM: its death is the VM's crash"
+fault_finish
+exit 0
