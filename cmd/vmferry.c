@@ -18,6 +18,7 @@ usage (FILE *fp)
 "Usage:\n"
 "  vmferry migrate VM --to ADDR[:PORT] [--tls-dir DIR] [--vm-dir DIR]\n"
 "                  [--storage-engine qemu|vmferry] [--keep-source]\n"
+"                  [--no-resume]\n"
 "                  [--disk-path SRC=DST]... [--dry-run] [--json] [--verbose]\n"
 "                  [--downtime MS] [--max-downtime MS] [--timeout S]\n"
 "                  [--no-throttle] [--allow-postcopy] [--run-dir DIR]\n"
@@ -77,7 +78,7 @@ enum { OPT_TO = 256, OPT_TLS_DIR, OPT_VM_DIR, OPT_ENGINE, OPT_KEEP,
        OPT_SSH_RUN, OPT_DOWNTIME, OPT_MAX_DOWNTIME, OPT_TIMEOUT,
        OPT_NO_THROTTLE, OPT_ALLOW_POSTCOPY, OPT_RUN_DIR, OPT_PARALLEL,
        OPT_CONTINUE, OPT_SHARED, OPT_MIGRATION_NETWORK, OPT_TRANSPORT,
-       OPT_BANDWIDTH };
+       OPT_BANDWIDTH, OPT_NO_RESUME };
 
 static const struct option long_options[] = {
   { "to", required_argument, NULL, OPT_TO },
@@ -85,6 +86,7 @@ static const struct option long_options[] = {
   { "vm-dir", required_argument, NULL, OPT_VM_DIR },
   { "storage-engine", required_argument, NULL, OPT_ENGINE },
   { "keep-source", no_argument, NULL, OPT_KEEP },
+  { "no-resume", no_argument, NULL, OPT_NO_RESUME },
   { "disk-path", required_argument, NULL, OPT_DISK_PATH },
   { "json", no_argument, NULL, OPT_JSON },
   { "dry-run", no_argument, NULL, OPT_DRY_RUN },
@@ -160,6 +162,7 @@ parse (int argc, char **argv, struct args *a)
     case OPT_VM_DIR: a->mp.vm_dir = optarg; break;
     case OPT_ENGINE: a->engine = optarg; break;
     case OPT_KEEP: a->mp.keep_source = true; break;
+    case OPT_NO_RESUME: a->mp.no_resume = true; break;
     case OPT_DISK_PATH:
       if (strv_push (&a->disk_map, optarg) == -1)
         return -1;

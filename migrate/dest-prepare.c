@@ -147,7 +147,7 @@ create_images (struct dest_job *j)
     char *argv[] = { "qemu-img", "create", "-q", "-f", k->format,
                      k->dest_path, size, NULL };
 
-    if (!mig_disk_copied (k))
+    if (!mig_disk_copied (k) || j->resumed)
       continue;
     snprintf (size, sizeof size, "%" PRIu64, k->virtual_size);
     if (run_capture (argv, &out) != 0) {
@@ -341,10 +341,12 @@ new_job (struct mig_dest *d, const char *id, struct mig_vm *vm)
   return j;
 }
 
-/* Do the work of prepare for job j (caller holds its lock). */
+/* Do the work of prepare for job j (caller holds its lock).  token:
+ * the source's resume token (NULL: none); *why: why it was not used.
+ */
 static int
 prepare_job (struct mig_dest *d, struct dest_job *j, const char *host,
-             bool channel)
+             bool channel, const char *token, const char **why)
 {
   CLEANUP_FREE char *vm_dir = xasprintf ("%s/%s", d->p.storage_root,
                                          j->vm->name);
@@ -360,6 +362,10 @@ prepare_job (struct mig_dest *d, struct dest_job *j, const char *host,
   if ((j->vm_dir = make_vm_dir (vm_dir)) == NULL ||
       (j->run_dir = make_vm_dir (run_dir)) == NULL)
     return 409;
+  switch (mig_dest_partial_take (d, j, token, why)) {
+  case -1: return 500;
+  case 1: j->resumed = true; break;
+  }
   status = create_images (j);
   return status ? status : start_skeleton (d, j, host, channel);
 }
@@ -374,11 +380,14 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   const char *cidr = json_string_value (json_object_get (req->body,
                                                          "migration_network"));
   const char *host = mig_dest_data_host (d, used, cidr);
+  const char *token = json_string_value (json_object_get (req->body,
+                                                         "resume_token"));
+  const char *why = NULL;
   struct dest_job *j;
   struct mig_vm *vm;
   int status;
 
-  if (!mig_safe_name (id))
+  if (!mig_safe_name (id) || (token && !mig_safe_name (token)))
     return mig_dest_error (reply, 400, "missing or malformed \"id\"");
   if (cidr && !mig_cidr_valid (cidr))
     return mig_dest_error (reply, 400, "malformed \"migration_network\"");
@@ -414,8 +423,10 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   j->holds_slot = true;
   j->postcopy = json_is_true (json_object_get (req->body, "postcopy"));
   /* The data channel needs x509 certificates (not TLS-PSK). */
+  mig_dest_partial_sweep (d);
   status = prepare_job (d, j, host, !d->p.psk &&
-                        json_is_true (json_object_get (req->body, "channel")));
+                        json_is_true (json_object_get (req->body, "channel")),
+                        token, &why);
   if (status != 0) {
     char msg[1024];
     snprintf (msg, sizeof msg, "%s", get_error ());
@@ -425,6 +436,9 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
     return mig_dest_error (reply, status, msg);
   }
   j->state = JOB_PREPARED;
+  json_object_set_new (j->prepared, "resumed", json_boolean (j->resumed));
+  if (token && !j->resumed && why)
+    json_object_set_new (j->prepared, "resume_reason", json_string (why));
   *reply = json_incref (j->prepared);
   pthread_mutex_unlock (&j->lock);
   return 200;

@@ -115,8 +115,10 @@ mig_dest_abort (void *opaque, const struct api_request *req, json_t **reply)
 {
   struct mig_dest *d = opaque;
   const char *id = json_string_value (json_object_get (req->body, "id"));
+  const char *keep = json_string_value (json_object_get (req->body,
+                                                        "keep_partial"));
   struct dest_job *j = id ? mig_dest_find_job (d, id) : NULL;
-  int r;
+  int r, kept = 0;
 
   if (j == NULL)
     return mig_dest_error (reply, 404, "no such migration");
@@ -126,13 +128,15 @@ mig_dest_abort (void *opaque, const struct api_request *req, json_t **reply)
     return mig_dest_error (reply, 409, "the VM already runs on this host; "
                            "refusing to abort");
   }
+  if (keep && j->state != JOB_ABORTED)
+    kept = mig_dest_partial_keep (d, j, keep);
   r = mig_dest_job_cleanup (j);
   mig_dest_job_end (d, j, JOB_ABORTED);
   pthread_mutex_unlock (&j->lock);
   mig_dest_job_ended (d);
   if (r == -1)
     return mig_dest_error (reply, 500, get_error ());
-  *reply = json_pack ("{s:s}", "state", "aborted");
+  *reply = json_pack ("{s:s, s:b}", "state", "aborted", "partial", kept);
   return 200;
 }
 
@@ -193,6 +197,7 @@ mig_dest_start (const struct mig_dest_params *p)
     mig_dest_stop (d);
     return NULL;
   }
+  mig_dest_partial_sweep (d);   /* expired while vmferryd was down */
   return d;
 }
 

@@ -23,6 +23,7 @@ struct dest_job {
   bool postcopy;                /* the source may switch to post-copy */
   bool holds_slot;              /* counted in dest->active */
   struct dest_channel *channel; /* data channel receiver, or NULL */
+  bool resumed;                 /* images are a kept partial copy */
 };
 
 struct mig_dest {
@@ -79,6 +80,20 @@ const char *mig_dest_data_host (struct mig_dest *d, const char *used,
 int mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
                             const char *host, int nbd_port);
 void mig_dest_channel_stop (struct dest_job *j);
+
+/* dest-partial.c: partial images kept for a resumed copy (caller holds
+ * j->lock).  keep: move job j's images aside under token (the skeleton
+ * quits first); 1 if kept, 0 if not (then the cleanup deletes them).
+ * take: at prepare, after plan_job, reuse the kept images of j's VM if
+ * they match token (moved to their dest_path, added to j->images): 1;
+ * else delete them, *why says why, 0; -1 + set_error.  sweep: delete
+ * the expired ones.
+ */
+int mig_dest_partial_keep (struct mig_dest *d, struct dest_job *j,
+                           const char *token);
+int mig_dest_partial_take (struct mig_dest *d, struct dest_job *j,
+                           const char *token, const char **why);
+void mig_dest_partial_sweep (struct mig_dest *d);
 
 /* Registry. */
 struct dest_job *mig_dest_find_job (struct mig_dest *d, const char *id);

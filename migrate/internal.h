@@ -85,6 +85,11 @@ struct mig_vm *mig_vm_from_json (json_t *j);
 /* Discover the VM behind an open QMP connection (vm.c). */
 struct mig_vm *mig_vm_discover (struct qmp *q, const char *qmp_path);
 
+/* nbytes (at most 32) random bytes as hex digits into buf, which holds
+ * 2 * nbytes + 1 chars: migration ids, resume tokens (wire.c).
+ */
+int mig_random_hex (char *buf, size_t nbytes);
+
 /* A name that is safe as one path component (wire.c). */
 bool mig_safe_name (const char *s);
 
@@ -201,5 +206,21 @@ void mig_ssh_target_clear (struct mig_ssh_target *tg);
 
 /* s as one sh word in single quotes (malloc'd). */
 char *mig_sh_quote (const char *s);
+
+/* ---- statefile.c: crash-safe JSON state files ---- */
+
+/* Write o to path atomically and durably (tmp + fsync + rename + fsync
+ * of the directory).  -1 + set_error.
+ */
+int mig_json_save (const char *path, json_t *o);
+/* Read a JSON object from path; NULL + set_error. */
+json_t *mig_json_load (const char *path);
+
+/* ---- the destination's partial images kept for a resumed copy ---- */
+
+/* Directory under the storage root where vmferryd keeps them. */
+#define MIG_PARTIAL_DIR ".vmferry-partial"
+/* How long a partial image is kept (seconds). */
+#define MIG_PARTIAL_EXPIRY_S (24 * 3600)
 
 #endif /* VMFERRY_MIGRATE_INTERNAL_H */

@@ -55,6 +55,8 @@ struct mig_source_params {
   int port;
   const char *tls_dir;
   bool keep_source;             /* do not delete the source images */
+  bool no_resume;               /* never resume an earlier failed copy,
+                                   keep nothing for a later one */
   char *const *disk_map;        /* "SRC=DST" items, NULL-terminated */
   bool json;                    /* one JSON object per line on out */
   bool tty;                     /* out is a terminal: progress in place */

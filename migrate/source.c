@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "source.h"
@@ -222,22 +221,6 @@ prepare_lost (struct source *s)
   return -1;
 }
 
-/* The migration's id: 16 random hex digits. */
-static int
-make_id (struct source *s)
-{
-  uint8_t rnd[8];
-  size_t i;
-
-  if (getrandom (rnd, sizeof rnd, 0) != sizeof rnd) {
-    set_error (errno, "getrandom");
-    return -1;
-  }
-  for (i = 0; i < sizeof rnd; i++)
-    sprintf (s->id + 2 * i, "%02x", rnd[i]);
-  return 0;
-}
-
 static int
 prepare (struct source *s)
 {
@@ -254,11 +237,12 @@ prepare (struct source *s)
       (s->p->shared_storage == MIG_SHARED_AUTO &&
        src_shared_detect (s) == -1))
     return -1;
-  body = json_pack ("{s:s, s:s, s:o, s:b, s:s?, s:b}", "id", s->id,
+  body = json_pack ("{s:s, s:s, s:o, s:b, s:s?, s:b, s:s?}", "id", s->id,
                     "host", s->p->host, "vm", mig_vm_to_json (s->vm),
                     "postcopy", s->p->allow_postcopy,
                     "migration_network", s->p->migration_network,
-                    "channel", src_engine_wants_channel (s));
+                    "channel", src_engine_wants_channel (s),
+                    "resume_token", src_resume_token (s));
   if (src_shared_markers (s, true) == -1) {
     src_shared_markers (s, false);
     return -1;
@@ -346,8 +330,15 @@ rollback (struct source *s)
       json_decref (src_cmd (s, "cont", NULL));
   }
   if (s->stage >= SRC_PREPARED) {
-    json_auto_t *body = json_pack ("{s:s}", "id", s->id);
+    /* The partial images stay there for a retry (source-resume.c). */
+    json_auto_t *body = json_pack ("{s:s, s:s?}", "id", s->id,
+                                   "keep_partial", src_resume_keep (s));
     reply = call_dest (s, "/v1/abort", body, API_TIMEOUT, &status);
+    if (json_is_true (json_object_get (reply, "partial")))
+      progress_note (&s->pr, "the destination keeps the partial disk "
+                     "images for a retry (deleted by the next migration "
+                     "of this VM that does not resume them, or after "
+                     "%d h)", MIG_PARTIAL_EXPIRY_S / 3600);
     if (reply == NULL) {
       const char *vd = json_string_value (json_object_get (s->prepared,
                                                            "vm_dir"));
@@ -532,10 +523,11 @@ static enum mig_result
 run_phases (struct source *s)
 {
   progress_phase (&s->pr, "preflight", NULL);
-  if (make_id (s) == -1)
+  if (mig_random_hex (s->id, 8) == -1)
     return MIG_REFUSED;
   start_control (s);
-  if (src_preflight (s) == -1 || src_check (s) == -1)
+  if (src_preflight (s) == -1 || src_check (s) == -1 ||
+      src_resume_load (s) == -1)
     return MIG_REFUSED;
   progress_phase (&s->pr, "setup", "preparing the destination");
   if (prepare (s) == -1)
@@ -586,6 +578,7 @@ mig_source_run (const struct mig_source_params *p)
   r = run_phases (&s);
   if (r == MIG_OK && !p->dry_run) {
     src_memory_final_info (&s);
+    src_resume_forget (&s);
     progress_phase (&s.pr, "cleanup", p->keep_source ? "keeping source files"
                     : s.shared ? "quitting source QEMU, keeping "
                     "the shared disks" : "quitting source QEMU, deleting "
@@ -609,6 +602,7 @@ mig_source_run (const struct mig_source_params *p)
   json_decref (s.prepared);
   json_decref (s.migrate_info);
   src_engine_free (s.engine);
+  src_resume_free (s.resume);
   json_decref (s.rehearsal);
   set_error (0, "%s", err);
   return r;
