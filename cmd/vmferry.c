@@ -17,8 +17,8 @@ usage (FILE *fp)
   fprintf (fp,
 "Usage:\n"
 "  vmferry migrate VM --to ADDR[:PORT] [--tls-dir DIR] [--vm-dir DIR]\n"
-"                  [--storage-engine qemu|vmferry] [--keep-source]\n"
-"                  [--no-resume]\n"
+"                  [--storage-engine qemu|vmferry]\n"
+"                  [--keep-source[=DURATION]] [--no-resume]\n"
 "                  [--disk-path SRC=DST]... [--dry-run] [--json] [--verbose]\n"
 "                  [--downtime MS] [--max-downtime MS] [--timeout S]\n"
 "                  [--no-throttle] [--allow-postcopy] [--run-dir DIR]\n"
@@ -49,6 +49,9 @@ usage (FILE *fp)
 "Several VMs migrate N at a time (--parallel, default 1); after a\n"
 "failure no new one starts unless --continue.  evacuate migrates every\n"
 "VM of --vm-dir, smallest RAM first.\n"
+"--keep-source=DURATION (e.g. 10m, 1h) renames the source images aside\n"
+"and deletes them once the VM has run on the destination that long;\n"
+"vmferry cancel ID keeps them.\n"
 "Each migration has an ID (printed at its start); its state and control\n"
 "socket are in --run-dir (default %s)/ID, where\n"
 "vmferry status and vmferry cancel find it.  Cancel works until the\n"
@@ -85,7 +88,7 @@ static const struct option long_options[] = {
   { "tls-dir", required_argument, NULL, OPT_TLS_DIR },
   { "vm-dir", required_argument, NULL, OPT_VM_DIR },
   { "storage-engine", required_argument, NULL, OPT_ENGINE },
-  { "keep-source", no_argument, NULL, OPT_KEEP },
+  { "keep-source", optional_argument, NULL, OPT_KEEP },
   { "no-resume", no_argument, NULL, OPT_NO_RESUME },
   { "disk-path", required_argument, NULL, OPT_DISK_PATH },
   { "json", no_argument, NULL, OPT_JSON },
@@ -161,7 +164,15 @@ parse (int argc, char **argv, struct args *a)
     case OPT_TLS_DIR: a->mp.tls_dir = optarg; break;
     case OPT_VM_DIR: a->mp.vm_dir = optarg; break;
     case OPT_ENGINE: a->engine = optarg; break;
-    case OPT_KEEP: a->mp.keep_source = true; break;
+    case OPT_KEEP:
+      if (optarg == NULL)
+        a->mp.keep_source = true;
+      else if (cmd_parse_duration (optarg, "--keep-source",
+                                   &a->mp.quarantine_s) == -1) {
+        fprintf (stderr, "vmferry: %s\n", get_error ());
+        return -1;
+      }
+      break;
     case OPT_NO_RESUME: a->mp.no_resume = true; break;
     case OPT_DISK_PATH:
       if (strv_push (&a->disk_map, optarg) == -1)
@@ -400,6 +411,9 @@ main (int argc, char **argv)
     r = do_status (&a, argc - optind == 2 ? argv[optind + 1] : NULL);
   else if (strcmp (argv[optind], "cancel") == 0 && argc - optind == 2)
     a.cancel = true, r = do_status (&a, argv[optind + 1]);
+  else if (strcmp (argv[optind], "quarantine-reap") == 0 &&
+           argc - optind == 2)  /* internal: the reaper --keep-source= starts */
+    r = mig_quarantine_reap (a.mp.run_dir, argv[optind + 1], true) ? 1 : 0;
   else if (strcmp (argv[optind], "pki") == 0)
     r = do_pki (&a, argc - optind - 1, argv + optind + 1);
   else {

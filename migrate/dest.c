@@ -98,10 +98,12 @@ handle_status (void *opaque, const struct api_request *req, json_t **reply)
 
   pthread_mutex_lock (&d->lock);
   for (j = d->jobs; j; j = j->next)
-    json_array_append_new (list, json_pack ("{s:s, s:s, s:s}", "id", j->id,
-                                            "name", j->vm ? j->vm->name : "",
-                                            "state",
-                                            state_names[j->state]));
+    json_array_append_new (list, json_pack ("{s:s, s:s, s:s, s:b}", "id",
+                                            j->id, "name",
+                                            j->vm ? j->vm->name : "",
+                                            "state", state_names[j->state],
+                                            "alive", j->qemu_pid > 0 &&
+                                            pid_alive (j->qemu_pid)));
   pthread_mutex_unlock (&d->lock);
   *reply = json_pack ("{s:o}", "migrations", list);
   return 200;

@@ -55,6 +55,9 @@ struct mig_source_params {
   int port;
   const char *tls_dir;
   bool keep_source;             /* do not delete the source images */
+  uint64_t quarantine_s;        /* --keep-source=DURATION: rename the
+                                   source images aside, delete them after
+                                   this many seconds (0: not) */
   bool no_resume;               /* never resume an earlier failed copy,
                                    keep nothing for a later one */
   char *const *disk_map;        /* "SRC=DST" items, NULL-terminated */
@@ -110,6 +113,27 @@ int mig_status (const char *run_dir, const char *id, bool json, FILE *out);
  * running, already ended, switchover begun).
  */
 int mig_cancel (const char *run_dir, const char *id, FILE *out);
+
+/* ---- quarantine.c: --keep-source=DURATION ---- */
+
+/* The reaper (vmferry quarantine-reap ID, started detached by migrate):
+ * with wait, sleep until the deadline of RUN_DIR/ID/quarantine.json,
+ * then delete the quarantined source files if the destination confirms
+ * that the VM still runs there (asking again for an hour if it cannot be
+ * reached).  Without wait, do that only if the deadline has passed.
+ * -1 + set_error if there is no such quarantine.
+ */
+int mig_quarantine_reap (const char *run_dir, const char *id, bool wait);
+
+/* For vmferry recover (after a reboot): reap every overdue quarantine in
+ * run_dir whose reaper is gone.  -1 + set_error if one failed.
+ */
+int mig_quarantine_sweep (const char *run_dir);
+
+/* vmferry cancel ID after the migration: stop the reaper, keep the
+ * files (listed on out).  -1 + set_error if nothing is waiting.
+ */
+int mig_quarantine_cancel (const char *run_dir, const char *id, FILE *out);
 
 #define MIG_DEFAULT_MAX_INCOMING 2
 

@@ -430,6 +430,17 @@ delete_source_files (struct source *s)
   return r;
 }
 
+/* The source files after the move: deleted, quarantined or kept. */
+static int
+clean_source (struct source *s)
+{
+  if (s->p->keep_source)
+    return 0;
+  if (s->p->quarantine_s)
+    return src_quarantine (s);
+  return delete_source_files (s);
+}
+
 /* The final object: times, downtime, bytes, where the VM is now. */
 static json_t *
 summary (struct source *s, enum mig_result r)
@@ -471,6 +482,9 @@ summary (struct source *s, enum mig_result r)
   json_object_set (o, "qmp", json_object_get (s->prepared, "qmp"));
   json_object_set (o, "files", json_object_get (s->prepared, "files"));
   json_object_set_new (o, "source_deleted", json_boolean (s->deleted));
+  if (s->p->quarantine_s)
+    json_object_set_new (o, "quarantine_s",
+                         json_integer (s->p->quarantine_s));
   return o;
 }
 
@@ -580,11 +594,12 @@ mig_source_run (const struct mig_source_params *p)
     src_memory_final_info (&s);
     src_resume_forget (&s);
     progress_phase (&s.pr, "cleanup", p->keep_source ? "keeping source files"
+                    : p->quarantine_s ? "quitting source QEMU, "
+                    "quarantining source files"
                     : s.shared ? "quitting source QEMU, keeping "
                     "the shared disks" : "quitting source QEMU, deleting "
                     "source files");
-    if (quit_source (&s) == -1 ||
-        (!p->keep_source && delete_source_files (&s) == -1)) {
+    if (quit_source (&s) == -1 || clean_source (&s) == -1) {
       snprintf (err, sizeof err, "%s", get_error ());
       progress_note (&s.pr, "warning: the VM runs on the destination, but "
                      "cleaning the source failed: %s", err);

@@ -91,6 +91,12 @@ void src_resume_forget (struct source *s);
 const char *src_resume_keep (const struct source *s);
 void src_resume_free (struct src_resume *r);
 
+/* quarantine.c: rename the source images aside, record the quarantine
+ * in the run dir and start its reaper.  -1 + set_error (files that were
+ * not renamed are kept).
+ */
+int src_quarantine (struct source *s);
+
 /* source-memory.c */
 int src_memory_run (struct source *s);
 int src_memory_continue (struct source *s);
