@@ -10,7 +10,7 @@
  * abort with "keep_partial": TOKEN moves the job's images there (the
  * skeleton quits cleanly first, so its qcow2 metadata is written); the
  * next prepare of a VM of that name either takes them back (same token,
- * disks and sizes: "resumed": true) or deletes them.  They are also
+ * disks and sizes: "partial_reused": true) or deletes them.  They are also
  * deleted once expired (checked when vmferryd starts and at every
  * prepare).  Nothing else ever lives there.
  */

@@ -436,7 +436,8 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
     return mig_dest_error (reply, status, msg);
   }
   j->state = JOB_PREPARED;
-  json_object_set_new (j->prepared, "resumed", json_boolean (j->resumed));
+  json_object_set_new (j->prepared, "partial_reused",
+                       json_boolean (j->resumed));
   if (token && !j->resumed && why)
     json_object_set_new (j->prepared, "resume_reason", json_string (why));
   *reply = json_incref (j->prepared);

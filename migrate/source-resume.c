@@ -13,7 +13,7 @@
  *     bulk copy).
  * On failure the rollback asks vmferryd to keep the partial images under
  * the token.  The next attempt offers the token in prepare; if vmferryd
- * reuses its images ("resumed": true), the engine copies only
+ * reuses its images ("partial_reused": true), the engine copies only
  * [copied_to, end) plus every block written since the first attempt
  * began.  Any mismatch gives a full copy, with the reason shown, and a
  * new token.  A successful migration forgets it all (bitmaps and state
@@ -228,7 +228,7 @@ src_resume_begin (struct source *s)
   if (!r->enabled)
     return 0;
   r->accepted = r->offered &&
-    json_is_true (json_object_get (s->prepared, "resumed"));
+    json_is_true (json_object_get (s->prepared, "partial_reused"));
   if (r->offered && !r->accepted) {
     progress_note (&s->pr, "disks: the destination cannot resume the "
                    "earlier copy (%s); copying everything",
