@@ -31,6 +31,7 @@ usage (FILE *fp)
 "                  [other options of migrate]\n"
 "  vmferry status [ID] [--json] [--run-dir DIR]\n"
 "  vmferry cancel ID [--run-dir DIR]\n"
+"  vmferry undo ID [--run-dir DIR]\n"
 "  vmferry check VM --to ADDR[:PORT] [--tls-dir DIR] [--vm-dir DIR] [--json]\n"
 "  vmferry migrate VM --to ssh://[USER@]HOST[:PORT] [--ssh-option OPT]...\n"
 "                  [--ssh-vmferryd PATH] [--ssh-storage-root DIR]\n"
@@ -51,7 +52,8 @@ usage (FILE *fp)
 "VM of --vm-dir, smallest RAM first.\n"
 "--keep-source=DURATION (e.g. 10m, 1h) renames the source images aside\n"
 "and deletes them once the VM has run on the destination that long;\n"
-"vmferry cancel ID keeps them.\n"
+"vmferry cancel ID keeps them; vmferry undo ID moves the VM back here,\n"
+"sending only what changed there.\n"
 "Each migration has an ID (printed at its start); its state and control\n"
 "socket are in --run-dir (default %s)/ID, where\n"
 "vmferry status and vmferry cancel find it.  Cancel works until the\n"
@@ -357,6 +359,17 @@ do_status (struct args *a, const char *id)
   return r == -1 ? 1 : 0;
 }
 
+/* vmferry undo ID: exit 0 (the VM is back) or 1. */
+static int
+do_undo (struct args *a, const char *id)
+{
+  if (mig_undo (a->mp.run_dir, id, stdout) == -1) {
+    fprintf (stderr, "vmferry: undo: %s\n", get_error ());
+    return 1;
+  }
+  return 0;
+}
+
 static int
 do_pki (struct args *a, int argc, char **argv)
 {
@@ -411,6 +424,8 @@ main (int argc, char **argv)
     r = do_status (&a, argc - optind == 2 ? argv[optind + 1] : NULL);
   else if (strcmp (argv[optind], "cancel") == 0 && argc - optind == 2)
     a.cancel = true, r = do_status (&a, argv[optind + 1]);
+  else if (strcmp (argv[optind], "undo") == 0 && argc - optind == 2)
+    r = do_undo (&a, argv[optind + 1]);
   else if (strcmp (argv[optind], "quarantine-reap") == 0 &&
            argc - optind == 2)  /* internal: the reaper --keep-source= starts */
     r = mig_quarantine_reap (a.mp.run_dir, argv[optind + 1], true) ? 1 : 0;

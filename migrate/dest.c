@@ -13,6 +13,7 @@
 static const char *const state_names[] = {
   [JOB_PREPARING] = "preparing", [JOB_PREPARED] = "prepared",
   [JOB_RUNNING] = "running", [JOB_ABORTED] = "aborted",
+  [JOB_LEFT] = "left",
 };
 
 int
@@ -150,6 +151,7 @@ static const struct api_route routes[] = {
   { "POST", "/v1/abort", mig_dest_abort },
   { "POST", "/v1/check", mig_dest_check },
   { "POST", "/v1/probe", mig_dest_probe },
+  { "POST", "/v1/send-back", mig_dest_send_back },
 };
 
 /* The roots must exist and be directories. */
@@ -247,6 +249,7 @@ mig_dest_stop (struct mig_dest *d)
     mig_vm_free (j->vm);
     mig_rewritten_clear (&j->rw);
     json_decref (j->prepared);
+    free (j->undo_token);
     pthread_mutex_destroy (&j->lock);
     free (j->id);
     free (j);

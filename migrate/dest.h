@@ -4,7 +4,8 @@
 
 #include "internal.h"
 
-enum job_state { JOB_PREPARING, JOB_PREPARED, JOB_RUNNING, JOB_ABORTED };
+enum job_state { JOB_PREPARING, JOB_PREPARED, JOB_RUNNING, JOB_ABORTED,
+                 JOB_LEFT /* moved back by vmferry undo */ };
 
 /* One incoming migration.  Fields after lock are protected by it. */
 struct dest_job {
@@ -24,6 +25,7 @@ struct dest_job {
   bool holds_slot;              /* counted in dest->active */
   struct dest_channel *channel; /* data channel receiver, or NULL */
   bool resumed;                 /* images are a kept partial copy */
+  char *undo_token;             /* finish records writes for vmferry undo */
 };
 
 struct mig_dest {
@@ -94,6 +96,14 @@ int mig_dest_partial_keep (struct mig_dest *d, struct dest_job *j,
 int mig_dest_partial_take (struct mig_dest *d, struct dest_job *j,
                            const char *token, const char **why);
 void mig_dest_partial_sweep (struct mig_dest *d);
+
+/* dest-undo.c: vmferry undo.  record: before the VM resumes here, start
+ * the write record of every copied disk under the source's token (caller
+ * holds j->lock, j->qmp open).  send_back: POST /v1/send-back.
+ */
+int mig_dest_undo_record (struct dest_job *j, const char *token);
+int mig_dest_send_back (void *opaque, const struct api_request *req,
+                        json_t **reply);
 
 /* Registry. */
 struct dest_job *mig_dest_find_job (struct mig_dest *d, const char *id);

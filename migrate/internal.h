@@ -216,6 +216,31 @@ int mig_json_save (const char *path, json_t *o);
 /* Read a JSON object from path; NULL + set_error. */
 json_t *mig_json_load (const char *path);
 
+/* ---- resumable copies (source-resume.c, dest-undo.c) ---- */
+
+/* Beside a disk image: how far a copy of it got (statefile.c). */
+#define MIG_RESUME_SUFFIX ".vmferry-resume"
+/* The persistent dirty bitmap recording writes since a copy began. */
+#define MIG_RESUME_BITMAP "vmferry-resume-"
+
+/* The state object: the copy identified by token of an image of
+ * virtual size size reached the destination (dest) up to copied_to.
+ */
+json_t *mig_resume_state (const char *token, uint64_t size,
+                          uint64_t copied_to, const char *dest);
+
+/* ---- quarantine.c, for undo.c ---- */
+
+/* Take migration id's open quarantine over: stop its reaper, mark it
+ * "undoing".  The record (new reference) and its path (*path, malloc'd,
+ * also on failure).  NULL + set_error if there is none or it ended.
+ */
+json_t *mig_quarantine_hold (const char *run_dir, const char *id,
+                             char **path);
+/* Set its state (and note, may be NULL) and save it. */
+int mig_quarantine_settle (const char *path, json_t *rec, const char *state,
+                           const char *note);
+
 /* ---- the destination's partial images kept for a resumed copy ---- */
 
 /* Directory under the storage root where vmferryd keeps them. */

@@ -135,6 +135,14 @@ int mig_quarantine_sweep (const char *run_dir);
  */
 int mig_quarantine_cancel (const char *run_dir, const char *id, FILE *out);
 
+/* vmferry undo ID (undo.c): move the VM of migration id, quarantined
+ * with --keep-source=DURATION, back to this host, sending only what
+ * changed on the destination.  Prints the outcome on out.  -1 +
+ * set_error if it did not come back (it then runs on the destination,
+ * and the quarantined files are kept).
+ */
+int mig_undo (const char *run_dir, const char *id, FILE *out);
+
 #define MIG_DEFAULT_MAX_INCOMING 2
 
 /* Migrate every VM of vms (NULL-terminated), at most parallel at once,

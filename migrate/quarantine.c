@@ -59,8 +59,12 @@ rename_aside (struct source *s, json_t *files)
       set_error (errno, "rename %s aside", d->path);
       return -1;
     }
-    json_array_append_new (files, json_pack ("{s:s, s:s}", "path", d->path,
-                                             "quarantine", q));
+    json_array_append_new (files, json_pack ("{s:s, s:s, s:I, s:I, s:s}",
+                                             "path", d->path,
+                                             "quarantine", q, "index",
+                                             (json_int_t) i, "virtual_size",
+                                             (json_int_t) d->virtual_size,
+                                             "format", d->format));
     progress_note (&s->pr, "source disk %s quarantined as %s", d->path, q);
   }
   return 0;
@@ -112,10 +116,13 @@ src_quarantine (struct source *s)
     return -1;
   }
   path = record_path (s->p->run_dir, s->id);
-  rec = json_pack ("{s:s, s:s, s:I, s:[], s:s, s:i, s:s, s:s}", "id", s->id,
-                   "vm", s->vm->name, "deadline", (json_int_t) deadline,
-                   "files", "host", s->p->host, "port", s->p->port,
-                   "tls_dir", s->p->tls_dir, "state", "waiting");
+  rec = json_pack ("{s:s, s:s, s:I, s:[], s:s, s:i, s:s, s:s, s:s?, s:s}",
+                   "id", s->id, "vm", s->vm->name, "deadline",
+                   (json_int_t) deadline, "files", "host", s->p->host,
+                   "port", s->p->port, "tls_dir", s->p->tls_dir, "state",
+                   "waiting", "undo_token",
+                   s->undo_token[0] ? s->undo_token : NULL,
+                   "qemu", s->vm->argv[0]);
   if (path == NULL || rec == NULL)
     return -1;
   /* Record first: a crash after a rename leaves a record to sweep. */
@@ -373,4 +380,44 @@ mig_quarantine_cancel (const char *run_dir, const char *id, FILE *out)
              json_string_value (json_object_get (f, "quarantine")),
              json_string_value (json_object_get (f, "path")));
   return 0;
+}
+
+json_t *
+mig_quarantine_hold (const char *run_dir, const char *id, char **path)
+{
+  json_t *rec = NULL;
+  pid_t pid;
+  size_t i;
+
+  *path = mig_safe_name (id) ? record_path (run_dir, id) : NULL;
+  if (*path == NULL || access (*path, F_OK) == -1) {
+    set_error (errno, "no quarantine of migration %s in %s", id, run_dir);
+    return NULL;
+  }
+  if (!still_open (*path, &rec)) {
+    set_error (0, "migration %s: its quarantine already ended (%s)", id,
+               json_string_value (json_object_get (rec, "state")));
+    json_decref (rec);
+    return NULL;
+  }
+  pid = json_integer_value (json_object_get (rec, "reaper_pid"));
+  if (is_reaper (pid)) {
+    kill (pid, SIGTERM);
+    for (i = 0; i < 500 && pid_alive (pid); i++)
+      usleep (10000);
+  }
+  if (!still_open (*path, &rec) || !files_left (rec) ||
+      settle (*path, rec, "undoing", NULL) == -1) {
+    set_error (0, "migration %s: the quarantined files are gone", id);
+    json_decref (rec);
+    return NULL;
+  }
+  return rec;
+}
+
+int
+mig_quarantine_settle (const char *path, json_t *rec, const char *state,
+                       const char *note)
+{
+  return settle (path, rec, state, note);
 }

@@ -25,7 +25,7 @@
 
 #include "source.h"
 
-#define RESUME_PREFIX "vmferry-resume-"
+#define RESUME_PREFIX MIG_RESUME_BITMAP
 #define GRANULARITY (64 * 1024)         /* = the engine's block size */
 
 struct res_disk {
@@ -189,7 +189,7 @@ src_resume_load (struct source *s)
       continue;
     if (strcmp (d->format, "qcow2") != 0)
       why = "a disk is not qcow2 (the write record needs it)";
-    if ((r->d[i].state_path = xasprintf ("%s.vmferry-resume",
+    if ((r->d[i].state_path = xasprintf ("%s" MIG_RESUME_SUFFIX,
                                          d->path)) == NULL)
       return -1;
   }
@@ -271,11 +271,7 @@ src_resume_progress (struct source *s, size_t idx, uint64_t copied_to)
   if (copied_to < r->d[idx].copied_to)
     return 0;
   r->d[idx].copied_to = copied_to;
-  st = json_pack ("{s:s, s:I, s:I, s:s, s:I}", "token", r->token,
-                  "virtual_size", (json_int_t) d->virtual_size,
-                  "copied_to", (json_int_t) copied_to,
-                  "destination", s->p->host,
-                  "updated", (json_int_t) (wall_ms () / 1000));
+  st = mig_resume_state (r->token, d->virtual_size, copied_to, s->p->host);
   return st ? mig_json_save (r->d[idx].state_path, st) : -1;
 }
 

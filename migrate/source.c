@@ -358,10 +358,16 @@ rollback (struct source *s)
 static enum mig_result
 finish (struct source *s)
 {
-  json_auto_t *body = json_pack ("{s:s, s:b}", "id", s->id,
-                                 "resume", s->was_running);
+  json_auto_t *body = NULL;
   json_t *reply;
   int status;
+
+  /* A quarantine can be undone: the destination records writes. */
+  if (s->p->quarantine_s && mig_random_hex (s->undo_token, 16) == -1)
+    s->undo_token[0] = '\0';
+  body = json_pack ("{s:s, s:b, s:s?}", "id", s->id, "resume",
+                    s->was_running, "undo_token",
+                    s->undo_token[0] ? s->undo_token : NULL);
 
   progress_phase (&s->pr, "resume", "destination resumes the VM");
   reply = call_dest (s, "/v1/finish", body, FINISH_TIMEOUT, &status);

@@ -51,6 +51,8 @@ struct source {
   bool dest_queued;             /* last refusal said "queued" */
   bool shared;                  /* some disk is on shared storage */
   struct src_resume *resume;    /* source-resume.c (NULL before preflight) */
+  char undo_token[33];          /* --keep-source=DURATION: the destination
+                                   records writes for vmferry undo */
 };
 
 /* source-storage.c */
