@@ -10,6 +10,8 @@
 
 #include "dest.h"
 
+#define SWEEP_INTERVAL_MS (3600 * 1000)
+
 static const char *const state_names[] = {
   [JOB_PREPARING] = "preparing", [JOB_PREPARED] = "prepared",
   [JOB_RUNNING] = "running", [JOB_ABORTED] = "aborted",
@@ -219,10 +221,15 @@ mig_dest_wait (struct mig_dest *d, int stop_fd)
     { .fd = stop_fd, .events = POLLIN },
   };
   char c;
+  int n;
 
-  while (poll (pfd, 2, -1) == -1)
-    if (errno != EINTR)
+  /* Wake up every hour to delete expired partial images. */
+  while ((n = poll (pfd, 2, SWEEP_INTERVAL_MS)) <= 0) {
+    if (n == 0)
+      mig_dest_partial_sweep (d);
+    else if (errno != EINTR)
       return 0;
+  }
   if (pfd[0].revents & POLLIN) {
     if (read (d->ended_pipe[0], &c, 1) == -1)
       return 0;

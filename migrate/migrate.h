@@ -184,7 +184,8 @@ int mig_dest_port (struct mig_dest *d);
 
 /* Wait until a migration reached an end (finished or aborted) or until
  * stop_fd becomes readable.  Returns 1 when a migration ended, 0 when
- * stop_fd fired.
+ * stop_fd fired.  Meanwhile, expired partial images are deleted every
+ * hour.
  */
 int mig_dest_wait (struct mig_dest *d, int stop_fd);
 

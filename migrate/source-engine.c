@@ -609,6 +609,12 @@ src_engine_finish (struct source *s)
   }
   if (r == 0)
     r = src_storage_complete (s);
+  /* The disks are in sync: the write record is done with.  Removed now,
+   * while the node is active (after the switchover QEMU would store it
+   * in a kept or quarantined image instead).
+   */
+  if (r == 0)
+    src_resume_forget (s);
   engine_cleanup (g);
   return r;
 }

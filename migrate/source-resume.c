@@ -99,7 +99,7 @@ discard (struct source *s)
       progress_note (&s->pr, "warning: cannot remove %s: %m",
                      r->d[i].state_path);
   }
-  r->recording = false;
+  r->recording = r->offered = r->accepted = false;
 }
 
 /* Is the state of disk i usable?  NULL, or why not (in why). */
