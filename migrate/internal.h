@@ -240,6 +240,9 @@ json_t *mig_quarantine_hold (const char *run_dir, const char *id,
 /* Set its state (and note, may be NULL) and save it. */
 int mig_quarantine_settle (const char *path, json_t *rec, const char *state,
                            const char *note);
+/* Give it back: "waiting" again, with a new reaper. */
+int mig_quarantine_release (const char *run_dir, const char *id,
+                            const char *path, json_t *rec);
 
 /* ---- the destination's partial images kept for a resumed copy ---- */
 

@@ -139,7 +139,7 @@ int mig_quarantine_cancel (const char *run_dir, const char *id, FILE *out);
  * with --keep-source=DURATION, back to this host, sending only what
  * changed on the destination.  Prints the outcome on out.  -1 +
  * set_error if it did not come back (it then runs on the destination,
- * and the quarantined files are kept).
+ * and the quarantine goes on as before).
  */
 int mig_undo (const char *run_dir, const char *id, FILE *out);
 

@@ -421,3 +421,21 @@ mig_quarantine_settle (const char *path, json_t *rec, const char *state,
 {
   return settle (path, rec, state, note);
 }
+
+int
+mig_quarantine_release (const char *run_dir, const char *id,
+                        const char *path, json_t *rec)
+{
+  pid_t pid;
+
+  /* "waiting" first: the new reaper reads the record as it starts. */
+  json_object_del (rec, "reaper_pid");
+  if (settle (path, rec, "waiting", NULL) == -1)
+    return -1;
+  pid = spawn_reaper (run_dir, id);
+  if (pid == -1)
+    return settle (path, rec, "unconfirmed", "no reaper could start: a "
+                   "sweep (vmferry recover) deletes the files once due");
+  json_object_set_new (rec, "reaper_pid", json_integer (pid));
+  return mig_json_save (path, rec);
+}

@@ -16,8 +16,8 @@
  *      resumes the copy, so only the blocks written there are sent;
  *   5. stops the local agent: the VM keeps running here (its sockets and
  *      logs in RUN_DIR/ID/undo/NAME).
- * On failure the VM runs on the destination and the images go back to
- * their quarantine names (state "kept").
+ * On failure the VM runs on the destination, the images go back to
+ * their quarantine names and the quarantine goes on (a new reaper).
  */
 #include <config.h>
 
@@ -248,8 +248,7 @@ mig_undo (const char *run_dir, const char *id, FILE *out)
       fputs (json_string_value (json_object_get (r, "log")), out);
     if (root)
       unstage (root, rec, true);
-    mig_quarantine_settle (path, rec, "kept", "undo failed: the files "
-                           "are kept");
+    mig_quarantine_release (run_dir, id, path, rec);
     set_error (0, "undo failed, the VM runs on %s: %s", json_string_value
                (json_object_get (rec, "host")), why);
     return -1;

@@ -5,7 +5,9 @@
 # undo runs on the source host, resuming from the quarantined image, so
 # only what the guest wrote there crosses (far below the disk's 100 MiB
 # of data).  The VM then runs on the source host only, verifies, its
-# image checks, and the destination's roots are empty.
+# image checks, and the destination's roots are empty.  Before that, an
+# undo that fails leaves the VM on the destination and the quarantine
+# as it was.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 . "$abs_top_srcdir/tests/mig-functions.sh"
@@ -37,6 +39,24 @@ vm_running "$dst" || fail "the VM does not run on the destination"
 last=$(vm_last_ack "$src")
 vm_wait_ack "$dst" $((last + 30)) 60
 echo "records acknowledged on the destination so far: $(vm_last_ack "$dst")"
+
+# An undo that fails: the agent undo starts cannot make the VM's
+# directory (STORAGE/NAME, STORAGE being the image's directory) because
+# something else is in it.  The VM stays on the destination, the image
+# gets its quarantine name back, the quarantine goes on with a new reaper.
+mkdir -p "$src/u1" && touch "$src/u1/blocker"
+ip netns exec "$SRC_NS" vmferry undo "$id" --run-dir "$runs" \
+  > "$TEST_DIR/undo-fail.out" 2>&1 && fail "undo succeeded despite the blocker"
+cat "$TEST_DIR/undo-fail.out"
+vm_running "$dst" || fail "the VM left the destination after a failed undo"
+[ -f "$img.vmferry-quarantine-$id" ] || fail "the quarantine name was not restored"
+[ -e "$img" ] && fail "the image kept its original name after a failed undo"
+[ -e "$src/.vmferry-partial" ] && fail "the staging directory is left"
+[ "$(jq -r .state "$rec")" = waiting ] || fail "the quarantine does not wait again"
+reaper=$(jq -r .reaper_pid "$rec")
+cleanup_fn "kill $reaper 2>/dev/null"
+pid_alive "$reaper" || fail "no reaper after the failed undo"
+rm -r "$src/u1"
 
 back="$runs/$id/undo/u1"
 cleanup_fn "vm_kill $back"
