@@ -421,6 +421,7 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   }
   pthread_mutex_lock (&j->lock);
   j->holds_slot = true;
+  j->peer = req->peer_name ? strdup (req->peer_name) : NULL;
   j->postcopy = json_is_true (json_object_get (req->body, "postcopy"));
   /* The data channel needs x509 certificates (not TLS-PSK). */
   mig_dest_partial_sweep (d);

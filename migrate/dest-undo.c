@@ -129,6 +129,11 @@ mig_dest_send_back (void *opaque, const struct api_request *req,
   if (to == NULL || !json_is_integer (port))
     return mig_dest_error (reply, 400, "\"to\" and \"port\" are required");
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&j->lock);
+  /* Only the host the VM came from (by its certificate) may ask. */
+  if (j->peer == NULL || req->peer_name == NULL ||
+      strcmp (j->peer, req->peer_name) != 0)
+    return mig_dest_error (reply, 403, "only the VM's source may send it "
+                           "back");
   if (j->state != JOB_RUNNING || !pid_alive (j->qemu_pid))
     return mig_dest_error (reply, 409, "the VM does not run on this host");
   map = disk_map (j, json_object_get (req->body, "disk_paths"));

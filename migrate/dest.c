@@ -257,6 +257,7 @@ mig_dest_stop (struct mig_dest *d)
     mig_rewritten_clear (&j->rw);
     json_decref (j->prepared);
     free (j->undo_token);
+    free (j->peer);
     pthread_mutex_destroy (&j->lock);
     free (j->id);
     free (j);

@@ -26,6 +26,7 @@ struct dest_job {
   struct dest_channel *channel; /* data channel receiver, or NULL */
   bool resumed;                 /* images are a kept partial copy */
   char *undo_token;             /* finish records writes for vmferry undo */
+  char *peer;                   /* certificate CN of the source (prepare) */
 };
 
 struct mig_dest {

@@ -237,6 +237,11 @@ mig_undo (const char *run_dir, const char *id, FILE *out)
 
   if (rec == NULL)
     return -1;
+  if (!mig_safe_name (json_string_value (json_object_get (rec, "vm")))) {
+    mig_quarantine_release (run_dir, id, path, rec);
+    set_error (0, "migration %s: its record names no valid VM", id);
+    return -1;
+  }
   if (token == NULL || (root = storage_root (json_object_get (rec, "files")))
       == NULL || stage (root, rec, token) == -1 ||
       (r = move_back (rec, run_dir, id, root)) == NULL ||
