@@ -162,6 +162,12 @@ mig_dest_partial_take (struct mig_dest *d, struct dest_job *j,
       (*why = mismatch (j, m, token)) != NULL) {
     if (m == NULL)
       *why = "its partial image has no valid marker";
+    if (d->p.keep_partials) {
+      set_error (0, "this agent keeps the partial images of the VM and "
+                 "the copy cannot resume them (%s)", token ? *why
+                 : "no resume token: the write record is missing?");
+      return -2;
+    }
     drop (d, dir);
     return 0;
   }

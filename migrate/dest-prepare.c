@@ -363,6 +363,7 @@ prepare_job (struct mig_dest *d, struct dest_job *j, const char *host,
       (j->run_dir = make_vm_dir (run_dir)) == NULL)
     return 409;
   switch (mig_dest_partial_take (d, j, token, why)) {
+  case -2: return 422;
   case -1: return 500;
   case 1: j->resumed = true; break;
   }

@@ -89,8 +89,9 @@ void mig_dest_channel_stop (struct dest_job *j);
  * quits first); 1 if kept, 0 if not (then the cleanup deletes them).
  * take: at prepare, after plan_job, reuse the kept images of j's VM if
  * they match token (moved to their dest_path, added to j->images): 1;
- * else delete them, *why says why, 0; -1 + set_error.  sweep: delete
- * the expired ones.
+ * else delete them, *why says why, 0 (with d->p.keep_partials: keep
+ * them and refuse, -2 + set_error); -1 + set_error.  sweep: delete the
+ * expired ones.
  */
 int mig_dest_partial_keep (struct mig_dest *d, struct dest_job *j,
                            const char *token);

@@ -172,6 +172,9 @@ struct mig_dest_params {
   unsigned max_incoming;        /* simultaneous migrations (0: default) */
   bool queue;                   /* beyond it: wait (true) or refuse */
   char *const *migration_addrs; /* where data listens, tried in order */
+  bool keep_partials;           /* a prepare that cannot reuse the kept
+                                   partial images of its VM is refused
+                                   instead of deleting them (undo) */
 };
 
 struct mig_dest;

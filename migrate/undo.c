@@ -108,10 +108,10 @@ stage (const char *root, json_t *rec, const char *token)
   const char *vm = json_string_value (json_object_get (rec, "vm"));
   CLEANUP_FREE char *dir = xasprintf ("%s/" MIG_PARTIAL_DIR "/%s", root, vm);
   CLEANUP_FREE char *mpath = dir ? xasprintf ("%s/marker.json", dir) : NULL;
-  json_auto_t *m = json_pack ("{s:s, s:I, s:I, s:[]}", "token", token,
+  json_auto_t *m = json_pack ("{s:s, s:I, s:I, s:[], s:b}", "token", token,
                               "created", (json_int_t) time (NULL),
                               "expires", (json_int_t) time (NULL) + 3600,
-                              "disks");
+                              "disks", "staged_by_undo", 1);
   size_t i;
   json_t *f;
 
@@ -135,15 +135,20 @@ stage (const char *root, json_t *rec, const char *token)
 }
 
 /* Remove the staging directories; with restore (after a failure),
- * every image goes back to its quarantine name first.
+ * every image goes back to its quarantine name first.  Returns true if
+ * the images had been taken for a copy (then a failed copy may have
+ * changed them): the staging marker is no longer undo's own.
  */
-static void
+static bool
 unstage (const char *root, json_t *rec, bool restore)
 {
   const char *vm = json_string_value (json_object_get (rec, "vm"));
   CLEANUP_FREE char *dir = xasprintf ("%s/" MIG_PARTIAL_DIR "/%s", root, vm);
   CLEANUP_FREE char *area = xasprintf ("%s/" MIG_PARTIAL_DIR, root);
   CLEANUP_FREE char *vmdir = xasprintf ("%s/%s", root, vm);
+  CLEANUP_FREE char *mpath = dir ? xasprintf ("%s/marker.json", dir) : NULL;
+  json_auto_t *m = mpath ? json_load_file (mpath, 0, NULL) : NULL;
+  bool taken = !json_is_true (json_object_get (m, "staged_by_undo"));
   size_t i;
   json_t *f;
 
@@ -164,6 +169,7 @@ unstage (const char *root, json_t *rec, bool restore)
     rmdir (area);
   if (vmdir)
     rmdir (vmdir);
+  return taken;
 }
 
 /* Step 4: the destination's agent moves the VM here.  Its reply. */
@@ -210,6 +216,8 @@ move_back (json_t *rec, const char *run_dir, const char *id,
     .run_root = run_root, .tls_dir = json_string_value
     (json_object_get (rec, "tls_dir")), .qemu = json_string_value
     (json_object_get (rec, "qemu")),
+    /* Never delete the quarantined images: refuse a full copy. */
+    .keep_partials = true,
   };
   struct mig_dest *d;
   json_t *reply;
@@ -251,8 +259,12 @@ mig_undo (const char *run_dir, const char *id, FILE *out)
               (json_object_get (r, "result")) : get_error ());
     if (r)
       fputs (json_string_value (json_object_get (r, "log")), out);
-    if (root)
-      unstage (root, rec, true);
+    if (root && unstage (root, rec, true))
+      json_object_set_new (rec, "note", json_string
+                           ("a failed undo changed the quarantined images "
+                            "in part: only another undo (which resumes) "
+                            "makes them consistent again; do not start "
+                            "the VM from them"));
     mig_quarantine_release (run_dir, id, path, rec);
     set_error (0, "undo failed, the VM runs on %s: %s", json_string_value
                (json_object_get (rec, "host")), why);
