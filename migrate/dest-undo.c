@@ -3,10 +3,11 @@
  *
  * It reuses the resumable copy (source-resume.c) the other way round.
  * When the source asked for a quarantine, finish (before the VM resumes
- * here) records, for each copied disk, the persistent dirty bitmap
- * vmferry-resume-TOKEN and a state file DISK.vmferry-resume saying the
- * whole disk was copied, under the source's undo token.  The quarantined
- * images on the source host are exactly the disks as they were then.
+ * here) adds to each copied disk the persistent dirty bitmap
+ * vmferry-resume-TOKEN (the source's undo token); send-back writes the
+ * state file DISK.vmferry-resume saying the whole disk was copied.  The
+ * quarantined images on the source host are exactly the disks as they
+ * were at the switchover.
  *
  * POST /v1/send-back {"id", "to", "port", "disk_paths"} then migrates
  * the VM, with vmferry's engine, to the agent that vmferry undo started
@@ -31,19 +32,38 @@ mig_dest_undo_record (struct dest_job *j, const char *token)
   snprintf (name, sizeof name, MIG_RESUME_BITMAP "%s", token);
   for (i = 0; i < j->vm->n_disks; i++) {
     const struct mig_disk *k = &j->vm->disks[i];
-    CLEANUP_FREE char *path = NULL;
-    json_auto_t *st = NULL, *r = NULL;
+    json_auto_t *r = NULL;
     if (!mig_disk_copied (k))
       continue;
     r = qmp_command (j->qmp, "block-dirty-bitmap-add",
                      json_pack ("{s:s, s:s, s:i, s:b}", "node", k->id,
                                 "name", name, "granularity", 64 * 1024,
                                 "persistent", 1), QMP_TIMEOUT);
+    if (r == NULL)
+      return -1;
+  }
+  return 0;
+}
+
+/* Just before the move back: the state files that make it a resumed
+ * copy (the whole disk was copied, under the undo token).  Written only
+ * now, so that a VM that is never sent back carries no such file.
+ */
+static int
+write_states (struct dest_job *j)
+{
+  size_t i;
+
+  for (i = 0; i < j->vm->n_disks; i++) {
+    const struct mig_disk *k = &j->vm->disks[i];
+    CLEANUP_FREE char *path = NULL;
+    json_auto_t *st = NULL;
+    if (!mig_disk_copied (k))
+      continue;
     path = xasprintf ("%s" MIG_RESUME_SUFFIX, k->dest_path);
-    st = mig_resume_state (token, k->virtual_size, k->virtual_size,
+    st = mig_resume_state (j->undo_token, k->virtual_size, k->virtual_size,
                            "undo");
-    if (r == NULL || path == NULL || st == NULL ||
-        mig_json_save (path, st) == -1)
+    if (path == NULL || st == NULL || mig_json_save (path, st) == -1)
       return -1;
   }
   return 0;
@@ -136,9 +156,14 @@ mig_dest_send_back (void *opaque, const struct api_request *req,
                            "back");
   if (j->state != JOB_RUNNING || !pid_alive (j->qemu_pid))
     return mig_dest_error (reply, 409, "the VM does not run on this host");
+  if (j->undo_token == NULL)
+    return mig_dest_error (reply, 409, "no write record for an undo (the "
+                           "source did not ask for one)");
   map = disk_map (j, json_object_get (req->body, "disk_paths"));
   if (map == NULL)
     return mig_dest_error (reply, 400, get_error ());
+  if (write_states (j) == -1)
+    return mig_dest_error (reply, 500, get_error ());
   r = send_back (d, j, to, json_integer_value (port), map, &log);
   *reply = json_pack ("{s:s, s:i, s:s, s:o*}", "result",
                       mig_result_text (r), "exit_code", r, "log",
