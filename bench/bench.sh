@@ -2,7 +2,7 @@
 # bench.sh: vmferry against the QEMU-native path, back to back in the
 # same run, on two namespace hosts joined by a veth shaped with tc.
 #
-#   LINKS="1gbit 100mbit" WORKLOADS="idle text random dirty sparse"
+#   LINKS="1gbit 100mbit" WORKLOADS="idle text random dirty sparse small"
 #   ENGINES="vmferry qemu" RUNS=3 bench/bench.sh
 #
 # Every run ends with the guest's verdict and the host checker (a run
@@ -14,7 +14,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 LINKS=${LINKS:-"1gbit 100mbit"}
-WORKLOADS=${WORKLOADS:-"idle text random dirty sparse"}
+WORKLOADS=${WORKLOADS:-"idle text random dirty sparse small"}
 ENGINES=${ENGINES:-"vmferry qemu"}
 RUNS=${RUNS:-3}
 out="$here/results/$(date -u +%Y%m%dT%H%M%SZ)"

@@ -1,6 +1,8 @@
 #!/bin/sh
 # one-run.sh ENGINE LINK WORKLOAD OUTDIR: one measured migration of the
-# test guest between two fresh namespace hosts (see bench.sh).  Writes
+# test guest between two fresh namespace hosts (see bench.sh);
+# BENCH_OPTS adds vmferry migrate options (e.g. "--transport tcp
+# --channels 2").  Writes
 # OUTDIR/result.json with the measurements; exits non-zero if the
 # migration or any integrity check failed.
 
@@ -21,8 +23,16 @@ case $workload in
   idle)   fill=pattern; opts="$opts vmferry.mem_rate=0" ;;
   text)   fill=text; opts="$opts vmferry.mem=256 vmferry.mem_rate=200 vmferry.mem_content=text" ;;
   random) fill=random; opts="$opts vmferry.mem=256 vmferry.mem_rate=200 vmferry.mem_content=random" ;;
-  dirty)  fill=pattern; opts="$opts vmferry.mem=256 vmferry.mem_rate=max vmferry.mem_content=random" ;;
+  # Memory dirtied at about half the link's payload rate (4 KiB pages/s).
+  dirty)  fill=pattern
+          case $link in
+            1gbit) rate=14500 ;; 100mbit) rate=1450 ;; *) rate=max ;;
+          esac
+          opts="$opts vmferry.mem=256 vmferry.mem_rate=$rate vmferry.mem_content=random" ;;
   sparse) fill=pattern size=16G data=100; opts="$opts vmferry.mem_rate=0" ;;
+  # sparse's data on a 1 GiB disk: sparse - small = the cost of 15 GiB
+  # of unallocated disk.
+  small)  fill=pattern size=1G data=100; opts="$opts vmferry.mem_rate=0" ;;
   *) fail "unknown workload $workload" ;;
 esac
 
@@ -61,7 +71,7 @@ stop_readers () { pkill -f "socat -u UNIX-CONNECT:$TEST_DIR/" 2>/dev/null;
 cleanup_fn stop_readers
 
 flag=
-[ "$engine" = qemu ] && flag="--storage-engine qemu"
+[ "$engine" = qemu ] && flag="--storage-engine qemu --transport direct"
 [ "$engine" = vmferry ] && flag="--storage-engine vmferry"
 # Bytes the source host sent on the link (everything: control, disks,
 # memory, TLS), from its side of the veth.
@@ -71,7 +81,7 @@ t0=$(date +%s.%N)
 # shellcheck disable=SC2086
 ip netns exec "$SRC_NS" /usr/bin/time -f '%U %S' -o "$TEST_DIR/cpu" \
   vmferry migrate "$src/qmp.sock" --to "$DST_IP" --tls-dir "$SRC_TLS" \
-  $flag --json > "$TEST_DIR/migrate.out" 2>&1
+  $flag ${BENCH_OPTS:-} --json > "$TEST_DIR/migrate.out" 2>&1
 rc=$?
 t1=$(date +%s.%N)
 wire=$(( $(tx) - tx0 ))
@@ -84,6 +94,12 @@ vm_stop "$dst"
 vm_check_image "$DST_STORAGE/bench1/disk0.qcow2" "$src/console.log" \
   "$dst/console.log" >/dev/null || fail "check-image failed"
 
+# vmferryd --once stops after the migration and logs its CPU time.
+for _i in $(seq 100); do pid_alive "$VMFERRYD_PID" || break; sleep 0.1; done
+dcpu=$(sed -n 's/.*stopped (cpu: \([0-9.]*\) s user, \([0-9.]*\) s system).*/\1 \2/p' \
+  "$TEST_DIR/vmferryd.log")
+[ -n "$dcpu" ] || dcpu="0 0"
+
 # The largest gap between heartbeats seen by the host.
 gap=$(cat "$TEST_DIR/hb-src" "$TEST_DIR/hb-dst" | grep ' HB ' | sort -n |
       awk 'NR > 1 && $1 - p > g { g = $1 - p } { p = $1 } END { printf "%d", g * 1000 }')
@@ -91,11 +107,16 @@ sum=$(grep '"event":"result"' "$TEST_DIR/migrate.out" | tail -n 1)
 jq -n --argjson s "$sum" --arg engine "$engine" --arg link "$link" \
   --arg workload "$workload" --argjson alloc "$alloc" --argjson gap "$gap" \
   --argjson wall "$(echo "$t1 - $t0" | bc)" \
-  --arg cpu "$(cat "$TEST_DIR/cpu")" --argjson wire "$wire" \
-  '{engine: $engine, link: $link, workload: $workload, total_s: $wall,
-    downtime_ms: $s.downtime_ms, hb_gap_ms: $gap,
+  --arg cpu "$(cat "$TEST_DIR/cpu")" --arg dcpu "$dcpu" --argjson wire "$wire" \
+  --arg opts "${BENCH_OPTS:-}" \
+  '{engine: $engine, opts: $opts, link: $link, workload: $workload,
+    total_s: $wall, memory_s: $s.memory_s,
+    downtime_ms: $s.downtime_ms, stop_to_resume_ms: $s.stop_to_resume_ms,
+    hb_gap_ms: $gap,
     storage_bytes: $s.storage_bytes, memory_bytes: $s.memory_bytes,
+    memory_wire_bytes: $s.memory_wire_bytes,
     allocated_bytes: $alloc, wire_bytes: $wire,
-    vmferry_cpu_s: ($cpu | split(" ") | map(tonumber) | add)}' \
+    vmferry_cpu_s: ($cpu | split(" ") | map(tonumber) | add),
+    vmferryd_cpu_s: ($dcpu | split(" ") | map(tonumber) | add)}' \
   > "$out/result.json" || fail "writing the result"
 cat "$out/result.json"

@@ -15,12 +15,13 @@ jq -r '
         gap: (map(.hb_gap_ms) | median),
         wire: (map((.wire_bytes // ((.storage_bytes + .memory_bytes))) / 1048576) | median),
         cpu: (map(.vmferry_cpu_s) | median),
+        dcpu: (map(.vmferryd_cpu_s // 0) | median),
         s: (map(.allocated_bytes + .memory_bytes) | median) }) as $m |
     "| \($link) | \($w) | " +
     ($m | map(if .t == null then "-" else
-      "\(.t * 10 | round / 10) s, \(.dt) ms / \(.gap) ms, \(.wire | round) MiB, cpu \(.cpu * 100 | round / 100)" end)
+      "\(.t * 10 | round / 10) s, \(.dt) ms / \(.gap) ms, \(.wire | round) MiB, cpu \(.cpu * 100 | round / 100) / \(.dcpu * 100 | round / 100) s" end)
       | join(" | ")) +
     " | " + (if $m[0].t and $m[1].t then "\($m[0].t / $m[1].t * 100 | round / 100)" else "-" end) +
     " | " + (if $m[0].t then "\($m[0].t / ($m[0].s / ($link | rate)) * 100 | round / 100)" else "-" end) + " |")
-  | (["| link | workload | vmferry: total, downtime (QEMU / heartbeat gap), MiB sent on the link, vmferry CPU s | QEMU-native: same | ratio | vmferry T/(S/B) |",
+  | (["| link | workload | vmferry: total, downtime (QEMU / heartbeat gap), MiB sent on the link, CPU of vmferry / vmferryd | QEMU-native: same | ratio | vmferry T/(S/B) |",
       "|---|---|---|---|---|---|"] + .) | .[]' "$1"

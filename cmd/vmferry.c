@@ -25,6 +25,11 @@ usage (FILE *fp)
 "                  [--shared-storage[=yes|no|auto]]\n"
 "                  [--migration-network CIDR]\n"
 "                  [--transport auto|tcp|compress|direct] [--bandwidth MIB]\n"
+"                  [--channels N]\n"
+"  vmferry migrate NAME --offline (--argv-file FILE | --disk PATH...)\n"
+"                  --to ADDR[:PORT] [--tls-dir DIR] [--keep-source]\n"
+"                  [--disk-path SRC=DST]... [--transport auto|tcp|compress]\n"
+"                  [--bandwidth MIB] [--json] [--verbose]\n"
 "  vmferry migrate VM VM... --to ADDR[:PORT] [--parallel N] [--continue]\n"
 "                  [other options of migrate]\n"
 "  vmferry evacuate --to ADDR[:PORT] [--parallel N] [--continue]\n"
@@ -54,6 +59,12 @@ usage (FILE *fp)
 "and deletes them once the VM has run on the destination that long;\n"
 "vmferry cancel ID keeps them; vmferry undo ID moves the VM back here,\n"
 "sending only what changed there.\n"
+"--offline moves a VM that is not running (refused while a QEMU has one\n"
+"of its disks open): its disks, found in its QEMU command line (FILE: one\n"
+"argument per line, or NUL-separated like /proc/PID/cmdline) or given\n"
+"with --disk, are copied into the destination's storage root as\n"
+"NAME/..., and the rewritten command line is saved there as\n"
+"NAME/NAME.argv; the VM is not started.\n"
 "Each migration has an ID (printed at its start); its state and control\n"
 "socket are in --run-dir (default %s)/ID, where\n"
 "vmferry status and vmferry cancel find it.  Cancel works until the\n"
@@ -83,7 +94,8 @@ enum { OPT_TO = 256, OPT_TLS_DIR, OPT_VM_DIR, OPT_ENGINE, OPT_KEEP,
        OPT_SSH_RUN, OPT_DOWNTIME, OPT_MAX_DOWNTIME, OPT_TIMEOUT,
        OPT_NO_THROTTLE, OPT_ALLOW_POSTCOPY, OPT_RUN_DIR, OPT_PARALLEL,
        OPT_CONTINUE, OPT_SHARED, OPT_MIGRATION_NETWORK, OPT_TRANSPORT,
-       OPT_BANDWIDTH, OPT_NO_RESUME };
+       OPT_BANDWIDTH, OPT_OFFLINE, OPT_ARGV_FILE, OPT_DISK, OPT_CHANNELS,
+       OPT_NO_RESUME };
 
 static const struct option long_options[] = {
   { "to", required_argument, NULL, OPT_TO },
@@ -115,6 +127,10 @@ static const struct option long_options[] = {
   { "migration-network", required_argument, NULL, OPT_MIGRATION_NETWORK },
   { "transport", required_argument, NULL, OPT_TRANSPORT },
   { "bandwidth", required_argument, NULL, OPT_BANDWIDTH },
+  { "offline", no_argument, NULL, OPT_OFFLINE },
+  { "argv-file", required_argument, NULL, OPT_ARGV_FILE },
+  { "disk", required_argument, NULL, OPT_DISK },
+  { "channels", required_argument, NULL, OPT_CHANNELS },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -128,13 +144,14 @@ struct args {
   char **ssh_options;
   const char *to, *engine, *name, *out;
   char **disk_map, **ips;
+  char **disks;                 /* --offline --disk PATH... */
   int days;
   bool cancel;                  /* vmferry cancel */
   unsigned parallel;            /* migrations at once (several VMs) */
   bool keep_going;              /* --continue after a failure */
 };
 
-/* --transport: the vmferry engine's data path. */
+/* --transport: the data path of disks (vmferry engine) and memory. */
 static int
 parse_transport (const char *arg, enum mig_transport *t)
 {
@@ -255,6 +272,17 @@ parse (int argc, char **argv, struct args *a)
         goto bad_number;
       a->mp.bandwidth = u << 20;
       break;
+    case OPT_OFFLINE: a->mp.offline = true; break;
+    case OPT_ARGV_FILE: a->mp.argv_file = optarg; break;
+    case OPT_DISK:
+      if (strv_push (&a->disks, optarg) == -1)
+        return -1;
+      break;
+    case OPT_CHANNELS:
+      if (cmd_parse_uint (optarg, "--channels", 1, MIG_MAX_CHANNELS, &u) == -1)
+        goto bad_number;
+      a->mp.channels = u;
+      break;
     case 'v': vmferry_debug_enable ("vmferry"); break;
     case 'h': usage (stdout); exit (0);
     case 'V': printf ("vmferry %s\n", PACKAGE_VERSION); exit (0);
@@ -265,6 +293,29 @@ parse (int argc, char **argv, struct args *a)
  bad_number:
   fprintf (stderr, "vmferry: %s\n", get_error ());
   return -1;
+}
+
+/* --offline takes --argv-file or --disk (not both), and those need it. */
+static int
+check_offline (struct args *a, bool check)
+{
+  const char *why = NULL;
+
+  a->mp.disks = a->disks;
+  if (!a->mp.offline && (a->mp.argv_file || a->disks))
+    why = "--argv-file and --disk go with --offline";
+  else if (a->mp.offline && check)
+    why = "check does not take --offline";
+  else if (a->mp.offline && (a->mp.argv_file == NULL) == (a->disks == NULL))
+    why = "--offline needs --argv-file FILE or --disk PATH (one of them)";
+  else if (a->mp.offline && ((a->engine && strcmp (a->engine, "vmferry")) ||
+                             a->mp.dry_run ||
+                             a->mp.transport == MIG_TRANSPORT_DIRECT))
+    why = "--offline always uses the vmferry engine through the data "
+      "channel (no --storage-engine qemu, --dry-run or --transport direct)";
+  if (why)
+    fprintf (stderr, "vmferry: migrate: %s\n", why);
+  return why ? -1 : 0;
 }
 
 /* --to ssh://[user@]host[:port] is the one-shot over ssh (vmferry(1));
@@ -287,7 +338,16 @@ do_migrate (struct args *a, char **vms, bool check)
              "'qemu'\n", a->engine);
     return MIG_USAGE;
   }
-  a->mp.qemu_storage = a->engine == NULL || strcmp (a->engine, "qemu") == 0;
+  if (check_offline (a, check) == -1)
+    return MIG_USAGE;
+  if (a->mp.channels > 1 && (a->mp.transport == MIG_TRANSPORT_DIRECT ||
+                             a->mp.allow_postcopy)) {
+    fprintf (stderr, "vmferry: --channels %u needs the data channel's relay "
+             "(not --transport direct) and no --allow-postcopy\n",
+             a->mp.channels);
+    return MIG_USAGE;
+  }
+  a->mp.qemu_storage = a->engine && strcmp (a->engine, "qemu") == 0;
   a->mp.port = VMFERRY_DEFAULT_PORT;
   if (strncmp (a->to, "ssh://", 6) != 0 &&
       (cmd_parse_hostport (a->to, &host, &a->mp.port) == -1 ||
@@ -316,14 +376,23 @@ do_migrate (struct args *a, char **vms, bool check)
     fprintf (stderr, "vmferry: migrate: one VM at a time over ssh://\n");
     return MIG_USAGE;
   }
-  if (host == NULL)
+  if (a->mp.offline && (host == NULL || vms[1])) {
+    fprintf (stderr, "vmferry: migrate --offline: one VM at a time, to a "
+             "running vmferryd (not ssh://)\n");
+    return MIG_USAGE;
+  }
+  if (a->mp.offline)
+    r = mig_offline_run (&a->mp);
+  else if (host == NULL)
     r = mig_ssh_run (&a->sp, &a->mp);
   else if (vms[1])
     r = mig_source_run_many (&a->mp, vms, a->parallel, a->keep_going);
   else
     r = mig_source_run (&a->mp);
   if (r != MIG_OK)
-    fprintf (stderr, "vmferry: %s: %s\n", mig_result_text (r), get_error ());
+    fprintf (stderr, "vmferry: %s: %s\n", a->mp.offline ?
+             mig_offline_result_text (r) : mig_result_text (r),
+             get_error ());
   return r;
 }
 
@@ -437,6 +506,7 @@ main (int argc, char **argv)
   }
   strv_free (a.disk_map);
   strv_free (a.ips);
+  strv_free (a.disks);
   strv_free (a.ssh_options);
   exit (r);
 }

@@ -4,6 +4,8 @@
  */
 #include <config.h>
 
+#include <sys/resource.h>
+
 #include <getopt.h>
 
 #include "utils.h"
@@ -18,7 +20,8 @@ usage (FILE *fp)
 "                [--tls-dir DIR] [--config FILE] [--once] [--qemu PATH]\n"
 "                [--data-addr ADDR] [--data-tls x509|psk]\n"
 "                [--max-incoming N] [--queue | --refuse]\n"
-"                [--migration-address ADDR]... [--verbose]\n"
+"                [--migration-address ADDR]... [--read-dir DIR]...\n"
+"                [--verbose]\n"
 "\n"
 "Receives live migrations from vmferry over HTTPS with mutual TLS.\n"
 "Disk images are created only under --storage-root; sockets and logs go\n"
@@ -31,14 +34,16 @@ usage (FILE *fp)
 "configured here (and in the network the source asked for), else on the\n"
 "address the source used.  --data-addr ADDR is the same as\n"
 "--migration-address ADDR.  --data-tls psk: the QEMUs use TLS-PSK from\n"
-"--tls-dir/keys.psk (set by vmferry for ssh:// destinations).\n",
+"--tls-dir/keys.psk (set by vmferry for ssh:// destinations).\n"
+"A VM may read -kernel, -initrd, -bios, -dtb and -L files only from\n"
+"under a --read-dir (default: QEMU's firmware directories).\n",
            VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR,
            MIG_DEFAULT_MAX_INCOMING);
 }
 
 enum { OPT_LISTEN = 256, OPT_STORAGE, OPT_RUN, OPT_TLS, OPT_CONFIG,
        OPT_ONCE, OPT_QEMU, OPT_DATA_ADDR, OPT_DATA_TLS, OPT_MAX_INCOMING,
-       OPT_QUEUE, OPT_REFUSE, OPT_MIGRATION_ADDRESS };
+       OPT_QUEUE, OPT_REFUSE, OPT_MIGRATION_ADDRESS, OPT_READ_DIR };
 
 static const struct option long_options[] = {
   { "listen", required_argument, NULL, OPT_LISTEN },
@@ -54,6 +59,7 @@ static const struct option long_options[] = {
   { "queue", no_argument, NULL, OPT_QUEUE },
   { "refuse", no_argument, NULL, OPT_REFUSE },
   { "migration-address", required_argument, NULL, OPT_MIGRATION_ADDRESS },
+  { "read-dir", required_argument, NULL, OPT_READ_DIR },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -65,6 +71,7 @@ struct args {
   char *listen;                 /* ADDR[:PORT] (owned) */
   char **strings;               /* every value set (owned) */
   char **maddrs;                /* --migration-address list (owned) */
+  char **rdirs;                 /* --read-dir list (owned) */
 };
 
 /* Append "ADDR[,ADDR]..." to the migration addresses. */
@@ -115,6 +122,15 @@ set_option (void *opaque, const char *key, const char *value)
     set_error (0, "data-tls: '%s' is neither x509 nor psk", v);
     return -1;
   }
+  else if (strcmp (key, "read-dir") == 0) {
+    if (v[0] != '/') {
+      set_error (0, "read-dir: '%s' is not an absolute path", v);
+      return -1;
+    }
+    if (strv_push (&a->rdirs, v) == -1)
+      return -1;
+    a->dp.read_dirs = a->rdirs;
+  }
   else if (strcmp (key, "queue") == 0) a->dp.queue = strcmp (v, "true") == 0;
   else if (strcmp (key, "max-incoming") == 0) {
     uint64_t n;
@@ -160,6 +176,7 @@ parse (int argc, char **argv, struct args *a)
     case OPT_QUEUE: a->dp.queue = true; break;
     case OPT_REFUSE: a->dp.queue = false; break;
     case OPT_MIGRATION_ADDRESS: key = "migration-address"; break;
+    case OPT_READ_DIR: key = "read-dir"; break;
     case 'v': vmferry_debug_enable ("vmferryd"); break;
     case 'h': usage (stdout); exit (0);
     case 'V': printf ("vmferryd %s\n", PACKAGE_VERSION); exit (0);
@@ -173,6 +190,20 @@ parse (int argc, char **argv, struct args *a)
     return -1;
   }
   return 0;
+}
+
+/* The CPU time vmferryd used (its own threads: API, data channel), for
+ * the log and the benchmark.
+ */
+static void
+print_cpu (void)
+{
+  struct rusage ru;
+
+  if (getrusage (RUSAGE_SELF, &ru) == 0)
+    printf ("vmferryd: stopped (cpu: %.2f s user, %.2f s system)\n",
+            ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+            ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
 }
 
 static int
@@ -195,6 +226,7 @@ run (struct args *a)
   while (mig_dest_wait (d, sfd) == 1 && !a->dp.once)
     ;
   mig_dest_stop (d);
+  print_cpu ();
   return 0;
 }
 
@@ -222,5 +254,6 @@ main (int argc, char **argv)
     fprintf (stderr, "vmferryd: %s\n", get_error ());
   strv_free (a.strings);
   strv_free (a.maddrs);
+  strv_free (a.rdirs);
   exit (r == -1 ? 1 : 0);
 }

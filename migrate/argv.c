@@ -20,6 +20,10 @@ struct rewrite {
   const struct mig_layout *l;
   struct mig_rewritten *out;
   bool *disk_seen;              /* one per disk of l */
+  /* mig_argv_disks: collect writable disk files instead of mapping */
+  bool collect;
+  char **paths, **formats;
+  const char *format;           /* named beside the file being mapped */
 };
 
 void
@@ -70,6 +74,21 @@ run_path (struct rewrite *rw, const char *path)
   return p;
 }
 
+/* mig_argv_disks: note a writable disk file (once), keep the path. */
+static char *
+collect_disk (struct rewrite *rw, const char *path)
+{
+  size_t i;
+
+  for (i = 0; rw->paths && rw->paths[i]; i++)
+    if (strcmp (rw->paths[i], path) == 0)
+      return strdup (path);
+  if (strv_push (&rw->paths, path) == -1 ||
+      strv_push (&rw->formats, rw->format ? rw->format : "") == -1)
+    return NULL;
+  return strdup (path);
+}
+
 /* A file the VM opens as a disk: a migrated disk maps to its destination
  * image; a read-only file must exist here; anything else is refused.
  */
@@ -83,6 +102,8 @@ disk_path (struct rewrite *rw, const char *path, bool read_only)
                "migrated", path);
     return NULL;
   }
+  if (rw->collect && !read_only)
+    return collect_disk (rw, path);
   for (i = 0; i < rw->l->n_disks; i++) {
     const struct mig_disk *d = &rw->l->disks[i];
     if (!d->read_only && strcmp (d->path, path) == 0) {
@@ -231,6 +252,7 @@ rewrite_blockdev_json (struct rewrite *rw, json_t *o, bool read_only)
   }
   if (json_is_true (json_object_get (o, "read-only")))
     read_only = true;
+  rw->format = NULL;            /* JSON: probed (mig_argv_disks) */
   f = json_object_get (o, "filename");
   if (json_is_string (f)) {
     np = disk_path (rw, json_string_value (f), read_only);
@@ -265,6 +287,11 @@ rewrite_block_kv (struct rewrite *rw, struct mig_keyval *kv, bool drive)
   }
   if (drive && media && strcmp (media, "cdrom") == 0)
     ro = true;
+  /* The format of the file: -drive format=, or the driver of a
+   * -blockdev that opens file.filename itself.
+   */
+  rw->format = drive ? mig_keyval_get (kv, "format")
+    : drv && strcmp (drv, "file") != 0 ? drv : NULL;
   if (kv_map_disks (rw, kv, ro, drive) == -1)
     return NULL;
   return mig_keyval_format (kv);
@@ -341,6 +368,35 @@ check_object (struct mig_keyval *kv)
   return 0;
 }
 
+/* path (resolved, symbolic links too) lies under one of the layout's
+ * read directories: a client must not make the destination load, say,
+ * /etc/shadow into a guest it controls.
+ */
+static int
+check_read_dir (const struct mig_layout *l, const char *path)
+{
+  static const char *const defaults[] = MIG_DEFAULT_READ_DIRS;
+  const char *const *dirs = l->read_dirs ? (const char *const *) l->read_dirs
+    : defaults;
+  CLEANUP_FREE char *real = realpath (path, NULL);
+  size_t i;
+
+  if (real == NULL) {
+    set_error (errno, "realpath %s", path);
+    return -1;
+  }
+  for (i = 0; dirs[i]; i++) {
+    CLEANUP_FREE char *dir = realpath (dirs[i], NULL);
+    size_t n = dir ? strlen (dir) : 0;
+    if (dir && strncmp (real, dir, n) == 0 &&
+        (real[n] == '/' || real[n] == '\0' || n == 1))
+      return 0;
+  }
+  set_error (0, "'%s' is outside the directories this destination lets a "
+             "VM read files from (vmferryd --read-dir)", path);
+  return -1;
+}
+
 /* -device DRIVER,...: refuse pass-through. */
 static int
 check_device (struct mig_keyval *kv)
@@ -382,6 +438,9 @@ rewrite_arg (struct rewrite *rw, const struct mig_option *o, const char *arg)
                  "may read", arg);
       return NULL;
     }
+    /* Collecting disks on the source (mig_argv_disks): not our host. */
+    if (!rw->collect && check_read_dir (rw->l, arg) == -1)
+      return NULL;
     return strdup (arg);
   case OPT_RUN_FILE:
     return run_path (rw, arg);
@@ -445,20 +504,18 @@ check_disks_seen (struct rewrite *rw)
   return 0;
 }
 
-int
-mig_argv_rewrite (char *const *argv, const struct mig_layout *l,
-                  struct mig_rewritten *out)
+/* Rewrite argv into rw->out; -1 (out cleared) + set_error. */
+static int
+rewrite_all (struct rewrite *rw, char *const *argv)
 {
-  CLEANUP_FREE bool *seen = calloc (l->n_disks + 1, sizeof *seen);
-  struct rewrite rw = { .l = l, .out = out, .disk_seen = seen };
   size_t i;
 
-  memset (out, 0, sizeof *out);
-  if (seen == NULL || argv == NULL || argv[0] == NULL) {
-    set_error (errno, "empty command line");
+  memset (rw->out, 0, sizeof *rw->out);
+  if (argv == NULL || argv[0] == NULL) {
+    set_error (0, "empty command line");
     return -1;
   }
-  if (push_opt (&rw, l->qemu, NULL) == -1)
+  if (push_opt (rw, rw->l->qemu, NULL) == -1)
     goto err;
   for (i = 1; argv[i]; i++) {
     const struct mig_option *o = mig_option_lookup (argv[i]);
@@ -477,19 +534,58 @@ mig_argv_rewrite (char *const *argv, const struct mig_layout *l,
     if (o->cls == OPT_DROP)
       continue;
     if (o->arity == OPT_ARG) {
-      narg = rewrite_arg (&rw, o, argv[i]);
+      narg = rewrite_arg (rw, o, argv[i]);
       if (narg == NULL) {
         prefix_error ("%s", argv[i - 1]);
         goto err;
       }
     }
-    if (push_opt (&rw, argv[i - (o->arity == OPT_ARG)], narg) == -1)
+    if (push_opt (rw, argv[i - (o->arity == OPT_ARG)], narg) == -1)
       goto err;
   }
-  if (check_disks_seen (&rw) == -1)
+  if (check_disks_seen (rw) == -1)
     goto err;
   return 0;
  err:
-  mig_rewritten_clear (out);
+  mig_rewritten_clear (rw->out);
   return -1;
+}
+
+int
+mig_argv_rewrite (char *const *argv, const struct mig_layout *l,
+                  struct mig_rewritten *out)
+{
+  CLEANUP_FREE bool *seen = calloc (l->n_disks + 1, sizeof *seen);
+  struct rewrite rw = { .l = l, .out = out, .disk_seen = seen };
+
+  if (seen == NULL) {
+    memset (out, 0, sizeof *out);
+    set_error (errno, "calloc");
+    return -1;
+  }
+  return rewrite_all (&rw, argv);
+}
+
+int
+mig_argv_disks (char *const *argv, char ***paths, char ***formats)
+{
+  struct mig_layout l = { .qemu = argv && argv[0] ? argv[0] : "qemu",
+                          .run_dir = "/nonexistent" };
+  struct mig_rewritten out;
+  struct rewrite rw = { .l = &l, .out = &out, .collect = true };
+  int r;
+
+  /* The rewrite walks every option; in collect mode disk_path() records
+   * the writable files instead of mapping them.
+   */
+  r = rewrite_all (&rw, argv);
+  mig_rewritten_clear (&out);
+  if (r == -1) {
+    strv_free (rw.paths);
+    strv_free (rw.formats);
+    return -1;
+  }
+  *paths = rw.paths;
+  *formats = rw.formats;
+  return 0;
 }

@@ -132,24 +132,8 @@ control_thread (void *opaque)
 static int
 listen_unix (const char *path)
 {
-  struct sockaddr_un sa = { .sun_family = AF_UNIX };
-  int fd;
-
-  if (strlen (path) >= sizeof sa.sun_path) {
-    set_error (0, "%s: path too long for a unix socket", path);
-    return -1;
-  }
-  strcpy (sa.sun_path, path);
   unlink (path);
-  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd == -1 || bind (fd, (struct sockaddr *) &sa, sizeof sa) == -1 ||
-      listen (fd, 8) == -1) {
-    set_error (errno, "control socket %s", path);
-    if (fd >= 0)
-      close (fd);
-    return -1;
-  }
-  return fd;
+  return net_unix_listen (path);
 }
 
 struct src_control *

@@ -8,6 +8,11 @@
  * then applies the stream's frames in order to the skeleton's NBD exports
  * through its own libnbd connections (TLS, our client certificate):
  * DATA -> write, ZERO -> zero, "flush" -> flush what it wrote, "ack".
+ * A stream that starts with "relay" (vmferry relays QEMU's migration
+ * connections, net.h) instead carries bytes for the skeleton's incoming
+ * migration: the receiver connects to its unix socket (relay_path) and
+ * says "ok"; STREAM -> written there; "eof" -> the skeleton sees the end
+ * of stream, "ack".
  * A receiver that fails says "error MSG" and closes its stream.
  *
  * Threads own their streams and NBD handles; the channel's lock protects
@@ -32,6 +37,8 @@ struct dest_receiver {
   struct dest_channel *ch;
   pthread_t thread;
   int fd;                       /* the socket (the stream has a dup) */
+  int mig_fd;                   /* relay: the skeleton's incoming
+                                   connection, or -1 (ch->lock) */
   bool done;                    /* the thread is ending (ch->lock) */
 };
 
@@ -40,11 +47,14 @@ struct dest_channel {
   char *tls_dir;
   char **uris;                  /* per disk index; NULL: not copied */
   size_t n_disks;
+  char *relay_path;             /* the skeleton's incoming migration socket,
+                                   NULL: no relay */
   int lfd;                      /* listener */
   int stop_pipe[2];
   pthread_t acceptor;
-  pthread_mutex_t lock;         /* protects receivers */
+  pthread_mutex_t lock;         /* protects receivers and error */
   struct dest_receiver *receivers;
+  char error[512];              /* the first frame that failed, or "" */
 };
 
 /* The NBD handle of disk i, opened on first use. */
@@ -60,30 +70,94 @@ disk_handle (struct dest_channel *ch, struct nbd_handle **h, unsigned i)
   return h[i];
 }
 
+/* "relay": this stream carries the skeleton's incoming migration
+ * connection number arg; connect to it.
+ */
+static int
+relay_open (struct dest_receiver *r, struct net_stream *s, uint64_t arg)
+{
+  struct dest_channel *ch = r->ch;
+  int fd;
+
+  if (ch->relay_path == NULL || r->mig_fd >= 0) {
+    set_error (0, "no migration to relay on this stream");
+    return -1;
+  }
+  if ((fd = net_unix_connect (ch->relay_path)) == -1)
+    return -1;
+  pthread_mutex_lock (&ch->lock);
+  r->mig_fd = fd;
+  pthread_mutex_unlock (&ch->lock);
+  debug ("data channel %s: relaying migration connection %" PRIu64, ch->id,
+         arg);
+  return net_control_send (s, "ok", arg);
+}
+
+/* Write a relayed chunk to the skeleton (no SIGPIPE if it is gone). */
+static int
+relay_write (struct dest_receiver *r, const void *buf, size_t len)
+{
+  const char *p = buf;
+
+  if (r->mig_fd < 0) {
+    set_error (0, "relayed bytes before \"relay\"");
+    return -1;
+  }
+  while (len) {
+    ssize_t n = send (r->mig_fd, p, len, MSG_NOSIGNAL);
+    if (n == -1 && errno == EINTR)
+      continue;
+    if (n == -1) {
+      set_error (errno, "writing to the skeleton's incoming migration");
+      return -1;
+    }
+    p += n;
+    len -= n;
+  }
+  return 0;
+}
+
+/* A CONTROL frame: "flush", or a relay's "relay" and "eof". */
+static int
+control (struct dest_receiver *r, struct net_stream *s,
+         struct nbd_handle **h, const struct net_frame *f, const void *pl)
+{
+  struct dest_channel *ch = r->ch;
+  size_t i;
+
+  if (f->raw_len == 5 && memcmp (pl, "relay", 5) == 0)
+    return relay_open (r, s, f->arg);
+  if (f->raw_len == 3 && memcmp (pl, "eof", 3) == 0 && r->mig_fd >= 0) {
+    shutdown (r->mig_fd, SHUT_WR);
+    return net_control_send (s, "ack", f->arg);
+  }
+  if (f->raw_len != 5 || memcmp (pl, "flush", 5) != 0) {
+    set_error (0, "unexpected control message");
+    return -1;
+  }
+  for (i = 0; i < ch->n_disks; i++)
+    if (h[i] && storage_nbd_ops.flush (h[i]) == -1)
+      return -1;
+  return net_control_send (s, "ack", f->arg);
+}
+
 /* Apply one frame. */
 static int
-apply (struct dest_channel *ch, struct net_stream *s, struct nbd_handle **h,
+apply (struct dest_receiver *r, struct net_stream *s, struct nbd_handle **h,
        const struct net_frame *f, const void *pl)
 {
   const struct storage_dst_ops *o = &storage_nbd_ops;
   struct nbd_handle *d;
-  size_t i;
 
-  if (f->type == NET_FRAME_CONTROL) {
-    if (f->raw_len != 5 || memcmp (pl, "flush", 5) != 0) {
-      set_error (0, "unexpected control message");
-      return -1;
-    }
-    for (i = 0; i < ch->n_disks; i++)
-      if (h[i] && o->flush (h[i]) == -1)
-        return -1;
-    return net_control_send (s, "ack", f->arg);
-  }
+  if (f->type == NET_FRAME_CONTROL)
+    return control (r, s, h, f, pl);
+  if (f->type == NET_FRAME_STREAM)
+    return relay_write (r, pl, f->raw_len);
   if (f->type != NET_FRAME_DATA && f->type != NET_FRAME_ZERO) {
     set_error (0, "unexpected frame of type %d", f->type);
     return -1;
   }
-  if ((d = disk_handle (ch, h, f->channel)) == NULL)
+  if ((d = disk_handle (r->ch, h, f->channel)) == NULL)
     return -1;
   return f->type == NET_FRAME_DATA ? o->pwrite (d, pl, f->raw_len, f->arg)
     : o->zero (d, f->raw_len, f->arg);
@@ -107,25 +181,51 @@ hello (struct dest_channel *ch, struct net_stream *s)
   return net_control_send (s, "ok", i);
 }
 
-/* Receive frames until the stream ends or fails. */
-static void
-serve (struct dest_channel *ch, struct net_stream *s)
+/* Receive frames until the stream ends (0) or a frame fails (-1, the
+ * sender was told why).
+ */
+static int
+serve (struct dest_receiver *r, struct net_stream *s)
 {
+  struct dest_channel *ch = r->ch;
   CLEANUP_FREE struct nbd_handle **h = calloc (ch->n_disks, sizeof *h);
   struct net_frame f;
   const void *pl;
   size_t i;
+  int ret = 0;
 
   while (h && net_stream_recv (s, &f, &pl) == 0)
-    if (apply (ch, s, h, &f, pl) == -1) {
+    if (apply (r, s, h, &f, pl) == -1) {
       CLEANUP_FREE char *m = xasprintf ("error %s", get_error ());
       debug ("data channel %s: %s", ch->id, get_error ());
+      pthread_mutex_lock (&ch->lock);
+      if (ch->error[0] == '\0')
+        snprintf (ch->error, sizeof ch->error, "%s", get_error ());
+      pthread_mutex_unlock (&ch->lock);
       net_control_send (s, m ? m : "error", f.arg);
+      ret = -1;
       break;
     }
   for (i = 0; h && i < ch->n_disks; i++)
     if (h[i])
       storage_nbd_ops.close (h[i]);
+  return ret;
+}
+
+/* After a failed frame the sender may be blocked in a write with our
+ * receive window full: it would wait forever.  Shut the connection down
+ * (our FIN follows the error message) and discard what is queued; the
+ * window opens, and TCP answers data that arrives after the shutdown
+ * with a reset, which fails the sender's write.
+ */
+static void
+refuse_rest (int fd)
+{
+  char buf[65536];
+
+  shutdown (fd, SHUT_RDWR);
+  while (read (fd, buf, sizeof buf) > 0)
+    ;
 }
 
 static void *
@@ -138,12 +238,21 @@ receive (void *opaque)
   struct net_stream *s = t ? net_stream_new (t, NET_TRANSPORT_TCP, NULL)
     : NULL;
 
-  if (s && hello (ch, s) == 0)
-    serve (ch, s);
+  if (s && hello (ch, s) == 0) {
+    if (serve (r, s) == -1)
+      refuse_rest (r->fd);
+  }
   else
     debug ("data channel %s: %s", ch->id, get_error ());
   net_stream_free (s);
+  /* The sender sees the end now, not when the receiver is reaped: a
+   * relay that failed must not leave it blocked writing.
+   */
+  shutdown (r->fd, SHUT_RDWR);
   pthread_mutex_lock (&ch->lock);
+  if (r->mig_fd >= 0)
+    close (r->mig_fd);         /* the skeleton sees the end (or a cut) */
+  r->mig_fd = -1;
   r->done = true;
   pthread_mutex_unlock (&ch->lock);
   return NULL;
@@ -156,8 +265,11 @@ reap (struct dest_channel *ch, bool all)
   struct dest_receiver **p = &ch->receivers, *r;
 
   pthread_mutex_lock (&ch->lock);
-  for (r = ch->receivers; all && r; r = r->next)
+  for (r = ch->receivers; all && r; r = r->next) {
     shutdown (r->fd, SHUT_RDWR);
+    if (r->mig_fd >= 0)
+      shutdown (r->mig_fd, SHUT_RDWR);
+  }
   while ((r = *p) != NULL) {
     bool done = r->done;
     if (!done && !all) {
@@ -185,7 +297,8 @@ start_receiver (struct dest_channel *ch, int fd)
   for (x = ch->receivers; x; x = x->next)
     n++;
   if (r && n < MAX_RECEIVERS) {
-    *r = (struct dest_receiver) { .next = ch->receivers, .ch = ch, .fd = fd };
+    *r = (struct dest_receiver) { .next = ch->receivers, .ch = ch, .fd = fd,
+                                  .mig_fd = -1 };
     if (pthread_create (&r->thread, NULL, receive, r) == 0) {
       ch->receivers = r;
       r = NULL;
@@ -219,11 +332,34 @@ accept_loop (void *opaque)
   return NULL;
 }
 
+/* Free a URI vector of n entries, some NULL. */
+static void
+free_uris (char **uris, size_t n)
+{
+  size_t i;
+
+  for (i = 0; uris && i < n; i++)
+    free (uris[i]);
+  free (uris);
+}
+
+void
+mig_dest_channel_error (struct dest_job *j, char *buf, size_t n)
+{
+  struct dest_channel *ch = j->channel;
+
+  buf[0] = '\0';
+  if (ch == NULL)
+    return;
+  pthread_mutex_lock (&ch->lock);
+  snprintf (buf, n, "%s", ch->error);
+  pthread_mutex_unlock (&ch->lock);
+}
+
 void
 mig_dest_channel_stop (struct dest_job *j)
 {
   struct dest_channel *ch = j->channel;
-  size_t i;
 
   if (ch == NULL)
     return;
@@ -237,56 +373,61 @@ mig_dest_channel_stop (struct dest_job *j)
   reap (ch, true);
   close (ch->stop_pipe[0]);
   close (ch->stop_pipe[1]);
-  for (i = 0; i < ch->n_disks; i++)
-    free (ch->uris[i]);
-  free (ch->uris);
+  free_uris (ch->uris, ch->n_disks);
+  free (ch->relay_path);
   free (ch->id);
   free (ch->tls_dir);
   pthread_mutex_destroy (&ch->lock);
   free (ch);
 }
 
-/* The skeleton's export of every copied disk, as vmferryd reaches it. */
-static int
-disk_uris (struct dest_channel *ch, struct dest_job *j, const char *host,
-           int nbd_port, const char *tls_dir)
+char **
+mig_dest_skeleton_uris (struct mig_dest *d, struct dest_job *j,
+                        const char *host, int nbd_port)
 {
   bool v6 = strchr (host, ':') != NULL;
-  size_t i;
+  size_t i, n = j->vm->n_disks;
+  char **uris = calloc (n + 1, sizeof *uris);
 
-  ch->n_disks = j->vm->n_disks;
-  if ((ch->uris = calloc (ch->n_disks + 1, sizeof *ch->uris)) == NULL)
-    return -1;
-  for (i = 0; i < ch->n_disks; i++) {
+  for (i = 0; uris && i < n; i++) {
     const struct mig_disk *k = &j->vm->disks[i];
     if (!mig_disk_copied (k))
       continue;
-    ch->uris[i] = xasprintf ("nbds://%s%s%s:%d/%s?tls-certificates=%s",
-                             v6 ? "[" : "", host, v6 ? "]" : "", nbd_port,
-                             k->id, tls_dir);
-    if (ch->uris[i] == NULL)
-      return -1;
+    uris[i] = xasprintf ("nbds://%s%s%s:%d/%s?tls-certificates=%s",
+                         v6 ? "[" : "", host, v6 ? "]" : "", nbd_port,
+                         k->id, d->p.tls_dir);
+    if (uris[i] == NULL) {
+      free_uris (uris, n);
+      return NULL;
+    }
   }
-  return 0;
+  if (uris == NULL)
+    set_error (errno, "calloc");
+  return uris;
 }
 
 int
 mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
-                        const char *host, int nbd_port)
+                        const char *host, char **uris,
+                        const char *relay_path)
 {
   struct dest_channel *ch = calloc (1, sizeof *ch);
   int port;
 
-  if (ch == NULL) {
-    set_error (errno, "calloc");
+  if (ch == NULL || uris == NULL) {
+    free (ch);
+    free_uris (uris, j->vm->n_disks);
+    set_error (errno, "data channel");
     return -1;
   }
   j->channel = ch;
+  ch->uris = uris;
+  ch->n_disks = j->vm->n_disks;
   ch->lfd = ch->stop_pipe[0] = ch->stop_pipe[1] = -1;
   pthread_mutex_init (&ch->lock, NULL);
   if ((ch->id = strdup (j->id)) == NULL ||
       (ch->tls_dir = strdup (d->p.tls_dir)) == NULL ||
-      disk_uris (ch, j, host, nbd_port, d->p.tls_dir) == -1 ||
+      (relay_path && (ch->relay_path = strdup (relay_path)) == NULL) ||
       pipe2 (ch->stop_pipe, O_CLOEXEC) == -1) {
     set_error (errno, "data channel");
     return -1;

@@ -113,6 +113,10 @@ finish_job (struct dest_job *j, bool resume, double *resumed)
     set_error (0, "the incoming migration %s", s);
     return 502;
   }
+  /* Every copy was acknowledged and the relayed migration is complete:
+   * the channel's NBD connections go before the exports they hold.
+   */
+  mig_dest_channel_stop (j);
   if (take_over (j, resume, resumed) == -1)
     return 500;
   return 0;
@@ -134,6 +138,11 @@ mig_dest_finish (void *opaque, const struct api_request *req,
   if (j == NULL)
     return mig_dest_error (reply, 404, "no such migration");
   pthread_mutex_lock (&j->lock);
+  if (j->offline) {
+    status = mig_dest_offline_finish (d, j, reply);
+    pthread_mutex_unlock (&j->lock);
+    return status;
+  }
   if (j->state != JOB_PREPARED && j->state != JOB_RUNNING) {
     pthread_mutex_unlock (&j->lock);
     return mig_dest_error (reply, 409, "migration is not prepared");
@@ -149,7 +158,6 @@ mig_dest_finish (void *opaque, const struct api_request *req,
       return mig_dest_error (reply, status, msg);
     }
     mig_dest_job_end (d, j, JOB_RUNNING);
-    mig_dest_channel_stop (j);  /* every copy was acknowledged */
     json_object_set_new (j->prepared, "resumed", json_real (resumed));
     qmp_close (j->qmp);         /* the VM now lives on its own */
     j->qmp = NULL;

@@ -3,7 +3,10 @@
  * Checks that the VM can run here, creates its empty images (only under
  * the storage root), starts the paused skeleton QEMU with the rewritten
  * command line, and opens its NBD exports and incoming migration, both
- * with QEMU's TLS.  Any failure undoes all of it.
+ * with QEMU's TLS; or, when the source relays its memory migration
+ * through the data channel ("relay": true; answered "relay": true), the
+ * incoming migration on a unix socket in the run directory that only
+ * vmferryd's receivers reach.  Any failure undoes all of it.
  */
 #include <config.h>
 
@@ -106,7 +109,7 @@ plan_job (struct mig_dest *d, struct dest_job *j, const char *vm_dir,
 {
   struct mig_layout l = {
     .qemu = d->p.qemu, .run_dir = run_dir, .disks = j->vm->disks,
-    .n_disks = j->vm->n_disks,
+    .n_disks = j->vm->n_disks, .read_dirs = d->p.read_dirs,
   };
   size_t i;
 
@@ -129,6 +132,9 @@ plan_job (struct mig_dest *d, struct dest_job *j, const char *vm_dir,
     if (k->dest_path == NULL)
       return 500;
   }
+  /* An offline move may come with its disks alone, no command line. */
+  if (j->offline && j->vm->argv == NULL)
+    return 0;
   return mig_argv_rewrite (j->vm->argv, &l, &j->rw) == -1 ? 422 : 0;
 }
 
@@ -247,39 +253,49 @@ skeleton_argv (struct dest_job *j, char **pidfile, char **qmp)
 }
 
 /* Start the skeleton and open its exports and migration listener.
- * Returns 0 or an HTTP status.
+ * relay: the memory migration comes through the data channel (channel
+ * is then true) with multifd channels.  Returns 0 or an HTTP status.
  */
 static int
 start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host,
-                bool channel)
+                bool channel, bool relay, unsigned multifd)
 {
-  CLEANUP_FREE char *pidfile = NULL, *qmp = NULL;
+  CLEANUP_FREE char *pidfile = NULL, *qmp = NULL, *relay_sock = NULL;
   CLEANUP_STRV char **argv = NULL;
   struct mig_skeleton_net n = { .host = host, .tls_dir = d->p.tls_dir,
                                 .psk = d->p.psk,
-                                .postcopy = j->postcopy };
+                                .postcopy = j->postcopy,
+                                .multifd = relay ? multifd : 0 };
 
   if ((argv = skeleton_argv (j, &pidfile, &qmp)) == NULL ||
       (j->qemu_pid = mig_skeleton_spawn (argv, pidfile)) == -1) {
     j->qemu_pid = 0;
     return 500;
   }
+  if (relay && (relay_sock = xasprintf ("%s/vmferry-migration.sock",
+                                        j->run_dir)) == NULL)
+    return 500;
+  n.relay_sock = relay_sock;
   j->qmp = qmp_connect (qmp, QMP_TIMEOUT);
   if (j->qmp == NULL ||
       (n.nbd_port = mig_free_port (host)) == -1 ||
-      (n.migration_port = mig_free_port (host)) == -1 ||
+      (!relay && (n.migration_port = mig_free_port (host)) == -1) ||
       mig_skeleton_setup (j->qmp, &n, j->vm) == -1)
     return 500;
-  j->prepared = json_pack ("{s:s, s:s, s:i, s:i, s:s?, s:o, s:s, s:s}",
+  j->prepared = json_pack ("{s:s, s:s, s:i, s:s?, s:o, s:s, s:s}",
                            "id", j->id, "host", host, "nbd_port", n.nbd_port,
-                           "migration_port", n.migration_port,
                            "qmp", j->rw.qmp, "files", json_array (),
                            "run_dir", j->run_dir, "vm_dir", j->vm_dir);
+  if (j->prepared)
+    json_object_set_new (j->prepared, relay ? "relay" : "migration_port",
+                         relay ? json_true () : json_integer
+                         (n.migration_port));
   for (size_t i = 0; j->prepared && j->rw.files && j->rw.files[i]; i++)
     json_array_append_new (json_object_get (j->prepared, "files"),
                            json_string (j->rw.files[i]));
   if (j->prepared && channel &&
-      mig_dest_channel_start (d, j, host, n.nbd_port) == -1)
+      mig_dest_channel_start (d, j, host, mig_dest_skeleton_uris
+                              (d, j, host, n.nbd_port), relay_sock) == -1)
     return 500;
   return j->prepared ? 0 : 500;
 }
@@ -346,14 +362,24 @@ new_job (struct mig_dest *d, const char *id, struct mig_vm *vm)
  */
 static int
 prepare_job (struct mig_dest *d, struct dest_job *j, const char *host,
-             bool channel, const char *token, const char **why)
+             bool channel, json_t *body, const char *token,
+             const char **why)
 {
+  /* The relay comes through the data channel, one-way (no post-copy). */
+  bool relay = channel && !j->postcopy &&
+    json_is_true (json_object_get (body, "relay"));
+  json_int_t multifd = json_integer_value (json_object_get
+                                           (body, "multifd_channels"));
   CLEANUP_FREE char *vm_dir = xasprintf ("%s/%s", d->p.storage_root,
                                          j->vm->name);
   CLEANUP_FREE char *run_dir = xasprintf ("%s/%s", d->p.run_root,
                                           j->vm->name);
   int status;
 
+  if (multifd < 0 || multifd > MIG_MAX_CHANNELS) {
+    set_error (0, "\"multifd_channels\" must be 0 to %d", MIG_MAX_CHANNELS);
+    return 400;
+  }
   if (vm_dir == NULL || run_dir == NULL)
     return 500;
   status = plan_job (d, j, vm_dir, run_dir);
@@ -368,7 +394,11 @@ prepare_job (struct mig_dest *d, struct dest_job *j, const char *host,
   case 1: j->resumed = true; break;
   }
   status = create_images (j);
-  return status ? status : start_skeleton (d, j, host, channel);
+  if (status == 0 && j->offline)
+    status = mig_dest_offline_start (d, j, host);
+  else if (status == 0)
+    status = start_skeleton (d, j, host, channel, relay, multifd);
+  return status;
 }
 
 int
@@ -384,6 +414,7 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   const char *token = json_string_value (json_object_get (req->body,
                                                          "resume_token"));
   const char *why = NULL;
+  bool offline = json_is_true (json_object_get (req->body, "offline"));
   struct dest_job *j;
   struct mig_vm *vm;
   int status;
@@ -405,8 +436,12 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   vm = mig_vm_from_json (json_object_get (req->body, "vm"));
   if (vm == NULL)
     return mig_dest_error (reply, 400, get_error ());
-  if ((status = check_compat (d, json_object_get (req->body, "vm"),
-                              host)) != 0) {
+  /* A VM that does not run has no CPU or devices to compare: an offline
+   * move checks what storing it needs.
+   */
+  status = offline ? mig_dest_offline_check (d, vm)
+    : check_compat (d, json_object_get (req->body, "vm"), host);
+  if (status != 0) {
     mig_vm_free (vm);
     return mig_dest_error (reply, status, get_error ());
   }
@@ -424,11 +459,12 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   j->holds_slot = true;
   j->peer = req->peer_name ? strdup (req->peer_name) : NULL;
   j->postcopy = json_is_true (json_object_get (req->body, "postcopy"));
+  j->offline = offline;
   /* The data channel needs x509 certificates (not TLS-PSK). */
   mig_dest_partial_sweep (d);
   status = prepare_job (d, j, host, !d->p.psk &&
                         json_is_true (json_object_get (req->body, "channel")),
-                        token, &why);
+                        req->body, token, &why);
   if (status != 0) {
     char msg[1024];
     snprintf (msg, sizeof msg, "%s", get_error ());

@@ -16,6 +16,7 @@ static const char *const state_names[] = {
   [JOB_PREPARING] = "preparing", [JOB_PREPARED] = "prepared",
   [JOB_RUNNING] = "running", [JOB_ABORTED] = "aborted",
   [JOB_LEFT] = "left",
+  [JOB_STORED] = "stored",
 };
 
 int
@@ -53,6 +54,8 @@ mig_dest_job_cleanup (struct dest_job *j)
   size_t i;
 
   mig_dest_channel_stop (j);
+  if (mig_dest_offline_stop_nbd (j) == -1)
+    r = -1;
   qmp_close (j->qmp);
   j->qmp = NULL;
   if (mig_skeleton_kill (j->qemu_pid) == -1)
@@ -123,16 +126,20 @@ mig_dest_abort (void *opaque, const struct api_request *req, json_t **reply)
   const char *keep = json_string_value (json_object_get (req->body,
                                                         "keep_partial"));
   struct dest_job *j = id ? mig_dest_find_job (d, id) : NULL;
+  char data_error[512];
   int r, kept = 0;
 
   if (j == NULL)
     return mig_dest_error (reply, 404, "no such migration");
   pthread_mutex_lock (&j->lock);
-  if (j->state == JOB_RUNNING) {
+  if (j->state == JOB_RUNNING || j->state == JOB_STORED) {
     pthread_mutex_unlock (&j->lock);
-    return mig_dest_error (reply, 409, "the VM already runs on this host; "
+    return mig_dest_error (reply, 409, j->state == JOB_STORED ?
+                           "the VM is stored on this host; refusing to "
+                           "abort" : "the VM already runs on this host; "
                            "refusing to abort");
   }
+  mig_dest_channel_error (j, data_error, sizeof data_error);
   if (keep && j->state != JOB_ABORTED)
     kept = mig_dest_partial_keep (d, j, keep);
   r = mig_dest_job_cleanup (j);
@@ -141,7 +148,9 @@ mig_dest_abort (void *opaque, const struct api_request *req, json_t **reply)
   mig_dest_job_ended (d);
   if (r == -1)
     return mig_dest_error (reply, 500, get_error ());
-  *reply = json_pack ("{s:s, s:b}", "state", "aborted", "partial", kept);
+  /* The source saw its stream reset; this is why. */
+  *reply = json_pack ("{s:s, s:b, s:s?}", "state", "aborted", "partial",
+                      kept, "data_error", data_error[0] ? data_error : NULL);
   return 200;
 }
 
@@ -248,7 +257,7 @@ mig_dest_stop (struct mig_dest *d)
   api_server_stop (d->srv);
   for (j = d->jobs; j; j = next) {
     next = j->next;
-    if (j->state != JOB_RUNNING)
+    if (j->state != JOB_RUNNING && j->state != JOB_STORED)
       mig_dest_job_cleanup (j);
     else
       qmp_close (j->qmp);

@@ -4,8 +4,11 @@
 
 #include "internal.h"
 
-enum job_state { JOB_PREPARING, JOB_PREPARED, JOB_RUNNING, JOB_ABORTED,
-                 JOB_LEFT /* moved back by vmferry undo */ };
+enum job_state {
+  JOB_PREPARING, JOB_PREPARED, JOB_RUNNING, JOB_ABORTED,
+  JOB_STORED,                   /* offline move done: images here, VM off */
+  JOB_LEFT,                     /* moved back by vmferry undo */
+};
 
 /* One incoming migration.  Fields after lock are protected by it. */
 struct dest_job {
@@ -27,6 +30,8 @@ struct dest_job {
   bool resumed;                 /* images are a kept partial copy */
   char *undo_token;             /* finish records writes for vmferry undo */
   char *peer;                   /* certificate CN of the source (prepare) */
+  bool offline;                 /* an offline move (dest-offline.c) */
+  pid_t *nbd;                   /* offline: our qemu-nbd per disk (0: none) */
 };
 
 struct mig_dest {
@@ -77,12 +82,37 @@ const char *mig_dest_data_host (struct mig_dest *d, const char *used,
                                 const char *cidr);
 
 /* dest-channel.c: the data channel's listener and receivers of job j
- * (caller holds j->lock): start adds "data_port" to j->prepared; stop
- * (idempotent) closes the listener and ends every receiver.
+ * (caller holds j->lock): start adds "data_port" to j->prepared; with
+ * relay_path (the skeleton's incoming migration socket), streams may
+ * also relay the memory migration there.  stop (idempotent) closes the
+ * listener and ends every receiver.
  */
 int mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
-                            const char *host, int nbd_port);
+                            const char *host, char **uris,
+                            const char *relay_path);
+/* The URIs for mig_dest_channel_start (taken over by it, freed also on
+ * failure): per disk index, NULL for a disk not copied.  These are the
+ * skeleton's NBD exports at host:nbd_port (TLS).
+ */
+char **mig_dest_skeleton_uris (struct mig_dest *d, struct dest_job *j,
+                               const char *host, int nbd_port);
+
+/* dest-offline.c: an offline move ("offline": true in prepare).  check
+ * replaces the compatibility report (returns 0 or an HTTP status), start
+ * replaces the skeleton once the images exist, finish stores the VM,
+ * stop_nbd (cleanup) ends our qemu-nbd.  Caller holds j->lock.
+ */
+int mig_dest_offline_check (struct mig_dest *d, const struct mig_vm *vm);
+int mig_dest_offline_start (struct mig_dest *d, struct dest_job *j,
+                            const char *host);
+int mig_dest_offline_finish (struct mig_dest *d, struct dest_job *j,
+                             json_t **reply);
+int mig_dest_offline_stop_nbd (struct dest_job *j);
 void mig_dest_channel_stop (struct dest_job *j);
+/* Why a receiver could not write a frame (the first failure), into buf;
+ * "" if none failed.
+ */
+void mig_dest_channel_error (struct dest_job *j, char *buf, size_t n);
 
 /* dest-partial.c: partial images kept for a resumed copy (caller holds
  * j->lock).  keep: move job j's images aside under token (the skeleton

@@ -89,6 +89,22 @@ struct mig_vm *mig_vm_discover (struct qmp *q, const char *qmp_path);
  * 2 * nbytes + 1 chars: migration ids, resume tokens (wire.c).
  */
 int mig_random_hex (char *buf, size_t nbytes);
+/* Apply --disk-path SRC=DST items (NULL-terminated, may be NULL) to
+ * vm's disks.  -1 + set_error when the VM has no disk SRC.
+ */
+int mig_vm_apply_disk_map (struct mig_vm *vm, char *const *map);
+
+/* offline-vm.c: a VM that is not running, named name (its directory on
+ * the destination), described from its command line in argv_file or,
+ * without one, from the disk images disks.  Refuses disks that a QEMU has
+ * open for writing, missing files, backing files and formats other than
+ * qcow2 and raw.  NULL + set_error.
+ */
+struct mig_vm *mig_offline_vm (const char *name, const char *argv_file,
+                               char *const *disks, char *const *disk_map);
+
+/* A fresh migration id (16 random hex digits) into id.  -1 + set_error. */
+int mig_new_id (char id[static 17]);
 
 /* A name that is safe as one path component (wire.c). */
 bool mig_safe_name (const char *s);
@@ -137,7 +153,19 @@ struct mig_layout {
   const char *run_dir;          /* sockets, logs, pidfile */
   const struct mig_disk *disks; /* with dest_path set */
   size_t n_disks;
+  char *const *read_dirs;       /* -kernel & co. only from under these
+                                 * (NULL: MIG_DEFAULT_READ_DIRS) */
 };
+
+/* Where a VM may read -kernel, -initrd, -bios, -dtb and -L from unless
+ * vmferryd says otherwise (--read-dir): QEMU's and the distribution's
+ * firmware directories.  Never the storage root: a VM must not read
+ * another VM's image.
+ */
+#define MIG_DEFAULT_READ_DIRS                                           \
+  { "/usr/share/qemu", "/usr/share/seabios", "/usr/lib/ipxe",           \
+    "/usr/share/ipxe", "/usr/share/ovmf", "/usr/share/OVMF",            \
+    "/usr/share/qemu-efi-aarch64", "/usr/lib/qemu", NULL }
 
 /* Result of a rewrite. */
 struct mig_rewritten {
@@ -155,6 +183,19 @@ void mig_rewritten_clear (struct mig_rewritten *r);
  */
 int mig_argv_rewrite (char *const *argv, const struct mig_layout *l,
                       struct mig_rewritten *out);
+
+/* The files argv opens as writable disks, in order, each once, with the
+ * format named beside it (-drive format=, -blockdev driver= over
+ * file.filename; "" when the command line leaves it to a separate node)
+ * in formats.  argv must pass the allow-list of mig_argv_rewrite (the
+ * destination applies it again).  -1 + set_error.
+ */
+int mig_argv_disks (char *const *argv, char ***paths, char ***formats);
+
+/* Read a QEMU command line from a file (argv-file.c): one argument per
+ * line, or NUL-separated as in /proc/PID/cmdline.  NULL + set_error.
+ */
+char **mig_argv_read_file (const char *path);
 
 /* ---- netsel.c: the migration network ---- */
 
@@ -177,6 +218,11 @@ struct mig_skeleton_net {
   const char *tls_dir;
   bool psk;                     /* tls-creds-psk (tls_dir/keys.psk) */
   bool postcopy;                /* enable postcopy-ram (source asked) */
+  const char *relay_sock;       /* incoming migration on this unix socket,
+                                   without QEMU's TLS (vmferryd relays it
+                                   from its mutual-TLS data channel);
+                                   NULL: TCP migration_port with TLS */
+  unsigned multifd;             /* multifd channels (0, 1: no multifd) */
 };
 
 /* Name of the PSK user in keys.psk ("vmferry:HEXKEY"). */
@@ -188,6 +234,28 @@ pid_t mig_skeleton_spawn (char *const *argv, const char *pidfile);
 int mig_skeleton_kill (pid_t pid);
 int mig_skeleton_setup (struct qmp *q, const struct mig_skeleton_net *n,
                         const struct mig_vm *vm);
+
+/* ---- qemu-nbd.c: serving an image that no QEMU has open ---- */
+
+struct mig_qemu_nbd {
+  const char *image;
+  const char *format;           /* "qcow2", "raw" */
+  bool read_only;
+  const char *dir;              /* DIR/NAME.sock, .pid and .log */
+  const char *name;
+};
+
+/* Start qemu-nbd (daemonized, persistent, up to 16 clients) and return
+ * its pid, once it serves.  -1 + set_error with qemu-nbd's own message
+ * (e.g. 'Failed to get shared "write" lock' while a QEMU has the image).
+ */
+pid_t mig_qemu_nbd_start (const struct mig_qemu_nbd *n);
+/* Its libnbd URI (malloc'd). */
+char *mig_qemu_nbd_uri (const struct mig_qemu_nbd *n);
+/* Stop it (SIGTERM: it flushes and closes the image) and wait; SIGKILL
+ * after 10 s.  0 for pid <= 1.  -1 + set_error.
+ */
+int mig_qemu_nbd_stop (pid_t pid);
 
 /* ---- ssh.c: the one-shot over ssh ---- */
 

@@ -40,13 +40,19 @@ enum mig_shared { MIG_SHARED_NO, MIG_SHARED_YES, MIG_SHARED_AUTO };
 /* QEMU's upper bound for its downtime-limit parameter (ms). */
 #define MIG_DOWNTIME_MAX_MS 2000000
 
-/* The vmferry engine's data path (--transport). */
+/* The data path (--transport): the vmferry engine's disk data and
+ * QEMU's memory migration (relayed) through vmferry's data channel, or
+ * straight into the skeleton.
+ */
 enum mig_transport {
   MIG_TRANSPORT_AUTO = 0,       /* data channel, lz4 while it pays */
   MIG_TRANSPORT_TCP,            /* data channel, never compressed */
   MIG_TRANSPORT_COMPRESS,       /* data channel, every frame tries lz4 */
-  MIG_TRANSPORT_DIRECT,         /* libnbd straight into the skeleton */
+  MIG_TRANSPORT_DIRECT,         /* libnbd / QEMU straight into the skeleton */
 };
+
+/* Most QEMU migration connections relayed at once (--channels). */
+#define MIG_MAX_CHANNELS 16
 
 struct mig_source_params {
   const char *vm;               /* QMP socket path or VM name */
@@ -82,8 +88,15 @@ struct mig_source_params {
   const char *label;            /* tags output lines (several at once) */
   enum mig_shared shared_storage; /* disks on storage both hosts see */
   const char *migration_network; /* CIDR the data must use (or NULL) */
-  enum mig_transport transport; /* how the engine's disk data travels */
-  uint64_t bandwidth;           /* data channel limit, bytes/s (0: none) */
+  enum mig_transport transport; /* how disk and memory data travel */
+  uint64_t bandwidth;           /* data channel limit, bytes/s (0: none),
+                                   disks and memory together */
+  unsigned channels;            /* QEMU's memory migration connections:
+                                   1, or multifd with this many (relayed) */
+  /* --offline: the VM does not run; vm is its name. */
+  bool offline;
+  const char *argv_file;        /* its QEMU command line (or NULL) */
+  char *const *disks;           /* else its images, NULL-terminated */
 };
 
 /* "ADDR/BITS" or an IP address (netsel.c). */
@@ -93,6 +106,15 @@ bool mig_cidr_valid (const char *cidr);
  * why and, for MIG_FAILED_LEFTOVERS, what was left behind.
  */
 enum mig_result mig_source_run (const struct mig_source_params *p);
+
+/* vmferry migrate --offline (offline.c): copy the disks of a VM that is
+ * not running into the destination's storage root, where vmferryd saves
+ * its rewritten command line; delete the source files unless
+ * keep_source.  MIG_REFUSED (nothing done) if a QEMU has a disk open.
+ */
+enum mig_result mig_offline_run (const struct mig_source_params *p);
+/* mig_result_text for an offline move ("stored", ...). */
+const char *mig_offline_result_text (enum mig_result r);
 
 /* vmferry check: the compatibility report for moving p->vm to p->host,
  * changing nothing.  Prints it on p->out (one JSON object with
@@ -175,6 +197,8 @@ struct mig_dest_params {
   bool keep_partials;           /* a prepare that cannot reuse the kept
                                    partial images of its VM is refused
                                    instead of deleting them (undo) */
+  char *const *read_dirs;       /* VMs may read host files only from under
+                                 * these (NULL: the defaults, argv.c) */
 };
 
 struct mig_dest;

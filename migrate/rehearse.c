@@ -70,10 +70,17 @@ src_rehearse (struct source *s)
     return -1;
   exercised (s, "control: HTTPS with mutual TLS to %s:%d (check, prepare)",
              s->p->host, s->p->port);
-  exercised (s, "destination: skeleton QEMU started paused, NBD exports "
-             "and migration listener (port %d) opened with TLS",
-             (int) json_integer_value (json_object_get (s->prepared,
-                                                        "migration_port")));
+  if (json_is_true (json_object_get (s->prepared, "relay")))
+    exercised (s, "destination: skeleton QEMU started paused, NBD exports "
+               "opened with TLS, incoming migration on a unix socket for "
+               "the data channel's relay (data port %d)",
+               (int) json_integer_value (json_object_get (s->prepared,
+                                                          "data_port")));
+  else
+    exercised (s, "destination: skeleton QEMU started paused, NBD exports "
+               "and migration listener (port %d) opened with TLS",
+               (int) json_integer_value (json_object_get (s->prepared,
+                                                          "migration_port")));
   snprintf (portstr, sizeof portstr, "%d", port);
   for (i = 0; i < s->vm->n_disks; i++) {
     if (s->vm->disks[i].read_only)

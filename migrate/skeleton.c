@@ -124,6 +124,28 @@ tls_object (const struct mig_skeleton_net *n)
                     "verify-peer", 1);
 }
 
+/* Migration capabilities and parameters: QEMU's TLS on the TCP
+ * listener, none on the relay's unix socket; multifd as the source
+ * will use it.
+ */
+static int
+migration_setup (struct qmp *q, const struct mig_skeleton_net *n)
+{
+  bool multifd = n->multifd > 1;
+
+  return cmd (q, "migrate-set-capabilities",
+              json_pack ("{s:[{s:s, s:b}, {s:s, s:b}, {s:s, s:b}]}",
+                         "capabilities", "capability", "events", "state", 1,
+                         "capability", "postcopy-ram", "state", n->postcopy,
+                         "capability", "multifd", "state", multifd)) == -1 ||
+    cmd (q, "migrate-set-parameters",
+         multifd ? json_pack ("{s:s, s:i}", "tls-creds",
+                              n->relay_sock ? "" : MIG_TLS_ID,
+                              "multifd-channels", (int) n->multifd)
+         : json_pack ("{s:s}", "tls-creds",
+                      n->relay_sock ? "" : MIG_TLS_ID)) == -1 ? -1 : 0;
+}
+
 /* TLS credentials, migration capabilities, NBD server with one writable
  * export per disk, and the incoming migration listener.
  */
@@ -131,20 +153,16 @@ int
 mig_skeleton_setup (struct qmp *q, const struct mig_skeleton_net *n,
                     const struct mig_vm *vm)
 {
-  CLEANUP_FREE char *uri = mig_tcp_uri (n->host, n->migration_port);
+  CLEANUP_FREE char *uri = n->relay_sock
+    ? xasprintf ("unix:%s", n->relay_sock)
+    : mig_tcp_uri (n->host, n->migration_port);
   char port[16];
   size_t i;
 
   snprintf (port, sizeof port, "%d", n->nbd_port);
   if (uri == NULL ||
       cmd (q, "object-add", tls_object (n)) == -1 ||
-      cmd (q, "migrate-set-capabilities",
-           json_pack ("{s:[{s:s, s:b}, {s:s, s:b}]}", "capabilities",
-                      "capability", "events", "state", 1,
-                      "capability", "postcopy-ram",
-                      "state", n->postcopy)) == -1 ||
-      cmd (q, "migrate-set-parameters",
-           json_pack ("{s:s}", "tls-creds", MIG_TLS_ID)) == -1 ||
+      migration_setup (q, n) == -1 ||
       cmd (q, "nbd-server-start",
            json_pack ("{s:{s:s, s:{s:s, s:s}}, s:s}", "addr", "type", "inet",
                       "data", "host", n->host, "port", port,

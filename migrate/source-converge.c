@@ -28,7 +28,9 @@
 
 /* Link rate seen by the storage phase, bytes/s (0: unknown).  The
  * mirror's byte count includes unallocated ranges (sent as cheap
- * write-zeroes), so only allocated bytes count as traffic.
+ * write-zeroes), so only allocated bytes count as traffic; the
+ * engine's data channel knows the bytes it put on the wire (compressed
+ * data says little about the link: too few of them, no rate).
  */
 static double
 storage_link_rate (struct source *s)
@@ -42,6 +44,8 @@ storage_link_rate (struct source *s)
       bytes += s->vm->disks[i].allocated;
   if (bytes > s->storage_bytes)
     bytes = s->storage_bytes;
+  if (s->engine && s->storage_wire_bytes < bytes)
+    bytes = s->storage_wire_bytes;
   return bytes >= MIN_LINK_SAMPLE && t > 0 ? bytes * 1000.0 / t : 0;
 }
 

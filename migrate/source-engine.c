@@ -108,7 +108,9 @@ export_sources (struct src_engine *g)
   return 0;
 }
 
-/* The destination export of disk e, through libnbd with TLS. */
+/* The destination export of disk e, through libnbd with TLS (x509, or
+ * the per-migration PSK over ssh).
+ */
 static void
 dest_uri (struct src_engine *g, struct eng_disk *e)
 {
@@ -116,9 +118,15 @@ dest_uri (struct src_engine *g, struct eng_disk *e)
   int port = json_integer_value (json_object_get (s->prepared, "nbd_port"));
   bool v6 = strchr (s->dhost, ':') != NULL;
 
-  snprintf (e->dst_uri, sizeof e->dst_uri,
-            "nbds://%s%s%s:%d/%s?tls-certificates=%s", v6 ? "[" : "",
-            s->dhost, v6 ? "]" : "", port, e->d->id, s->p->tls_dir);
+  if (s->p->psk)                /* vmferry migrate --to ssh://... */
+    snprintf (e->dst_uri, sizeof e->dst_uri,
+              "nbds://%s@%s%s%s:%d/%s?tls-psk-file=%s/keys.psk",
+              MIG_PSK_USER, v6 ? "[" : "", s->dhost, v6 ? "]" : "", port,
+              e->d->id, s->p->tls_dir);
+  else
+    snprintf (e->dst_uri, sizeof e->dst_uri,
+              "nbds://%s%s%s:%d/%s?tls-certificates=%s", v6 ? "[" : "",
+              s->dhost, v6 ? "]" : "", port, e->d->id, s->p->tls_dir);
 }
 
 /* storage_copy's progress callback: a line every half second. */
@@ -510,6 +518,14 @@ run_rounds (struct src_engine *g)
   return 0;
 }
 
+enum net_transport
+mig_net_mode (enum mig_transport t)
+{
+  return t == MIG_TRANSPORT_TCP ? NET_TRANSPORT_TCP
+    : t == MIG_TRANSPORT_COMPRESS ? NET_TRANSPORT_COMPRESS
+    : NET_TRANSPORT_AUTO;
+}
+
 bool
 src_engine_wants_channel (const struct source *s)
 {
@@ -528,10 +544,7 @@ channel_open (struct src_engine *g)
   struct net_channel_params p = {
     .host = s->dhost, .port = json_integer_value (port),
     .tls_dir = s->p->tls_dir, .id = s->id, .streams = STREAMS,
-    .mode = s->p->transport == MIG_TRANSPORT_TCP ? NET_TRANSPORT_TCP
-    : s->p->transport == MIG_TRANSPORT_COMPRESS ? NET_TRANSPORT_COMPRESS
-    : NET_TRANSPORT_AUTO,
-    .bandwidth = s->p->bandwidth,
+    .mode = mig_net_mode (s->p->transport), .pace = s->pace,
   };
 
   if (!src_engine_wants_channel (s))
@@ -583,7 +596,15 @@ src_engine_start (struct source *s)
     if (rotate (g, &g->disks[i]) == -1)         /* ends the bulk round */
       return -1;
   }
-  return run_rounds (g);
+  if (run_rounds (g) == -1)
+    return -1;
+  s->storage_wire_bytes = s->storage_bytes;
+  if (g->ch) {
+    struct net_stream_stats st;
+    net_channel_get_stats (g->ch, &st);
+    s->storage_wire_bytes = st.wire_bytes;
+  }
+  return 0;
 }
 
 int
@@ -609,14 +630,22 @@ src_engine_finish (struct source *s)
   }
   if (r == 0)
     r = src_storage_complete (s);
-  /* The disks are in sync: the write record is done with.  Removed now,
-   * while the node is active (after the switchover QEMU would store it
-   * in a kept or quarantined image instead).
-   */
-  if (r == 0)
-    src_resume_forget (s);
-  engine_cleanup (g);
   return r;
+}
+
+/* After the destination resumed the VM: close the channel, drop the
+ * exports and bitmaps.  Not done in src_engine_finish because the guest
+ * is paused there: every QMP round trip would add to the downtime.
+ */
+void
+src_engine_done (struct source *s)
+{
+  /* The resume state files go; QEMU has already stored the (inactive)
+   * write record in the image: a later migration drops it.
+   */
+  src_resume_forget (s);
+  if (s->engine)
+    engine_cleanup (s->engine);
 }
 
 void

@@ -33,28 +33,41 @@ status_is (json_t *ev, void *opaque)
                                      "status")), opaque);
 }
 
+/* Where QEMU migrates to: the relay's socket, or the skeleton's port. */
+static char *
+migration_uri (struct source *s)
+{
+  int port = json_integer_value (json_object_get (s->prepared,
+                                                  "migration_port"));
+
+  return s->relay_uri ? strdup (s->relay_uri) : mig_tcp_uri (s->dhost, port);
+}
+
 static int
 setup (struct source *s)
 {
   json_t *r;
   CLEANUP_FREE char *uri = NULL;
-  int port = json_integer_value (json_object_get (s->prepared,
-                                                  "migration_port"));
+  json_int_t bw;
 
+  if (src_relay_start (s) == -1)
+    return -1;
+  /* On the direct path --bandwidth caps QEMU itself; the relay paces. */
+  bw = s->relay == NULL && s->p->bandwidth ? (json_int_t) s->p->bandwidth
+    : MAX_BANDWIDTH;
   r = src_cmd (s, "migrate-set-capabilities",
                "{s:[{s:s,s:b},{s:s,s:b},{s:s,s:b}]}",
                "capabilities", "capability", "events", "state", 1,
                "capability", "pause-before-switchover", "state", 1,
                "capability", "postcopy-ram", "state", s->p->allow_postcopy);
   json_decref (r);
-  if (r == NULL)
+  if (r == NULL || src_relay_qemu_setup (s) == -1)
     return -1;
-  r = src_cmd (s, "migrate-set-parameters", "{s:I, s:I, s:s, s:s}",
-               "max-bandwidth", (json_int_t) MAX_BANDWIDTH,
-               "downtime-limit", (json_int_t) s->p->downtime_ms,
-               "tls-creds", MIG_TLS_ID, "tls-hostname", s->dhost);
+  r = src_cmd (s, "migrate-set-parameters", "{s:I, s:I}",
+               "max-bandwidth", bw,
+               "downtime-limit", (json_int_t) s->p->downtime_ms);
   json_decref (r);
-  if (r == NULL || (uri = mig_tcp_uri (s->dhost, port)) == NULL ||
+  if (r == NULL || (uri = migration_uri (s)) == NULL ||
       src_converge_setup (s) == -1)
     return -1;
   qmp_clear_events (s->q);
@@ -175,6 +188,8 @@ src_memory_rollback (struct source *s)
                                       NULL };
   json_t *r;
 
+  /* Cut the relay first: QEMU's writes to it fail rather than block. */
+  src_relay_stop (s, false);
   if (s->stage >= SRC_MIGRATING) {
     json_auto_t *info = src_cmd (s, "query-migrate", NULL);
     const char *st = json_string_value (json_object_get (info, "status"));
@@ -188,4 +203,9 @@ src_memory_rollback (struct source *s)
                "capabilities", "capability", "pause-before-switchover",
                "state", 0);
   json_decref (r);
+  if (s->multifd_set)
+    json_decref (src_cmd (s, "migrate-set-capabilities", "{s:[{s:s,s:b}]}",
+                          "capabilities", "capability", "multifd",
+                          "state", 0));
+  s->multifd_set = false;
 }

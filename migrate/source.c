@@ -94,33 +94,6 @@ resolve_vm (const struct mig_source_params *p)
   return NULL;
 }
 
-/* Apply --disk-path SRC=DST. */
-static int
-apply_disk_map (struct source *s)
-{
-  size_t i, k;
-
-  for (i = 0; s->p->disk_map && s->p->disk_map[i]; i++) {
-    const char *m = s->p->disk_map[i], *eq = strchr (m, '=');
-    bool found = false;
-    for (k = 0; eq && k < s->vm->n_disks; k++) {
-      struct mig_disk *d = &s->vm->disks[k];
-      if (strlen (d->path) == (size_t) (eq - m) &&
-          strncmp (d->path, m, eq - m) == 0) {
-        free (d->dest_path);
-        d->dest_path = strdup (eq + 1);
-        found = true;
-      }
-    }
-    if (!found) {
-      set_error (0, "--disk-path %s: the VM has no disk %.*s", m,
-                 eq ? (int) (eq - m) : (int) strlen (m), m);
-      return -1;
-    }
-  }
-  return 0;
-}
-
 /* Connect to the VM, learn what it is, refuse what cannot move. */
 int
 src_preflight (struct source *s)
@@ -142,7 +115,8 @@ src_preflight (struct source *s)
   }
   s->was_running = strcmp (status, "running") == 0;
   s->vm = mig_vm_discover (s->q, path);
-  if (s->vm == NULL || apply_disk_map (s) == -1 ||
+  if (s->vm == NULL ||
+      mig_vm_apply_disk_map (s->vm, s->p->disk_map) == -1 ||
       (s->p->shared_storage == MIG_SHARED_YES &&
        src_shared_select (s) == -1))
     return -1;
@@ -221,6 +195,12 @@ prepare_lost (struct source *s)
   return -1;
 }
 
+int
+mig_new_id (char id[static 17])
+{
+  return mig_random_hex (id, 8);
+}
+
 static int
 prepare (struct source *s)
 {
@@ -237,11 +217,16 @@ prepare (struct source *s)
       (s->p->shared_storage == MIG_SHARED_AUTO &&
        src_shared_detect (s) == -1))
     return -1;
-  body = json_pack ("{s:s, s:s, s:o, s:b, s:s?, s:b, s:s?}", "id", s->id,
+  body = json_pack ("{s:s, s:s, s:o, s:b, s:s?, s:b, s:b, s:i, s:s?}",
+                    "id", s->id,
                     "host", s->p->host, "vm", mig_vm_to_json (s->vm),
                     "postcopy", s->p->allow_postcopy,
                     "migration_network", s->p->migration_network,
-                    "channel", src_engine_wants_channel (s),
+                    "channel", src_engine_wants_channel (s) ||
+                    src_relay_wanted (s),
+                    "relay", src_relay_wanted (s),
+                    "multifd_channels", s->p->channels > 1 ?
+                    (int) s->p->channels : 0,
                     "resume_token", src_resume_token (s));
   if (src_shared_markers (s, true) == -1) {
     src_shared_markers (s, false);
@@ -350,6 +335,11 @@ rollback (struct source *s)
       return MIG_FAILED_LEFTOVERS;
     }
   }
+  /* A data channel stream that vmferryd reset: its reason. */
+  if (json_string_value (json_object_get (reply, "data_error")))
+    snprintf (why + strlen (why), sizeof why - strlen (why),
+              " (vmferryd: %s)",
+              json_string_value (json_object_get (reply, "data_error")));
   set_error (0, "%s", why);
   return MIG_FAILED_CLEAN;
 }
@@ -485,6 +475,12 @@ summary (struct source *s, enum mig_result r)
   json_object_set_new (o, "memory_bytes", json_integer
                        (json_integer_value (json_object_get (ram,
                                                              "transferred"))));
+  if (s->relay_conns) {
+    json_object_set_new (o, "memory_wire_bytes",
+                         json_integer (s->relay_wire));
+    json_object_set_new (o, "memory_connections",
+                         json_integer (s->relay_conns));
+  }
   json_object_set (o, "qmp", json_object_get (s->prepared, "qmp"));
   json_object_set (o, "files", json_object_get (s->prepared, "files"));
   json_object_set_new (o, "source_deleted", json_boolean (s->deleted));
@@ -542,8 +538,10 @@ start_control (struct source *s)
 static enum mig_result
 run_phases (struct source *s)
 {
+  enum mig_result r;
+
   progress_phase (&s->pr, "preflight", NULL);
-  if (mig_random_hex (s->id, 8) == -1)
+  if (mig_new_id (s->id) == -1)
     return MIG_REFUSED;
   start_control (s);
   if (src_preflight (s) == -1 || src_check (s) == -1 ||
@@ -581,7 +579,14 @@ run_phases (struct source *s)
   if ((s->engine ? src_engine_finish (s) : src_storage_complete (s)) == -1 ||
       src_memory_continue (s) == -1)
     return s->postcopy ? postcopy_lost (s) : rollback (s);
-  return finish (s);
+  r = finish (s);
+  if (r == MIG_OK)
+    src_engine_done (s);
+  /* The relay delivered everything once the destination finished. */
+  if (r == MIG_OK && src_relay_stop (s, true) == -1)
+    progress_note (&s->pr, "warning: the VM runs on the destination, but "
+                   "the memory relay ended badly: %s", get_error ());
+  return r;
 }
 
 enum mig_result
@@ -595,7 +600,8 @@ mig_source_run (const struct mig_source_params *p)
   progress_init (&s.pr, p->out, p->json, p->tty);
   s.pr.label = p->label;
   clear_error ();
-  r = run_phases (&s);
+  s.pace = net_pace_new (p->bandwidth);
+  r = p->bandwidth && s.pace == NULL ? MIG_REFUSED : run_phases (&s);
   if (r == MIG_OK && !p->dry_run) {
     src_memory_final_info (&s);
     src_resume_forget (&s);
@@ -624,6 +630,8 @@ mig_source_run (const struct mig_source_params *p)
   json_decref (s.migrate_info);
   src_engine_free (s.engine);
   src_resume_free (s.resume);
+  src_relay_stop (&s, false);   /* only after an early failure */
+  net_pace_free (s.pace);
   json_decref (s.rehearsal);
   set_error (0, "%s", err);
   return r;

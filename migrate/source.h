@@ -6,6 +6,7 @@
 #include "progress.h"
 #include "memory.h"
 #include "control.h"
+#include "net.h"
 
 /* How far the migration got: rollback undoes exactly this much. */
 enum src_stage {
@@ -37,6 +38,7 @@ struct source {
   /* measurements */
   int64_t t_start, t_storage, t_memory, t_switch, t_end;
   uint64_t storage_bytes;
+  uint64_t storage_wire_bytes;  /* the engine's: as sent on the link */
   json_t *migrate_info;         /* last query-migrate on the source */
   struct src_engine *engine;    /* --storage-engine vmferry, else NULL */
   double stop_time;             /* source's STOP event */
@@ -53,6 +55,14 @@ struct source {
   struct src_resume *resume;    /* source-resume.c (NULL before preflight) */
   char undo_token[33];          /* --keep-source=DURATION: the destination
                                    records writes for vmferry undo */
+  /* the data channel (source-relay.c) */
+  struct net_pace *pace;        /* --bandwidth, disks and memory together */
+  struct net_relay *relay;      /* QEMU's migration relayed, or NULL */
+  char relay_dir[64];           /* its private dir ("" if none) */
+  char *relay_uri;              /* "unix:DIR/migration.sock" */
+  bool multifd_set;             /* the source QEMU's multifd capability */
+  uint64_t relay_raw, relay_wire; /* QEMU's bytes, and on the wire */
+  unsigned relay_conns;         /* connections relayed */
 };
 
 /* source-storage.c */
@@ -62,10 +72,13 @@ int src_storage_complete (struct source *s);
 void src_storage_rollback (struct source *s);
 
 /* source-engine.c: vmferry's storage engine */
+/* The data channel's mode for --transport (direct: auto). */
+enum net_transport mig_net_mode (enum mig_transport t);
 /* Should prepare ask vmferryd for the data channel? */
 bool src_engine_wants_channel (const struct source *s);
 int src_engine_start (struct source *s);
 int src_engine_finish (struct source *s);
+void src_engine_done (struct source *s);
 void src_engine_rollback (struct source *s);
 void src_engine_free (struct src_engine *g);
 
@@ -98,6 +111,17 @@ void src_resume_free (struct src_resume *r);
  * not renamed are kept).
  */
 int src_quarantine (struct source *s);
+/* source-relay.c: QEMU's migration through the data channel */
+/* Should prepare ask for the relay? */
+bool src_relay_wanted (const struct source *s);
+/* multifd channels in use (0: none). */
+unsigned src_relay_multifd (const struct source *s);
+/* Start relaying if the destination agreed (s->relay stays NULL if not). */
+int src_relay_start (struct source *s);
+/* multifd and TLS of the migration on the source QEMU. */
+int src_relay_qemu_setup (struct source *s);
+/* Stop, record the figures; completed: wait for the connections' ends. */
+int src_relay_stop (struct source *s, bool completed);
 
 /* source-memory.c */
 int src_memory_run (struct source *s);

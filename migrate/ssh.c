@@ -208,7 +208,9 @@ heredoc (struct ssh_conn *c, const char *name)
  * connection dropped); the script itself ends with vmferryd, so an
  * agent that fails to start ends the ssh session at once (and vmferry
  * sees its message) instead of waiting for stdin.  A background job
- * would get /dev/null as stdin: hence fd 3.
+ * would get /dev/null as stdin: hence fd 3.  The agent lets the VM read
+ * any file (--read-dir /): whoever can ssh there as this user can read
+ * those files anyway.
  */
 static char *
 remote_script (struct ssh_conn *c)
@@ -234,7 +236,8 @@ remote_script (struct ssh_conn *c)
      "    { echo vmferry: %s: command not found >&2; exit 127; }\n"
      "  set -- $SSH_CONNECTION\n"
      "  %s --once --listen 127.0.0.1:0 --data-addr \"$3\" --data-tls psk \\\n"
-     "    --tls-dir \"$d\" --storage-root %s --run-root %s </dev/null 3<&- &\n"
+     "    --tls-dir \"$d\" --storage-root %s --run-root %s --read-dir / \\\n"
+     "    </dev/null 3<&- &\n"
      "  pid=$!\n"
      "  ( cat > /dev/null; kill $pid 2>/dev/null ) <&3 > /dev/null 2>&1 &\n"
      "  exec 3<&-\n"

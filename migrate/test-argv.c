@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -12,9 +14,10 @@ static struct mig_disk disks[] = {
   { .id = "disk0", .path = "/src/vm/disk0.qcow2", .format = "qcow2",
     .dest_path = "/dst/vm/disk0.qcow2" },
 };
+static char *etc_dirs[] = { "/etc", NULL };
 static const struct mig_layout layout = {
   .qemu = "/usr/bin/qemu-new", .run_dir = "/run/vmf/vm",
-  .disks = disks, .n_disks = 1,
+  .disks = disks, .n_disks = 1, .read_dirs = etc_dirs,
 };
 
 /* Find the argument following opt in v (NULL if absent). */
@@ -84,7 +87,7 @@ test_rewrite_drive_and_json (void **state)
 
 /* Each of these must be refused, with a message naming the problem. */
 static void
-test_rewrite_refusals (void **state)
+refusals (const struct mig_layout *l)
 {
   static const struct {
     const char *opt, *arg, *msg;
@@ -121,12 +124,56 @@ test_rewrite_refusals (void **state)
     };
     struct mig_rewritten r;
 
-    assert_int_equal (mig_argv_rewrite (argv, &layout, &r), -1);
+    assert_int_equal (mig_argv_rewrite (argv, l, &r), -1);
     if (strstr (get_error (), bad[i].msg) == NULL)
       fail_msg ("%s %s: got '%s'", bad[i].opt, bad[i].arg, get_error ());
     assert_null (r.argv);
   }
 }
+
+static void
+test_rewrite_refusals (void **state)
+{
+  (void) state;
+  refusals (&layout);
+}
+
+/* -kernel & co. only from under the read directories: by default not
+ * /etc, never through a symbolic link that leaves them.
+ */
+static void
+test_read_dirs (void **state)
+{
+  char dir[] = "/tmp/test-argv-XXXXXX", link[64], real[64];
+  char *dirs[] = { dir, NULL };
+  struct mig_layout l = layout;
+  char *argv[] = { "qemu", "-drive", "file=/src/vm/disk0.qcow2", "-kernel",
+                   link, NULL };
+  struct mig_rewritten r;
+
+  (void) state;
+  l.read_dirs = NULL;           /* the defaults */
+  argv[4] = "/etc/passwd";
+  assert_int_equal (mig_argv_rewrite (argv, &l, &r), -1);
+  assert_non_null (strstr (get_error (), "outside the directories"));
+
+  assert_non_null (mkdtemp (dir));
+  snprintf (link, sizeof link, "%s/vmlinuz", dir);
+  snprintf (real, sizeof real, "%s/initrd", dir);
+  assert_int_equal (symlink ("/etc/passwd", link), 0);
+  l.read_dirs = dirs;
+  argv[4] = link;               /* leads out of dir */
+  assert_int_equal (mig_argv_rewrite (argv, &l, &r), -1);
+  assert_non_null (strstr (get_error (), "outside the directories"));
+  assert_int_equal (close (open (real, O_CREAT | O_WRONLY, 0600)), 0);
+  argv[4] = real;               /* a file inside: fine */
+  assert_int_equal (mig_argv_rewrite (argv, &l, &r), 0);
+  mig_rewritten_clear (&r);
+  unlink (link);
+  unlink (real);
+  rmdir (dir);
+}
+
 
 /* Two -pidfile options: QEMU writes the last one; the rewrite keeps that
  * one and does not leak the first (found by fuzz/fuzz-control).
@@ -189,6 +236,71 @@ test_passthrough_and_machine (void **state)
   free (argv3[2]);
 }
 
+/* mig_argv_disks: the writable disk files, once each, with the format
+ * named beside them; read-only ones and cdroms are left out.
+ */
+static void
+test_offline_disks (void **state)
+{
+  char *argv[] = {
+    "qemu-system-x86_64", "-name", "vm",
+    "-blockdev", "driver=file,filename=/src/vm/disk0.qcow2,node-name=f0",
+    "-blockdev", "driver=qcow2,file=f0,node-name=disk0",
+    "-drive", "file=/src/vm/data.raw,format=raw,if=virtio",
+    "-blockdev", "driver=qcow2,file.driver=file,"
+    "file.filename=/src/vm/x.qcow2,node-name=x",
+    "-drive", "file=/src/vm/data.raw,format=raw,if=none,id=again",
+    "-drive", "file=/etc/hostname,media=cdrom",
+    "-blockdev", "{\"driver\":\"file\",\"filename\":\"/src/vm/j.img\","
+    "\"node-name\":\"j\"}", NULL
+  };
+  char *bad[] = { "qemu", "-no-such-option", NULL };
+  CLEANUP_STRV char **paths = NULL, **formats = NULL;
+
+  assert_int_equal (mig_argv_disks (argv, &paths, &formats), 0);
+  assert_int_equal (strv_len (paths), 4);
+  assert_string_equal (paths[0], "/src/vm/disk0.qcow2");
+  assert_string_equal (formats[0], "");
+  assert_string_equal (paths[1], "/src/vm/data.raw");
+  assert_string_equal (formats[1], "raw");
+  assert_string_equal (paths[2], "/src/vm/x.qcow2");
+  assert_string_equal (formats[2], "qcow2");
+  assert_string_equal (paths[3], "/src/vm/j.img");
+  assert_string_equal (formats[3], "");
+  assert_int_equal (mig_argv_disks (bad, &paths, &formats), -1);
+}
+
+/* mig_argv_read_file: one argument per line, or NUL-separated. */
+static void
+test_argv_file (void **state)
+{
+  char path[] = "/tmp/test-argv-XXXXXX";
+  static const char lines[] = "qemu\n# a comment\n\n-name\nmy vm\n";
+  static const char nuls[] = "qemu\0-name\0my vm\0";
+  int fd = mkstemp (path);
+  char **v;
+
+  assert_true (fd >= 0);
+  assert_int_equal (write (fd, lines, sizeof lines - 1), sizeof lines - 1);
+  v = mig_argv_read_file (path);
+  assert_non_null (v);
+  assert_int_equal (strv_len (v), 3);
+  assert_string_equal (v[2], "my vm");
+  strv_free (v);
+  assert_int_equal (ftruncate (fd, 0), 0);
+  assert_int_equal (pwrite (fd, nuls, sizeof nuls - 1, 0), sizeof nuls - 1);
+  v = mig_argv_read_file (path);
+  assert_non_null (v);
+  assert_int_equal (strv_len (v), 3);
+  assert_string_equal (v[1], "-name");
+  assert_string_equal (v[2], "my vm");
+  strv_free (v);
+  assert_int_equal (ftruncate (fd, 0), 0);
+  assert_null (mig_argv_read_file (path));      /* empty */
+  close (fd);
+  unlink (path);
+}
+
 int
 main (void)
 {
@@ -196,10 +308,13 @@ main (void)
     cmocka_unit_test (test_rewrite_typical_vm),
     cmocka_unit_test (test_rewrite_drive_and_json),
     cmocka_unit_test (test_rewrite_refusals),
+    cmocka_unit_test (test_read_dirs),
     cmocka_unit_test (test_two_pidfiles),
     cmocka_unit_test (test_disk_missing_from_argv),
     cmocka_unit_test (test_socket_name_collision),
     cmocka_unit_test (test_passthrough_and_machine),
+    cmocka_unit_test (test_offline_disks),
+    cmocka_unit_test (test_argv_file),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -228,3 +228,29 @@ mig_vm_discover (struct qmp *q, const char *qmp_path)
   mig_vm_free (vm);
   return NULL;
 }
+
+int
+mig_vm_apply_disk_map (struct mig_vm *vm, char *const *map)
+{
+  size_t i, k;
+
+  for (i = 0; map && map[i]; i++) {
+    const char *m = map[i], *eq = strchr (m, '=');
+    bool found = false;
+    for (k = 0; eq && k < vm->n_disks; k++) {
+      struct mig_disk *d = &vm->disks[k];
+      if (strlen (d->path) == (size_t) (eq - m) &&
+          strncmp (d->path, m, eq - m) == 0) {
+        free (d->dest_path);
+        d->dest_path = strdup (eq + 1);
+        found = true;
+      }
+    }
+    if (!found) {
+      set_error (0, "--disk-path %s: the VM has no disk %.*s", m,
+                 eq ? (int) (eq - m) : (int) strlen (m), m);
+      return -1;
+    }
+  }
+  return 0;
+}

@@ -125,13 +125,16 @@ argv_from_json (json_t *a, struct mig_vm *vm)
   size_t i;
   json_t *v;
 
-  if (!json_is_array (a) || json_array_size (a) == 0) {
-    set_error (0, "argv must be a non-empty array of strings");
+  /* Empty for an offline move given its disks alone; a live prepare
+   * refuses it (mig_argv_rewrite).
+   */
+  if (!json_is_array (a)) {
+    set_error (0, "argv must be an array of strings");
     return -1;
   }
   json_array_foreach (a, i, v) {
     if (!json_is_string (v)) {
-      set_error (0, "argv must be a non-empty array of strings");
+      set_error (0, "argv must be an array of strings");
       return -1;
     }
     if (strv_push (&vm->argv, json_string_value (v)) == -1)

@@ -14,13 +14,13 @@
 struct net_channel {
   unsigned n;
   struct net_stream **s;        /* n streams, owned */
-  struct net_pace *pace;        /* shared by the streams, owned */
+  struct net_pace *pace;        /* shared by the streams */
+  bool own_pace;                /* pace is ours (not p->pace) */
 };
 
-/* Open stream i. */
-static struct net_stream *
-open_stream (const struct net_channel_params *p, struct net_pace *pace,
-             unsigned i)
+struct net_stream *
+net_channel_open_stream (const struct net_channel_params *p,
+                         struct net_pace *pace, unsigned i)
 {
   int fd = net_connect (p->host, p->port);
   struct net_tls *t = fd >= 0 ? net_tls_start (fd, p->tls_dir, false) : NULL;
@@ -48,9 +48,10 @@ net_channel_connect (const struct net_channel_params *p)
     free (ch);
     return NULL;
   }
-  ch->pace = net_pace_new (p->bandwidth);
+  ch->own_pace = p->pace == NULL;
+  ch->pace = p->pace ? p->pace : net_pace_new (p->bandwidth);
   for (i = 0; i < p->streams; i++) {
-    if ((ch->s[i] = open_stream (p, ch->pace, i)) == NULL) {
+    if ((ch->s[i] = net_channel_open_stream (p, ch->pace, i)) == NULL) {
       net_channel_free (ch);
       return NULL;
     }
@@ -69,7 +70,8 @@ net_channel_free (struct net_channel *ch)
   for (i = 0; i < ch->n; i++)
     net_stream_free (ch->s[i]);
   free (ch->s);
-  net_pace_free (ch->pace);
+  if (ch->own_pace)
+    net_pace_free (ch->pace);
   free (ch);
 }
 

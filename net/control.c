@@ -7,6 +7,13 @@
  *                stream, flushes the destination, and answers
  *   "ack"        the barrier's answer (arg: the flush's arg)
  *   "error MSG"  the receiver failed (then closes the stream)
+ *   "relay"      second frame of a relay stream (relay.c; arg: QEMU's
+ *                connection number): what follows are STREAM frames for
+ *                the skeleton's incoming migration; answered "ok" once
+ *                the receiver is connected to it
+ *   "eof"        QEMU ended the relayed connection (arg: the number of
+ *                STREAM frames sent); answered "ack" once all of them
+ *                were handed to the skeleton
  */
 #include <config.h>
 

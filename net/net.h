@@ -74,6 +74,11 @@ int net_listen (const char *addr, int *port);
 int net_accept (int listen_fd);
 /* Connect to host:port within 10 s (TCP_NODELAY); the socket or -1. */
 int net_connect (const char *host, int port);
+/* A listening unix socket at path (which must not exist) / a connection
+ * to one; the socket or -1.
+ */
+int net_unix_listen (const char *path);
+int net_unix_connect (const char *path);
 
 /* ---- tls.c: one TLS session over a socket ---- */
 
@@ -126,10 +131,10 @@ struct net_auto {
 };
 
 void net_auto_init (struct net_auto *a, enum net_transport mode);
-/* Compress the next DATA frame? */
+/* Compress the next DATA or STREAM frame? */
 bool net_auto_should_compress (struct net_auto *a);
-/* What sending a DATA frame cost: raw and wire payload bytes, the CPU
- * time spent encoding it and the time spent sending it.
+/* What sending a DATA or STREAM frame cost: raw and wire payload
+ * bytes, the CPU time spent encoding it and the time spent sending it.
  */
 void net_auto_record (struct net_auto *a, bool compressed, uint64_t raw,
                       uint64_t wire, uint64_t cpu_ns, uint64_t link_ns);
@@ -188,9 +193,18 @@ struct net_channel_params {
   enum net_transport mode;
   uint64_t bandwidth;           /* bytes per second for all streams; 0: no
                                    limit */
+  struct net_pace *pace;        /* NULL: a limit of bandwidth for this
+                                   channel; else this one, shared with
+                                   other channels (not owned) */
 };
 
 struct net_channel;
+/* Open one stream numbered i (TLS, hello, ok) paced by pace (may be
+ * NULL); NULL on failure.
+ */
+struct net_stream *net_channel_open_stream (const struct net_channel_params *p,
+                                            struct net_pace *pace,
+                                            unsigned i);
 /* Connect every stream (TLS, hello, ok); NULL if any fails. */
 struct net_channel *net_channel_connect (const struct net_channel_params *p);
 void net_channel_free (struct net_channel *ch);   /* accepts NULL */
@@ -200,5 +214,38 @@ struct net_stream *net_channel_stream (struct net_channel *ch, unsigned i);
 /* The sums over the streams. */
 void net_channel_get_stats (const struct net_channel *ch,
                             struct net_stream_stats *st);
+
+/* ---- relay.c: byte streams (QEMU's migration) over the channel ---- */
+
+/* A unix socket that QEMU's migration connects to (the main connection,
+ * then one per multifd channel).  Each connection, in the order they
+ * arrive, gets its own stream to vmferryd (net_channel_open_stream with
+ * stream number = connection index), introduced by "relay" and accepted
+ * with "ok" once vmferryd has connected to the skeleton's incoming
+ * socket, so the skeleton sees its connections in the same order.  A
+ * thread per connection reads what QEMU writes and sends it as STREAM
+ * frames (lz4 per the channel's mode); QEMU's end of stream becomes
+ * "eof", acknowledged once vmferryd has delivered everything.  The
+ * relay is one-way: the receiving QEMU says nothing back (no return
+ * path, hence no post-copy).
+ */
+struct net_relay_params {
+  const char *path;             /* the unix socket to create (copied) */
+  struct net_channel_params ch; /* streams to vmferryd (ch.streams unused) */
+  unsigned max_conns;           /* connections accepted, >= 1 */
+};
+
+struct net_relay;
+/* Listen and start relaying; NULL on failure. */
+struct net_relay *net_relay_start (const struct net_relay_params *p);
+/* Stop accepting; give the connections grace_ms to end by themselves
+ * (QEMU closed them and vmferryd acknowledged every byte), then cut the
+ * rest and join every thread; st (may be NULL) receives the sums over
+ * the streams and *conns (may be NULL) the connections relayed.  0 if
+ * every connection ended cleanly, else -1 with the first failure.
+ * Frees r (accepts NULL: returns 0).
+ */
+int net_relay_stop (struct net_relay *r, int grace_ms,
+                    struct net_stream_stats *st, unsigned *conns);
 
 #endif /* VMFERRY_NET_H */

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/un.h>
 
 #include "utils.h"
 #include "net.h"
@@ -120,5 +121,56 @@ net_accept (int lfd)
     return -1;
   }
   nodelay (fd);
+  return fd;
+}
+
+/* Fill a unix socket address; -1 if path does not fit. */
+static int
+unix_addr (const char *path, struct sockaddr_un *sun)
+{
+  memset (sun, 0, sizeof *sun);
+  sun->sun_family = AF_UNIX;
+  if (strlen (path) >= sizeof sun->sun_path) {
+    set_error (ENAMETOOLONG, "unix socket %s", path);
+    return -1;
+  }
+  strcpy (sun->sun_path, path);
+  return 0;
+}
+
+int
+net_unix_listen (const char *path)
+{
+  struct sockaddr_un sun;
+  int fd;
+
+  if (unix_addr (path, &sun) == -1)
+    return -1;
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd == -1 || bind (fd, (struct sockaddr *) &sun, sizeof sun) == -1 ||
+      listen (fd, 16) == -1) {
+    set_error (errno, "listening on %s", path);
+    if (fd >= 0)
+      close (fd);
+    return -1;
+  }
+  return fd;
+}
+
+int
+net_unix_connect (const char *path)
+{
+  struct sockaddr_un sun;
+  int fd;
+
+  if (unix_addr (path, &sun) == -1)
+    return -1;
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd == -1 || connect (fd, (struct sockaddr *) &sun, sizeof sun) == -1) {
+    set_error (errno, "connecting to %s", path);
+    if (fd >= 0)
+      close (fd);
+    return -1;
+  }
   return fd;
 }

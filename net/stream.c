@@ -78,7 +78,7 @@ net_stream_send (struct net_stream *s, const struct net_frame *f,
   net_pace_take (s->pace, n);
   if (net_tls_write (s->tls, s->wire, n) == -1)
     return -1;
-  if (f->type == NET_FRAME_DATA)
+  if (f->type == NET_FRAME_DATA || f->type == NET_FRAME_STREAM)
     net_auto_record (&s->au, compress, f->raw_len, n - NET_FRAME_HEADER,
                      t1 - t0, net_internal_clock_ns (CLOCK_MONOTONIC) - t2);
   s->stats.frames++;

@@ -15,11 +15,7 @@
 #include "utils.h"
 #include "net.h"
 #include "api.h"
-
-struct fixture {
-  char tmp[64];
-  char ca[96], host[96], other_ca[96], other[96];
-};
+#include "test-fixture.h"
 
 /* ---- pace ---- */
 
@@ -310,40 +306,6 @@ test_channel (void **state)
   assert_non_null (strstr (get_error (), "another migration"));
 }
 
-static int
-setup (void **state)
-{
-  static char *ips[] = { "127.0.0.1", NULL };
-  struct fixture *f = calloc (1, sizeof *f);
-
-  assert_non_null (f);
-  snprintf (f->tmp, sizeof f->tmp, "/tmp/vmferry-test-stream.XXXXXX");
-  assert_non_null (mkdtemp (f->tmp));
-  snprintf (f->ca, sizeof f->ca, "%s/ca", f->tmp);
-  snprintf (f->host, sizeof f->host, "%s/host", f->tmp);
-  snprintf (f->other_ca, sizeof f->other_ca, "%s/other-ca", f->tmp);
-  snprintf (f->other, sizeof f->other, "%s/other", f->tmp);
-  *state = f;
-  if (api_pki_init (f->ca) == -1 ||
-      api_pki_issue (f->ca, f->host, "localhost", ips, 0) == -1 ||
-      api_pki_init (f->other_ca) == -1 ||
-      api_pki_issue (f->other_ca, f->other, "localhost", ips, 0) == -1) {
-    fprintf (stderr, "setup: %s\n", get_error ());
-    return -1;
-  }
-  return 0;
-}
-
-static int
-teardown (void **state)
-{
-  struct fixture *f = *state;
-
-  remove_tree (f->tmp);
-  free (f);
-  return 0;
-}
-
 int
 main (void)
 {
@@ -356,5 +318,5 @@ main (void)
     cmocka_unit_test (test_channel),
   };
 
-  return cmocka_run_group_tests (tests, setup, teardown);
+  return cmocka_run_group_tests (tests, fixture_setup, fixture_teardown);
 }

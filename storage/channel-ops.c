@@ -39,6 +39,17 @@ chan_open (void *opaque, unsigned worker)
   return d;
 }
 
+/* A failed send: vmferryd resets a stream whose frame it could not
+ * write (dest-channel.c); its abort reply tells why.
+ */
+static int
+sent (int r)
+{
+  if (r == -1)
+    prefix_error ("sending to vmferryd");
+  return r;
+}
+
 static int
 chan_pwrite (void *h, const void *buf, uint32_t len, uint64_t offset)
 {
@@ -46,7 +57,7 @@ chan_pwrite (void *h, const void *buf, uint32_t len, uint64_t offset)
   struct net_frame f = { .type = NET_FRAME_DATA, .channel = d->disk,
                          .raw_len = len, .arg = offset };
 
-  return net_stream_send (d->s, &f, buf);
+  return sent (net_stream_send (d->s, &f, buf));
 }
 
 static int
@@ -56,7 +67,7 @@ chan_zero (void *h, uint32_t len, uint64_t offset)
   struct net_frame f = { .type = NET_FRAME_ZERO, .channel = d->disk,
                          .raw_len = len, .arg = offset };
 
-  return net_stream_send (d->s, &f, NULL);
+  return sent (net_stream_send (d->s, &f, NULL));
 }
 
 static int

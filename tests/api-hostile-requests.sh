@@ -13,8 +13,9 @@
 #    -serial on a host tty, -object memory-backend-file, -netdev tap
 #    with script= or downscript=, -add-fd, -readconfig.
 # Device nodes are refused for -kernel/-initrd/-bios/-dtb/-L: only
-# regular files (and directories, for -L) may be read.  Existing
-# read-only regular files are allowed (the VM's kernel must be there).
+# regular files (and directories, for -L) may be read, and only from
+# under vmferryd's read directories (here its defaults, QEMU's firmware
+# directories): -kernel /etc/shadow and -initrd /etc/passwd are refused.
 # The existing api-security.sh covers the certificates, malformed JSON,
 # the file outside the storage root and pass-through devices.
 
@@ -113,6 +114,10 @@ hostile tap-script 422 'script' \
   "$(vm v16 ",\"-netdev\",\"tap,id=n,script=$outside/up.sh\"")"
 hostile tap-downscript 422 'script' \
   "$(vm v17 ",\"-netdev\",\"tap,id=n,script=no,downscript=$outside/down.sh\"")"
+hostile kernel-shadow 422 'outside the directories' \
+  "$(vm v20 ',"-kernel","/etc/shadow"')"
+hostile initrd-passwd 422 'outside the directories' \
+  "$(vm v21 ',"-initrd","/etc/passwd"')"
 hostile add-fd 422 'not supported' "$(vm v18 ',"-add-fd","fd=3,set=1"')"
 hostile readconfig 422 'not supported' \
   "$(vm v19 ",\"-readconfig\",\"$outside/qemu.conf\"")"

@@ -32,14 +32,17 @@ mig_hosts ()
 }
 
 # mig_start_vmferryd [ARG...]: start vmferryd in DST_NS on DST_IP:7480
-#   with the roots and DST_TLS (plus ARGs), and wait until it listens.
+#   with the roots and DST_TLS, the test guest's directory as a
+#   --read-dir (its -kernel and -initrd), plus ARGs, and wait until it
+#   listens.
 #   Log in $TEST_DIR/vmferryd.log.  Sets VMFERRYD_PID.  Cleanup: kill it
 #   and every QEMU it started (pidfiles under DST_RUN).
 mig_start_vmferryd ()
 {
   ip netns exec "$DST_NS" vmferryd --listen "$DST_IP:7480" \
     --storage-root "$DST_STORAGE" --run-root "$DST_RUN" \
-    --tls-dir "$DST_TLS" "$@" > "$TEST_DIR/vmferryd.log" 2>&1 &
+    --tls-dir "$DST_TLS" ${GUEST_DIR:+--read-dir "$GUEST_DIR"} "$@" \
+    > "$TEST_DIR/vmferryd.log" 2>&1 &
   VMFERRYD_PID=$!
   cleanup_fn "mig_kill_dest"
   for _i in $(seq 100); do

@@ -4,8 +4,9 @@
 # the source VM runs on with its workload and verifies ok, nothing of the
 # migration is left on it (no block job, no NBD node), and the
 # destination's storage and run roots are empty.  MIG_ENGINE selects the
-# storage engine (migrate-engine-cancel.sh runs this with "vmferry"),
-# MIG_OPTS adds options.
+# storage engine: "qemu" here (QEMU's blockdev-mirror),
+# migrate-engine-cancel.sh runs this with "vmferry"; MIG_OPTS adds
+# options.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 . "$abs_top_srcdir/tests/mig-functions.sh"
@@ -24,7 +25,7 @@ vm_start "$src" cancel1 "$SRC_NS" "$img" \
 vm_wait_ready "$src"
 
 ip netns exec "$SRC_NS" vmferry migrate "$src/qmp.sock" --to "$DST_IP" \
-  --tls-dir "$SRC_TLS" ${MIG_ENGINE:+--storage-engine "$MIG_ENGINE"} \
+  --tls-dir "$SRC_TLS" --storage-engine "${MIG_ENGINE:-qemu}" \
   ${MIG_OPTS:-} --json > "$TEST_DIR/migrate.out" 2>&1 &
 mig_pid=$!
 cleanup_fn "kill $mig_pid 2>/dev/null"

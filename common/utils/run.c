@@ -37,6 +37,41 @@ slurp_fd (int fd)
   return buf;
 }
 
+/* In the child: stdout and stderr to out, then exec argv. */
+static void __attribute__ ((noreturn))
+child_exec (char *const *argv, int out)
+{
+  sigset_t none;
+
+  /* The caller may block signals (vmferryd reads them from a
+   * signalfd); a child such as a daemonized QEMU must not inherit that.
+   */
+  sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, NULL);
+  signal (SIGPIPE, SIG_DFL);
+  dup2 (out, 1);
+  dup2 (out, 2);
+  execvp (argv[0], argv);
+  fprintf (stderr, "%s: %s\n", argv[0], strerror (errno));
+  _exit (127);
+}
+
+/* Wait for pid; its exit status, 128+N if killed by signal N. */
+static int
+wait_status (pid_t pid)
+{
+  int status;
+
+  while (waitpid (pid, &status, 0) == -1)
+    if (errno != EINTR) {
+      set_error (errno, "waitpid");
+      return -1;
+    }
+  if (WIFEXITED (status))
+    return WEXITSTATUS (status);
+  return 128 + WTERMSIG (status);
+}
+
 int
 run_capture (char *const *argv, char **output)
 {
@@ -55,35 +90,41 @@ run_capture (char *const *argv, char **output)
     close (fds[1]);
     return -1;
   }
-  if (pid == 0) {
-    sigset_t none;
-
-    /* The caller may block signals (vmferryd reads them from a
-     * signalfd); a child such as a daemonized QEMU must not inherit that.
-     */
-    sigemptyset (&none);
-    sigprocmask (SIG_SETMASK, &none, NULL);
-    signal (SIGPIPE, SIG_DFL);
-    dup2 (fds[1], 1);
-    dup2 (fds[1], 2);
-    execvp (argv[0], argv);
-    fprintf (stderr, "%s: %s\n", argv[0], strerror (errno));
-    _exit (127);
-  }
+  if (pid == 0)
+    child_exec (argv, fds[1]);
   close (fds[1]);
   out = slurp_fd (fds[0]);
   close (fds[0]);
-  while (waitpid (pid, &status, 0) == -1)
-    if (errno != EINTR) {
-      set_error (errno, "waitpid");
-      free (out);
-      return -1;
-    }
-  if (output)
+  status = wait_status (pid);
+  if (output && status != -1)
     *output = out;
   else
     free (out);
-  if (WIFEXITED (status))
-    return WEXITSTATUS (status);
-  return 128 + WTERMSIG (status);
+  return status;
+}
+
+int
+run_logged (char *const *argv, const char *log)
+{
+  int fd = open (log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  pid_t pid;
+
+  if (fd == -1) {
+    set_error (errno, "%s", log);
+    return -1;
+  }
+  pid = fork ();
+  if (pid == -1) {
+    set_error (errno, "fork");
+    close (fd);
+    return -1;
+  }
+  if (pid == 0) {
+    int null = open ("/dev/null", O_RDONLY);
+    if (null >= 0)
+      dup2 (null, 0);
+    child_exec (argv, fd);
+  }
+  close (fd);
+  return wait_status (pid);
 }

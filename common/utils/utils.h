@@ -93,6 +93,13 @@ int mkdir_p (const char *path, mode_t mode);
  */
 int run_capture (char *const *argv, char **output);
 
+/* Like run_capture, but stdout and stderr go to the file log (created or
+ * truncated) and stdin is /dev/null: for a program that daemonizes and
+ * keeps its output descriptors (qemu-nbd --fork), where a pipe would
+ * never reach end of file.
+ */
+int run_logged (char *const *argv, const char *log);
+
 /* Read a configuration file of "key = value" lines (blank lines and
  * lines starting with '#' ignored) and call fn for each pair.  fn returns
  * -1 + set_error to stop; the error is then prefixed with "FILE:LINE".

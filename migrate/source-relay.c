@@ -1,0 +1,130 @@
+/* source-relay.c: QEMU's memory migration through vmferry's data
+ * channel (net.h, relay.c).  The source QEMU migrates to a unix socket
+ * in a private directory; each of its connections (the main one, then
+ * one per multifd channel with --channels N > 1) is relayed over its
+ * own TLS stream to vmferryd, framed and compressed per --transport,
+ * paced by --bandwidth together with the disks' data, and handed to
+ * the skeleton's incoming migration.  QEMU's own TLS is off on this
+ * path: the unix sockets are private to each host and the channel is
+ * mutual TLS.  With --transport direct, --allow-postcopy (the relay is
+ * one-way), TLS-PSK (no certificates), or a vmferryd without the relay,
+ * QEMU migrates straight to the skeleton with its TLS.
+ */
+#include <config.h>
+
+#include <errno.h>
+
+#include "source.h"
+
+/* How long the connections may take to deliver their last bytes once
+ * the source QEMU completed (the destination has finished by then).
+ */
+#define END_GRACE_MS 30000
+
+bool
+src_relay_wanted (const struct source *s)
+{
+  return !s->p->psk && !s->p->allow_postcopy &&
+    s->p->transport != MIG_TRANSPORT_DIRECT;
+}
+
+unsigned
+src_relay_multifd (const struct source *s)
+{
+  return s->relay && s->p->channels > 1 ? s->p->channels : 0;
+}
+
+int
+src_relay_start (struct source *s)
+{
+  json_t *port = json_object_get (s->prepared, "data_port");
+  CLEANUP_FREE char *path = NULL;
+  struct net_relay_params p = {
+    .ch = { .host = s->dhost, .port = json_integer_value (port),
+            .tls_dir = s->p->tls_dir, .id = s->id, .streams = 1,
+            .mode = mig_net_mode (s->p->transport), .pace = s->pace },
+    .max_conns = 1 + (s->p->channels > 1 ? s->p->channels : 0),
+  };
+
+  if (!src_relay_wanted (s))
+    return 0;
+  if (!json_is_true (json_object_get (s->prepared, "relay")) ||
+      !json_is_integer (port)) {
+    progress_note (&s->pr, "memory: the destination cannot relay QEMU's "
+                   "migration; QEMU sends it directly%s",
+                   s->p->channels > 1 ? " (one connection)" : "");
+    return 0;
+  }
+  strcpy (s->relay_dir, "/tmp/vmferry-relay-XXXXXX");
+  if (mkdtemp (s->relay_dir) == NULL) {
+    set_error (errno, "mkdtemp");
+    s->relay_dir[0] = '\0';
+    return -1;
+  }
+  if ((path = xasprintf ("%s/migration.sock", s->relay_dir)) == NULL)
+    return -1;
+  p.path = path;
+  s->relay = net_relay_start (&p);
+  if (s->relay == NULL)
+    return -1;
+  s->relay_uri = xasprintf ("unix:%s", path);
+  return s->relay_uri ? 0 : -1;
+}
+
+/* The capabilities and parameters of this path on the source QEMU. */
+int
+src_relay_qemu_setup (struct source *s)
+{
+  unsigned multifd = src_relay_multifd (s);
+  json_t *r;
+
+  r = src_cmd (s, "migrate-set-capabilities", "{s:[{s:s,s:b}]}",
+               "capabilities", "capability", "multifd", "state",
+               multifd > 0);
+  json_decref (r);
+  if (r == NULL)
+    return -1;
+  s->multifd_set = multifd > 0;
+  if (s->relay == NULL)
+    r = src_cmd (s, "migrate-set-parameters", "{s:s, s:s}",
+                 "tls-creds", MIG_TLS_ID, "tls-hostname", s->dhost);
+  else if (multifd)
+    r = src_cmd (s, "migrate-set-parameters", "{s:s, s:s, s:i}",
+                 "tls-creds", "", "tls-hostname", "",
+                 "multifd-channels", (int) multifd);
+  else
+    r = src_cmd (s, "migrate-set-parameters", "{s:s, s:s}",
+                 "tls-creds", "", "tls-hostname", "");
+  json_decref (r);
+  return r ? 0 : -1;
+}
+
+/* Stop the relay: after a migration that completed, the connections
+ * end by themselves; on a rollback they are cut.
+ */
+int
+src_relay_stop (struct source *s, bool completed)
+{
+  struct net_stream_stats st;
+  int r;
+
+  if (s->relay == NULL && s->relay_dir[0] == '\0')
+    return 0;
+  r = net_relay_stop (s->relay, completed ? END_GRACE_MS : 0, &st,
+                      &s->relay_conns);
+  s->relay = NULL;
+  if (s->relay_dir[0])
+    remove_tree (s->relay_dir);
+  s->relay_dir[0] = '\0';
+  free (s->relay_uri);
+  s->relay_uri = NULL;
+  s->relay_raw = st.raw_bytes;
+  s->relay_wire = st.wire_bytes;
+  if (completed)
+    progress_note (&s->pr, "memory relay: %" PRIu64 " MiB of QEMU's "
+                   "migration stream sent as %" PRIu64 " MiB over %u "
+                   "connection(s) (%" PRIu64 " of %" PRIu64 " frames "
+                   "compressed)", st.raw_bytes >> 20, st.wire_bytes >> 20,
+                   s->relay_conns, st.compressed, st.frames);
+  return r;
+}

@@ -1,0 +1,193 @@
+/* test-relay.c: the memory relay (relay.c) between a unix socket and a
+ * fake vmferryd over real TLS on loopback: a connection's bytes arrive
+ * whole and in order, compressed on the wire, its end travels as "eof"
+ * and is acknowledged; a receiver that drops the stream mid-way makes
+ * the writer's connection fail and net_relay_stop() report it.
+ */
+#include <config.h>
+
+#include <stddef.h>
+#include <stdarg.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <sys/socket.h>
+
+#include "minmax.h"
+#include "utils.h"
+#include "net.h"
+#include "api.h"
+#include "test-fixture.h"
+
+#define SIZE (3u << 20)
+
+/* A fake vmferryd: one stream; hello and relay answered "ok"; STREAM
+ * payloads kept in got; "eof" answered "ack".  With cut_at, it drops the
+ * stream once it holds that many bytes.
+ */
+struct fake {
+  const char *dir;
+  int lfd;
+  size_t cut_at;
+  char *got;
+  size_t len;
+  bool eof;
+};
+
+static int
+fake_frame (struct fake *k, struct net_stream *s, const struct net_frame *f,
+            const void *pl)
+{
+  if (f->type == NET_FRAME_STREAM) {
+    memcpy (k->got + k->len, pl, f->raw_len);
+    k->len += f->raw_len;
+    return k->cut_at && k->len >= k->cut_at ? -1 : 0;
+  }
+  if (f->raw_len == 5 && memcmp (pl, "relay", 5) == 0)
+    return net_control_send (s, "ok", f->arg);
+  if (f->raw_len == 3 && memcmp (pl, "eof", 3) == 0) {
+    k->eof = true;
+    return net_control_send (s, "ack", f->arg);
+  }
+  return -1;
+}
+
+static void *
+fake_vmferryd (void *opaque)
+{
+  struct fake *k = opaque;
+  int fd = net_accept (k->lfd);
+  struct net_tls *t = fd >= 0 ? net_tls_start (fd, k->dir, true) : NULL;
+  struct net_stream *s = t ? net_stream_new (t, NET_TRANSPORT_TCP, NULL)
+    : NULL;
+  struct net_frame f;
+  const void *pl;
+  char msg[128];
+  uint64_t arg;
+
+  if (s && net_control_recv (s, msg, sizeof msg, &arg) == 0 &&
+      net_control_send (s, "ok", arg) == 0)
+    while (net_stream_recv (s, &f, &pl) == 0 &&
+           k->len + f.raw_len <= 2 * SIZE && fake_frame (k, s, &f, pl) == 0)
+      ;
+  net_stream_free (s);
+  return NULL;
+}
+
+/* Text that lz4 compresses. */
+static char *
+text (void)
+{
+  char *b = malloc (SIZE);
+  size_t i;
+
+  assert_non_null (b);
+  for (i = 0; i < SIZE; i++)
+    b[i] = "the relay moves QEMU's migration stream\n"[i % 40] + i / 4096 % 3;
+  return b;
+}
+
+/* Write all of buf to the relay's socket as QEMU would; -1 if the
+ * connection fails.
+ */
+static int
+qemu_side (const char *path, const char *buf, size_t len)
+{
+  int fd = net_unix_connect (path);
+  size_t off = 0;
+  int r = 0;
+
+  assert_true (fd >= 0);
+  while (off < len && r == 0) {
+    ssize_t n = send (fd, buf + off, MIN (len - off, 65536u), MSG_NOSIGNAL);
+    if (n <= 0)
+      r = -1;
+    else
+      off += n;
+  }
+  shutdown (fd, SHUT_WR);
+  close (fd);
+  return r;
+}
+
+/* Relay buf through a fake vmferryd; returns net_relay_stop()'s result. */
+static int
+relay_run (struct fixture *fx, struct fake *k, const char *buf, int *wrote,
+           struct net_stream_stats *st)
+{
+  pthread_t th;
+  unsigned conns;
+  int port, r;
+  CLEANUP_FREE char *sock = xasprintf ("%s/migration.sock", fx->tmp);
+  struct net_relay_params p = {
+    .path = sock, .max_conns = 1,
+    .ch = { .host = "127.0.0.1", .tls_dir = fx->host, .id = "mig7",
+            .mode = NET_TRANSPORT_COMPRESS },
+  };
+  struct net_relay *rl;
+
+  k->dir = fx->host;
+  k->got = malloc (2 * SIZE);
+  assert_non_null (k->got);
+  k->lfd = net_listen ("127.0.0.1", &port);
+  assert_true (k->lfd >= 0);
+  p.ch.port = port;
+  assert_int_equal (pthread_create (&th, NULL, fake_vmferryd, k), 0);
+  rl = net_relay_start (&p);
+  assert_non_null (rl);
+  *wrote = qemu_side (sock, buf, SIZE);
+  r = net_relay_stop (rl, 10000, st, &conns);
+  assert_int_equal (conns, 1);
+  pthread_join (th, NULL);
+  close (k->lfd);
+  assert_int_equal (access (sock, F_OK), -1);  /* socket removed */
+  return r;
+}
+
+static void
+test_relay (void **state)
+{
+  CLEANUP_FREE char *buf = text ();
+  struct fake k = { 0 };
+  struct net_stream_stats st;
+  int wrote;
+
+  assert_int_equal (relay_run (*state, &k, buf, &wrote, &st), 0);
+  assert_int_equal (wrote, 0);
+  assert_true (k.eof);
+  assert_int_equal (k.len, SIZE);
+  assert_memory_equal (k.got, buf, SIZE);
+  /* + control messages both ways */
+  assert_true (st.raw_bytes >= SIZE && st.raw_bytes < SIZE + 64);
+  assert_true (st.wire_bytes < SIZE / 4);
+  free (k.got);
+}
+
+static void
+test_cut (void **state)
+{
+  CLEANUP_FREE char *buf = text ();
+  struct fake k = { .cut_at = 1 << 20 };
+  struct net_stream_stats st;
+  int wrote;
+
+  assert_int_equal (relay_run (*state, &k, buf, &wrote, &st), -1);
+  assert_non_null (strstr (get_error (), "memory relay, connection 0"));
+  assert_false (k.eof);
+  assert_true (k.len < SIZE);
+  /* The writer may have handed everything to its socket before the
+   * relay noticed: it fails only if it had not.
+   */
+  assert_true (wrote == -1 || wrote == 0);
+  free (k.got);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_relay),
+    cmocka_unit_test (test_cut),
+  };
+
+  return cmocka_run_group_tests (tests, fixture_setup, fixture_teardown);
+}

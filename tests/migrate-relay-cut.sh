@@ -1,0 +1,85 @@
+#!/bin/sh
+# migrate-relay-cut.sh: the relay's peer goes away in the middle of
+# the memory migration: the skeleton QEMU on the destination is killed
+# while the relayed stream flows.  vmferryd's write fails and it drops
+# the stream, the relay's send fails, the source QEMU's migration fails,
+# and vmferry rolls back: exit code 3 ("failed, source VM still running,
+# destination cleaned"), the source VM runs on and verifies its disk and
+# memory, nothing of the migration is left on it (capabilities, relay
+# directory), and the destination's roots and listeners are clean.
+
+. "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
+. "$abs_top_srcdir/tests/mig-functions.sh"
+
+guest_test_init
+mig_hosts 100mbit
+mig_start_vmferryd
+
+src="$TEST_DIR/src"
+img="$src/cut.qcow2"
+mkdir -p "$src"
+disk_create "$img" 1G 16
+# Random RAM over tcp: the memory phase lasts long enough to cut it.
+vm_start "$src" cut1 "$SRC_NS" "$img" vmferry.disk_rate=20 \
+  vmferry.disk_size=16 vmferry.mem=256 vmferry.mem_content=random \
+  vmferry.mem_rate=200
+vm_wait_ready "$src"
+vm_wait_ack "$src" 20
+ls /tmp/vmferry-relay-* >/dev/null 2>&1 && before=yes || before=
+
+ip netns exec "$SRC_NS" vmferry migrate "$src/qmp.sock" --to "$DST_IP" \
+  --tls-dir "$SRC_TLS" --transport tcp --no-resume --json \
+  > "$TEST_DIR/migrate.out" 2>&1 &
+mig_pid=$!
+cleanup_fn "kill $mig_pid 2>/dev/null"
+
+# Wait until QEMU has sent 40 MB of memory through the relay.
+for i in $(seq 600); do
+  sent=$(grep '"event":"memory"' "$TEST_DIR/migrate.out" |
+           tail -n 1 | jq -r .transferred 2>/dev/null)
+  [ -n "$sent" ] && [ "$sent" -gt 40000000 ] && break
+  pid_alive "$mig_pid" || break
+  sleep 0.1
+done
+[ -n "$sent" ] && [ "$sent" -gt 40000000 ] ||
+  { cat "$TEST_DIR/migrate.out"; fail "the memory migration did not start"; }
+skel=$(cat "$DST_RUN"/cut1/*.pid | head -n 1)
+[ -n "$skel" ] || fail "no skeleton pidfile"
+pid_alive "$skel" || fail "the skeleton is not running"
+ls "$DST_RUN/cut1/vmferry-migration.sock" >/dev/null ||
+  fail "the skeleton does not listen on the relay's socket"
+echo "killing the skeleton QEMU ($skel) after $sent bytes"
+kill -9 "$skel"
+wait "$mig_pid"
+rc=$?
+cat "$TEST_DIR/migrate.out"
+[ "$rc" = 3 ] || fail "exit code $rc, expected 3"
+grep -q '"phase":"rollback"' "$TEST_DIR/migrate.out" || fail "no rollback"
+
+# The source runs on, with nothing of the migration left.
+vm_running "$src" || fail "the source VM is gone"
+status=$(vm_qmp "$src" query-status query-migrate-capabilities \
+           query-block-jobs query-named-block-nodes)
+echo "$status" | grep -q '"status": "running"' || fail "source not running"
+echo "$status" | grep -q 'vmferry-mirror' && fail "a mirror job is left"
+echo "$status" | grep -q 'vmferry-nbd' && fail "an NBD node is left"
+echo "$status" | tr -d ' \n' |
+  grep -q '"state":true,"capability":"pause-before-switchover"' &&
+  fail "pause-before-switchover is left on"
+[ -z "$before" ] && ls -d /tmp/vmferry-relay-* 2>/dev/null &&
+  fail "the relay's directory is left"
+last=$(vm_last_ack "$src")
+vm_wait_ack "$src" $((last + 10)) 60
+vm_verify "$src" 120 || fail "guest verdict on the source: $VM_VERDICT"
+
+# The destination is clean.
+mig_dir_empty "$DST_STORAGE" || { ls -R "$DST_STORAGE"; fail "storage root not empty"; }
+mig_dir_empty "$DST_RUN" || { ls -R "$DST_RUN"; fail "run root not empty"; }
+pgrep -f "$DST_RUN/" >/dev/null && fail "a QEMU is left on the destination"
+left=$(ip netns exec "$DST_NS" ss -Htln | grep -v ":7480 ")
+[ -z "$left" ] || { echo "$left"; fail "a listener is left on the destination"; }
+
+vm_stop "$src"
+vm_check_image "$img" "$src/console.log" ||
+  fail "check-image rejected the source image"
+exit 0
