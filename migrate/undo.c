@@ -219,9 +219,15 @@ move_back (json_t *rec, const char *run_dir, const char *id,
     /* Never delete the quarantined images: refuse a full copy. */
     .keep_partials = true,
   };
+  /* The VM ran here before it left: the files it reads (-kernel, ...)
+   * were acceptable here.  XXX: it trusts the destination's agent not to
+   * change them; the quarantine could record their directories.
+   */
+  static char *const anywhere[] = { (char *) "/", NULL };
   struct mig_dest *d;
   json_t *reply;
 
+  dp.read_dirs = anywhere;
   if (run_root == NULL || dp.qemu == NULL ||
       local_addr (json_string_value (json_object_get (rec, "host")),
                   json_integer_value (json_object_get (rec, "port")),
