@@ -169,6 +169,61 @@ remove_nbd_files (struct dest_job *j)
     }
 }
 
+/* Does the saved command line open k with its format named (so that
+ * QEMU never probes the image's contents)?
+ */
+static bool
+format_named (struct dest_job *j, const struct mig_disk *k)
+{
+  CLEANUP_STRV char **paths = NULL, **formats = NULL;
+  size_t i;
+
+  if (j->rw.argv == NULL || mig_argv_disks (j->rw.argv, &paths,
+                                            &formats) == -1)
+    return false;
+  for (i = 0; paths[i]; i++)
+    if (strcmp (paths[i], k->dest_path) == 0)
+      return strcmp (formats[i], k->format) == 0;
+  return false;
+}
+
+/* A stored image must read back as what it was sent as, unless the
+ * command line names its format: a raw image whose data looks like
+ * another format (a guest can write any header), or a qcow2 image that
+ * names a backing or data file, could make QEMU open host files when
+ * the VM is started from it.
+ */
+static int
+check_stored (struct dest_job *j, const struct mig_disk *k)
+{
+  char *argv[] = { "qemu-img", "info", "--output=json", k->dest_path, NULL };
+  CLEANUP_FREE char *out = NULL;
+  json_auto_t *info = NULL;
+  json_t *spec;
+  const char *f;
+
+  if (format_named (j, k))
+    return 0;
+  if (run_capture (argv, &out) != 0 ||
+      (info = json_loads (out, 0, NULL)) == NULL) {
+    set_error (0, "qemu-img info %s: %s", k->dest_path, out ? out : "");
+    return -1;
+  }
+  f = json_string_value (json_object_get (info, "format"));
+  spec = json_object_get (json_object_get (json_object_get
+                                           (info, "format-specific"),
+                                           "data"), "data-file");
+  if (f == NULL || strcmp (f, k->format) != 0 ||
+      json_object_get (info, "backing-filename") || spec) {
+    set_error (0, "%s, sent as %s, reads as %s%s: not stored",
+               k->dest_path, k->format, f ? f : "unknown",
+               json_object_get (info, "backing-filename") || spec
+               ? " with a backing or data file" : "");
+    return -1;
+  }
+  return 0;
+}
+
 /* The reply: where the VM is stored. */
 static json_t *
 stored_reply (struct dest_job *j, const char *argv_file)
@@ -195,10 +250,14 @@ mig_dest_offline_finish (struct mig_dest *d, struct dest_job *j,
   if (j->rw.argv)
     argv_file = xasprintf ("%s/%s.argv", j->vm_dir, j->vm->name);
   if (j->state == JOB_PREPARED) {
+    size_t i;
+    int r;
     /* The source's barriers were acknowledged: every write is flushed. */
     mig_dest_channel_stop (j);
-    if (mig_dest_offline_stop_nbd (j) == -1 ||
-        (argv_file && save_argv (j, argv_file) == -1)) {
+    r = mig_dest_offline_stop_nbd (j);
+    for (i = 0; r == 0 && i < j->vm->n_disks; i++)
+      r = check_stored (j, &j->vm->disks[i]);
+    if (r == -1 || (argv_file && save_argv (j, argv_file) == -1)) {
       snprintf (msg, sizeof msg, "%s", get_error ());
       return mig_dest_error (reply, 500, msg);
     }

@@ -188,8 +188,6 @@ src_memory_rollback (struct source *s)
                                       NULL };
   json_t *r;
 
-  /* Cut the relay first: QEMU's writes to it fail rather than block. */
-  src_relay_stop (s, false);
   if (s->stage >= SRC_MIGRATING) {
     json_auto_t *info = src_cmd (s, "query-migrate", NULL);
     const char *st = json_string_value (json_object_get (info, "status"));
@@ -199,6 +197,10 @@ src_memory_rollback (struct source *s)
                                    (void *) ends, 30000));
     }
   }
+  /* QEMU has let go of the relay's sockets (migrate_cancel shuts them
+   * down even when a write blocks): cut what is left of the relay.
+   */
+  src_relay_stop (s, false);
   r = src_cmd (s, "migrate-set-capabilities", "{s:[{s:s,s:b}]}",
                "capabilities", "capability", "pause-before-switchover",
                "state", 0);

@@ -623,6 +623,7 @@ mig_source_run (const struct mig_source_params *p)
   progress_result (&s.pr, sum);
   s.pr.sink = NULL;
   src_control_stop (s.ctl);
+  src_relay_stop (&s, false);   /* left only by an uncertain end */
   qmp_close (s.q);
   api_client_free (s.api);
   mig_vm_free (s.vm);
@@ -630,7 +631,6 @@ mig_source_run (const struct mig_source_params *p)
   json_decref (s.migrate_info);
   src_engine_free (s.engine);
   src_resume_free (s.resume);
-  src_relay_stop (&s, false);   /* only after an early failure */
   net_pace_free (s.pace);
   json_decref (s.rehearsal);
   set_error (0, "%s", err);

@@ -231,7 +231,9 @@ void net_channel_get_stats (const struct net_channel *ch,
  */
 struct net_relay_params {
   const char *path;             /* the unix socket to create (copied) */
-  struct net_channel_params ch; /* streams to vmferryd (ch.streams unused) */
+  struct net_channel_params ch; /* streams to vmferryd (ch.streams unused;
+                                   its strings and pace must outlive the
+                                   relay) */
   unsigned max_conns;           /* connections accepted, >= 1 */
 };
 

@@ -31,9 +31,8 @@ struct pump {
 };
 
 struct net_relay {
-  struct net_relay_params p;    /* strings borrowed from the caller,
-                                   but path: */
-  char *path;                   /* our copy of p.path (unlinked at stop) */
+  struct net_relay_params p;    /* p.ch's strings borrowed from the caller */
+  char *path;                   /* the socket (p.path points to it) */
   int lfd;                      /* the unix listener */
   int stop_pipe[2];
   pthread_t acceptor;
@@ -203,15 +202,14 @@ net_relay_start (const struct net_relay_params *p)
     return NULL;
   }
   r->p = *p;
-  if ((r->path = strdup (p->path)) == NULL) {
-    set_error (errno, "strdup");
-    free (r);
-    return NULL;
-  }
-  r->p.path = r->path;
   r->stop_pipe[0] = r->stop_pipe[1] = -1;
   pthread_mutex_init (&r->lock, NULL);
   pthread_cond_init (&r->cond, NULL);
+  if ((r->p.path = r->path = strdup (p->path)) == NULL) {
+    set_error (errno, "strdup");
+    r->lfd = -1;
+    goto err;
+  }
   if ((r->lfd = net_unix_listen (p->path)) == -1)
     goto err;
   if (pipe2 (r->stop_pipe, O_CLOEXEC) == -1 ||
@@ -221,13 +219,14 @@ net_relay_start (const struct net_relay_params *p)
   }
   return r;
  err:
-  if (r->lfd >= 0)
+  if (r->lfd >= 0) {
     close (r->lfd);
+    unlink (p->path);
+  }
   if (r->stop_pipe[0] >= 0) {
     close (r->stop_pipe[0]);
     close (r->stop_pipe[1]);
   }
-  unlink (r->path);
   free (r->path);
   pthread_cond_destroy (&r->cond);
   pthread_mutex_destroy (&r->lock);
@@ -304,11 +303,11 @@ net_relay_stop (struct net_relay *r, int grace_ms,
   if (r->error)
     set_error (0, "%s", r->error);
   free (r->error);
-  free (r->path);
   close (r->stop_pipe[0]);
   close (r->stop_pipe[1]);
   pthread_cond_destroy (&r->cond);
   pthread_mutex_destroy (&r->lock);
+  free (r->path);
   free (r);
   return ret;
 }

@@ -119,7 +119,7 @@ relay_run (struct fixture *fx, struct fake *k, const char *buf, int *wrote,
   int port, r;
   CLEANUP_FREE char *sock = xasprintf ("%s/migration.sock", fx->tmp);
   struct net_relay_params p = {
-    .path = sock, .max_conns = 1,
+    .max_conns = 1,
     .ch = { .host = "127.0.0.1", .tls_dir = fx->host, .id = "mig7",
             .mode = NET_TRANSPORT_COMPRESS },
   };
@@ -132,7 +132,9 @@ relay_run (struct fixture *fx, struct fake *k, const char *buf, int *wrote,
   assert_true (k->lfd >= 0);
   p.ch.port = port;
   assert_int_equal (pthread_create (&th, NULL, fake_vmferryd, k), 0);
+  p.path = strdup (sock);       /* the relay keeps its own copy */
   rl = net_relay_start (&p);
+  free ((char *) p.path);
   assert_non_null (rl);
   *wrote = qemu_side (sock, buf, SIZE);
   r = net_relay_stop (rl, 10000, st, &conns);

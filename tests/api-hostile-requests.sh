@@ -11,7 +11,11 @@
 #    -blockdev (JSON) on /etc/shadow, -kernel on a block device node,
 #    -initrd and -bios on character devices, -chardev serial/tty,
 #    -serial on a host tty, -object memory-backend-file, -netdev tap
-#    with script= or downscript=, -add-fd, -readconfig.
+#    with script= or downscript=, -add-fd, -readconfig;
+#  - the same for an offline move ("offline": true), plus a command line
+#    with a newline (the saved argv file is one argument per line) and
+#    read-only disks (the agent would serve them writable); an empty
+#    command line is refused for a live VM.
 # Device nodes are refused for -kernel/-initrd/-bios/-dtb/-L: only
 # regular files (and directories, for -L) may be read, and only from
 # under vmferryd's read directories (here its defaults, QEMU's firmware
@@ -44,8 +48,9 @@ ln -s "$outside/img.qcow2" "$DST_STORAGE/dangling.qcow2" || fail "symlink 2"
 mknod "$TEST_DIR/blockdev" b 7 0 || fail "mknod"
 
 n=0
-# hostile NAME STATUS PATTERN VM-JSON: POST a prepare request for the VM
-#   description VM-JSON; expect HTTP STATUS and PATTERN in the message.
+# hostile NAME STATUS PATTERN VM-JSON [FIELDS]: POST a prepare request
+#   for the VM description VM-JSON (plus the JSON members FIELDS); expect
+#   HTTP STATUS and PATTERN in the message.
 hostile ()
 {
   n=$((n + 1))
@@ -53,7 +58,7 @@ hostile ()
   _st=$(ip netns exec "$SRC_NS" curl -s -o "$TEST_DIR/$1" \
           -w '%{http_code}' --cacert "$MIG_CA/ca-cert.pem" $good \
           -X POST -H 'Content-Type: application/json' --data-binary \
-          "{\"id\":\"h$n\",\"host\":\"$DST_IP\",\"vm\":$4}" \
+          "{\"id\":\"h$n\",\"host\":\"$DST_IP\",\"vm\":$4${5:+,$5}}" \
           "$url/v1/prepare")
   [ "$_st" = "$2" ] || { cat "$TEST_DIR/$1"; fail "$1: HTTP $_st, expected $2"; }
   grep -q -- "$3" "$TEST_DIR/$1" ||
@@ -121,6 +126,26 @@ hostile initrd-passwd 422 'outside the directories' \
 hostile add-fd 422 'not supported' "$(vm v18 ',"-add-fd","fd=3,set=1"')"
 hostile readconfig 422 'not supported' \
   "$(vm v19 ",\"-readconfig\",\"$outside/qemu.conf\"")"
+
+# The same limits for an offline move (vmferry migrate --offline), which
+# starts no QEMU but a writable qemu-nbd on each image: paths, the
+# command line, and disks it would serve in place.
+off='"offline":true,"channel":true'
+hostile off-dotdot 422 'not usable' "$(vm o1 "$drive" \
+  "$(disk /s/d.qcow2 "$DST_STORAGE/../outside/d.qcow2")")" "$off"
+hostile off-shadow 422 'not one of its migrated disks' \
+  "$(vm o2 ',"-drive","file=/etc/shadow,if=virtio"')" "$off"
+hostile off-no-argv 422 'outside the storage root' \
+  "{\"name\":\"o3\",\"argv\":[],\"disks\":[$(disk /s/d.qcow2 \
+  "$outside/d.qcow2")],\"machine\":\"\",\"memory\":0,\"cpu_vendor\":\"\",\"qemu_version\":0}" \
+  "$off"
+hostile off-read-only 422 'copies every disk' "$(vm o4 "$drive" \
+  "$(disk /s/d.qcow2 | sed 's/"read_only":false/"read_only":true/')")" "$off"
+# (dash's echo in vm() turns the two backslashes into one: JSON's \n)
+hostile off-newline 422 'newline' \
+  "$(vm o5 ',"-name","a\\nb"' "$(disk /s/d.qcow2)")" "$off"
+hostile live-no-argv 422 'empty command line' \
+  "{\"name\":\"o6\",\"argv\":[],\"disks\":[],\"machine\":\"pc-q35-7.2\",\"memory\":67108864,\"cpu_vendor\":\"\",\"qemu_version\":70200}"
 
 # Nothing was created anywhere, and vmferryd still serves.
 [ "$(ls -A "$DST_STORAGE")" = "$(printf 'dangling.qcow2\nlink')" ] ||

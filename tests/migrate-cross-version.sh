@@ -10,6 +10,8 @@
 #     exit 2, "older", nothing created, the VM runs on.
 #  3. That 10.0 VM then moves to a 10.0 destination (vmferry drives a
 #     10.0 source QEMU), verified like 1.
+# A VM started by the 10.0 wrapper has -L in the private prefix: every
+# vmferryd here may read from there (--read-dir).
 # Skips (77) when the backport cannot be fetched.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
@@ -30,7 +32,8 @@ QEMU72=$QEMU
 
 # ---- 1. 7.2 -> 10.0 ----
 mig_hosts
-mig_start_vmferryd --once --qemu "$QEMU10"
+mig_start_vmferryd --once --qemu "$QEMU10" \
+  --read-dir "$(dirname "$QEMU10")/prefix/usr/share"
 src="$TEST_DIR/src"
 img="$src/disk0.qcow2"
 mkdir -p "$src"
@@ -67,7 +70,8 @@ pid_alive "$VMFERRYD_PID" && fail "vmferryd --once is still running"
 rm -rf "${DST_STORAGE:?}"/* "${DST_RUN:?}"/*
 
 # ---- 2. 10.0 -> 7.2 is refused ----
-mig_start_vmferryd --qemu "$QEMU72"
+mig_start_vmferryd --qemu "$QEMU72" \
+  --read-dir "$(dirname "$QEMU10")/prefix/usr/share"
 new="$TEST_DIR/new"
 mkdir -p "$new"
 disk_create "$new/disk0.qcow2" 256M
@@ -93,7 +97,8 @@ for _i in $(seq 50); do
   sleep 0.1
 done
 pid_alive "$VMFERRYD_PID" && fail "vmferryd (7.2) does not stop"
-mig_start_vmferryd --once --qemu "$QEMU10"
+mig_start_vmferryd --once --qemu "$QEMU10" \
+  --read-dir "$(dirname "$QEMU10")/prefix/usr/share"
 vm_wait_ack "$new" 5
 mig_migrate "$new/qmp.sock" --json
 [ "$MIG_RC" = 0 ] || fail "migration 10.0 -> 10.0 failed"

@@ -13,7 +13,7 @@
 # nothing left there, the source untouched).  A raw and a qcow2 image
 # given with --disk, one placed by --disk-path, with --keep-source,
 # arrive byte for byte, sparse, in their formats.  A disk with a backing
-# file is refused.
+# file is refused.  Ctrl-C during the copy cleans the destination.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 . "$abs_top_srcdir/tests/mig-functions.sh"
@@ -167,6 +167,33 @@ rused=$(du -k "$draw" | cut -f1)
 echo "raw destination uses $rused KiB"
 [ "$rused" -lt 20000 ] || fail "the raw destination is not sparse"
 [ -e "$DST_STORAGE/raw1/raw1.argv" ] && fail "an argv file without --argv-file"
+
+half_src="$TEST_DIR/half_src.raw"
+truncate -s 64M "$half_src" && head -c 16M /dev/urandom |
+  dd of="$half_src" conv=notrunc 2>/dev/null || fail "making half_src.raw"
+half_src_sum=$(md5sum < "$half_src")
+
+echo "--- Ctrl-C during the copy: the destination is cleaned"
+ip netns exec "$SRC_NS" timeout 300 vmferry migrate can1 --offline \
+  --disk "$half_src" --bandwidth 1 --to "$DST_IP" --tls-dir "$SRC_TLS" \
+  > "$TEST_DIR/cancel.out" 2>&1 &
+mig_pid=$!
+for _i in $(seq 200); do
+  [ -e "$DST_STORAGE/can1/half_src.raw" ] && break
+  sleep 0.1
+done
+[ -e "$DST_STORAGE/can1/half_src.raw" ] || fail "no image made for can1"
+kill -INT $mig_pid
+wait $mig_pid
+rc=$?
+cat "$TEST_DIR/cancel.out"
+[ "$rc" = 3 ] || fail "a cancelled move: exit $rc, not 3"
+grep -q 'cancelled by the user' "$TEST_DIR/cancel.out" ||
+  fail "the failure does not say it was cancelled"
+[ -e "$DST_STORAGE/can1" ] || [ -e "$DST_RUN/can1" ] &&
+  fail "the cancelled move left files: $(ls -R "$DST_STORAGE" "$DST_RUN")"
+[ "$(md5sum < "$half_src")" = "$half_src_sum" ] ||
+  fail "the source of the cancelled move changed"
 
 echo "--- a destination without the space refuses; one that fills up fails"
 small="$TEST_DIR/small"
