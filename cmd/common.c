@@ -79,3 +79,31 @@ cmd_parse_uint (const char *s, const char *opt, uint64_t min, uint64_t max,
   *out = v;
   return 0;
 }
+
+int
+cmd_parse_duration (const char *s, const char *opt, uint64_t *out)
+{
+  static const struct { char suffix; uint64_t mult; } units[] = {
+    { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+  };
+  char *e;
+  unsigned long long v;
+  size_t i;
+
+  errno = 0;
+  v = strtoull (s, &e, 10);
+  if (errno == 0 && e != s && s[0] != '-' && v > 0 && v <= 366 * 86400) {
+    if (*e == '\0') {
+      *out = v;
+      return 0;
+    }
+    for (i = 0; e[1] == '\0' && i < sizeof units / sizeof units[0]; i++)
+      if (*e == units[i].suffix && v <= 366 * 86400 / units[i].mult) {
+        *out = v * units[i].mult;
+        return 0;
+      }
+  }
+  set_error (0, "%s: '%s' is not a duration (N, Ns, Nm, Nh or Nd; at "
+             "most a year)", opt, s);
+  return -1;
+}

@@ -23,4 +23,9 @@ int cmd_signal_fd (void);
 int cmd_parse_uint (const char *s, const char *opt, uint64_t min,
                     uint64_t max, uint64_t *out);
 
+/* Parse a duration ("90", "90s", "10m", "1h", "2d"; > 0, at most a
+ * year) for option opt into *out seconds.  -1 + set_error.
+ */
+int cmd_parse_duration (const char *s, const char *opt, uint64_t *out);
+
 #endif

@@ -17,7 +17,8 @@ usage (FILE *fp)
   fprintf (fp,
 "Usage:\n"
 "  vmferry migrate VM --to ADDR[:PORT] [--tls-dir DIR] [--vm-dir DIR]\n"
-"                  [--storage-engine qemu|vmferry] [--keep-source]\n"
+"                  [--storage-engine qemu|vmferry]\n"
+"                  [--keep-source[=DURATION]] [--no-resume]\n"
 "                  [--disk-path SRC=DST]... [--dry-run] [--json] [--verbose]\n"
 "                  [--downtime MS] [--max-downtime MS] [--timeout S]\n"
 "                  [--no-throttle] [--allow-postcopy] [--run-dir DIR]\n"
@@ -36,6 +37,7 @@ usage (FILE *fp)
 "  vmferry status [ID] [--json] [--run-dir DIR]\n"
 "  vmferry cancel ID [--run-dir DIR]\n"
 "  vmferry recover [ID] [--run-dir DIR] [--tls-dir DIR] [--json]\n"
+"  vmferry undo ID [--run-dir DIR]\n"
 "  vmferry check VM --to ADDR[:PORT] [--tls-dir DIR] [--vm-dir DIR] [--json]\n"
 "  vmferry migrate VM --to ssh://[USER@]HOST[:PORT] [--ssh-option OPT]...\n"
 "                  [--ssh-vmferryd PATH] [--ssh-storage-root DIR]\n"
@@ -54,6 +56,10 @@ usage (FILE *fp)
 "Several VMs migrate N at a time (--parallel, default 1); after a\n"
 "failure no new one starts unless --continue.  evacuate migrates every\n"
 "VM of --vm-dir, smallest RAM first.\n"
+"--keep-source=DURATION (e.g. 10m, 1h) renames the source images aside\n"
+"and deletes them once the VM has run on the destination that long;\n"
+"vmferry cancel ID keeps them; vmferry undo ID moves the VM back here,\n"
+"sending only what changed there.\n"
 "--offline moves a VM that is not running (refused while a QEMU has one\n"
 "of its disks open): its disks, found in its QEMU command line (FILE: one\n"
 "argument per line, or NUL-separated like /proc/PID/cmdline) or given\n"
@@ -94,14 +100,16 @@ enum { OPT_TO = 256, OPT_TLS_DIR, OPT_VM_DIR, OPT_ENGINE, OPT_KEEP,
        OPT_SSH_RUN, OPT_DOWNTIME, OPT_MAX_DOWNTIME, OPT_TIMEOUT,
        OPT_NO_THROTTLE, OPT_ALLOW_POSTCOPY, OPT_RUN_DIR, OPT_PARALLEL,
        OPT_CONTINUE, OPT_SHARED, OPT_MIGRATION_NETWORK, OPT_TRANSPORT,
-       OPT_BANDWIDTH, OPT_OFFLINE, OPT_ARGV_FILE, OPT_DISK, OPT_CHANNELS };
+       OPT_BANDWIDTH, OPT_OFFLINE, OPT_ARGV_FILE, OPT_DISK, OPT_CHANNELS,
+       OPT_NO_RESUME };
 
 static const struct option long_options[] = {
   { "to", required_argument, NULL, OPT_TO },
   { "tls-dir", required_argument, NULL, OPT_TLS_DIR },
   { "vm-dir", required_argument, NULL, OPT_VM_DIR },
   { "storage-engine", required_argument, NULL, OPT_ENGINE },
-  { "keep-source", no_argument, NULL, OPT_KEEP },
+  { "keep-source", optional_argument, NULL, OPT_KEEP },
+  { "no-resume", no_argument, NULL, OPT_NO_RESUME },
   { "disk-path", required_argument, NULL, OPT_DISK_PATH },
   { "json", no_argument, NULL, OPT_JSON },
   { "dry-run", no_argument, NULL, OPT_DRY_RUN },
@@ -182,7 +190,16 @@ parse (int argc, char **argv, struct args *a)
     case OPT_TLS_DIR: a->mp.tls_dir = optarg, a->tls_given = true; break;
     case OPT_VM_DIR: a->mp.vm_dir = optarg; break;
     case OPT_ENGINE: a->engine = optarg; break;
-    case OPT_KEEP: a->mp.keep_source = true; break;
+    case OPT_KEEP:
+      if (optarg == NULL)
+        a->mp.keep_source = true;
+      else if (cmd_parse_duration (optarg, "--keep-source",
+                                   &a->mp.quarantine_s) == -1) {
+        fprintf (stderr, "vmferry: %s\n", get_error ());
+        return -1;
+      }
+      break;
+    case OPT_NO_RESUME: a->mp.no_resume = true; break;
     case OPT_DISK_PATH:
       if (strv_push (&a->disk_map, optarg) == -1)
         return -1;
@@ -431,7 +448,25 @@ do_recover (struct args *a, const char *id)
   if (r != MIG_OK)
     fprintf (stderr, "vmferry: recover: %s: %s\n", mig_result_text (r),
              get_error ());
+  /* Quarantines whose reaper is gone (a reboot) and whose time is up. */
+  if (mig_quarantine_sweep (a->mp.run_dir) == -1) {
+    fprintf (stderr, "vmferry: recover: quarantined files: %s\n",
+             get_error ());
+    if (r == MIG_OK)
+      r = MIG_FAILED_LEFTOVERS;
+  }
   return r;
+}
+
+/* vmferry undo ID: exit 0 (the VM is back) or 1. */
+static int
+do_undo (struct args *a, const char *id)
+{
+  if (mig_undo (a->mp.run_dir, id, stdout) == -1) {
+    fprintf (stderr, "vmferry: undo: %s\n", get_error ());
+    return 1;
+  }
+  return 0;
 }
 
 static int
@@ -490,6 +525,11 @@ main (int argc, char **argv)
     a.cancel = true, r = do_status (&a, argv[optind + 1]);
   else if (strcmp (argv[optind], "recover") == 0 && argc - optind <= 2)
     r = do_recover (&a, argc - optind == 2 ? argv[optind + 1] : NULL);
+  else if (strcmp (argv[optind], "undo") == 0 && argc - optind == 2)
+    r = do_undo (&a, argv[optind + 1]);
+  else if (strcmp (argv[optind], "quarantine-reap") == 0 &&
+           argc - optind == 2)  /* internal: the reaper --keep-source= starts */
+    r = mig_quarantine_reap (a.mp.run_dir, argv[optind + 1], true) ? 1 : 0;
   else if (strcmp (argv[optind], "pki") == 0)
     r = do_pki (&a, argc - optind - 1, argv + optind + 1);
   else {

@@ -159,6 +159,15 @@ wait_result (const char *run_dir, const char *id, FILE *out)
   return -1;
 }
 
+/* Did migration id end with a quarantine (quarantine.c)? */
+static bool
+quarantine_waits (const char *run_dir, const char *id)
+{
+  CLEANUP_FREE char *p = xasprintf ("%s/%s/quarantine.json", run_dir, id);
+
+  return p && access (p, F_OK) == 0;
+}
+
 int
 mig_cancel (const char *run_dir, const char *id, FILE *out)
 {
@@ -168,6 +177,8 @@ mig_cancel (const char *run_dir, const char *id, FILE *out)
 
   if (st == NULL)
     return -1;
+  if (res && quarantine_waits (run_dir, id))
+    return mig_quarantine_cancel (run_dir, id, out);
   if (res) {
     set_error (0, "migration %s already ended: %s", id,
                json_string_value (json_object_get (res, "result")));

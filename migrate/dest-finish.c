@@ -76,6 +76,9 @@ take_over (struct dest_job *j, bool resume, double *resumed)
   if (cmd (j->qmp, "nbd-server-stop", NULL) == -1)
     return -1;
   drop_tls (j->qmp);
+  /* vmferry undo needs every write from now on. */
+  if (j->undo_token && mig_dest_undo_record (j, j->undo_token) == -1)
+    debug ("record for vmferry undo: %s", get_error ());
   if (!resume)
     return 0;                   /* it was paused on the source: stays so */
   if (cmd (j->qmp, "cont", NULL) == -1)
@@ -126,6 +129,8 @@ mig_dest_finish (void *opaque, const struct api_request *req,
   struct mig_dest *d = opaque;
   const char *id = json_string_value (json_object_get (req->body, "id"));
   json_t *rs = json_object_get (req->body, "resume");
+  const char *undo = json_string_value (json_object_get (req->body,
+                                                         "undo_token"));
   struct dest_job *j = id ? mig_dest_find_job (d, id) : NULL;
   double resumed = 0;
   int status;
@@ -143,6 +148,8 @@ mig_dest_finish (void *opaque, const struct api_request *req,
     return mig_dest_error (reply, 409, "migration is not prepared");
   }
   if (j->state == JOB_PREPARED) {
+    if (undo && mig_safe_name (undo) && j->undo_token == NULL)
+      j->undo_token = strdup (undo);
     /* From here a crash may leave the VM running: the journal must say
      * so first (a restarted vmferryd then asks the skeleton).
      */

@@ -153,7 +153,7 @@ create_images (struct mig_dest *d, struct dest_job *j)
     char *argv[] = { "qemu-img", "create", "-q", "-f", k->format,
                      k->dest_path, size, NULL };
 
-    if (!mig_disk_copied (k))
+    if (!mig_disk_copied (k) || j->resumed)
       continue;
     snprintf (size, sizeof size, "%" PRIu64, k->virtual_size);
     /* Journaled before it exists: a crash then leaves nothing unknown. */
@@ -370,10 +370,13 @@ new_job (struct mig_dest *d, const char *id, struct mig_vm *vm)
   return j;
 }
 
-/* Do the work of prepare for job j (caller holds its lock). */
+/* Do the work of prepare for job j (caller holds its lock).  token:
+ * the source's resume token (NULL: none); *why: why it was not used.
+ */
 static int
 prepare_job (struct mig_dest *d, struct dest_job *j, const char *host,
-             bool channel, json_t *body)
+             bool channel, json_t *body, const char *token,
+             const char **why)
 {
   /* The relay comes through the data channel, one-way (no post-copy). */
   bool relay = channel && !j->postcopy &&
@@ -400,6 +403,11 @@ prepare_job (struct mig_dest *d, struct dest_job *j, const char *host,
     return 409;
   if (mig_dest_journal_write (d, j, "preparing") == -1)
     return 500;
+  switch (mig_dest_partial_take (d, j, token, why)) {
+  case -2: return 422;
+  case -1: return 500;
+  case 1: j->resumed = true; break;
+  }
   status = create_images (d, j);
   if (status == 0 && j->offline)
     status = mig_dest_offline_start (d, j, host);
@@ -418,12 +426,15 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   const char *cidr = json_string_value (json_object_get (req->body,
                                                          "migration_network"));
   const char *host = mig_dest_data_host (d, used, cidr);
+  const char *token = json_string_value (json_object_get (req->body,
+                                                         "resume_token"));
+  const char *why = NULL;
   bool offline = json_is_true (json_object_get (req->body, "offline"));
   struct dest_job *j;
   struct mig_vm *vm;
   int status;
 
-  if (!mig_safe_name (id))
+  if (!mig_safe_name (id) || (token && !mig_safe_name (token)))
     return mig_dest_error (reply, 400, "missing or malformed \"id\"");
   if (cidr && !mig_cidr_valid (cidr))
     return mig_dest_error (reply, 400, "malformed \"migration_network\"");
@@ -461,12 +472,14 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   }
   pthread_mutex_lock (&j->lock);
   j->holds_slot = true;
+  j->peer = req->peer_name ? strdup (req->peer_name) : NULL;
   j->postcopy = json_is_true (json_object_get (req->body, "postcopy"));
   j->offline = offline;
   /* The data channel needs x509 certificates (not TLS-PSK). */
+  mig_dest_partial_sweep (d);
   status = prepare_job (d, j, host, !d->p.psk &&
                         json_is_true (json_object_get (req->body, "channel")),
-                        req->body);
+                        req->body, token, &why);
   if (status != 0) {
     char msg[1024];
     snprintf (msg, sizeof msg, "%s", get_error ());
@@ -478,6 +491,10 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   j->state = JOB_PREPARED;
   if (mig_dest_journal_write (d, j, "prepared") == -1)
     debug ("journal: %s", get_error ());  /* "preparing" rolls back too */
+  json_object_set_new (j->prepared, "partial_reused",
+                       json_boolean (j->resumed));
+  if (token && !j->resumed && why)
+    json_object_set_new (j->prepared, "resume_reason", json_string (why));
   *reply = json_incref (j->prepared);
   pthread_mutex_unlock (&j->lock);
   return 200;

@@ -10,9 +10,12 @@
 
 #include "dest.h"
 
+#define SWEEP_INTERVAL_MS (3600 * 1000)
+
 static const char *const state_names[] = {
   [JOB_PREPARING] = "preparing", [JOB_PREPARED] = "prepared",
   [JOB_RUNNING] = "running", [JOB_ABORTED] = "aborted",
+  [JOB_LEFT] = "left",
   [JOB_STORED] = "stored",
 };
 
@@ -101,10 +104,12 @@ handle_status (void *opaque, const struct api_request *req, json_t **reply)
 
   pthread_mutex_lock (&d->lock);
   for (j = d->jobs; j; j = j->next)
-    json_array_append_new (list, json_pack ("{s:s, s:s, s:s}", "id", j->id,
-                                            "name", j->vm ? j->vm->name : "",
-                                            "state",
-                                            state_names[j->state]));
+    json_array_append_new (list, json_pack ("{s:s, s:s, s:s, s:b}", "id",
+                                            j->id, "name",
+                                            j->vm ? j->vm->name : "",
+                                            "state", state_names[j->state],
+                                            "alive", j->qemu_pid > 0 &&
+                                            pid_alive (j->qemu_pid)));
   pthread_mutex_unlock (&d->lock);
   *reply = json_pack ("{s:o}", "migrations", list);
   return 200;
@@ -118,9 +123,11 @@ mig_dest_abort (void *opaque, const struct api_request *req, json_t **reply)
 {
   struct mig_dest *d = opaque;
   const char *id = json_string_value (json_object_get (req->body, "id"));
+  const char *keep = json_string_value (json_object_get (req->body,
+                                                        "keep_partial"));
   struct dest_job *j = id ? mig_dest_find_job (d, id) : NULL;
   char data_error[512];
-  int r;
+  int r, kept = 0;
 
   if (j == NULL)
     return mig_dest_error (reply, 404, "no such migration");
@@ -133,6 +140,8 @@ mig_dest_abort (void *opaque, const struct api_request *req, json_t **reply)
                            "refusing to abort");
   }
   mig_dest_channel_error (j, data_error, sizeof data_error);
+  if (keep && j->state != JOB_ABORTED)
+    kept = mig_dest_partial_keep (d, j, keep);
   r = mig_dest_job_cleanup (j);
   mig_dest_job_end (d, j, JOB_ABORTED);
   pthread_mutex_unlock (&j->lock);
@@ -140,8 +149,8 @@ mig_dest_abort (void *opaque, const struct api_request *req, json_t **reply)
   if (r == -1)
     return mig_dest_error (reply, 500, get_error ());
   /* The source saw its stream reset; this is why. */
-  *reply = json_pack ("{s:s, s:s?}", "state", "aborted", "data_error",
-                      data_error[0] ? data_error : NULL);
+  *reply = json_pack ("{s:s, s:b, s:s?}", "state", "aborted", "partial",
+                      kept, "data_error", data_error[0] ? data_error : NULL);
   return 200;
 }
 
@@ -153,6 +162,7 @@ static const struct api_route routes[] = {
   { "POST", "/v1/abort", mig_dest_abort },
   { "POST", "/v1/check", mig_dest_check },
   { "POST", "/v1/probe", mig_dest_probe },
+  { "POST", "/v1/send-back", mig_dest_send_back },
 };
 
 /* The roots must exist and be directories. */
@@ -204,6 +214,7 @@ mig_dest_start (const struct mig_dest_params *p)
     mig_dest_stop (d);
     return NULL;
   }
+  mig_dest_partial_sweep (d);   /* expired while vmferryd was down */
   return d;
 }
 
@@ -221,10 +232,15 @@ mig_dest_wait (struct mig_dest *d, int stop_fd)
     { .fd = stop_fd, .events = POLLIN },
   };
   char c;
+  int n;
 
-  while (poll (pfd, 2, -1) == -1)
-    if (errno != EINTR)
+  /* Wake up every hour to delete expired partial images. */
+  while ((n = poll (pfd, 2, SWEEP_INTERVAL_MS)) <= 0) {
+    if (n == 0)
+      mig_dest_partial_sweep (d);
+    else if (errno != EINTR)
       return 0;
+  }
   if (pfd[0].revents & POLLIN) {
     if (read (d->ended_pipe[0], &c, 1) == -1)
       return 0;
@@ -253,6 +269,8 @@ mig_dest_stop (struct mig_dest *d)
     json_decref (j->prepared);
     free (j->pidfile);
     free (j->qmp_path);
+    free (j->undo_token);
+    free (j->peer);
     pthread_mutex_destroy (&j->lock);
     free (j->id);
     free (j);

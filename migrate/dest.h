@@ -7,6 +7,7 @@
 enum job_state {
   JOB_PREPARING, JOB_PREPARED, JOB_RUNNING, JOB_ABORTED,
   JOB_STORED,                   /* offline move done: images here, VM off */
+  JOB_LEFT,                     /* moved back by vmferry undo */
 };
 
 /* One incoming migration.  Fields after lock are protected by it. */
@@ -26,6 +27,9 @@ struct dest_job {
   bool postcopy;                /* the source may switch to post-copy */
   bool holds_slot;              /* counted in dest->active */
   struct dest_channel *channel; /* data channel receiver, or NULL */
+  bool resumed;                 /* images are a kept partial copy */
+  char *undo_token;             /* finish records writes for vmferry undo */
+  char *peer;                   /* certificate CN of the source (prepare) */
   bool offline;                 /* an offline move (dest-offline.c) */
   pid_t *nbd;                   /* offline: our qemu-nbd per disk (0: none) */
   char *pidfile;                /* the skeleton's pidfile (journal) */
@@ -124,6 +128,29 @@ void mig_dest_channel_stop (struct dest_job *j);
  * "" if none failed.
  */
 void mig_dest_channel_error (struct dest_job *j, char *buf, size_t n);
+
+/* dest-partial.c: partial images kept for a resumed copy (caller holds
+ * j->lock).  keep: move job j's images aside under token (the skeleton
+ * quits first); 1 if kept, 0 if not (then the cleanup deletes them).
+ * take: at prepare, after plan_job, reuse the kept images of j's VM if
+ * they match token (moved to their dest_path, added to j->images): 1;
+ * else delete them, *why says why, 0 (with d->p.keep_partials: keep
+ * them and refuse, -2 + set_error); -1 + set_error.  sweep: delete the
+ * expired ones.
+ */
+int mig_dest_partial_keep (struct mig_dest *d, struct dest_job *j,
+                           const char *token);
+int mig_dest_partial_take (struct mig_dest *d, struct dest_job *j,
+                           const char *token, const char **why);
+void mig_dest_partial_sweep (struct mig_dest *d);
+
+/* dest-undo.c: vmferry undo.  record: before the VM resumes here, start
+ * the write record of every copied disk under the source's token (caller
+ * holds j->lock, j->qmp open).  send_back: POST /v1/send-back.
+ */
+int mig_dest_undo_record (struct dest_job *j, const char *token);
+int mig_dest_send_back (void *opaque, const struct api_request *req,
+                        json_t **reply);
 
 /* Registry. */
 struct dest_job *mig_dest_find_job (struct mig_dest *d, const char *id);

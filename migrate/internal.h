@@ -85,6 +85,10 @@ struct mig_vm *mig_vm_from_json (json_t *j);
 /* Discover the VM behind an open QMP connection (vm.c). */
 struct mig_vm *mig_vm_discover (struct qmp *q, const char *qmp_path);
 
+/* nbytes (at most 32) random bytes as hex digits into buf, which holds
+ * 2 * nbytes + 1 chars: migration ids, resume tokens (wire.c).
+ */
+int mig_random_hex (char *buf, size_t nbytes);
 /* Apply --disk-path SRC=DST items (NULL-terminated, may be NULL) to
  * vm's disks.  -1 + set_error when the VM has no disk SRC.
  */
@@ -270,5 +274,49 @@ void mig_ssh_target_clear (struct mig_ssh_target *tg);
 
 /* s as one sh word in single quotes (malloc'd). */
 char *mig_sh_quote (const char *s);
+
+/* ---- statefile.c: crash-safe JSON state files ---- */
+
+/* Write o to path atomically and durably (tmp + fsync + rename + fsync
+ * of the directory).  -1 + set_error.
+ */
+int mig_json_save (const char *path, json_t *o);
+/* Read a JSON object from path; NULL + set_error. */
+json_t *mig_json_load (const char *path);
+
+/* ---- resumable copies (source-resume.c, dest-undo.c) ---- */
+
+/* Beside a disk image: how far a copy of it got (statefile.c). */
+#define MIG_RESUME_SUFFIX ".vmferry-resume"
+/* The persistent dirty bitmap recording writes since a copy began. */
+#define MIG_RESUME_BITMAP "vmferry-resume-"
+
+/* The state object: the copy identified by token of an image of
+ * virtual size size reached the destination (dest) up to copied_to.
+ */
+json_t *mig_resume_state (const char *token, uint64_t size,
+                          uint64_t copied_to, const char *dest);
+
+/* ---- quarantine.c, for undo.c ---- */
+
+/* Take migration id's open quarantine over: stop its reaper, mark it
+ * "undoing".  The record (new reference) and its path (*path, malloc'd,
+ * also on failure).  NULL + set_error if there is none or it ended.
+ */
+json_t *mig_quarantine_hold (const char *run_dir, const char *id,
+                             char **path);
+/* Set its state (and note, may be NULL) and save it. */
+int mig_quarantine_settle (const char *path, json_t *rec, const char *state,
+                           const char *note);
+/* Give it back: "waiting" again, with a new reaper. */
+int mig_quarantine_release (const char *run_dir, const char *id,
+                            const char *path, json_t *rec);
+
+/* ---- the destination's partial images kept for a resumed copy ---- */
+
+/* Directory under the storage root where vmferryd keeps them. */
+#define MIG_PARTIAL_DIR ".vmferry-partial"
+/* How long a partial image is kept (seconds). */
+#define MIG_PARTIAL_EXPIRY_S (24 * 3600)
 
 #endif /* VMFERRY_MIGRATE_INTERNAL_H */

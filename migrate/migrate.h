@@ -61,6 +61,11 @@ struct mig_source_params {
   int port;
   const char *tls_dir;
   bool keep_source;             /* do not delete the source images */
+  uint64_t quarantine_s;        /* --keep-source=DURATION: rename the
+                                   source images aside, delete them after
+                                   this many seconds (0: not) */
+  bool no_resume;               /* never resume an earlier failed copy,
+                                   keep nothing for a later one */
   char *const *disk_map;        /* "SRC=DST" items, NULL-terminated */
   bool json;                    /* one JSON object per line on out */
   bool tty;                     /* out is a terminal: progress in place */
@@ -148,6 +153,35 @@ struct mig_recover_params {
 };
 enum mig_result mig_recover (const struct mig_recover_params *p);
 
+/* ---- quarantine.c: --keep-source=DURATION ---- */
+
+/* The reaper (vmferry quarantine-reap ID, started detached by migrate):
+ * with wait, sleep until the deadline of RUN_DIR/ID/quarantine.json,
+ * then delete the quarantined source files if the destination confirms
+ * that the VM still runs there (asking again for an hour if it cannot be
+ * reached).  Without wait, do that only if the deadline has passed.
+ * -1 + set_error if there is no such quarantine.
+ */
+int mig_quarantine_reap (const char *run_dir, const char *id, bool wait);
+
+/* For vmferry recover (after a reboot): reap every overdue quarantine in
+ * run_dir whose reaper is gone.  -1 + set_error if one failed.
+ */
+int mig_quarantine_sweep (const char *run_dir);
+
+/* vmferry cancel ID after the migration: stop the reaper, keep the
+ * files (listed on out).  -1 + set_error if nothing is waiting.
+ */
+int mig_quarantine_cancel (const char *run_dir, const char *id, FILE *out);
+
+/* vmferry undo ID (undo.c): move the VM of migration id, quarantined
+ * with --keep-source=DURATION, back to this host, sending only what
+ * changed on the destination.  Prints the outcome on out.  -1 +
+ * set_error if it did not come back (it then runs on the destination,
+ * and the quarantine goes on as before).
+ */
+int mig_undo (const char *run_dir, const char *id, FILE *out);
+
 #define MIG_DEFAULT_MAX_INCOMING 2
 
 /* Migrate every VM of vms (NULL-terminated), at most parallel at once,
@@ -177,6 +211,9 @@ struct mig_dest_params {
   unsigned max_incoming;        /* simultaneous migrations (0: default) */
   bool queue;                   /* beyond it: wait (true) or refuse */
   char *const *migration_addrs; /* where data listens, tried in order */
+  bool keep_partials;           /* a prepare that cannot reuse the kept
+                                   partial images of its VM is refused
+                                   instead of deleting them (undo) */
   char *const *read_dirs;       /* VMs may read host files only from under
                                  * these (NULL: the defaults, argv.c) */
 };
@@ -196,7 +233,8 @@ int mig_dest_port (struct mig_dest *d);
 
 /* Wait until a migration reached an end (finished or aborted) or until
  * stop_fd becomes readable.  Returns 1 when a migration ended, 0 when
- * stop_fd fired.
+ * stop_fd fired.  Meanwhile, expired partial images are deleted every
+ * hour.
  */
 int mig_dest_wait (struct mig_dest *d, int stop_fd);
 

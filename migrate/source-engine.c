@@ -29,6 +29,7 @@
 #define MAX_ROUNDS 10
 #define ENOUGH_BLOCKS 64        /* pending this small: leave to switchover */
 #define STREAMS 4               /* data channel streams = copy workers */
+#define BULK_SEGMENT (32u << 20) /* resume state advances by this at least */
 
 struct eng_disk {
   const struct mig_disk *d;
@@ -111,27 +112,6 @@ export_sources (struct src_engine *g)
   return 0;
 }
 
-/* Start recording writes in bitmap generation 0. */
-static int
-add_bitmaps (struct src_engine *g)
-{
-  size_t i;
-
-  for (i = 0; i < g->n; i++) {
-    char bm[48], rec[160];
-    bitmap_name (&g->disks[i], 0, bm, sizeof bm);
-    /* Every generation of this disk's bitmap: NODE/vmferry-bm-IDX- */
-    snprintf (rec, sizeof rec, "%s/%.*s", g->disks[i].d->id,
-              (int) (strrchr (bm, '-') - bm + 1), bm);
-    if (src_journal_add (g->s, "bitmap", rec) == -1 ||
-        cmd (g->s, "block-dirty-bitmap-add", "{s:s, s:s, s:i}", "node",
-             g->disks[i].d->id, "name", bm, "granularity", BLOCK_SIZE) == -1)
-      return -1;
-    g->disks[i].bitmap = true;
-  }
-  return 0;
-}
-
 /* The destination export of disk e, through libnbd with TLS (x509, or
  * the per-migration PSK over ssh).
  */
@@ -166,16 +146,16 @@ on_progress (void *opaque, uint64_t bytes)
   }
 }
 
-/* Begin a round on disk e and copy its set.  fresh: the destination
- * still reads as zeroes (the bulk copy).
+/* Copy set of disk e.  fresh: the destination still reads as zeroes
+ * (the bulk copy of a new image).
  */
 static int
-copy_round (struct src_engine *g, struct eng_disk *e, bool fresh)
+copy_set (struct src_engine *g, struct eng_disk *e,
+          const struct storage_bitmap *set, bool fresh)
 {
-  struct storage_bitmap set;
   struct storage_copy_stats st = { 0 };
   struct storage_copy_params p = {
-    .src_uri = e->src_uri, .dst_uri = e->dst_uri, .blocks = &set,
+    .src_uri = e->src_uri, .dst_uri = e->dst_uri, .blocks = set,
     .block_size = BLOCK_SIZE, .dst_is_zero = fresh,
     .progress = on_progress, .opaque = g,
     /* Cancel is honoured until the switchover (then the guest is paused
@@ -185,16 +165,12 @@ copy_round (struct src_engine *g, struct eng_disk *e, bool fresh)
     .size = fresh ? 0 : (int64_t) e->d->virtual_size,
   };
   struct storage_channel_dst cd = { .ch = g->ch, .disk = e->idx };
-  uint64_t n;
+  uint64_t n = storage_bitmap_count (set);
   int r;
 
-  if (storage_bitmap_init (&set, e->rounds.nblocks) == -1 ||
-      storage_rounds_begin (&e->rounds, &set) == -1)
-    return -1;
   /* Every connection costs a TLS handshake: a small set (such as the
    * last one, copied while the guest is paused) gets one worker.
    */
-  n = storage_bitmap_count (&set);
   p.workers = n * BLOCK_SIZE < (8u << 20) ? 1 : 4;
   if (g->ch) {
     /* A worker per stream: each worker's flush is its stream's barrier,
@@ -208,13 +184,69 @@ copy_round (struct src_engine *g, struct eng_disk *e, bool fresh)
   r = storage_copy (&p, &st);
   g->s->storage_bytes += st.data_bytes;
   debug ("disk %s round %u: %" PRIu64 " blocks, %" PRIu64 " data bytes",
-         e->d->id, e->rounds.round, storage_bitmap_count (&set),
-         st.data_bytes);
-  storage_bitmap_free (&set);
+         e->d->id, e->rounds.round, n, st.data_bytes);
   if (r == -1 && strstr (get_error (), "cancelled by the user"))
     set_error (0, "cancelled by the user");
   else if (r == -1)
     prefix_error ("disk %s", e->d->id);
+  return r;
+}
+
+/* Begin a round on disk e and copy its set. */
+static int
+copy_round (struct src_engine *g, struct eng_disk *e)
+{
+  struct storage_bitmap set;
+  int r;
+
+  if (storage_bitmap_init (&set, e->rounds.nblocks) == -1)
+    return -1;
+  r = storage_rounds_begin (&e->rounds, &set);
+  if (r == 0)
+    r = copy_set (g, e, &set, false);
+  storage_bitmap_free (&set);
+  return r;
+}
+
+/* The bulk copy of disk e.  With resume state it goes in segments of
+ * the disk's address space, in order; after each (flushed on every
+ * stream, acknowledged by vmferryd) the state records how far it got.
+ */
+static int
+bulk_copy (struct src_engine *g, struct eng_disk *e, bool fresh)
+{
+  uint64_t nb = e->rounds.nblocks, seg = nb / 64, first, b;
+  struct storage_bitmap set = { 0 }, part = { 0 };
+  int r;
+
+  if (seg < BULK_SEGMENT / BLOCK_SIZE)
+    seg = BULK_SEGMENT / BLOCK_SIZE;
+  if (storage_bitmap_init (&set, nb) == -1 ||
+      storage_bitmap_init (&part, nb) == -1 ||
+      storage_rounds_begin (&e->rounds, &set) == -1) {
+    r = -1;
+    goto out;
+  }
+  if (!src_resume_enabled (g->s)) {
+    r = copy_set (g, e, &set, fresh);
+    goto out;
+  }
+  for (r = 0, first = 0; r == 0 && first < nb; first += seg) {
+    uint64_t end = first + seg < nb ? first + seg : nb;
+    storage_bitmap_clear_all (&part);
+    for (b = storage_bitmap_next (&set, first); b < end;
+         b = storage_bitmap_next (&set, b + 1))
+      storage_bitmap_set (&part, b);
+    if (storage_bitmap_count (&part) > 0)
+      r = copy_set (g, e, &part, fresh);
+    if (r == 0)
+      r = src_resume_progress (g->s, e->idx, end * BLOCK_SIZE);
+    if (r == 0 && src_cancel_requested (g->s))
+      r = -1;
+  }
+ out:
+  storage_bitmap_free (&set);
+  storage_bitmap_free (&part);
   return r;
 }
 
@@ -283,6 +315,96 @@ rotate (struct src_engine *g, struct eng_disk *e)
   return r;
 }
 
+/* The blocks a resumed copy of disk e must send: those the earlier
+ * attempts did not copy, and those the guest wrote since the first one
+ * began (the persistent bitmap, read through a disabled copy tmp).
+ */
+static int
+resume_set (struct src_engine *g, struct eng_disk *e, const char *tmp,
+            struct storage_bitmap *set)
+{
+  uint64_t from = src_resume_copied_to (g->s, e->idx) / BLOCK_SIZE;
+  int r = read_bitmap (g, e, tmp, set);
+
+  if (cmd (g->s, "block-dirty-bitmap-remove", "{s:s, s:s}", "node",
+           e->d->id, "name", tmp) == -1)
+    r = -1;
+  if (r == 0 && set->nbits != e->rounds.nblocks) {
+    set_error (0, "disk %s: its write record has %" PRIu64 " blocks, not %"
+               PRIu64, e->d->id, set->nbits, e->rounds.nblocks);
+    r = -1;
+  }
+  if (r == 0 && from < set->nbits)
+    storage_bitmap_set_range (set, from, set->nbits - from);
+  return r;
+}
+
+/* Start disk e: bitmap generation 0 starts recording for the rounds, in
+ * the same transaction as the resume bitmap (a fresh copy: created,
+ * persistent; a resumed one: copied into tmp to be read), then the
+ * planner starts with what must be copied.
+ */
+static int
+start_disk (struct src_engine *g, struct eng_disk *e)
+{
+  char bm[48], rb[64], tmp[64], rec[160];
+  bool resume = src_resume_enabled (g->s);
+  bool resumed = src_resume_accepted (g->s);
+  struct storage_bitmap set = { 0 };
+  json_t *a = json_array ();
+  int r;
+
+  e->rounds.nblocks = (e->d->virtual_size + BLOCK_SIZE - 1) / BLOCK_SIZE;
+  bitmap_name (e, 0, bm, sizeof bm);
+  src_resume_bitmap_name (g->s, rb, sizeof rb);
+  snprintf (tmp, sizeof tmp, "vmferry-bm-%zu-resume", e->idx);
+  json_array_append_new (a, json_pack ("{s:s, s:{s:s, s:s, s:i}}", "type",
+                                       "block-dirty-bitmap-add", "data",
+                                       "node", e->d->id, "name", bm,
+                                       "granularity", BLOCK_SIZE));
+  if (resumed) {
+    json_array_append_new (a, json_pack ("{s:s, s:{s:s, s:s, s:i, s:b}}",
+                                         "type", "block-dirty-bitmap-add",
+                                         "data", "node", e->d->id, "name",
+                                         tmp, "granularity", BLOCK_SIZE,
+                                         "disabled", 1));
+    json_array_append_new (a, json_pack ("{s:s, s:{s:s, s:s, s:[s]}}",
+                                         "type", "block-dirty-bitmap-merge",
+                                         "data", "node", e->d->id,
+                                         "target", tmp, "bitmaps", rb));
+  }
+  else if (resume)
+    json_array_append_new (a, json_pack ("{s:s, s:{s:s, s:s, s:i, s:b}}",
+                                         "type", "block-dirty-bitmap-add",
+                                         "data", "node", e->d->id, "name",
+                                         rb, "granularity", BLOCK_SIZE,
+                                         "persistent", 1));
+  /* Journaled first: every generation of this disk's bitmaps
+   * (NODE/vmferry-bm-IDX-), for vmferry recover; the persistent resume
+   * bitmap is meant to outlive a failure and is not.
+   */
+  snprintf (rec, sizeof rec, "%s/vmferry-bm-%zu-", e->d->id, e->idx);
+  if (src_journal_add (g->s, "bitmap", rec) == -1) {
+    json_decref (a);
+    return -1;
+  }
+  if (cmd (g->s, "transaction", "{s:o}", "actions", a) == -1)
+    return -1;
+  e->bitmap = true;
+  if (resumed)
+    r = resume_set (g, e, tmp, &set);
+  else if ((r = storage_bitmap_init (&set, e->rounds.nblocks)) == 0) {
+    storage_bitmap_set_range (&set, 0, set.nbits);
+    if (resume)
+      r = src_resume_progress (g->s, e->idx, 0);
+  }
+  if (r == 0)
+    r = storage_rounds_init (&e->rounds, &set);
+  e->planned = r == 0;
+  storage_bitmap_free (&set);
+  return r;
+}
+
 /* Close the data channel, telling what crossed the link. */
 static void
 channel_close (struct src_engine *g)
@@ -341,7 +463,7 @@ src_engine_free (struct src_engine *g)
   free (g);
 }
 
-/* One planner per writable disk, everything pending. */
+/* A disk entry per copied disk (planners come in start_disk). */
 static struct src_engine *
 engine_new (struct source *s)
 {
@@ -357,24 +479,11 @@ engine_new (struct source *s)
   g->s = s;
   for (i = 0; i < s->vm->n_disks; i++) {
     struct eng_disk *e = &g->disks[g->n];
-    struct storage_bitmap all;
     if (!mig_disk_copied (&s->vm->disks[i]))
       continue;                 /* read-only, or on shared storage */
     e->d = &s->vm->disks[i];
     e->idx = i;
-    if (storage_bitmap_init (&all, (e->d->virtual_size + BLOCK_SIZE - 1)
-                             / BLOCK_SIZE) == -1)
-      break;
-    storage_bitmap_set_range (&all, 0, all.nbits);
-    e->planned = storage_rounds_init (&e->rounds, &all) == 0;
-    storage_bitmap_free (&all);
     g->n++;
-    if (!e->planned)
-      break;
-  }
-  if (g->n && !g->disks[g->n - 1].planned) {
-    src_engine_free (g);
-    return NULL;
   }
   return g;
 }
@@ -413,7 +522,7 @@ run_rounds (struct src_engine *g)
       struct eng_disk *e = &g->disks[i];
       if (storage_rounds_pending (&e->rounds) == 0)
         continue;
-      if (copy_round (g, e, false) == -1 || rotate (g, e) == -1)
+      if (copy_round (g, e) == -1 || rotate (g, e) == -1)
         return -1;
     }
     if (src_cancel_requested (g->s))
@@ -466,18 +575,28 @@ int
 src_engine_start (struct source *s)
 {
   struct src_engine *g = s->engine = engine_new (s);
+  bool fresh;
   size_t i;
 
-  if (g == NULL || add_bitmaps (g) == -1 || export_sources (g) == -1 ||
-      channel_open (g) == -1)
+  if (g == NULL || src_resume_begin (s) == -1 || export_sources (g) == -1)
     return -1;
+  for (i = 0; i < g->n; i++)
+    if (start_disk (g, &g->disks[i]) == -1)
+      return -1;
+  if (channel_open (g) == -1)
+    return -1;
+  fresh = !src_resume_accepted (s);
   for (i = 0; i < g->n; i++) {
     dest_uri (g, &g->disks[i]);
-    g->total += g->disks[i].d->virtual_size;
+    g->total += storage_rounds_pending (&g->disks[i].rounds) * BLOCK_SIZE;
   }
   src_hold ("storage");
+  if (!fresh)
+    progress_note (&s->pr, "disks: %" PRIu64 " MiB of the disks' range "
+                   "not copied before or written since (only its allocated "
+                   "data is sent)", g->total >> 20);
   for (i = 0; i < g->n; i++)                    /* bulk copy */
-    if (copy_round (g, &g->disks[i], true) == -1 ||
+    if (bulk_copy (g, &g->disks[i], fresh) == -1 ||
         src_cancel_requested (s))
       return -1;
   progress_storage (&s->pr, g->done, g->total);
@@ -518,7 +637,7 @@ src_engine_finish (struct source *s)
     if (storage_rounds_pending (&e->rounds) == 0)
       continue;
     /* The guest is paused: nothing can race this copy. */
-    r = copy_round (g, e, false);
+    r = copy_round (g, e);
     if (r == 0 && storage_bitmap_init (&none, e->rounds.nblocks) == 0) {
       r = storage_rounds_end (&e->rounds, &none);
       storage_bitmap_free (&none);
@@ -536,6 +655,10 @@ src_engine_finish (struct source *s)
 void
 src_engine_done (struct source *s)
 {
+  /* The resume state files go; QEMU has already stored the (inactive)
+   * write record in the image: a later migration drops it.
+   */
+  src_resume_forget (s);
   if (s->engine)
     engine_cleanup (s->engine);
 }

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "source.h"
@@ -199,16 +198,7 @@ prepare_lost (struct source *s)
 int
 mig_new_id (char id[static 17])
 {
-  uint8_t rnd[8];
-  size_t i;
-
-  if (getrandom (rnd, sizeof rnd, 0) != sizeof rnd) {
-    set_error (errno, "getrandom");
-    return -1;
-  }
-  for (i = 0; i < sizeof rnd; i++)
-    sprintf (id + 2 * i, "%02x", rnd[i]);
-  return 0;
+  return mig_random_hex (id, 8);
 }
 
 static int
@@ -227,7 +217,8 @@ prepare (struct source *s)
       (s->p->shared_storage == MIG_SHARED_AUTO &&
        src_shared_detect (s) == -1))
     return -1;
-  body = json_pack ("{s:s, s:s, s:o, s:b, s:s?, s:b, s:b, s:i}", "id", s->id,
+  body = json_pack ("{s:s, s:s, s:o, s:b, s:s?, s:b, s:b, s:i, s:s?}",
+                    "id", s->id,
                     "host", s->p->host, "vm", mig_vm_to_json (s->vm),
                     "postcopy", s->p->allow_postcopy,
                     "migration_network", s->p->migration_network,
@@ -235,7 +226,8 @@ prepare (struct source *s)
                     src_relay_wanted (s),
                     "relay", src_relay_wanted (s),
                     "multifd_channels", s->p->channels > 1 ?
-                    (int) s->p->channels : 0);
+                    (int) s->p->channels : 0,
+                    "resume_token", src_resume_token (s));
   if (src_shared_markers (s, true) == -1) {
     src_shared_markers (s, false);
     return -1;
@@ -326,8 +318,15 @@ rollback (struct source *s)
       json_decref (src_cmd (s, "cont", NULL));
   }
   if (s->stage >= SRC_PREPARED) {
-    json_auto_t *body = json_pack ("{s:s}", "id", s->id);
+    /* The partial images stay there for a retry (source-resume.c). */
+    json_auto_t *body = json_pack ("{s:s, s:s?}", "id", s->id,
+                                   "keep_partial", src_resume_keep (s));
     reply = call_dest (s, "/v1/abort", body, API_TIMEOUT, &status);
+    if (json_is_true (json_object_get (reply, "partial")))
+      progress_note (&s->pr, "the destination keeps the partial disk "
+                     "images for a retry (deleted by the next migration "
+                     "of this VM that does not resume them, or after "
+                     "%d h)", MIG_PARTIAL_EXPIRY_S / 3600);
     /* 404: the agent does not know the migration (it was restarted and
      * rolled it back itself): nothing is left there.
      */
@@ -358,10 +357,16 @@ rollback (struct source *s)
 static enum mig_result
 finish (struct source *s)
 {
-  json_auto_t *body = json_pack ("{s:s, s:b}", "id", s->id,
-                                 "resume", s->was_running);
+  json_auto_t *body = NULL;
   json_t *reply;
   int status;
+
+  /* A quarantine can be undone: the destination records writes. */
+  if (s->p->quarantine_s && mig_random_hex (s->undo_token, 16) == -1)
+    s->undo_token[0] = '\0';
+  body = json_pack ("{s:s, s:b, s:s?}", "id", s->id, "resume",
+                    s->was_running, "undo_token",
+                    s->undo_token[0] ? s->undo_token : NULL);
 
   progress_phase (&s->pr, "resume", "destination resumes the VM");
   src_hold ("resume");
@@ -433,6 +438,17 @@ delete_source_files (struct source *s)
   return r;
 }
 
+/* The source files after the move: deleted, quarantined or kept. */
+static int
+clean_source (struct source *s)
+{
+  if (s->p->keep_source)
+    return 0;
+  if (s->p->quarantine_s)
+    return src_quarantine (s);
+  return delete_source_files (s);
+}
+
 /* The final object: times, downtime, bytes, where the VM is now. */
 static json_t *
 summary (struct source *s, enum mig_result r)
@@ -480,6 +496,9 @@ summary (struct source *s, enum mig_result r)
   json_object_set (o, "qmp", json_object_get (s->prepared, "qmp"));
   json_object_set (o, "files", json_object_get (s->prepared, "files"));
   json_object_set_new (o, "source_deleted", json_boolean (s->deleted));
+  if (s->p->quarantine_s)
+    json_object_set_new (o, "quarantine_s",
+                         json_integer (s->p->quarantine_s));
   return o;
 }
 
@@ -538,7 +557,7 @@ run_phases (struct source *s)
     return MIG_REFUSED;
   start_control (s);
   if (src_preflight (s) == -1 || src_check (s) == -1 ||
-      src_journal_begin (s) == -1)
+      src_journal_begin (s) == -1 || src_resume_load (s) == -1)
     return MIG_REFUSED;
   progress_phase (&s->pr, "setup", "preparing the destination");
   src_hold ("setup");
@@ -601,13 +620,15 @@ mig_source_run (const struct mig_source_params *p)
   r = p->bandwidth && s.pace == NULL ? MIG_REFUSED : run_phases (&s);
   if (r == MIG_OK && !p->dry_run) {
     src_memory_final_info (&s);
+    src_resume_forget (&s);
     progress_phase (&s.pr, "cleanup", p->keep_source ? "keeping source files"
+                    : p->quarantine_s ? "quitting source QEMU, "
+                    "quarantining source files"
                     : s.shared ? "quitting source QEMU, keeping "
                     "the shared disks" : "quitting source QEMU, deleting "
                     "source files");
     src_hold ("cleanup");
-    if (quit_source (&s) == -1 ||
-        (!p->keep_source && delete_source_files (&s) == -1)) {
+    if (quit_source (&s) == -1 || clean_source (&s) == -1) {
       snprintf (err, sizeof err, "%s", get_error ());
       progress_note (&s.pr, "warning: the VM runs on the destination, but "
                      "cleaning the source failed: %s", err);
@@ -631,6 +652,7 @@ mig_source_run (const struct mig_source_params *p)
   json_decref (s.prepared);
   json_decref (s.migrate_info);
   src_engine_free (s.engine);
+  src_resume_free (s.resume);
   net_pace_free (s.pace);
   json_decref (s.rehearsal);
   json_decref (s.journal);

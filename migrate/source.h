@@ -52,6 +52,9 @@ struct source {
   struct src_control *ctl;      /* run dir: status and cancel (or NULL) */
   bool dest_queued;             /* last refusal said "queued" */
   bool shared;                  /* some disk is on shared storage */
+  struct src_resume *resume;    /* source-resume.c (NULL before preflight) */
+  char undo_token[33];          /* --keep-source=DURATION: the destination
+                                   records writes for vmferry undo */
   /* the data channel (source-relay.c) */
   struct net_pace *pace;        /* --bandwidth, disks and memory together */
   struct net_relay *relay;      /* QEMU's migration relayed, or NULL */
@@ -99,6 +102,35 @@ void src_engine_done (struct source *s);
 void src_engine_rollback (struct source *s);
 void src_engine_free (struct src_engine *g);
 
+/* source-resume.c: resuming a failed copy of vmferry's engine.
+ * load: after preflight, check the state an earlier attempt left (or
+ * discard it with --no-resume / the QEMU engine); token: what prepare
+ * offers vmferryd (NULL: nothing); begin: after prepare, learn whether
+ * vmferryd reused its partial images (else a fresh token); accepted:
+ * it did; bitmap_name: the persistent bitmap's name; copied_to: how far
+ * the earlier bulk copy of disk idx got (bytes; 0 unless accepted);
+ * progress: record that disk idx is copied and flushed up to copied_to
+ * (also the first record of a fresh attempt); forget: after success,
+ * remove bitmaps and state files; keep: the token the rollback asks
+ * vmferryd to keep the partial images under (NULL: none).
+ */
+int src_resume_load (struct source *s);
+const char *src_resume_token (const struct source *s);
+bool src_resume_enabled (const struct source *s);
+int src_resume_begin (struct source *s);
+bool src_resume_accepted (const struct source *s);
+void src_resume_bitmap_name (const struct source *s, char *buf, size_t n);
+uint64_t src_resume_copied_to (const struct source *s, size_t idx);
+int src_resume_progress (struct source *s, size_t idx, uint64_t copied_to);
+void src_resume_forget (struct source *s);
+const char *src_resume_keep (const struct source *s);
+void src_resume_free (struct src_resume *r);
+
+/* quarantine.c: rename the source images aside, record the quarantine
+ * in the run dir and start its reaper.  -1 + set_error (files that were
+ * not renamed are kept).
+ */
+int src_quarantine (struct source *s);
 /* source-relay.c: QEMU's migration through the data channel */
 /* Should prepare ask for the relay? */
 bool src_relay_wanted (const struct source *s);

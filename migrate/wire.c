@@ -5,8 +5,25 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sys/random.h>
 
 #include "internal.h"
+
+int
+mig_random_hex (char *buf, size_t nbytes)
+{
+  uint8_t rnd[32];
+  size_t i;
+
+  if (nbytes > sizeof rnd ||
+      getrandom (rnd, nbytes, 0) != (ssize_t) nbytes) {
+    set_error (errno, "getrandom");
+    return -1;
+  }
+  for (i = 0; i < nbytes; i++)
+    sprintf (buf + 2 * i, "%02x", rnd[i]);
+  return 0;
+}
 
 static json_t *
 disk_to_json (const struct mig_disk *d)

@@ -27,7 +27,7 @@ vm_wait_ready "$src"
 vm_wait_ack "$src" 20
 
 ip netns exec "$SRC_NS" vmferry migrate "$src/qmp.sock" --to "$DST_IP" \
-  --tls-dir "$SRC_TLS" --no-throttle --run-dir "$runs" \
+  --tls-dir "$SRC_TLS" --no-throttle --no-resume --run-dir "$runs" \
   > "$TEST_DIR/migrate.out" 2>&1 &
 mig_pid=$!
 cleanup_fn "kill $mig_pid 2>/dev/null"

@@ -57,6 +57,8 @@ echo "$status" | grep -q '"status": "running"' || fail "source not running"
 echo "$status" | grep -q 'vmferry-mirror' && fail "a mirror job is left"
 echo "$status" | grep -q 'vmferry-nbd' && fail "an NBD node is left"
 echo "$status" | grep -q 'vmferry-bm' && fail "a dirty bitmap is left"
+echo "$status" | grep -q 'vmferry-resume' && fail "a write record is left"
+[ -e "$img.vmferry-resume" ] && fail "a resume state file is left"
 vm_qmp "$src" '{"execute":"nbd-server-start","arguments":{"addr":{"type":"unix","data":{"path":"'"$TEST_DIR"'/probe.sock"}}}}' \
   >/dev/null || fail "an NBD server is left running on the source"
 last=$(vm_last_ack "$src")

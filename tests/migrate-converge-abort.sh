@@ -23,7 +23,7 @@ vm_start "$src" conv2 "$SRC_NS" "$img" \
 vm_wait_ready "$src"
 vm_wait_ack "$src" 20
 
-mig_migrate "$src/qmp.sock" --json --no-throttle --timeout 30
+mig_migrate "$src/qmp.sock" --json --no-throttle --no-resume --timeout 30
 out="$TEST_DIR/migrate.out"
 [ "$MIG_RC" = 3 ] || fail "exit code $MIG_RC, expected 3"
 actions=$(grep '"event":"converge"' "$out" | jq -r .action | tr '\n' ' ')

@@ -28,7 +28,8 @@ vm_wait_ack "$src" 20
 ls /tmp/vmferry-relay-* >/dev/null 2>&1 && before=yes || before=
 
 ip netns exec "$SRC_NS" vmferry migrate "$src/qmp.sock" --to "$DST_IP" \
-  --tls-dir "$SRC_TLS" --transport tcp --json > "$TEST_DIR/migrate.out" 2>&1 &
+  --tls-dir "$SRC_TLS" --transport tcp --no-resume --json \
+  > "$TEST_DIR/migrate.out" 2>&1 &
 mig_pid=$!
 cleanup_fn "kill $mig_pid 2>/dev/null"
 

@@ -23,6 +23,8 @@ rec_wait_for ()
 #   $TEST_DIR/migrate-POINT.out; RELEASE is the file that lets it go on.
 rec_migrate_held ()
 {
+  # --no-resume: a failed copy must leave nothing behind here (a kept
+  # partial image is migrate-resume.sh's subject).
   _point=$1
   shift
   RELEASE="$TEST_DIR/release-$_point"
@@ -30,7 +32,7 @@ rec_migrate_held ()
   rm -f "$RELEASE"
   VMFERRY_TEST_HOLD="$_point:$RELEASE" ip netns exec "$SRC_NS" \
     vmferry migrate "$SRC_VM/qmp.sock" --to "$DST_IP" --tls-dir "$SRC_TLS" \
-    --storage-engine vmferry --run-dir "$RUNS" --json "$@" \
+    --storage-engine vmferry --no-resume --run-dir "$RUNS" --json "$@" \
     > "$MIG_OUT" 2>&1 &
   MIG_PID=$!
   cleanup_fn "kill -9 $MIG_PID 2>/dev/null"
