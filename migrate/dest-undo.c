@@ -173,6 +173,10 @@ mig_dest_send_back (void *opaque, const struct api_request *req,
     if (mig_dest_job_cleanup (j) == -1)
       json_object_set_new (*reply, "warning", json_string (get_error ()));
     mig_dest_job_end (d, j, JOB_LEFT);
+    /* The VM runs here no more: a restarted vmferryd has nothing to
+     * keep for it.
+     */
+    mig_dest_journal_remove (d, j);
     mig_dest_job_ended (d);
   }
   return 200;

@@ -62,7 +62,7 @@ export VMFERRY_TEST_HOLD
 mig_start_vmferryd
 unset VMFERRY_TEST_HOLD
 ip netns exec "$SRC_NS" vmferry migrate "$SRC_VM/qmp.sock" --to "$DST_IP" \
-  --tls-dir "$SRC_TLS" --storage-engine vmferry --run-dir "$RUNS" \
+  --tls-dir "$SRC_TLS" --storage-engine vmferry --no-resume --run-dir "$RUNS" \
   > "$TEST_DIR/migrate-finish.out" 2>&1 &
 mig_pid=$!
 cleanup_fn "kill -9 $mig_pid 2>/dev/null"
