@@ -284,6 +284,26 @@ read_bitmap (struct src_engine *g, struct eng_disk *e, const char *bm,
   return r;
 }
 
+/* Remove bitmap bm of disk e.  The temporary export that read it may
+ * still hold it for a moment after BLOCK_EXPORT_DELETED (seen under
+ * load: "currently in use by another operation"): ask again, for up to
+ * 2 s.
+ */
+static int
+remove_bitmap (struct src_engine *g, struct eng_disk *e, const char *bm)
+{
+  int i;
+
+  for (i = 0;; i++) {
+    if (cmd (g->s, "block-dirty-bitmap-remove", "{s:s, s:s}", "node",
+             e->d->id, "name", bm) == 0)
+      return 0;
+    if (i == 40 || strstr (get_error (), "in use") == NULL)
+      return -1;
+    usleep (50000);
+  }
+}
+
 /* End disk e's round: swap bitmaps atomically, read the old one, give it
  * to the planner, drop it.
  */
@@ -309,8 +329,7 @@ rotate (struct src_engine *g, struct eng_disk *e)
     r = storage_rounds_end (&e->rounds, &written);
     storage_bitmap_free (&written);
   }
-  if (cmd (g->s, "block-dirty-bitmap-remove", "{s:s, s:s}", "node",
-           e->d->id, "name", cur) == -1)
+  if (remove_bitmap (g, e, cur) == -1)
     r = -1;
   return r;
 }
@@ -326,8 +345,7 @@ resume_set (struct src_engine *g, struct eng_disk *e, const char *tmp,
   uint64_t from = src_resume_copied_to (g->s, e->idx) / BLOCK_SIZE;
   int r = read_bitmap (g, e, tmp, set);
 
-  if (cmd (g->s, "block-dirty-bitmap-remove", "{s:s, s:s}", "node",
-           e->d->id, "name", tmp) == -1)
+  if (remove_bitmap (g, e, tmp) == -1)
     r = -1;
   if (r == 0 && set->nbits != e->rounds.nblocks) {
     set_error (0, "disk %s: its write record has %" PRIu64 " blocks, not %"
