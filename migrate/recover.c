@@ -4,8 +4,9 @@
  *
  *   source QEMU's migration not completed (or cancelled now):
  *       roll back: the source owns the only complete copy; remove
- *       vmferry's objects, resume the VM if it ran, ask the destination
- *       to abort (unreachable: leftovers, exit 4, the journal stays open)
+ *       vmferry's objects, resume the VM if it ran, send the destination
+ *       POST /v1/abort; if it is unreachable: leftovers, exit 4, the
+ *       journal stays open
  *   completed, source QEMU paused after it: ask the destination to
  *       abort.  Aborted or unknown there (vmferryd keeps a record of
  *       every VM it resumed, so unknown means never resumed): resume the
