@@ -103,6 +103,7 @@ dcpu=$(sed -n 's/.*stopped (cpu: \([0-9.]*\) s user, \([0-9.]*\) s system).*/\1 
 # The largest gap between heartbeats seen by the host.
 gap=$(cat "$TEST_DIR/hb-src" "$TEST_DIR/hb-dst" | grep ' HB ' | sort -n |
       awk 'NR > 1 && $1 - p > g { g = $1 - p } { p = $1 } END { printf "%d", g * 1000 }')
+cp "$TEST_DIR/migrate.out" "$out/migrate.json"
 sum=$(grep '"event":"result"' "$TEST_DIR/migrate.out" | tail -n 1)
 jq -n --argjson s "$sum" --arg engine "$engine" --arg link "$link" \
   --arg workload "$workload" --argjson alloc "$alloc" --argjson gap "$gap" \

@@ -1,7 +1,7 @@
 /* source-converge.c: applies memory/'s convergence policy to the source
- * QEMU.  Before pre-copy: a dirty-rate sample (calc-dirty-rate in its
- * default page-sampling mode; dirty-bitmap mode crashed QEMU 7.2 under
- * TCG) and a forecast.  During pre-copy: each query-migrate sample goes
+ * QEMU.  While the disks are copied: a dirty-rate sample (calc-dirty-rate
+ * in its default page-sampling mode; dirty-bitmap mode crashed QEMU 7.2
+ * under TCG), then a forecast.  During pre-copy: each query-migrate sample goes
  * to the policy, whose actions become QMP commands.  Every action is
  * printed and emitted as a JSON "converge" event.
  */
@@ -25,6 +25,16 @@
  * link rate.
  */
 #define MIN_LINK_SAMPLE (16 << 20)
+/* The dirty-rate sample runs while the disks are copied, so that it
+ * costs pre-copy no time: started with the storage phase, read when
+ * pre-copy starts (or during pre-copy, if it is not ready yet, then
+ * reported late).  A sample older than DIRTY_STALE_MS is taken again.
+ */
+#define DIRTY_CALC_S 1
+#define DIRTY_POLL_MS 200
+#define DIRTY_GIVE_UP_MS 10000
+#define DIRTY_STALE_MS 10000
+#define DIRTY_PENDING (-2)
 
 /* Link rate seen by the storage phase, bytes/s (0: unknown).  The
  * mirror's byte count includes unallocated ranges (sent as cheap
@@ -49,29 +59,44 @@ storage_link_rate (struct source *s)
   return bytes >= MIN_LINK_SAMPLE && t > 0 ? bytes * 1000.0 / t : 0;
 }
 
-/* Dirty rate of the guest in bytes/s, or -1 when it cannot be told. */
-static double
-sample_dirty_rate (struct source *s)
+/* Start a dirty-rate measurement (calc-dirty-rate, DIRTY_CALC_S long);
+ * a failure only costs the forecast.
+ */
+static void
+start_dirty_rate (struct source *s)
 {
   json_auto_t *r = src_cmd (s, "calc-dirty-rate", "{s:I}", "calc-time",
-                            (json_int_t) 1);
-  int i;
+                            (json_int_t) DIRTY_CALC_S);
 
+  s->dirty_started = r ? now_ms () : 0;
   if (r == NULL)
+    debug ("calc-dirty-rate: %s", get_error ());
+}
+
+/* The measured dirty rate in bytes/s; -2 while QEMU is still measuring
+ * (or we asked less than DIRTY_POLL_MS ago), -1 when it cannot be told.
+ */
+static double
+poll_dirty_rate (struct source *s)
+{
+  json_auto_t *q = NULL;
+  const char *st;
+  json_int_t mib;
+
+  if (s->dirty_started == 0)
     return -1;
-  for (i = 0; i < 30; i++) {
-    json_auto_t *q = NULL;
-    usleep (200000);
-    q = src_cmd (s, "query-dirty-rate", NULL);
-    const char *st = json_string_value (json_object_get (q, "status"));
-    if (st && strcmp (st, "measured") == 0) {
-      json_int_t mib = json_integer_value (json_object_get (q, "dirty-rate"));
-      return mib < 0 ? -1 : mib * 1048576.0;
-    }
-    if (q == NULL || src_cancel_requested (s))
-      return -1;
-  }
-  return -1;
+  if (now_ms () - s->dirty_polled < DIRTY_POLL_MS)
+    return -2;
+  s->dirty_polled = now_ms ();
+  q = src_cmd (s, "query-dirty-rate", NULL);
+  st = json_string_value (json_object_get (q, "status"));
+  if (st && strcmp (st, "measuring") == 0 &&
+      now_ms () - s->dirty_started < DIRTY_GIVE_UP_MS)
+    return -2;
+  if (st == NULL || strcmp (st, "measured") != 0)
+    return -1;
+  mib = json_integer_value (json_object_get (q, "dirty-rate"));
+  return mib < 0 ? -1 : mib * 1048576.0;
 }
 
 /* Print (and emit) the forecast. */
@@ -101,7 +126,31 @@ report_forecast (struct source *s, double dirty, double link)
                     dirty / 1048576.0, link / 1048576.0);
 }
 
-/* Before migrate: arm throttling, sample, forecast, start the policy. */
+void
+src_converge_begin (struct source *s)
+{
+  if (s->was_running)
+    start_dirty_rate (s);
+}
+
+/* The dirty rate is known (or known to be unknown): say what follows
+ * from it with the link rate (0: unknown yet).
+ */
+static void
+dirty_rate_known (struct source *s, double dirty, double link)
+{
+  s->dirty_rate = dirty;
+  if (dirty >= 0)
+    report_forecast (s, dirty, link);
+  else
+    progress_note (&s->pr, "forecast: the guest's dirty rate could not be "
+                   "measured");
+  s->forecast_done = link > 0 || dirty < 0;
+}
+
+/* Before migrate: arm throttling, forecast (or leave the forecast for
+ * later if the dirty rate is not measured yet), start the policy.
+ */
 int
 src_converge_setup (struct source *s)
 {
@@ -112,7 +161,7 @@ src_converge_setup (struct source *s)
     .max_downtime_ms = s->p->max_downtime_ms,
     .timeout_ms = (uint64_t) s->p->timeout_s * 1000,
   };
-  double dirty, link = storage_link_rate (s);
+  double dirty = 0;
 
   if (pp.allow_throttle) {
     json_auto_t *r = src_cmd (s, "migrate-set-parameters", "{s:i, s:i, s:i}",
@@ -126,18 +175,39 @@ src_converge_setup (struct source *s)
     if (c == NULL)
       return -1;
   }
-  dirty = s->was_running ? sample_dirty_rate (s) : 0;
-  if (src_cancel_requested (s))
-    return -1;
-  if (dirty >= 0)
-    report_forecast (s, dirty, link);
+  if (s->was_running) {
+    if (s->dirty_started == 0 || now_ms () - s->dirty_started > DIRTY_STALE_MS)
+      start_dirty_rate (s);
+    s->dirty_polled = 0;
+    dirty = poll_dirty_rate (s);
+  }
+  if (dirty == DIRTY_PENDING)
+    s->dirty_rate = DIRTY_PENDING;
   else
-    progress_note (&s->pr, "forecast: the guest's dirty rate could not be "
-                   "measured");
-  s->forecast_done = link > 0 || dirty < 0;
-  s->dirty_rate = dirty;
+    dirty_rate_known (s, dirty, storage_link_rate (s));
   mem_policy_init (&s->policy, &pp, now_ms ());
   return 0;
+}
+
+/* During pre-copy: the late dirty-rate sample, the first link rate. */
+static void
+forecast_sample (struct source *s, json_t *ram, uint64_t round)
+{
+  double mbps = json_number_value (json_object_get (ram, "mbps"));
+  double link = storage_link_rate (s);
+  double dirty;
+
+  /* No link rate before: the first round's rate is a good one. */
+  if (link == 0 && round >= 2 && mbps > 0)
+    link = mbps * 1e6 / 8;
+  if (s->dirty_rate == DIRTY_PENDING) {
+    if ((dirty = poll_dirty_rate (s)) != DIRTY_PENDING)
+      dirty_rate_known (s, dirty, link);
+  }
+  else if (!s->forecast_done && link > 0) {
+    s->forecast_done = true;
+    report_forecast (s, s->dirty_rate, link);
+  }
 }
 
 /* The QMP side of one action.  -1 + set_error to abort the migration. */
@@ -209,13 +279,7 @@ src_converge_sample (struct source *s, json_t *info)
 
   if (ram == NULL)
     return 0;
-  /* No link rate before: the first round's rate is a good one. */
-  if (!s->forecast_done && smp.round >= 2) {
-    double mbps = json_number_value (json_object_get (ram, "mbps"));
-    s->forecast_done = true;
-    if (mbps > 0)
-      report_forecast (s, s->dirty_rate, mbps * 1e6 / 8);
-  }
+  forecast_sample (s, ram, smp.round);
   a = mem_policy_sample (&s->policy, &smp);
   if (a.kind == MEM_ACT_NONE)
     return 0;

@@ -27,7 +27,12 @@
 
 #define BLOCK_SIZE (64 * 1024)  /* bitmap granularity and copy unit */
 #define MAX_ROUNDS 10
-#define ENOUGH_BLOCKS 64        /* pending this small: leave to switchover */
+/* The rounds stop once what is left can be copied in SWITCH_COPY_MS at
+ * the bulk copy's rate (at most ENOUGH_BLOCKS, at least a block): that
+ * copy happens while the guest is paused.
+ */
+#define SWITCH_COPY_MS 5
+#define ENOUGH_BLOCKS 64
 #define STREAMS 4               /* data channel streams = copy workers */
 #define BULK_SEGMENT (32u << 20) /* resume state advances by this at least */
 
@@ -50,6 +55,7 @@ struct src_engine {
   int64_t shown;                /* last progress line, ms */
   struct source *s;
   struct net_channel *ch;       /* the data channel, or NULL: direct */
+  double copy_rate;             /* bulk copy, data bytes/s (0: unknown) */
 };
 
 static int
@@ -517,13 +523,26 @@ pending_bytes (struct src_engine *g)
   return n;
 }
 
+/* What may be left for the switchover, in bytes. */
+static uint64_t
+enough_bytes (const struct src_engine *g)
+{
+  double b = g->copy_rate * SWITCH_COPY_MS / 1000;
+
+  if (g->copy_rate <= 0)
+    return 4 * BLOCK_SIZE;
+  if (b > ENOUGH_BLOCKS * BLOCK_SIZE)
+    return ENOUGH_BLOCKS * BLOCK_SIZE;
+  return b < BLOCK_SIZE ? BLOCK_SIZE : (uint64_t) b;
+}
+
 /* Mirrored rounds until little is left, the rounds are used up, or the
  * amount stops shrinking.
  */
 static int
 run_rounds (struct src_engine *g)
 {
-  uint64_t before = UINT64_MAX;
+  uint64_t before = UINT64_MAX, enough = enough_bytes (g);
   size_t i;
   int k;
 
@@ -531,7 +550,7 @@ run_rounds (struct src_engine *g)
     uint64_t left = pending_bytes (g);
     progress_note (&g->s->pr, "disks: round %d, %" PRIu64 " KiB to copy "
                    "again", k + 1, left >> 10);
-    if (left <= ENOUGH_BLOCKS * BLOCK_SIZE || left >= before)
+    if (left <= enough || left >= before)
       return 0;
     before = left;
     g->done = 0;
@@ -595,6 +614,7 @@ src_engine_start (struct source *s)
   struct src_engine *g = s->engine = engine_new (s);
   bool fresh;
   size_t i;
+  int64_t t0;
 
   if (g == NULL || src_resume_begin (s) == -1 || export_sources (g) == -1)
     return -1;
@@ -613,10 +633,13 @@ src_engine_start (struct source *s)
     progress_note (&s->pr, "disks: %" PRIu64 " MiB of the disks' range "
                    "not copied before or written since (only its allocated "
                    "data is sent)", g->total >> 20);
+  t0 = now_ms ();
   for (i = 0; i < g->n; i++)                    /* bulk copy */
     if (bulk_copy (g, &g->disks[i], fresh) == -1 ||
         src_cancel_requested (s))
       return -1;
+  if (s->storage_bytes >= (1u << 20) && now_ms () > t0)
+    g->copy_rate = s->storage_bytes * 1000.0 / (now_ms () - t0);
   progress_storage (&s->pr, g->done, g->total);
   progress_note (&s->pr, "disks: bulk copy done (%" PRIu64 " MiB of data); "
                  "mirroring writes", s->storage_bytes >> 20);

@@ -568,6 +568,7 @@ run_phases (struct source *s)
   if (src_journal_stage (s, SRC_MIRRORING) == -1)
     return rollback (s);
   s->t_mirror = now_ms ();
+  src_converge_begin (s);
   if (s->p->qemu_storage) {
     progress_phase (&s->pr, "storage", "mirroring disks (QEMU blockdev-mirror)");
     if (add_tls (s) == -1 || src_storage_start (s, "full") == -1 ||

@@ -46,7 +46,9 @@ struct source {
   /* convergence (source-converge.c) */
   int64_t t_mirror;             /* storage phase start */
   struct mem_policy policy;
-  double dirty_rate;            /* sampled before pre-copy, bytes/s */
+  double dirty_rate;            /* sampled, bytes/s (< 0: not known) */
+  int64_t dirty_started;        /* ms: calc-dirty-rate started (0: not) */
+  int64_t dirty_polled;         /* ms: last query-dirty-rate */
   bool forecast_done;           /* a forecast with a link rate was given */
   bool postcopy;                /* post-copy started: no way back */
   struct src_control *ctl;      /* run dir: status and cancel (or NULL) */
@@ -162,6 +164,8 @@ int src_shared_markers (struct source *s, bool on);
 int src_shared_detect (struct source *s);
 
 /* source-converge.c */
+/* At the storage phase's start: the dirty-rate sample begins. */
+void src_converge_begin (struct source *s);
 int src_converge_setup (struct source *s);
 int src_converge_sample (struct source *s, json_t *info);
 

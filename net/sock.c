@@ -7,6 +7,13 @@
  * TCP_USER_TIMEOUT end the connection once nothing was acknowledged for
  * LINK_TIMEOUT_MS, so blocked reads and writes fail (ETIMEDOUT).  A
  * shorter outage (seconds) is ridden out by TCP's retransmissions.
+ *
+ * TCP_NOTSENT_LOWAT keeps the bytes written but not yet sent small
+ * (UNSENT_MAX): the kernel would otherwise queue megabytes in the send
+ * buffer, which a slow link takes a long time to drain.  Whatever sits
+ * there delays what is written next (a mirrored guest write's
+ * acknowledgement, the last pages at switchover) and makes the sender
+ * (QEMU, through the relay) believe the link is faster than it is.
  */
 #include <config.h>
 
@@ -25,6 +32,7 @@
 #define LINK_TIMEOUT_MS 30000
 #define LINK_IDLE_S 10
 #define LINK_PROBE_S 5
+#define UNSENT_MAX (128 * 1024)
 
 /* TCP_NODELAY and the dead-link bounds (best effort: a kernel without
  * them still works, only slower to give up).
@@ -32,7 +40,7 @@
 static void
 tune (int fd)
 {
-  int one = 1, idle = LINK_IDLE_S, intvl = LINK_PROBE_S;
+  int one = 1, idle = LINK_IDLE_S, intvl = LINK_PROBE_S, unsent = UNSENT_MAX;
   unsigned int timeout = LINK_TIMEOUT_MS;
 
   setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -40,6 +48,7 @@ tune (int fd)
   setsockopt (fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
   setsockopt (fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
   setsockopt (fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof timeout);
+  setsockopt (fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &unsent, sizeof unsent);
 }
 
 int
