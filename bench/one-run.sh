@@ -13,6 +13,14 @@ engine=$1 link=$2 workload=$3 out=$4
 mkdir -p "$out" || exit 1
 guest_test_init
 mig_hosts "$link"
+# Congestion control of both hosts: loss-based like Debian's default
+# (cubic, which this machine's kernel does not allow in a namespace:
+# reno stands in) unless BENCH_CC says otherwise.  vmferry's data
+# channel picks its own (BBR).
+for ns in "$SRC_NS" "$DST_NS"; do
+  ip netns exec "$ns" sysctl -q -w \
+    net.ipv4.tcp_congestion_control="${BENCH_CC:-reno}" || fail "sysctl"
+done
 mig_start_vmferryd --once
 
 src="$TEST_DIR/src"
@@ -77,6 +85,12 @@ flag=
 # memory, TLS), from its side of the veth.
 tx () { ip -n "$SRC_NS" -s -j link show "$NETNS_IF" | jq '.[0].stats64.tx.bytes'; }
 tx0=$(tx)
+# What the migration does to other traffic on the link (and to the
+# guest's mirrored writes): round-trip times of pings meanwhile.
+ip netns exec "$SRC_NS" ping -D -n -i 0.1 "$DST_IP" > "$TEST_DIR/ping" 2>&1 &
+pinger=$!
+stop_pinger () { kill "$pinger" 2>/dev/null; wait "$pinger" 2>/dev/null; }
+cleanup_fn stop_pinger
 t0=$(date +%s.%N)
 # shellcheck disable=SC2086
 ip netns exec "$SRC_NS" /usr/bin/time -f '%U %S' -o "$TEST_DIR/cpu" \
@@ -84,7 +98,14 @@ ip netns exec "$SRC_NS" /usr/bin/time -f '%U %S' -o "$TEST_DIR/cpu" \
   $flag ${BENCH_OPTS:-} --json > "$TEST_DIR/migrate.out" 2>&1
 rc=$?
 t1=$(date +%s.%N)
+stop_pinger
+cp "$TEST_DIR/ping" "$out/ping.txt"
 wire=$(( $(tx) - tx0 ))
+rtt=$(sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' "$TEST_DIR/ping" | sort -n |
+      awk '{ v[NR] = $1 }
+           END { if (NR == 0) { print "null null"; exit }
+                 i = int(NR * 0.95 + 0.5); if (i < 1) i = 1
+                 printf "%s %s\n", v[int((NR + 1) / 2)], v[i] }')
 [ "$rc" = 0 ] || { cat "$TEST_DIR/migrate.out"; fail "migration failed ($rc)"; }
 sleep 1
 stop_readers
@@ -109,8 +130,11 @@ jq -n --argjson s "$sum" --arg engine "$engine" --arg link "$link" \
   --arg workload "$workload" --argjson alloc "$alloc" --argjson gap "$gap" \
   --argjson wall "$(echo "$t1 - $t0" | bc)" \
   --arg cpu "$(cat "$TEST_DIR/cpu")" --arg dcpu "$dcpu" --argjson wire "$wire" \
-  --arg opts "${BENCH_OPTS:-}" \
-  '{engine: $engine, opts: $opts, link: $link, workload: $workload,
+  --arg opts "${BENCH_OPTS:-}" --arg rtt "$rtt" \
+  --arg cc "${BENCH_CC:-reno}" \
+  '{engine: $engine, opts: $opts, link: $link, workload: $workload, cc: $cc,
+    ping_p50_ms: ($rtt | split(" ")[0] | fromjson),
+    ping_p95_ms: ($rtt | split(" ")[1] | fromjson),
     total_s: $wall, memory_s: $s.memory_s,
     downtime_ms: $s.downtime_ms, stop_to_resume_ms: $s.stop_to_resume_ms,
     hb_gap_ms: $gap,

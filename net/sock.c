@@ -14,6 +14,15 @@
  * there delays what is written next (a mirrored guest write's
  * acknowledgement, the last pages at switchover) and makes the sender
  * (QEMU, through the relay) believe the link is faster than it is.
+ *
+ * Pacing: the streams use BBR congestion control where the kernel has it
+ * (Linux 4.9 and later; the module loads on demand for root).  BBR sends
+ * at its estimate of the bottleneck's rate, spaced out, instead of
+ * filling the queues along the path until packets drop as loss-based
+ * control (CUBIC, Debian's default) does.  The bulk copy then leaves the
+ * bottleneck's queue nearly empty, so a guest write that QEMU mirrors to
+ * the destination over its own connection does not wait behind
+ * megabytes of disk data.  Without BBR the kernel's default stays.
  */
 #include <config.h>
 
@@ -33,6 +42,7 @@
 #define LINK_IDLE_S 10
 #define LINK_PROBE_S 5
 #define UNSENT_MAX (128 * 1024)
+#define PACED_CC "bbr"
 
 /* TCP_NODELAY and the dead-link bounds (best effort: a kernel without
  * them still works, only slower to give up).
@@ -49,6 +59,10 @@ tune (int fd)
   setsockopt (fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
   setsockopt (fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof timeout);
   setsockopt (fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &unsent, sizeof unsent);
+  if (setsockopt (fd, IPPROTO_TCP, TCP_CONGESTION, PACED_CC,
+                  strlen (PACED_CC)) == -1)
+    debug ("data channel: no %s congestion control (%m): the kernel's "
+           "default paces", PACED_CC);
 }
 
 int

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <sys/socket.h>
 
 #include "utils.h"
 #include "net.h"
@@ -22,7 +23,7 @@
 static void
 test_pace (void **state)
 {
-  struct net_pace *p = net_pace_new (1000000);  /* 1 MB/s, burst 50 KB */
+  struct net_pace *p = net_pace_new (1000000); /* 1 MB/s, burst 50 KB */
   int64_t t = 1000000000;
 
   (void) state;
@@ -115,8 +116,15 @@ pair (const char *sdir, const char *cdir, enum net_transport mode,
   int port, fd;
   struct net_tls *t;
 
+  int rcvbuf = 8 << 20;
+
   sp.fd = net_listen ("127.0.0.1", &port);
   assert_true (sp.fd >= 0);
+  /* The tests send several frames before the server reads any: they
+   * must fit the receiver's window, since the data channel keeps little
+   * unsent in its own (TCP_NOTSENT_LOWAT) and would block.
+   */
+  setsockopt (sp.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   assert_int_equal (pthread_create (&th, NULL, server_side, &sp), 0);
   fd = net_connect ("127.0.0.1", port);
   assert_true (fd >= 0);
