@@ -122,7 +122,8 @@ src_relay_qemu_setup (struct source *s)
     return -1;
   s->multifd_set = multifd > 0;
   s->multifd_channels = multifd;
-  s->multifd_compression = s->relay ? "none" : direct_compression (s);
+  snprintf (s->multifd_compression, sizeof s->multifd_compression, "%s",
+            s->relay ? "none" : direct_compression (s));
   if (s->relay == NULL && multifd)
     r = src_cmd (s, "migrate-set-parameters", "{s:s, s:s, s:i, s:s}",
                  "tls-creds", MIG_TLS_ID, "tls-hostname", s->dhost,

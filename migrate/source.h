@@ -62,7 +62,7 @@ struct source {
   char *relay_uri;              /* "unix:DIR/migration.sock" */
   bool multifd_set;             /* the source QEMU's multifd capability */
   unsigned multifd_channels;    /* ... with this many channels */
-  const char *multifd_compression; /* and this multifd-compression */
+  char multifd_compression[8]; /* and this multifd-compression */
   uint64_t relay_raw, relay_wire; /* QEMU's bytes, and on the wire */
   unsigned relay_conns;         /* connections relayed */
   json_t *journal;              /* source-journal.c (NULL: no run dir) */
