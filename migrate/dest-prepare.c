@@ -277,7 +277,8 @@ multifd_request (json_t *body, bool relay, struct multifd_req *m)
     set_error (0, "\"multifd_channels\" must be 0 to %d", MIG_MAX_CHANNELS);
     return -1;
   }
-  if (c && !mig_qemu_compression_valid (m->compression)) {
+  if (c && !json_is_null (c) &&
+      !mig_qemu_compression_valid (m->compression)) {
     set_error (0, "\"multifd_compression\" must be none, zlib or zstd");
     return -1;
   }

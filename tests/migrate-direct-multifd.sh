@@ -16,28 +16,15 @@
 
 guest_test_init
 mig_hosts 100mbit
-link_if=$NETNS_IF
 mig_start_vmferryd --once
+# 384 MiB of the guest's 512 MiB RAM hold text.
+mig_text_guest zstd1
 
-src="$TEST_DIR/src"
-img="$src/disk0.qcow2"
-mkdir -p "$src"
-disk_create "$img" 1G 16
-# 384 MiB of the guest's 512 MiB RAM hold text, 200 pages rewritten a
-# second.
-vm_start "$src" zstd1 "$SRC_NS" "$img" vmferry.disk_rate=20 \
-  vmferry.disk_size=16 vmferry.mem=384 vmferry.mem_content=text \
-  vmferry.mem_rate=200
-src_pid=$VM_PID
-vm_wait_ready "$src"
-vm_wait_ack "$src" 20
-
-tx () { ip -n "$SRC_NS" -s -j link show "$1" | jq '.[0].stats64.tx.bytes'; }
-tx0=$(tx "$link_if")
+tx0=$(mig_link_tx)
 mig_migrate "$src/qmp.sock" --transport direct --channels 2 \
   --qemu-compression zstd --json
 [ "$MIG_RC" = 0 ] || fail "vmferry migrate with QEMU's multifd+zstd failed"
-wire=$(( $(tx "$link_if") - tx0 ))
+wire=$(( $(mig_link_tx) - tx0 ))
 mem=$(mig_result_field memory_bytes)
 echo "QEMU migrated $mem bytes of memory; $wire bytes left the source host in" \
      "all; downtime $(mig_result_field downtime_ms) ms, STOP to RESUME" \
