@@ -262,8 +262,10 @@ struct multifd_req {
 
 /* The request's "multifd_channels" and "multifd_compression": multifd
  * through the relay, or QEMU's own on the direct path when the source
- * did not ask for the relay (one that did and gets none sends one
- * connection).  -1 + set_error if malformed.
+ * did not ask for the relay and named the compression (a source that
+ * asked for the relay and gets none sends one connection; an older
+ * source sends no compression and sets no multifd on that path).  -1 +
+ * set_error if malformed.
  */
 static int
 multifd_request (json_t *body, bool relay, struct multifd_req *m)
@@ -282,7 +284,8 @@ multifd_request (json_t *body, bool relay, struct multifd_req *m)
     set_error (0, "\"multifd_compression\" must be none, zlib or zstd");
     return -1;
   }
-  m->channels = relay || !json_is_true (json_object_get (body, "relay"))
+  m->channels = relay || (m->compression &&
+                          !json_is_true (json_object_get (body, "relay")))
     ? n : 0;
   if (m->channels < 2 || relay)
     m->compression = NULL;

@@ -40,6 +40,18 @@ src_relay_multifd (const struct source *s)
                                               "multifd_channels"));
 }
 
+/* The agent sets multifd on the direct path only when the request
+ * names its compression: an older source never does, and sets no
+ * multifd on its QEMU there (with TLS-PSK, --channels meant nothing).
+ */
+const char *
+src_direct_multifd_request (const struct source *s)
+{
+  if (src_relay_wanted (s) || s->p->channels < 2)
+    return NULL;
+  return s->p->qemu_compression ? s->p->qemu_compression : "none";
+}
+
 /* The direct path's multifd-compression, as the skeleton set it. */
 static const char *
 direct_compression (const struct source *s)

@@ -228,7 +228,7 @@ prepare (struct source *s)
                     "multifd_channels", s->p->channels > 1 ?
                     (int) s->p->channels : 0,
                     "resume_token", src_resume_token (s),
-                    "multifd_compression", s->p->qemu_compression);
+                    "multifd_compression", src_direct_multifd_request (s));
   if (src_shared_markers (s, true) == -1) {
     src_shared_markers (s, false);
     return -1;

@@ -136,6 +136,10 @@ int src_quarantine (struct source *s);
 /* source-relay.c: QEMU's migration through the data channel */
 /* Should prepare ask for the relay? */
 bool src_relay_wanted (const struct source *s);
+/* The prepare request's "multifd_compression": QEMU's own multifd on
+ * the direct path wanted (NULL: not).
+ */
+const char *src_direct_multifd_request (const struct source *s);
 /* multifd channels in use (0: none). */
 unsigned src_relay_multifd (const struct source *s);
 /* Start relaying if the destination agreed (s->relay stays NULL if not). */
