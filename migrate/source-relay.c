@@ -34,10 +34,12 @@ src_relay_wanted (const struct source *s)
 unsigned
 src_relay_multifd (const struct source *s)
 {
+  json_int_t n = json_integer_value (json_object_get (s->prepared,
+                                                      "multifd_channels"));
+
   if (s->relay)
     return s->p->channels > 1 ? s->p->channels : 0;
-  return json_integer_value (json_object_get (s->prepared,
-                                              "multifd_channels"));
+  return n > 1 && n <= MIG_MAX_CHANNELS ? n : 0;
 }
 
 /* The agent sets multifd on the direct path only when the request
