@@ -3,19 +3,25 @@
 # same run, on two namespace hosts joined by a veth shaped with tc.
 #
 #   LINKS="1gbit 100mbit" WORKLOADS="idle text random dirty sparse small"
-#   ENGINES="vmferry qemu" RUNS=3 bench/bench.sh
+#   ENGINES="vmferry qemu" ZSTD_WORKLOADS="text" RUNS=3 bench/bench.sh
 #
+# For the workloads in ZSTD_WORKLOADS (default "text"; "" for none) a
+# third engine runs back to back with the others: qemu-zstd, the
+# QEMU-native path with QEMU's own multifd (2 channels) and zstd, the
+# stronger reference for memory alone (its downtime is longer).
 # Every run ends with the guest's verdict and the host checker (a run
 # that loses data fails the benchmark).  Writes results.json and
 # results.md (medians, ratio vmferry / QEMU-native, T / (S/B) where S is
 # the allocated disk bytes plus the RAM bytes sent and B the link's
-# payload rate) to bench/results/<date>/ and prints the table.
+# payload rate) to bench/results/<date>/ and prints the table, then the
+# memory references table (table.sh) when qemu-zstd ran.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 LINKS=${LINKS:-"1gbit 100mbit"}
 WORKLOADS=${WORKLOADS:-"idle text random dirty sparse small"}
 ENGINES=${ENGINES:-"vmferry qemu"}
+ZSTD_WORKLOADS=${ZSTD_WORKLOADS-text}
 RUNS=${RUNS:-3}
 out="$here/results/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out/runs"
@@ -23,7 +29,11 @@ mkdir -p "$out/runs"
 for link in $LINKS; do
   for w in $WORKLOADS; do
     for r in $(seq "$RUNS"); do
-      for e in $ENGINES; do
+      engines=$ENGINES
+      case " $ZSTD_WORKLOADS " in
+        *" $w "*) engines="$engines qemu-zstd" ;;
+      esac
+      for e in $engines; do
         d="$out/runs/$link-$w-$e-$r"
         echo "== $link $w $e run $r"
         # One guest test at a time on this machine (tests take it too).

@@ -1,6 +1,9 @@
 #!/bin/sh
 # one-run.sh ENGINE LINK WORKLOAD OUTDIR: one measured migration of the
-# test guest between two fresh namespace hosts (see bench.sh);
+# test guest between two fresh namespace hosts (see bench.sh).  ENGINE:
+# vmferry, qemu (QEMU-native: blockdev-mirror, QEMU's plain migration,
+# --transport direct) or qemu-zstd (the same with QEMU's multifd, 2
+# channels, zstd: the memory reference);
 # BENCH_OPTS adds vmferry migrate options (e.g. "--transport tcp
 # --channels 2").  Writes
 # OUTDIR/result.json with the measurements; exits non-zero if the
@@ -80,7 +83,10 @@ cleanup_fn stop_readers
 
 flag=
 [ "$engine" = qemu ] && flag="--storage-engine qemu --transport direct"
+[ "$engine" = qemu-zstd ] && flag="--storage-engine qemu --transport direct
+  --channels 2 --qemu-compression zstd"
 [ "$engine" = vmferry ] && flag="--storage-engine vmferry"
+[ -n "$flag" ] || fail "unknown engine $engine"
 # Bytes the source host sent on the link (everything: control, disks,
 # memory, TLS), from its side of the veth.
 tx () { ip -n "$SRC_NS" -s -j link show "$NETNS_IF" | jq '.[0].stats64.tx.bytes'; }
@@ -140,6 +146,8 @@ jq -n --argjson s "$sum" --arg engine "$engine" --arg link "$link" \
     hb_gap_ms: $gap,
     storage_bytes: $s.storage_bytes, memory_bytes: $s.memory_bytes,
     memory_wire_bytes: $s.memory_wire_bytes,
+    multifd_channels: $s.multifd_channels,
+    multifd_compression: $s.multifd_compression,
     allocated_bytes: $alloc, wire_bytes: $wire,
     vmferry_cpu_s: ($cpu | split(" ") | map(tonumber) | add),
     vmferryd_cpu_s: ($dcpu | split(" ") | map(tonumber) | add)}' \

@@ -25,7 +25,7 @@ usage (FILE *fp)
 "                  [--shared-storage[=yes|no|auto]]\n"
 "                  [--migration-network CIDR]\n"
 "                  [--transport auto|tcp|compress|direct] [--bandwidth MIB]\n"
-"                  [--channels N]\n"
+"                  [--channels N] [--qemu-compression none|zlib|zstd]\n"
 "  vmferry migrate NAME --offline (--argv-file FILE | --disk PATH...)\n"
 "                  --to ADDR[:PORT] [--tls-dir DIR] [--keep-source]\n"
 "                  [--disk-path SRC=DST]... [--transport auto|tcp|compress]\n"
@@ -101,7 +101,7 @@ enum { OPT_TO = 256, OPT_TLS_DIR, OPT_VM_DIR, OPT_ENGINE, OPT_KEEP,
        OPT_NO_THROTTLE, OPT_ALLOW_POSTCOPY, OPT_RUN_DIR, OPT_PARALLEL,
        OPT_CONTINUE, OPT_SHARED, OPT_MIGRATION_NETWORK, OPT_TRANSPORT,
        OPT_BANDWIDTH, OPT_OFFLINE, OPT_ARGV_FILE, OPT_DISK, OPT_CHANNELS,
-       OPT_NO_RESUME };
+       OPT_NO_RESUME, OPT_QEMU_COMPRESSION };
 
 static const struct option long_options[] = {
   { "to", required_argument, NULL, OPT_TO },
@@ -137,6 +137,7 @@ static const struct option long_options[] = {
   { "argv-file", required_argument, NULL, OPT_ARGV_FILE },
   { "disk", required_argument, NULL, OPT_DISK },
   { "channels", required_argument, NULL, OPT_CHANNELS },
+  { "qemu-compression", required_argument, NULL, OPT_QEMU_COMPRESSION },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -290,6 +291,7 @@ parse (int argc, char **argv, struct args *a)
         goto bad_number;
       a->mp.channels = u;
       break;
+    case OPT_QEMU_COMPRESSION: a->mp.qemu_compression = optarg; break;
     case 'v': vmferry_debug_enable ("vmferry"); break;
     case 'h': usage (stdout); exit (0);
     case 'V': printf ("vmferry %s\n", PACKAGE_VERSION); exit (0);
@@ -325,6 +327,35 @@ check_offline (struct args *a, bool check)
   return why ? -1 : 0;
 }
 
+/* --channels and --qemu-compression: multifd, relayed or QEMU's own
+ * (--transport direct); --qemu-compression needs the latter and sets 2
+ * channels unless --channels says more.  QEMU 7.2 accepts multifd
+ * with postcopy-ram, but upstream supports the pair only from 10.1:
+ * refused.
+ */
+static int
+check_channels (struct mig_source_params *mp)
+{
+  const char *c = mp->qemu_compression;
+  const char *why = NULL;
+
+  if (c && !mig_qemu_compression_valid (c))
+    why = "--qemu-compression: say none, zlib or zstd";
+  else if (c && mp->transport != MIG_TRANSPORT_DIRECT)
+    why = "--qemu-compression is QEMU's multifd compression: it needs "
+      "--transport direct (the relay compresses with lz4 itself)";
+  else if (c && mp->channels == 1)
+    why = "--qemu-compression needs QEMU's multifd: --channels 2 or more";
+  else if (c && mp->channels == 0)
+    mp->channels = 2;
+  if (why == NULL && mp->channels > 1 && mp->allow_postcopy)
+    why = "--channels and --qemu-compression (multifd) do not go with "
+      "--allow-postcopy";
+  if (why)
+    fprintf (stderr, "vmferry: migrate: %s\n", why);
+  return why ? -1 : 0;
+}
+
 /* --to ssh://[user@]host[:port] is the one-shot over ssh (vmferry(1));
  * anything else names a running agent, ADDR[:PORT].
  */
@@ -347,13 +378,8 @@ do_migrate (struct args *a, char **vms, bool check)
   }
   if (check_offline (a, check) == -1)
     return MIG_USAGE;
-  if (a->mp.channels > 1 && (a->mp.transport == MIG_TRANSPORT_DIRECT ||
-                             a->mp.allow_postcopy)) {
-    fprintf (stderr, "vmferry: --channels %u needs the data channel's relay "
-             "(not --transport direct) and no --allow-postcopy\n",
-             a->mp.channels);
+  if (check_channels (&a->mp) == -1)
     return MIG_USAGE;
-  }
   a->mp.qemu_storage = a->engine && strcmp (a->engine, "qemu") == 0;
   a->mp.port = VMFERRY_DEFAULT_PORT;
   if (strncmp (a->to, "ssh://", 6) != 0 &&

@@ -254,20 +254,73 @@ skeleton_argv (struct dest_job *j, char **pidfile, char **qmp)
   return NULL;
 }
 
+/* QEMU's multifd as the source asked for it. */
+struct multifd_req {
+  unsigned channels;            /* 0, 1: no multifd */
+  const char *compression;      /* multifd-compression (NULL: none) */
+};
+
+/* The request's "multifd_channels" and "multifd_compression": multifd
+ * through the relay, or QEMU's own on the direct path when the source
+ * did not ask for the relay and named the compression (a source that
+ * asked for the relay and gets none sends one connection; an older
+ * source sends no compression and sets no multifd on that path).  -1 +
+ * set_error if malformed.
+ */
+static int
+multifd_request (json_t *body, bool relay, struct multifd_req *m)
+{
+  json_int_t n = json_integer_value (json_object_get (body,
+                                                      "multifd_channels"));
+  json_t *c = json_object_get (body, "multifd_compression");
+
+  m->compression = json_string_value (c);
+  if (n < 0 || n > MIG_MAX_CHANNELS) {
+    set_error (0, "\"multifd_channels\" must be 0 to %d", MIG_MAX_CHANNELS);
+    return -1;
+  }
+  if (c && !json_is_null (c) &&
+      !mig_qemu_compression_valid (m->compression)) {
+    set_error (0, "\"multifd_compression\" must be none, zlib or zstd");
+    return -1;
+  }
+  m->channels = relay || (m->compression &&
+                          !json_is_true (json_object_get (body, "relay")))
+    ? n : 0;
+  if (m->channels < 2 || relay)
+    m->compression = NULL;
+  return 0;
+}
+
+/* The skeleton's multifd, in the prepare reply: the source sets the
+ * same on its QEMU.
+ */
+static void
+reply_multifd (json_t *prepared, const struct mig_skeleton_net *n)
+{
+  json_object_set_new (prepared, "multifd_channels",
+                       json_integer (n->multifd > 1 ? n->multifd : 0));
+  if (n->multifd > 1)
+    json_object_set_new (prepared, "multifd_compression",
+                         json_string (n->multifd_compression
+                                      ? n->multifd_compression : "none"));
+}
+
 /* Start the skeleton and open its exports and migration listener.
  * relay: the memory migration comes through the data channel (channel
- * is then true) with multifd channels.  Returns 0 or an HTTP status.
+ * is then true); m: multifd.  Returns 0 or an HTTP status.
  */
 static int
 start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host,
-                bool channel, bool relay, unsigned multifd)
+                bool channel, bool relay, const struct multifd_req *m)
 {
   CLEANUP_FREE char *pidfile = NULL, *qmp = NULL, *relay_sock = NULL;
   CLEANUP_STRV char **argv = NULL;
   struct mig_skeleton_net n = { .host = host, .tls_dir = d->p.tls_dir,
                                 .psk = d->p.psk,
                                 .postcopy = j->postcopy,
-                                .multifd = relay ? multifd : 0 };
+                                .multifd = m->channels,
+                                .multifd_compression = m->compression };
 
   if ((argv = skeleton_argv (j, &pidfile, &qmp)) == NULL ||
       (j->pidfile = strdup (pidfile)) == NULL ||
@@ -299,10 +352,12 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host,
                            "id", j->id, "host", host, "nbd_port", n.nbd_port,
                            "qmp", j->rw.qmp, "files", json_array (),
                            "run_dir", j->run_dir, "vm_dir", j->vm_dir);
-  if (j->prepared)
+  if (j->prepared) {
     json_object_set_new (j->prepared, relay ? "relay" : "migration_port",
                          relay ? json_true () : json_integer
                          (n.migration_port));
+    reply_multifd (j->prepared, &n);
+  }
   for (size_t i = 0; j->prepared && j->rw.files && j->rw.files[i]; i++)
     json_array_append_new (json_object_get (j->prepared, "files"),
                            json_string (j->rw.files[i]));
@@ -381,18 +436,15 @@ prepare_job (struct mig_dest *d, struct dest_job *j, const char *host,
   /* The relay comes through the data channel, one-way (no post-copy). */
   bool relay = channel && !j->postcopy &&
     json_is_true (json_object_get (body, "relay"));
-  json_int_t multifd = json_integer_value (json_object_get
-                                           (body, "multifd_channels"));
+  struct multifd_req multifd;
   CLEANUP_FREE char *vm_dir = xasprintf ("%s/%s", d->p.storage_root,
                                          j->vm->name);
   CLEANUP_FREE char *run_dir = xasprintf ("%s/%s", d->p.run_root,
                                           j->vm->name);
   int status;
 
-  if (multifd < 0 || multifd > MIG_MAX_CHANNELS) {
-    set_error (0, "\"multifd_channels\" must be 0 to %d", MIG_MAX_CHANNELS);
+  if (multifd_request (body, relay, &multifd) == -1)
     return 400;
-  }
   if (vm_dir == NULL || run_dir == NULL)
     return 500;
   status = plan_job (d, j, vm_dir, run_dir);
@@ -412,7 +464,7 @@ prepare_job (struct mig_dest *d, struct dest_job *j, const char *host,
   if (status == 0 && j->offline)
     status = mig_dest_offline_start (d, j, host);
   else if (status == 0)
-    status = start_skeleton (d, j, host, channel, relay, multifd);
+    status = start_skeleton (d, j, host, channel, relay, &multifd);
   return status;
 }
 

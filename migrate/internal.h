@@ -223,6 +223,8 @@ struct mig_skeleton_net {
                                    from its mutual-TLS data channel);
                                    NULL: TCP migration_port with TLS */
   unsigned multifd;             /* multifd channels (0, 1: no multifd) */
+  const char *multifd_compression; /* with multifd: "zlib", "zstd",
+                                      "none" (NULL: none) */
 };
 
 /* Name of the PSK user in keys.psk ("vmferry:HEXKEY"). */

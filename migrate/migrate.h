@@ -92,12 +92,18 @@ struct mig_source_params {
   uint64_t bandwidth;           /* data channel limit, bytes/s (0: none),
                                    disks and memory together */
   unsigned channels;            /* QEMU's memory migration connections:
-                                   1, or multifd with this many (relayed) */
+                                   1, or multifd with this many (relayed,
+                                   or QEMU's own with --transport direct) */
+  const char *qemu_compression; /* direct multifd's multifd-compression:
+                                   "none", "zlib", "zstd" (NULL: none) */
   /* --offline: the VM does not run; vm is its name. */
   bool offline;
   const char *argv_file;        /* its QEMU command line (or NULL) */
   char *const *disks;           /* else its images, NULL-terminated */
 };
+
+/* QEMU's multifd-compression: "none", "zlib" or "zstd" (wire.c). */
+bool mig_qemu_compression_valid (const char *c);
 
 /* "ADDR/BITS" or an IP address (netsel.c). */
 bool mig_cidr_valid (const char *cidr);

@@ -125,13 +125,16 @@ tls_object (const struct mig_skeleton_net *n)
 }
 
 /* Migration capabilities and parameters: QEMU's TLS on the TCP
- * listener, none on the relay's unix socket; multifd as the source
- * will use it.
+ * listener, none on the relay's unix socket; multifd (and its
+ * compression) as the source will use it.
  */
 static int
 migration_setup (struct qmp *q, const struct mig_skeleton_net *n)
 {
   bool multifd = n->multifd > 1;
+  const char *tls = n->relay_sock ? "" : MIG_TLS_ID;
+  const char *comp = n->multifd_compression ? n->multifd_compression
+    : "none";
 
   return cmd (q, "migrate-set-capabilities",
               json_pack ("{s:[{s:s, s:b}, {s:s, s:b}, {s:s, s:b}]}",
@@ -139,11 +142,10 @@ migration_setup (struct qmp *q, const struct mig_skeleton_net *n)
                          "capability", "postcopy-ram", "state", n->postcopy,
                          "capability", "multifd", "state", multifd)) == -1 ||
     cmd (q, "migrate-set-parameters",
-         multifd ? json_pack ("{s:s, s:i}", "tls-creds",
-                              n->relay_sock ? "" : MIG_TLS_ID,
-                              "multifd-channels", (int) n->multifd)
-         : json_pack ("{s:s}", "tls-creds",
-                      n->relay_sock ? "" : MIG_TLS_ID)) == -1 ? -1 : 0;
+         multifd ? json_pack ("{s:s, s:i, s:s}", "tls-creds", tls,
+                              "multifd-channels", (int) n->multifd,
+                              "multifd-compression", comp)
+         : json_pack ("{s:s}", "tls-creds", tls)) == -1 ? -1 : 0;
 }
 
 /* TLS credentials, migration capabilities, NBD server with one writable

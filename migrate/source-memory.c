@@ -231,9 +231,13 @@ src_memory_rollback (struct source *s)
                "capabilities", "capability", "pause-before-switchover",
                "state", 0);
   json_decref (r);
-  if (s->multifd_set)
+  /* multifd off, and its compression back to QEMU's default. */
+  if (s->multifd_set) {
     json_decref (src_cmd (s, "migrate-set-capabilities", "{s:[{s:s,s:b}]}",
                           "capabilities", "capability", "multifd",
                           "state", 0));
+    json_decref (src_cmd (s, "migrate-set-parameters", "{s:s}",
+                          "multifd-compression", "none"));
+  }
   s->multifd_set = false;
 }

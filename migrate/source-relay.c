@@ -28,10 +28,56 @@ src_relay_wanted (const struct source *s)
     s->p->transport != MIG_TRANSPORT_DIRECT;
 }
 
+/* Through the relay: --channels.  Direct: what the skeleton set (the
+ * prepare reply; a vmferryd without multifd on this path says none).
+ */
 unsigned
 src_relay_multifd (const struct source *s)
 {
-  return s->relay && s->p->channels > 1 ? s->p->channels : 0;
+  json_int_t n = json_integer_value (json_object_get (s->prepared,
+                                                      "multifd_channels"));
+
+  if (s->relay)
+    return s->p->channels > 1 ? s->p->channels : 0;
+  return n > 1 && n <= MIG_MAX_CHANNELS ? n : 0;
+}
+
+/* The agent sets multifd on the direct path only when the request
+ * names its compression: an older source never does, and sets no
+ * multifd on its QEMU there (with TLS-PSK, --channels meant nothing).
+ */
+const char *
+src_direct_multifd_request (const struct source *s)
+{
+  if (src_relay_wanted (s) || s->p->channels < 2)
+    return NULL;
+  return s->p->qemu_compression ? s->p->qemu_compression : "none";
+}
+
+/* The direct path's multifd-compression, as the skeleton set it. */
+static const char *
+direct_compression (const struct source *s)
+{
+  const char *c = json_string_value (json_object_get (s->prepared,
+                                                      "multifd_compression"));
+  return c ? c : "none";
+}
+
+/* --qemu-compression needs the skeleton's multifd on the direct path. */
+static int
+direct_multifd_check (struct source *s, unsigned multifd)
+{
+  if (s->relay || s->p->channels < 2 || multifd == s->p->channels ||
+      src_relay_wanted (s))       /* src_relay_start said why not */
+    return 0;
+  if (s->p->qemu_compression == NULL) {
+    progress_note (&s->pr, "memory: the destination does not use QEMU's "
+                   "multifd on this path; QEMU sends one connection");
+    return 0;
+  }
+  set_error (0, "--qemu-compression: the destination's vmferryd does not "
+             "set up QEMU's multifd on the direct path");
+  return -1;
 }
 
 int
@@ -80,6 +126,8 @@ src_relay_qemu_setup (struct source *s)
   unsigned multifd = src_relay_multifd (s);
   json_t *r;
 
+  if (direct_multifd_check (s, multifd) == -1)
+    return -1;
   r = src_cmd (s, "migrate-set-capabilities", "{s:[{s:s,s:b}]}",
                "capabilities", "capability", "multifd", "state",
                multifd > 0);
@@ -87,13 +135,22 @@ src_relay_qemu_setup (struct source *s)
   if (r == NULL)
     return -1;
   s->multifd_set = multifd > 0;
-  if (s->relay == NULL)
+  s->multifd_channels = multifd;
+  snprintf (s->multifd_compression, sizeof s->multifd_compression, "%s",
+            s->relay ? "none" : direct_compression (s));
+  if (s->relay == NULL && multifd)
+    r = src_cmd (s, "migrate-set-parameters", "{s:s, s:s, s:i, s:s}",
+                 "tls-creds", MIG_TLS_ID, "tls-hostname", s->dhost,
+                 "multifd-channels", (int) multifd,
+                 "multifd-compression", direct_compression (s));
+  else if (s->relay == NULL)
     r = src_cmd (s, "migrate-set-parameters", "{s:s, s:s}",
                  "tls-creds", MIG_TLS_ID, "tls-hostname", s->dhost);
   else if (multifd)
-    r = src_cmd (s, "migrate-set-parameters", "{s:s, s:s, s:i}",
+    r = src_cmd (s, "migrate-set-parameters", "{s:s, s:s, s:i, s:s}",
                  "tls-creds", "", "tls-hostname", "",
-                 "multifd-channels", (int) multifd);
+                 "multifd-channels", (int) multifd,
+                 "multifd-compression", "none");
   else
     r = src_cmd (s, "migrate-set-parameters", "{s:s, s:s}",
                  "tls-creds", "", "tls-hostname", "");

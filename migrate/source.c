@@ -217,7 +217,7 @@ prepare (struct source *s)
       (s->p->shared_storage == MIG_SHARED_AUTO &&
        src_shared_detect (s) == -1))
     return -1;
-  body = json_pack ("{s:s, s:s, s:o, s:b, s:s?, s:b, s:b, s:i, s:s?}",
+  body = json_pack ("{s:s, s:s, s:o, s:b, s:s?, s:b, s:b, s:i, s:s?, s:s?}",
                     "id", s->id,
                     "host", s->p->host, "vm", mig_vm_to_json (s->vm),
                     "postcopy", s->p->allow_postcopy,
@@ -227,7 +227,8 @@ prepare (struct source *s)
                     "relay", src_relay_wanted (s),
                     "multifd_channels", s->p->channels > 1 ?
                     (int) s->p->channels : 0,
-                    "resume_token", src_resume_token (s));
+                    "resume_token", src_resume_token (s),
+                    "multifd_compression", src_direct_multifd_request (s));
   if (src_shared_markers (s, true) == -1) {
     src_shared_markers (s, false);
     return -1;
@@ -487,6 +488,12 @@ summary (struct source *s, enum mig_result r)
   json_object_set_new (o, "memory_bytes", json_integer
                        (json_integer_value (json_object_get (ram,
                                                              "transferred"))));
+  if (s->multifd_channels) {
+    json_object_set_new (o, "multifd_channels",
+                         json_integer (s->multifd_channels));
+    json_object_set_new (o, "multifd_compression",
+                         json_string (s->multifd_compression));
+  }
   if (s->relay_conns) {
     json_object_set_new (o, "memory_wire_bytes",
                          json_integer (s->relay_wire));

@@ -63,6 +63,8 @@ struct source {
   char relay_dir[64];           /* its private dir ("" if none) */
   char *relay_uri;              /* "unix:DIR/migration.sock" */
   bool multifd_set;             /* the source QEMU's multifd capability */
+  unsigned multifd_channels;    /* ... with this many channels */
+  char multifd_compression[8]; /* and this multifd-compression */
   uint64_t relay_raw, relay_wire; /* QEMU's bytes, and on the wire */
   unsigned relay_conns;         /* connections relayed */
   json_t *journal;              /* source-journal.c (NULL: no run dir) */
@@ -136,6 +138,10 @@ int src_quarantine (struct source *s);
 /* source-relay.c: QEMU's migration through the data channel */
 /* Should prepare ask for the relay? */
 bool src_relay_wanted (const struct source *s);
+/* The prepare request's "multifd_compression": QEMU's own multifd on
+ * the direct path wanted (NULL: not).
+ */
+const char *src_direct_multifd_request (const struct source *s);
 /* multifd channels in use (0: none). */
 unsigned src_relay_multifd (const struct source *s);
 /* Start relaying if the destination agreed (s->relay stays NULL if not). */

@@ -9,6 +9,14 @@
 
 #include "internal.h"
 
+/* --qemu-compression, and "multifd_compression" in the prepare request. */
+bool
+mig_qemu_compression_valid (const char *c)
+{
+  return c && (strcmp (c, "none") == 0 || strcmp (c, "zlib") == 0 ||
+               strcmp (c, "zstd") == 0);
+}
+
 int
 mig_random_hex (char *buf, size_t nbytes)
 {

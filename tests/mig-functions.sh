@@ -70,6 +70,31 @@ mig_kill_dest ()
   return 0
 }
 
+# mig_text_guest NAME: start the test guest NAME in SRC_NS on a fresh
+#   1G disk in $TEST_DIR/src (records in 16 MiB, 20 a second) with 384
+#   MiB of its 512 MiB RAM holding text, 200 pages rewritten a second;
+#   wait for its first 20 records.  Sets src (its directory), img and
+#   src_pid.
+mig_text_guest ()
+{
+  src="$TEST_DIR/src"
+  img="$src/disk0.qcow2"
+  mkdir -p "$src"
+  disk_create "$img" 1G 16
+  vm_start "$src" "$1" "$SRC_NS" "$img" vmferry.disk_rate=20 \
+    vmferry.disk_size=16 vmferry.mem=384 vmferry.mem_content=text \
+    vmferry.mem_rate=200
+  src_pid=$VM_PID
+  vm_wait_ready "$src"
+  vm_wait_ack "$src" 20
+}
+
+# mig_link_tx: bytes the source host has sent on its link (NETNS_IF).
+mig_link_tx ()
+{
+  ip -n "$SRC_NS" -s -j link show "$NETNS_IF" | jq '.[0].stats64.tx.bytes'
+}
+
 # mig_migrate ARG...: run "vmferry migrate ARG... --to DST_IP --tls-dir
 #   SRC_TLS" in SRC_NS.  Output in $TEST_DIR/migrate.out (shown), exit
 #   code in MIG_RC.

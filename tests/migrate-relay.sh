@@ -17,28 +17,14 @@ channels=${MIG_CHANNELS:-1}
 transport=${MIG_TRANSPORT:-compress}
 guest_test_init
 mig_hosts 100mbit
-link_if=$NETNS_IF
 mig_start_vmferryd --once
+mig_text_guest relay1
 
-src="$TEST_DIR/src"
-img="$src/disk0.qcow2"
-mkdir -p "$src"
-disk_create "$img" 1G 16
-# 384 MiB of the guest's 512 MiB RAM hold text, 200 pages rewritten a
-# second.
-vm_start "$src" relay1 "$SRC_NS" "$img" vmferry.disk_rate=20 \
-  vmferry.disk_size=16 vmferry.mem=384 vmferry.mem_content=text \
-  vmferry.mem_rate=200
-src_pid=$VM_PID
-vm_wait_ready "$src"
-vm_wait_ack "$src" 20
-
-tx () { ip -n "$SRC_NS" -s -j link show "$1" | jq '.[0].stats64.tx.bytes'; }
-tx0=$(tx "$link_if")
+tx0=$(mig_link_tx)
 mig_migrate "$src/qmp.sock" --transport "$transport" --channels "$channels" \
   --json
 [ "$MIG_RC" = 0 ] || fail "vmferry migrate through the memory relay failed"
-wire=$(( $(tx "$link_if") - tx0 ))
+wire=$(( $(mig_link_tx) - tx0 ))
 mem=$(mig_result_field memory_bytes)
 mem_wire=$(mig_result_field memory_wire_bytes)
 conns=$(mig_result_field memory_connections)
