@@ -18,10 +18,15 @@
  * A codec is tried twice before the rule trusts its numbers, and only the
  * second try counts: the first pays for starting up (a new context, the
  * first touch of the stream's buffers), which would price a codec out
- * for a long time on a fast link.  A codec not picked is
- * still used for one frame once it was idle for PROBE_EVERY frames, to
- * keep its numbers current (data and links change).  Averages are
- * exponential, weight 1/8 for the newest frame.
+ * for a long time on a fast link.  A compressor not picked is still used
+ * for one frame once it was idle long enough, to keep its numbers
+ * current (data and links change): after PROBE_EVERY frames, or more if
+ * a probe costs much more than the pick, so that probes add at most
+ * about 1/PROBE_SHARE to the time (lz4 probes among zstd frames of text
+ * over a slow link would otherwise send more bytes than zstd does), but
+ * at least every PROBE_MAX frames.  Raw needs no probe: its cost, l, is
+ * measured on every frame.  Averages are exponential, weight 1/8 for the
+ * newest frame.
  *
  * zstd's probes cannot be undone (its context has seen the data, so the
  * frame must go as zstd, incompressible or not), but zstd level 1 stores
@@ -31,9 +36,12 @@
 #include <config.h>
 
 #include "utils.h"
+#include "minmax.h"
 #include "net.h"
 
 #define PROBE_EVERY 16
+#define PROBE_SHARE 32
+#define PROBE_MAX 256
 #define MARGIN 1.25
 #define WEIGHT 0.125
 
@@ -68,23 +76,43 @@ usable (const struct net_auto *a, int k)
   }
 }
 
+/* What a raw byte costs with codec k (ns). */
+static double
+cost (const struct net_auto *a, int k)
+{
+  return a->cpu_ns[k] + a->ratio[k] * a->link_ns;
+}
+
 /* The cheapest usable codec by the measurements (all known). */
 static int
 cheapest (const struct net_auto *a)
 {
   int k, best = -1;
-  double cost, best_cost = 0;
+  double best_cost = 0;
 
   for (k = 0; k < NET_CODEC_N; k++) {
     if (!usable (a, k))
       continue;
-    cost = a->cpu_ns[k] + a->ratio[k] * a->link_ns;
-    if (best < 0 || cost * MARGIN < best_cost) {
+    if (best < 0 || cost (a, k) * MARGIN < best_cost) {
       best = k;
-      best_cost = cost;
+      best_cost = cost (a, k);
     }
   }
   return best;
+}
+
+/* Is compressor k (not the pick best) due for a probe? */
+static bool
+probe_due (const struct net_auto *a, int k, int best)
+{
+  double extra = cost (a, k) / cost (a, best) - 1;
+  double every = PROBE_SHARE * extra;
+
+  if (k == NET_CODEC_RAW || !usable (a, k))
+    return false;
+  if (!(every < PROBE_MAX))     /* also a zero cost for best */
+    every = PROBE_MAX;
+  return a->idle[k] >= MAX (every, (double) PROBE_EVERY);
 }
 
 /* Use k for this frame. */
@@ -112,7 +140,7 @@ net_auto_choose (struct net_auto *a)
     if (k != best && usable (a, k))
       a->idle[k]++;
   for (k = 0; k < NET_CODEC_N; k++)
-    if (k != best && usable (a, k) && a->idle[k] >= PROBE_EVERY)
+    if (k != best && probe_due (a, k, best))
       return use (a, k);
   return use (a, best);
 }
