@@ -25,8 +25,14 @@
  * about 1/PROBE_SHARE to the time (lz4 probes among zstd frames of text
  * over a slow link would otherwise send more bytes than zstd does), but
  * at least every PROBE_MAX frames.  Raw needs no probe: its cost, l, is
- * measured on every frame.  Averages are exponential, weight 1/8 for the
- * newest frame.
+ * measured on every frame.
+ *
+ * Averages are exponential over frames, weight 1/8 for the newest one
+ * (1/2 for a probe: it is all there is to go by), and each rate is a
+ * ratio of averages (wire / raw, CPU time / raw, send time / wire), so a
+ * byte weighs the same in any frame: a 5-byte frame's fixed costs, or
+ * many small writes that the socket buffer took at once before one that
+ * waited for the link, would otherwise swing the rates.
  *
  * zstd's probes cannot be undone (its context has seen the data, so the
  * frame must go as zstd, incompressible or not), but zstd level 1 stores
@@ -44,6 +50,7 @@
 #define PROBE_MAX 256
 #define MARGIN 1.25
 #define WEIGHT 0.125
+#define PROBE_WEIGHT 0.5
 
 void
 net_auto_init (struct net_auto *a, enum net_transport mode)
@@ -56,10 +63,14 @@ net_auto_init (struct net_auto *a, enum net_transport mode)
   a->ratio[NET_CODEC_RAW] = 1;
 }
 
-static double
-ewma (double old, double now)
+/* Add a frame to the averages v with weight w (1: start anew). */
+static void
+add (struct net_auto_avg *v, double w, uint64_t raw, uint64_t wire,
+     uint64_t ns)
 {
-  return old < 0 ? now : old + WEIGHT * (now - old);
+  v->raw += w * (raw - v->raw);
+  v->wire += w * (wire - v->wire);
+  v->ns += w * (ns - v->ns);
 }
 
 #define TRIES 2
@@ -135,7 +146,7 @@ net_auto_choose (struct net_auto *a)
       return use (a, k);
   if (a->link_ns < 0)
     return use (a, NET_CODEC_LZ4);
-  best = cheapest (a);
+  best = a->pick = cheapest (a);
   for (k = 0; k < NET_CODEC_N; k++)
     if (k != best && usable (a, k))
       a->idle[k]++;
@@ -149,16 +160,21 @@ void
 net_auto_record (struct net_auto *a, enum net_codec codec, uint64_t raw,
                  uint64_t wire, uint64_t cpu_ns, uint64_t link_ns)
 {
+  struct net_auto_avg *v;
+  double w;
+
   if (raw == 0 || wire == 0 || codec >= NET_CODEC_N)
     return;
-  if (codec != NET_CODEC_RAW && a->tries[codec] < TRIES) {
-    a->tries[codec]++;
-    a->ratio[codec] = (double) wire / raw;
-    a->cpu_ns[codec] = (double) cpu_ns / raw;
+  if (codec != NET_CODEC_RAW) {
+    v = &a->avg[codec];
+    w = a->tries[codec] < TRIES ? 1 : (int) codec == a->pick ? WEIGHT
+      : PROBE_WEIGHT;
+    if (a->tries[codec] < TRIES)
+      a->tries[codec]++;
+    add (v, w, raw, wire, cpu_ns);
+    a->ratio[codec] = v->wire / v->raw;
+    a->cpu_ns[codec] = v->ns / v->raw;
   }
-  else if (codec != NET_CODEC_RAW) {
-    a->ratio[codec] = ewma (a->ratio[codec], (double) wire / raw);
-    a->cpu_ns[codec] = ewma (a->cpu_ns[codec], (double) cpu_ns / raw);
-  }
-  a->link_ns = ewma (a->link_ns, (double) link_ns / wire);
+  add (&a->link, a->link_ns < 0 ? 1 : WEIGHT, raw, wire, link_ns);
+  a->link_ns = a->link.ns / a->link.wire;
 }

@@ -166,8 +166,14 @@ enum net_transport {
   NET_TRANSPORT_AUTO = 2,       /* the cheapest of raw, lz4, zstd (auto.c) */
 };
 
-/* One decider per stream; fields are the recent measurements per codec
- * (< 0: none yet).  Pure: no clock, no I/O.
+/* Recent averages per frame (exponential): raw and wire bytes, ns. */
+struct net_auto_avg {
+  double raw, wire, ns;
+};
+
+/* One decider per stream: the recent measurements per codec (< 0: none
+ * yet), derived from the averages as ratios of sums (so a byte counts
+ * the same in a small frame as in a large one).  Pure: no clock, no I/O.
  */
 struct net_auto {
   enum net_transport mode;
@@ -175,8 +181,11 @@ struct net_auto {
   double ratio[NET_CODEC_N];    /* wire bytes / raw bytes */
   double cpu_ns[NET_CODEC_N];   /* encoding CPU time per raw byte */
   double link_ns;               /* send time per wire byte */
+  struct net_auto_avg avg[NET_CODEC_N];  /* ns: encoding CPU time */
+  struct net_auto_avg link;     /* ns: send time */
   unsigned idle[NET_CODEC_N];   /* frames since the codec was last used */
   unsigned tries[NET_CODEC_N];  /* frames measured, up to 2 (auto.c) */
+  int pick;                     /* the rule's latest pick */
 };
 
 void net_auto_init (struct net_auto *a, enum net_transport mode);

@@ -139,6 +139,12 @@ test_auto_picks (void **state)
   /* The data turns to text: the next zstd probe switches to it. */
   feed (&a, 40, &TEXT, 80, k);
   assert_true (k[NET_CODEC_ZSTD] >= 40 - 17);
+  /* A 5-byte frame's fixed cost (20 us) does not price zstd out: the
+   * rates are ratios of sums.
+   */
+  net_auto_record (&a, NET_CODEC_ZSTD, 5, 32, 20000, 1000);
+  assert_true (a.cpu_ns[NET_CODEC_ZSTD] < 1);
+  assert_int_equal (net_auto_choose (&a), NET_CODEC_ZSTD);
 }
 
 /* ---- streams over TLS ---- */
