@@ -6,10 +6,11 @@
 # of its RAM.  The bytes the source host sends on the link must be far
 # below the RAM QEMU migrated (a ratio of the data, not a time), the
 # relay must have carried QEMU's stream (MIG_CHANNELS connections: 1, or
-# multifd's main + N), and the guest must arrive whole: it verifies its memory and disk on the
-# destination, the host checker accepts the image, and the VM runs on
-# exactly one host.  MIG_CHANNELS=N runs it with --channels N
-# (migrate-relay-multifd.sh); MIG_TRANSPORT picks --transport.
+# multifd's main + N), and the guest must arrive whole: it verifies its
+# memory and disk on the destination, the host checker accepts the
+# image, and the VM runs on exactly one host.  MIG_CHANNELS=N runs it
+# with --channels N (migrate-relay-multifd.sh); MIG_TRANSPORT picks
+# --transport.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 . "$abs_top_srcdir/tests/mig-functions.sh"
