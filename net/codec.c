@@ -12,7 +12,8 @@
  * (WINDOW_LOG_MAX), the output must be exactly the frame's raw_len from
  * all of its input, and a chunk must end where a flush ends (on a block
  * boundary, nothing buffered).  After any failure the context's state
- * is unknown, so the stream's later zstd frames fail too.
+ * is unknown: the stream is broken, and its later frames fail too, zstd
+ * or not (frame.c asks net_zstd_broken).
  */
 #include <config.h>
 
@@ -60,6 +61,12 @@ net_zstd_free (struct net_zstd *z)
   ZSTD_freeCCtx (z->c);
   ZSTD_freeDCtx (z->d);
   free (z);
+}
+
+bool
+net_zstd_broken (const struct net_zstd *z)
+{
+  return z->c_broken || z->d_broken;
 }
 
 static int

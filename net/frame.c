@@ -109,6 +109,10 @@ net_frame_encode (const struct net_frame *in, const void *payload,
                f.raw_len);
     return -1;
   }
+  if (z && net_zstd_broken (z)) {
+    set_error (0, "frame: the stream's zstd context failed earlier");
+    return -1;
+  }
   f.flags = 0;
   if (encode_payload (&f, payload, codec, z, o + NET_FRAME_HEADER,
                       out_cap - NET_FRAME_HEADER) == -1)
@@ -167,6 +171,10 @@ net_frame_decode_payload (const struct net_frame *f, const void *wire,
 {
   int n;
 
+  if (z && net_zstd_broken (z)) {
+    set_error (0, "frame: the stream's zstd payloads failed earlier");
+    return -1;
+  }
   if (f->type == NET_FRAME_ZERO) {
     memset (out, 0, f->raw_len);
     return 0;

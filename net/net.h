@@ -84,6 +84,8 @@ long net_zstd_compress (struct net_zstd *z, const void *in, size_t len,
  */
 int net_zstd_decompress (struct net_zstd *z, const void *wire,
                          size_t wire_len, void *out, size_t len);
+/* Did a call fail (the stream is broken: every later frame fails)? */
+bool net_zstd_broken (const struct net_zstd *z);
 
 /* ---- frame.c ---- */
 
@@ -94,7 +96,7 @@ size_t net_frame_bound (size_t len);
  * codec LZ4: the payload is lz4-compressed unless that does not make it
  * smaller (then raw: never grows).  codec ZSTD: compressed with z (which
  * must not be NULL), the stream's history; ZERO frames ignore codec.
- * Returns the frame's total size or -1.
+ * Returns the frame's total size or -1 (always, once z is broken).
  */
 long net_frame_encode (const struct net_frame *f, const void *payload,
                        enum net_codec codec, struct net_zstd *z,
@@ -105,7 +107,8 @@ int net_frame_decode_header (const void *hdr, struct net_frame *f);
 
 /* Decode f's wire payload (f->wire_len bytes) into out, which has room
  * for f->raw_len bytes; z: the receiving stream's zstd context (NULL:
- * zstd frames fail).  Fails on any corruption, never overruns.
+ * zstd frames fail).  Fails on any corruption, never overruns; once z
+ * is broken, fails every frame.
  */
 int net_frame_decode_payload (const struct net_frame *f, const void *wire,
                               struct net_zstd *z, void *out);
