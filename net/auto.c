@@ -45,6 +45,7 @@
 #include "minmax.h"
 #include "net.h"
 
+#define TRIES 2
 #define PROBE_EVERY 16
 #define PROBE_SHARE 32
 #define PROBE_MAX 256
@@ -72,8 +73,6 @@ add (struct net_auto_avg *v, double w, uint64_t raw, uint64_t wire,
   v->wire += w * (wire - v->wire);
   v->ns += w * (ns - v->ns);
 }
-
-#define TRIES 2
 
 /* May the decider use codec k? */
 static bool
