@@ -2,7 +2,8 @@
  * whose source asked for it ("channel": true in prepare).
  *
  * A listener on a free port of the data address (prepare answers it as
- * "data_port"); an acceptor thread hands each connection to a receiver
+ * "data_port", and "data_zstd": true: its streams decode zstd frames);
+ * an acceptor thread hands each connection to a receiver
  * thread, which shakes hands (TLS, our server certificate, the peer's
  * verified against our CA), takes "hello ID" for this migration only, and
  * then applies the stream's frames in order to the skeleton's NBD exports
@@ -440,5 +441,10 @@ mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
     set_error (errno, "data channel: starting the acceptor");
     return -1;
   }
-  return json_object_set_new (j->prepared, "data_port", json_integer (port));
+  /* "data_zstd": our streams decode NET_FRAME_ZSTD (an older vmferryd
+   * does not say so, and its clients send it lz4 at most).
+   */
+  return json_object_set_new (j->prepared, "data_zstd", json_true ()) == -1
+    ? -1
+    : json_object_set_new (j->prepared, "data_port", json_integer (port));
 }

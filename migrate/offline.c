@@ -213,6 +213,7 @@ copy_disks (struct offline *o)
     .host = host, .port = json_integer_value (port),
     .tls_dir = o->p->tls_dir, .id = o->id, .streams = STREAMS,
     .mode = mig_net_mode (o->p->transport), .bandwidth = o->p->bandwidth,
+    .zstd = json_is_true (json_object_get (o->prepared, "data_zstd")),
   };
   size_t i;
   int r = 0;
@@ -234,8 +235,9 @@ copy_disks (struct offline *o)
   o->ch = NULL;
   progress_note (&o->pr, "data channel: %" PRIu64 " MiB of disk data sent "
                  "as %" PRIu64 " MiB (%" PRIu64 " of %" PRIu64 " frames "
-                 "compressed)", o->st.raw_bytes >> 20, o->st.wire_bytes >> 20,
-                 o->st.compressed, o->st.frames);
+                 "compressed, %" PRIu64 " with zstd)", o->st.raw_bytes >> 20,
+                 o->st.wire_bytes >> 20, o->st.compressed, o->st.frames,
+                 o->st.zstd);
   return r;
 }
 

@@ -440,8 +440,9 @@ channel_close (struct src_engine *g)
   net_channel_get_stats (g->ch, &st);
   progress_note (&g->s->pr, "data channel: %" PRIu64 " MiB of disk data "
                  "sent as %" PRIu64 " MiB (%" PRIu64 " of %" PRIu64
-                 " frames compressed)", st.raw_bytes >> 20,
-                 st.wire_bytes >> 20, st.compressed, st.frames);
+                 " frames compressed, %" PRIu64 " with zstd)",
+                 st.raw_bytes >> 20, st.wire_bytes >> 20, st.compressed,
+                 st.frames, st.zstd);
   net_channel_free (g->ch);
   g->ch = NULL;
 }
@@ -595,6 +596,7 @@ channel_open (struct src_engine *g)
     .host = s->dhost, .port = json_integer_value (port),
     .tls_dir = s->p->tls_dir, .id = s->id, .streams = STREAMS,
     .mode = mig_net_mode (s->p->transport), .pace = s->pace,
+    .zstd = json_is_true (json_object_get (s->prepared, "data_zstd")),
   };
 
   if (!src_engine_wants_channel (s))

@@ -88,7 +88,9 @@ src_relay_start (struct source *s)
   struct net_relay_params p = {
     .ch = { .host = s->dhost, .port = json_integer_value (port),
             .tls_dir = s->p->tls_dir, .id = s->id, .streams = 1,
-            .mode = mig_net_mode (s->p->transport), .pace = s->pace },
+            .mode = mig_net_mode (s->p->transport), .pace = s->pace,
+            .zstd = json_is_true (json_object_get (s->prepared,
+                                                   "data_zstd")) },
     .max_conns = 1 + (s->p->channels > 1 ? s->p->channels : 0),
   };
 
@@ -183,7 +185,8 @@ src_relay_stop (struct source *s, bool completed)
     progress_note (&s->pr, "memory relay: %" PRIu64 " MiB of QEMU's "
                    "migration stream sent as %" PRIu64 " MiB over %u "
                    "connection(s) (%" PRIu64 " of %" PRIu64 " frames "
-                   "compressed)", st.raw_bytes >> 20, st.wire_bytes >> 20,
-                   s->relay_conns, st.compressed, st.frames);
+                   "compressed, %" PRIu64 " with zstd)", st.raw_bytes >> 20,
+                   st.wire_bytes >> 20, s->relay_conns, st.compressed,
+                   st.frames, st.zstd);
   return r;
 }

@@ -27,6 +27,8 @@ net_channel_open_stream (const struct net_channel_params *p,
   struct net_stream *s = t ? net_stream_new (t, p->mode, pace) : NULL;
   CLEANUP_FREE char *hello = xasprintf ("hello %s", p->id);
 
+  if (s)
+    net_stream_allow_zstd (s, p->zstd);
   if (s == NULL || hello == NULL || net_control_send (s, hello, i) == -1 ||
       net_control_expect (s, "ok", i) == -1) {
     prefix_error ("data channel to %s port %d, stream %u", p->host, p->port,
@@ -101,5 +103,6 @@ net_channel_get_stats (const struct net_channel *ch,
     st->raw_bytes += one.raw_bytes;
     st->wire_bytes += one.wire_bytes;
     st->compressed += one.compressed;
+    st->zstd += one.zstd;
   }
 }

@@ -2,8 +2,10 @@
 #include <config.h>
 
 #include <lz4.h>
+#include <zstd.h>
 
 #include "utils.h"
+#include "minmax.h"
 #include "net.h"
 
 static void
@@ -19,21 +21,54 @@ get32 (const uint8_t *p)
     (uint32_t) p[2] << 8 | p[3];
 }
 
+/* The largest wire_len a frame of raw_len bytes may have with flags. */
+static size_t
+max_wire (uint8_t flags, uint32_t raw_len)
+{
+  if (flags & NET_FRAME_ZSTD)
+    return ZSTD_compressBound (raw_len);
+  if (flags & NET_FRAME_LZ4)
+    return LZ4_compressBound (raw_len);
+  return raw_len;
+}
+
 size_t
 net_frame_bound (size_t len)
 {
-  size_t lz = len <= NET_FRAME_MAX_PAYLOAD
-    ? (size_t) LZ4_compressBound ((int) len) : len;
+  size_t lz, zs;
 
-  return NET_FRAME_HEADER + (lz > len ? lz : len);
+  if (len > NET_FRAME_MAX_PAYLOAD)
+    return NET_FRAME_HEADER + len;
+  lz = MAX (len, max_wire (NET_FRAME_LZ4, len));
+  zs = max_wire (NET_FRAME_ZSTD, len);
+  return NET_FRAME_HEADER + MAX (lz, zs);
 }
 
-/* The payload into out: lz4 if it shrinks, else raw.  Sets flags and
- * wire_len in *f.
+/* The payload with the stream's zstd context, no larger than a receiver
+ * accepts.
  */
 static int
-encode_payload (struct net_frame *f, const void *payload, bool compress,
-                uint8_t *out, size_t cap)
+encode_zstd (struct net_frame *f, const void *payload, struct net_zstd *z,
+             uint8_t *out, size_t cap)
+{
+  long n = net_zstd_compress (z, payload, f->raw_len, out,
+                              MIN (cap, max_wire (NET_FRAME_ZSTD,
+                                                  f->raw_len)));
+
+  if (n == -1)
+    return -1;
+  f->flags |= NET_FRAME_ZSTD;
+  f->wire_len = n;
+  return 0;
+}
+
+/* The payload into out: zstd, or lz4 if it shrinks, else raw.  Sets
+ * flags and wire_len in *f.
+ */
+static int
+encode_payload (struct net_frame *f, const void *payload,
+                enum net_codec codec, struct net_zstd *z, uint8_t *out,
+                size_t cap)
 {
   int n = 0;
 
@@ -41,7 +76,9 @@ encode_payload (struct net_frame *f, const void *payload, bool compress,
     f->wire_len = 0;
     return 0;
   }
-  if (compress && f->raw_len > 0)
+  if (codec == NET_CODEC_ZSTD && f->raw_len > 0)
+    return encode_zstd (f, payload, z, out, cap);
+  if (codec == NET_CODEC_LZ4 && f->raw_len > 0)
     n = LZ4_compress_default (payload, (char *) out, f->raw_len, cap);
   if (n > 0 && (uint32_t) n < f->raw_len) {
     f->flags |= NET_FRAME_LZ4;
@@ -60,7 +97,8 @@ encode_payload (struct net_frame *f, const void *payload, bool compress,
 
 long
 net_frame_encode (const struct net_frame *in, const void *payload,
-                  bool compress, void *out, size_t out_cap)
+                  enum net_codec codec, struct net_zstd *z,
+                  void *out, size_t out_cap)
 {
   struct net_frame f = *in;
   uint8_t *o = out;
@@ -71,8 +109,12 @@ net_frame_encode (const struct net_frame *in, const void *payload,
                f.raw_len);
     return -1;
   }
+  if (z && net_zstd_broken (z)) {
+    set_error (0, "frame: the stream's zstd context failed earlier");
+    return -1;
+  }
   f.flags = 0;
-  if (encode_payload (&f, payload, compress, o + NET_FRAME_HEADER,
+  if (encode_payload (&f, payload, codec, z, o + NET_FRAME_HEADER,
                       out_cap - NET_FRAME_HEADER) == -1)
     return -1;
   put32 (o, NET_FRAME_MAGIC);
@@ -91,7 +133,7 @@ int
 net_frame_decode_header (const void *hdr, struct net_frame *f)
 {
   const uint8_t *h = hdr;
-  uint32_t max_wire;
+  uint8_t codec;
 
   if (get32 (h) != NET_FRAME_MAGIC) {
     set_error (0, "frame: bad magic 0x%08" PRIx32, get32 (h));
@@ -103,17 +145,19 @@ net_frame_decode_header (const void *hdr, struct net_frame *f)
   f->raw_len = get32 (h + 8);
   f->wire_len = get32 (h + 12);
   f->arg = (uint64_t) get32 (h + 16) << 32 | get32 (h + 20);
+  codec = f->flags & (NET_FRAME_LZ4 | NET_FRAME_ZSTD);
   if (f->type < 1 || f->type > NET_FRAME_TYPE_MAX ||
-      (f->flags & ~NET_FRAME_LZ4) || f->raw_len > NET_FRAME_MAX_PAYLOAD) {
+      (f->flags & ~codec) || f->raw_len > NET_FRAME_MAX_PAYLOAD ||
+      codec == (NET_FRAME_LZ4 | NET_FRAME_ZSTD) ||
+      (codec && f->type == NET_FRAME_ZERO)) {
     set_error (0, "frame: bad type %u, flags 0x%x or length %" PRIu32,
                h[4], f->flags, f->raw_len);
     return -1;
   }
-  max_wire = f->type == NET_FRAME_ZERO ? 0
-    : (f->flags & NET_FRAME_LZ4) ? (uint32_t) LZ4_compressBound (f->raw_len)
-    : f->raw_len;
-  if ((f->flags & NET_FRAME_LZ4) ? f->wire_len > max_wire
-      : f->wire_len != max_wire) {
+  if (f->type == NET_FRAME_ZERO ? f->wire_len != 0
+      : codec ? f->wire_len > max_wire (codec, f->raw_len) ||
+                (f->raw_len > 0 && f->wire_len == 0)
+      : f->wire_len != f->raw_len) {
     set_error (0, "frame: payload of %" PRIu32 " bytes for %" PRIu32
                " raw bytes", f->wire_len, f->raw_len);
     return -1;
@@ -123,13 +167,24 @@ net_frame_decode_header (const void *hdr, struct net_frame *f)
 
 int
 net_frame_decode_payload (const struct net_frame *f, const void *wire,
-                          void *out)
+                          struct net_zstd *z, void *out)
 {
   int n;
 
+  if (z && net_zstd_broken (z)) {
+    set_error (0, "frame: the stream's zstd payloads failed earlier");
+    return -1;
+  }
   if (f->type == NET_FRAME_ZERO) {
     memset (out, 0, f->raw_len);
     return 0;
+  }
+  if (f->flags & NET_FRAME_ZSTD) {
+    if (z == NULL) {
+      set_error (0, "frame: a zstd payload on a stream without zstd");
+      return -1;
+    }
+    return net_zstd_decompress (z, wire, f->wire_len, out, f->raw_len);
   }
   if (!(f->flags & NET_FRAME_LZ4)) {
     if (f->raw_len)

@@ -2,15 +2,25 @@
  *
  * This first part is the framing: every unit of data (a disk block, a
  * chunk of a relayed migration stream, a control message) travels as one
- * frame, compressed with lz4 when that makes it smaller and sent raw
- * otherwise.  Frames come from the network, so decoding validates every
- * field before it trusts it.  Streams (TLS, pacing, the auto rule) and
- * the channel of N streams build on this.
+ * frame, raw, lz4-compressed on its own, or zstd-compressed with the
+ * history of the stream's earlier zstd frames (codec.c).  Frames come
+ * from the network, so decoding validates every field before it trusts
+ * it.  Streams (TLS, pacing, the auto rule) and the channel of N streams
+ * build on this.
  *
  * Wire format (big-endian), NET_FRAME_HEADER bytes then wire_len bytes:
  *   u32 magic "VMFF" | u8 type | u8 flags | u16 channel |
  *   u32 raw_len | u32 wire_len | u64 arg
- * flags bit 0: payload is lz4 (block format) of raw_len bytes.
+ * flags bit 0 (NET_FRAME_LZ4): payload is lz4 (block format) of raw_len
+ *   bytes, wire_len < raw_len (lz4 falls back to raw per frame).
+ * flags bit 1 (NET_FRAME_ZSTD): payload is the next chunk of the
+ *   stream's one endless zstd frame: what ZSTD_compressStream2 with
+ *   ZSTD_e_flush output for raw_len bytes (the first zstd frame of a
+ *   stream starts with zstd's frame header), wire_len <=
+ *   ZSTD_compressBound (raw_len).  Only frames flagged zstd feed the
+ *   context, on both sides.  Only sent to a receiver that announced it
+ *   (prepare's "data_zstd", see net_channel_params).
+ * The two bits are exclusive; ZERO frames have neither.
  * arg: the frame type's argument (a disk offset, a sequence number).
  *
  * Errors: -1 after set_error() (utils.h).  No shared state: thread-safe.
@@ -26,6 +36,7 @@
 #define NET_FRAME_HEADER 24
 #define NET_FRAME_MAX_PAYLOAD (4u << 20)  /* raw bytes in one frame */
 #define NET_FRAME_LZ4 0x01
+#define NET_FRAME_ZSTD 0x02
 
 enum net_frame_type {
   NET_FRAME_DATA = 1,           /* arg: offset; payload: bytes */
@@ -44,25 +55,63 @@ struct net_frame {
   uint64_t arg;
 };
 
+/* How a frame's payload is sent, in order of CPU cost. */
+enum net_codec {
+  NET_CODEC_RAW = 0,
+  NET_CODEC_LZ4 = 1,            /* the frame alone; raw if it does not shrink */
+  NET_CODEC_ZSTD = 2,           /* with the stream's history (codec.c) */
+  NET_CODEC_N = 3,
+};
+
+/* ---- codec.c: the zstd contexts of one stream ---- */
+
+/* A ZSTD_CCtx for the frames a stream sends and a ZSTD_DCtx for those
+ * it receives, each created on first use.  One owner thread.
+ */
+struct net_zstd;
+struct net_zstd *net_zstd_new (void);
+void net_zstd_free (struct net_zstd *z);    /* accepts NULL */
+/* Compress len (> 0) bytes as the stream's next chunk, flushed, into out
+ * (cap bytes); the output's size or -1.  Once a call failed, every later
+ * one fails (the context's state is unknown).
+ */
+long net_zstd_compress (struct net_zstd *z, const void *in, size_t len,
+                        void *out, size_t cap);
+/* Decode the chunk wire (wire_len bytes) into exactly len bytes at out:
+ * fails unless it produces exactly len bytes from all of wire and leaves
+ * nothing pending; never writes past out + len.  Once a call failed,
+ * every later one fails.
+ */
+int net_zstd_decompress (struct net_zstd *z, const void *wire,
+                         size_t wire_len, void *out, size_t len);
+/* Did a call fail (the stream is broken: every later frame fails)? */
+bool net_zstd_broken (const struct net_zstd *z);
+
+/* ---- frame.c ---- */
+
 /* Worst-case size of an encoded frame of len payload bytes. */
 size_t net_frame_bound (size_t len);
 
 /* Encode a frame into out (out_cap bytes, at least net_frame_bound(len)).
- * With compress, the payload is lz4-compressed unless that does not make
- * it smaller (incompressible data goes raw, never grows).  Returns the
- * frame's total size or -1.
+ * codec LZ4: the payload is lz4-compressed unless that does not make it
+ * smaller (then raw: never grows).  codec ZSTD: compressed with z (which
+ * must not be NULL), the stream's history; ZERO frames ignore codec.
+ * Returns the frame's total size or -1 (always, once z is broken).
  */
 long net_frame_encode (const struct net_frame *f, const void *payload,
-                       bool compress, void *out, size_t out_cap);
+                       enum net_codec codec, struct net_zstd *z,
+                       void *out, size_t out_cap);
 
 /* Parse and validate a header (NET_FRAME_HEADER bytes) into f. */
 int net_frame_decode_header (const void *hdr, struct net_frame *f);
 
 /* Decode f's wire payload (f->wire_len bytes) into out, which has room
- * for f->raw_len bytes.  Fails on any corruption, never overruns.
+ * for f->raw_len bytes; z: the receiving stream's zstd context (NULL:
+ * zstd frames fail).  Fails on any corruption, never overruns; once z
+ * is broken, fails every frame.
  */
 int net_frame_decode_payload (const struct net_frame *f, const void *wire,
-                              void *out);
+                              struct net_zstd *z, void *out);
 
 /* ---- sock.c: TCP ---- */
 
@@ -111,32 +160,45 @@ uint64_t net_pace_reserve (struct net_pace *p, uint64_t bytes,
 /* Reserve and sleep; p may be NULL.  Returns the ns slept. */
 uint64_t net_pace_take (struct net_pace *p, uint64_t bytes);
 
-/* ---- auto.c: when to compress ---- */
+/* ---- auto.c: which codec ---- */
 
 enum net_transport {
   NET_TRANSPORT_TCP = 0,        /* never compress */
-  NET_TRANSPORT_COMPRESS = 1,   /* always try (raw fallback per frame) */
-  NET_TRANSPORT_AUTO = 2,       /* compress while it pays (auto.c) */
+  NET_TRANSPORT_COMPRESS = 1,   /* the cheapest of lz4 and zstd (lz4's raw
+                                   fallback per frame) */
+  NET_TRANSPORT_AUTO = 2,       /* the cheapest of raw, lz4, zstd (auto.c) */
 };
 
-/* One decider per stream; fields are the recent measurements (< 0:
- * none yet).
+/* Recent averages per frame (exponential): raw and wire bytes, ns. */
+struct net_auto_avg {
+  double raw, wire, ns;
+};
+
+/* One decider per stream: the recent measurements per codec (< 0: none
+ * yet), derived from the averages as ratios of sums (so a byte counts
+ * the same in a small frame as in a large one).  Pure: no clock, no I/O.
  */
 struct net_auto {
   enum net_transport mode;
-  double ratio;                 /* wire bytes / raw bytes, compressed */
-  double cpu_ns;                /* lz4 CPU time per raw byte */
+  bool zstd;                    /* the receiver decodes zstd */
+  double ratio[NET_CODEC_N];    /* wire bytes / raw bytes */
+  double cpu_ns[NET_CODEC_N];   /* encoding CPU time per raw byte */
   double link_ns;               /* send time per wire byte */
-  unsigned skipped;             /* frames sent raw since the last probe */
+  struct net_auto_avg avg[NET_CODEC_N];  /* ns: encoding CPU time */
+  struct net_auto_avg link;     /* ns: send time */
+  unsigned idle[NET_CODEC_N];   /* frames since the codec was last used */
+  unsigned tries[NET_CODEC_N];  /* frames measured, up to 2 (auto.c) */
+  int pick;                     /* the rule's latest pick */
 };
 
 void net_auto_init (struct net_auto *a, enum net_transport mode);
-/* Compress the next DATA or STREAM frame? */
-bool net_auto_should_compress (struct net_auto *a);
-/* What sending a DATA or STREAM frame cost: raw and wire payload
- * bytes, the CPU time spent encoding it and the time spent sending it.
+/* The codec for the next DATA or STREAM frame. */
+enum net_codec net_auto_choose (struct net_auto *a);
+/* What sending a DATA or STREAM frame with codec cost: raw and wire
+ * payload bytes, the CPU time spent encoding it and the time spent
+ * sending it.
  */
-void net_auto_record (struct net_auto *a, bool compressed, uint64_t raw,
+void net_auto_record (struct net_auto *a, enum net_codec codec, uint64_t raw,
                       uint64_t wire, uint64_t cpu_ns, uint64_t link_ns);
 
 /* ---- stream.c: frames over a TLS session ---- */
@@ -146,7 +208,8 @@ struct net_stream_stats {
   uint64_t frames;
   uint64_t raw_bytes;           /* payload bytes before compression */
   uint64_t wire_bytes;          /* bytes on the wire, headers included */
-  uint64_t compressed;          /* frames sent compressed */
+  uint64_t compressed;          /* frames sent compressed (lz4 or zstd) */
+  uint64_t zstd;                /* of which with zstd */
 };
 
 /* Takes ownership of tls (closed on failure too); pace may be NULL and
@@ -156,6 +219,8 @@ struct net_stream *net_stream_new (struct net_tls *tls,
                                    enum net_transport mode,
                                    struct net_pace *pace);
 void net_stream_free (struct net_stream *s);      /* accepts NULL */
+/* The receiver decodes zstd: the sender may use it (off by default). */
+void net_stream_allow_zstd (struct net_stream *s, bool yes);
 void net_stream_shutdown (struct net_stream *s);  /* wake; any thread */
 /* Send one frame (payload: f->raw_len bytes; NULL for ZERO). */
 int net_stream_send (struct net_stream *s, const struct net_frame *f,
@@ -196,6 +261,8 @@ struct net_channel_params {
   struct net_pace *pace;        /* NULL: a limit of bandwidth for this
                                    channel; else this one, shared with
                                    other channels (not owned) */
+  bool zstd;                    /* vmferryd decodes zstd frames (prepare's
+                                   "data_zstd"; an older one does not) */
 };
 
 struct net_channel;
@@ -224,7 +291,7 @@ void net_channel_get_stats (const struct net_channel *ch,
  * with "ok" once vmferryd has connected to the skeleton's incoming
  * socket, so the skeleton sees its connections in the same order.  A
  * thread per connection reads what QEMU writes and sends it as STREAM
- * frames (lz4 per the channel's mode); QEMU's end of stream becomes
+ * frames (compressed per the channel's mode); QEMU's end of stream becomes
  * "eof", acknowledged once vmferryd has delivered everything.  The
  * relay is one-way: the receiving QEMU says nothing back (no return
  * path, hence no post-copy).

@@ -294,6 +294,7 @@ net_relay_stop (struct net_relay *r, int grace_ms,
       st->raw_bytes += one.raw_bytes;
       st->wire_bytes += one.wire_bytes;
       st->compressed += one.compressed;
+      st->zstd += one.zstd;
     }
     net_stream_free (pp->s);
     close (pp->fd);

@@ -1,5 +1,6 @@
 /* test-frame.c: data channel frames: round trips, the raw fallback for
- * incompressible data, and hostile input rejected without overruns.
+ * incompressible data, zstd's history shared by a stream's frames, and
+ * hostile input rejected without overruns.
  */
 #include <config.h>
 
@@ -25,12 +26,13 @@ round_trip (const uint8_t *payload, uint32_t len, bool compress,
 
   assert_non_null (buf);
   assert_non_null (out);
-  n = net_frame_encode (&f, payload, compress, buf, cap);
+  n = net_frame_encode (&f, payload, compress ? NET_CODEC_LZ4 : NET_CODEC_RAW,
+                        NULL, buf, cap);
   assert_true (n >= NET_FRAME_HEADER);
   assert_int_equal (net_frame_decode_header (buf, got), 0);
   assert_int_equal (got->wire_len + NET_FRAME_HEADER, n);
   assert_int_equal (net_frame_decode_payload (got, buf + NET_FRAME_HEADER,
-                                              out), 0);
+                                              NULL, out), 0);
   assert_memory_equal (out, payload, len);
   assert_int_equal (got->channel, 7);
   assert_true (got->arg == 0x123456789aULL);
@@ -81,14 +83,14 @@ test_hostile_headers_and_payloads (void **state)
   long n;
 
   memset (data, 'a', sizeof data);
-  n = net_frame_encode (&f, data, true, buf, sizeof buf);
+  n = net_frame_encode (&f, data, NET_CODEC_LZ4, NULL, buf, sizeof buf);
   assert_true (n > NET_FRAME_HEADER);
   assert_int_equal (net_frame_decode_header (buf, &f), 0);
   /* Corrupt payload: decoding fails, out is not overrun. */
   buf[NET_FRAME_HEADER] ^= 0xff;
   buf[NET_FRAME_HEADER + 1] = 0xff;
   assert_int_equal (net_frame_decode_payload (&f, buf + NET_FRAME_HEADER,
-                                              out), -1);
+                                              NULL, out), -1);
   /* Bad magic, type, flags, oversized and inconsistent lengths. */
   buf[0] ^= 1;
   assert_int_equal (net_frame_decode_header (buf, &f), -1);
@@ -107,7 +109,8 @@ test_hostile_headers_and_payloads (void **state)
   /* Encoding refuses what it could not describe. */
   f.type = NET_FRAME_DATA;
   f.raw_len = NET_FRAME_MAX_PAYLOAD + 1;
-  assert_int_equal (net_frame_encode (&f, data, true, buf, sizeof buf), -1);
+  assert_int_equal (net_frame_encode (&f, data, NET_CODEC_LZ4, NULL, buf,
+                                      sizeof buf), -1);
 }
 
 static void
@@ -117,11 +120,11 @@ test_zero_frames_carry_no_payload (void **state)
   struct net_frame f = { .type = NET_FRAME_ZERO, .raw_len = sizeof out,
                          .arg = 4096 };
 
-  assert_int_equal (net_frame_encode (&f, NULL, true, buf, sizeof buf),
-                    NET_FRAME_HEADER);
+  assert_int_equal (net_frame_encode (&f, NULL, NET_CODEC_ZSTD, NULL, buf,
+                                      sizeof buf), NET_FRAME_HEADER);
   assert_int_equal (net_frame_decode_header (buf, &f), 0);
   memset (out, 1, sizeof out);
-  assert_int_equal (net_frame_decode_payload (&f, NULL, out), 0);
+  assert_int_equal (net_frame_decode_payload (&f, NULL, NULL, out), 0);
   assert_int_equal (out[0] | out[511], 0);
 }
 

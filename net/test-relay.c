@@ -1,8 +1,10 @@
 /* test-relay.c: the memory relay (relay.c) between a unix socket and a
  * fake vmferryd over real TLS on loopback: a connection's bytes arrive
  * whole and in order, compressed on the wire, its end travels as "eof"
- * and is acknowledged; a receiver that drops the stream mid-way makes
- * the writer's connection fail and net_relay_stop() report it.
+ * and is acknowledged; with a receiver that decodes zstd, text-like
+ * pages travel as zstd frames sharing one history; a receiver that
+ * drops the stream mid-way makes the writer's connection fail and
+ * net_relay_stop() report it.
  */
 #include <config.h>
 
@@ -109,11 +111,46 @@ qemu_side (const char *path, const char *buf, size_t len)
   return r;
 }
 
-/* Relay buf through a fake vmferryd; returns net_relay_stop()'s result. */
-static int
-relay_run (struct fixture *fx, struct fake *k, const char *buf, int *wrote,
-           struct net_stream_stats *st)
+/* Pages like the test guest's text memory: each 4 KiB page a window of
+ * one 64 KiB corpus of words.
+ */
+static char *
+guest_pages (void)
 {
+  static const char *const words[] = {
+    "the", "guest", "memory", "page", "is", "copied", "while", "it",
+    "runs", "dirty", "pages", "are", "sent", "again", "until", "disk",
+  };
+  CLEANUP_FREE char *corpus = malloc (65536);
+  char *b = malloc (SIZE);
+  size_t off = 0, i, n;
+  uint64_t x = 1;
+
+  assert_non_null (b);
+  assert_non_null (corpus);
+  while (off < 65536) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    n = MIN (strlen (words[(x >> 33) % 16]), 65536 - off);
+    memcpy (corpus + off, words[(x >> 33) % 16], n);
+    off += n;
+    if (off < 65536)
+      corpus[off++] = ' ';
+  }
+  for (i = 0; i < SIZE; i += 4096) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    memcpy (b + i, corpus + (x >> 33) % (65536 - 4096), 4096);
+  }
+  return b;
+}
+
+/* Relay buf through a fake vmferryd (which decodes zstd if zstd) over
+ * a link of 10 MB/s if slow; returns net_relay_stop()'s result.
+ */
+static int
+relay_run (struct fixture *fx, struct fake *k, const char *buf, bool zstd,
+           bool slow, int *wrote, struct net_stream_stats *st)
+{
+  struct net_pace *pace = slow ? net_pace_new (10000000) : NULL;
   pthread_t th;
   unsigned conns;
   int port, r;
@@ -121,7 +158,7 @@ relay_run (struct fixture *fx, struct fake *k, const char *buf, int *wrote,
   struct net_relay_params p = {
     .max_conns = 1,
     .ch = { .host = "127.0.0.1", .tls_dir = fx->host, .id = "mig7",
-            .mode = NET_TRANSPORT_COMPRESS },
+            .mode = NET_TRANSPORT_COMPRESS, .zstd = zstd, .pace = pace },
   };
   struct net_relay *rl;
 
@@ -138,6 +175,7 @@ relay_run (struct fixture *fx, struct fake *k, const char *buf, int *wrote,
   assert_non_null (rl);
   *wrote = qemu_side (sock, buf, SIZE);
   r = net_relay_stop (rl, 10000, st, &conns);
+  net_pace_free (pace);
   assert_int_equal (conns, 1);
   pthread_join (th, NULL);
   close (k->lfd);
@@ -153,7 +191,7 @@ test_relay (void **state)
   struct net_stream_stats st;
   int wrote;
 
-  assert_int_equal (relay_run (*state, &k, buf, &wrote, &st), 0);
+  assert_int_equal (relay_run (*state, &k, buf, false, false, &wrote, &st), 0);
   assert_int_equal (wrote, 0);
   assert_true (k.eof);
   assert_int_equal (k.len, SIZE);
@@ -161,7 +199,39 @@ test_relay (void **state)
   /* + control messages both ways */
   assert_true (st.raw_bytes >= SIZE && st.raw_bytes < SIZE + 64);
   assert_true (st.wire_bytes < SIZE / 4);
+  assert_int_equal (st.zstd, 0);                /* not offered */
   free (k.got);
+}
+
+/* Guest-like pages over a link slow enough for zstd's CPU to pay (on
+ * bare loopback lz4 is cheaper), lz4 then zstd: zstd's history makes
+ * them a fraction of lz4's size.
+ */
+static void
+test_relay_zstd (void **state)
+{
+  CLEANUP_FREE char *buf = guest_pages ();
+  struct fake k = { 0 }, kz = { 0 };
+  struct net_stream_stats st, stz;
+  int wrote;
+
+  assert_int_equal (relay_run (*state, &k, buf, false, true, &wrote, &st), 0);
+  assert_int_equal (relay_run (*state, &kz, buf, true, true, &wrote, &stz),
+                    0);
+  assert_int_equal (wrote, 0);
+  assert_true (kz.eof);
+  assert_int_equal (kz.len, SIZE);
+  assert_memory_equal (kz.got, buf, SIZE);
+  print_message ("%u KiB of guest-like pages: lz4 %" PRIu64 " KiB (%"
+                 PRIu64 " of %" PRIu64 " frames), zstd %" PRIu64 " KiB (%"
+                 PRIu64 " zstd)\n", SIZE >> 10, st.wire_bytes >> 10,
+                 st.compressed, st.frames, stz.wire_bytes >> 10, stz.zstd);
+  /* 12 data frames: lz4 and zstd tried twice each, then zstd. */
+  assert_true (stz.zstd >= 6);
+  assert_true (stz.compressed >= stz.zstd);
+  assert_true (stz.wire_bytes * 4 < st.wire_bytes * 3);
+  free (k.got);
+  free (kz.got);
 }
 
 static void
@@ -172,7 +242,8 @@ test_cut (void **state)
   struct net_stream_stats st;
   int wrote;
 
-  assert_int_equal (relay_run (*state, &k, buf, &wrote, &st), -1);
+  assert_int_equal (relay_run (*state, &k, buf, false, false, &wrote, &st),
+                    -1);
   assert_non_null (strstr (get_error (), "memory relay, connection 0"));
   assert_false (k.eof);
   assert_true (k.len < SIZE);
@@ -188,6 +259,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_relay),
+    cmocka_unit_test (test_relay_zstd),
     cmocka_unit_test (test_cut),
   };
 

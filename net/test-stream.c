@@ -43,45 +43,109 @@ test_pace (void **state)
 
 /* ---- auto ---- */
 
-/* Feed n frames of 1 MB: ratio r, cpu ns/byte c, link ns/wire byte l;
- * count how many were compressed.
- */
-static int
-feed (struct net_auto *a, int n, double r, double c, double l)
-{
-  int i, k = 0;
+/* What each codec does to the data: wire/raw ratio, CPU ns per byte. */
+struct model {
+  double r[NET_CODEC_N], c[NET_CODEC_N];
+};
 
+static const struct model TEXT = { { 1, 0.22, 0.03 }, { 0, 0.65, 0.4 } };
+static const struct model RANDOM = { { 1, 1, 1 }, { 0, 0.3, 0.3 } };
+static const struct model SLOW_CPU = { { 1, 0.3, 0.1 }, { 0, 2, 4 } };
+
+/* Feed n frames of 1 MB of data m over a link of l ns per wire byte;
+ * count the frames of each codec into k.
+ */
+static void
+feed (struct net_auto *a, int n, const struct model *m, double l,
+      int k[NET_CODEC_N])
+{
+  int i;
+
+  memset (k, 0, NET_CODEC_N * sizeof *k);
   for (i = 0; i < n; i++) {
-    bool z = net_auto_should_compress (a);
-    uint64_t wire = z ? (uint64_t) (1e6 * r) : 1000000;
-    k += z;
-    net_auto_record (a, z, 1000000, wire, z ? (uint64_t) (1e6 * c) : 0,
+    enum net_codec z = net_auto_choose (a);
+    uint64_t wire = (uint64_t) (1e6 * m->r[z]);
+
+    assert_true (z < NET_CODEC_N);
+    k[z]++;
+    net_auto_record (a, z, 1000000, wire, (uint64_t) (1e6 * m->c[z]),
                      (uint64_t) (wire * l));
   }
-  return k;
 }
 
 static void
 test_auto (void **state)
 {
   struct net_auto a;
+  int k[NET_CODEC_N];
 
   (void) state;
   net_auto_init (&a, NET_TRANSPORT_TCP);
-  assert_int_equal (feed (&a, 20, 0.1, 1, 80), 0);
+  a.zstd = true;
+  feed (&a, 20, &TEXT, 80, k);
+  assert_int_equal (k[NET_CODEC_RAW], 20);
+  /* compress: lz4 only, unless the receiver decodes zstd. */
   net_auto_init (&a, NET_TRANSPORT_COMPRESS);
-  assert_int_equal (feed (&a, 20, 1.0, 3, 0.1), 20);
-  /* Text over 100 Mbit/s (80 ns a byte): always pays. */
+  feed (&a, 20, &RANDOM, 0.1, k);
+  assert_int_equal (k[NET_CODEC_LZ4], 20);
+  /* auto, to a receiver without zstd: lz4, raw probed. */
   net_auto_init (&a, NET_TRANSPORT_AUTO);
-  assert_int_equal (feed (&a, 100, 0.2, 2, 80), 100);
-  /* Random data: no gain; only the probes compress. */
+  feed (&a, 100, &TEXT, 80, k);
+  assert_int_equal (k[NET_CODEC_ZSTD], 0);
+  assert_true (k[NET_CODEC_LZ4] >= 100 - 7);
+  /* compress with zstd: the cheaper of the two, never plain raw. */
+  net_auto_init (&a, NET_TRANSPORT_COMPRESS);
+  a.zstd = true;
+  feed (&a, 161, &TEXT, 80, k);
+  assert_int_equal (k[NET_CODEC_RAW], 0);
+  assert_int_equal (k[NET_CODEC_LZ4], 2);       /* tries; probes are rare */
+  feed (&a, 161, &RANDOM, 0.5, k);              /* ties: the cheaper CPU */
+  assert_true (k[NET_CODEC_LZ4] > 140);
+  assert_int_equal (k[NET_CODEC_RAW], 0);
+}
+
+static void
+test_auto_picks (void **state)
+{
+  struct net_auto a;
+  int k[NET_CODEC_N];
+
+  (void) state;
+  /* Text over 100 Mbit/s (80 ns a byte): zstd.  lz4 costs 6.5 times
+   * as much: probed every 32 x 5.5 frames; raw never (its cost is l).
+   */
   net_auto_init (&a, NET_TRANSPORT_AUTO);
-  assert_int_equal (feed (&a, 161, 1.0, 1, 80), 1 + 10);
-  /* Text over a link faster than lz4: the probes only. */
+  a.zstd = true;
+  feed (&a, 600, &TEXT, 80, k);
+  assert_int_equal (k[NET_CODEC_LZ4], 2 + 3);   /* the tries, probes */
+  assert_int_equal (k[NET_CODEC_RAW], 0);
+  assert_int_equal (k[NET_CODEC_ZSTD], 600 - 5);
+  /* Random data: raw; only the probes compress. */
   net_auto_init (&a, NET_TRANSPORT_AUTO);
-  assert_int_equal (feed (&a, 161, 0.3, 2, 0.5), 1 + 10);
-  /* The data turns compressible: the next probe switches back. */
-  assert_true (feed (&a, 40, 0.1, 1, 80) >= 40 - 16);
+  a.zstd = true;
+  feed (&a, 161, &RANDOM, 80, k);
+  assert_int_equal (k[NET_CODEC_LZ4], 2 + 9);
+  assert_int_equal (k[NET_CODEC_ZSTD], 2 + 9);
+  assert_int_equal (k[NET_CODEC_RAW], 161 - 22);
+  /* A link faster than the CPU: raw at 0.5 ns a byte (lz4 probed once,
+   * after 4 + 32 x 3.3 frames), lz4 at 8.
+   */
+  net_auto_init (&a, NET_TRANSPORT_AUTO);
+  a.zstd = true;
+  feed (&a, 161, &SLOW_CPU, 0.5, k);
+  assert_int_equal (k[NET_CODEC_LZ4], 2 + 1);
+  assert_int_equal (k[NET_CODEC_RAW], 161 - 5);
+  feed (&a, 161, &SLOW_CPU, 8, k);                /* after a few frames */
+  assert_true (k[NET_CODEC_LZ4] >= 161 - 30);
+  /* The data turns to text: the next zstd probe switches to it. */
+  feed (&a, 40, &TEXT, 80, k);
+  assert_true (k[NET_CODEC_ZSTD] >= 40 - 17);
+  /* A 5-byte frame's fixed cost (20 us) does not price zstd out: the
+   * rates are ratios of sums.
+   */
+  net_auto_record (&a, NET_CODEC_ZSTD, 5, 32, 20000, 1000);
+  assert_true (a.cpu_ns[NET_CODEC_ZSTD] < 1);
+  assert_int_equal (net_auto_choose (&a), NET_CODEC_ZSTD);
 }
 
 /* ---- streams over TLS ---- */
@@ -320,6 +384,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_pace),
     cmocka_unit_test (test_auto),
+    cmocka_unit_test (test_auto_picks),
     cmocka_unit_test (test_round_trip),
     cmocka_unit_test (test_other_ca),
     cmocka_unit_test (test_corrupt),
