@@ -19,6 +19,8 @@
  * moves no byte for this long is stuck (a dead link) and is cancelled.
  */
 #define STALL_MS 60000
+#define SAMPLE_MS 500         /* query-migrate, and a progress line */
+#define SAMPLE_RELAY_MS 50
 
 static bool
 str_in (const char *s, const char *const *list)
@@ -70,7 +72,7 @@ setup (struct source *s)
     return -1;
   r = src_cmd (s, "migrate-set-parameters", "{s:I, s:I}",
                "max-bandwidth", bw,
-               "downtime-limit", (json_int_t) s->p->downtime_ms);
+               "downtime-limit", (json_int_t) src_converge_first_limit (s));
   json_decref (r);
   if (r == NULL || (uri = migration_uri (s)) == NULL ||
       src_converge_setup (s) == -1)
@@ -122,11 +124,16 @@ src_memory_run (struct source *s)
                                       "cancelled", "completed", NULL };
   json_auto_t *ev = NULL;
   const char *st;
+  int64_t shown = 0;
+  /* The relay path corrects QEMU's downtime limit as QEMU's rate moves
+   * (every 100 ms): it looks more often.
+   */
+  int every = s->relay ? SAMPLE_RELAY_MS : SAMPLE_MS;
 
   if (setup (s) == -1)
     return -1;
   while ((ev = qmp_wait_event (s->q, "MIGRATION", status_is, (void *) ends,
-                               500)) == NULL) {
+                               every)) == NULL) {
     json_t *info;
     if (get_errno () != ETIMEDOUT || src_cancel_requested (s))
       return -1;
@@ -135,8 +142,10 @@ src_memory_run (struct source *s)
       return -1;
     json_decref (s->migrate_info);
     s->migrate_info = info;
-    if (json_object_get (info, "ram"))
+    if (json_object_get (info, "ram") && now_ms () - shown >= SAMPLE_MS) {
+      shown = now_ms ();
       progress_memory (&s->pr, info);
+    }
     if (src_converge_sample (s, info) == -1 || check_stall (s, info) == -1)
       return -1;
   }

@@ -50,6 +50,14 @@ struct source {
   int64_t dirty_started;        /* ms: calc-dirty-rate started (0: not) */
   int64_t dirty_polled;         /* ms: last query-dirty-rate */
   bool forecast_done;           /* a forecast with a link rate was given */
+  /* the relay path's downtime limit (source-converge.c) */
+  uint64_t downtime_target;     /* ms: what the policy allows now */
+  uint64_t downtime_set;        /* ms: QEMU's downtime-limit now */
+  double qrate_cur, qrate_prev; /* QEMU's highest rate, this / last second */
+  int64_t qrate_t;              /* ms: this second began */
+  uint64_t wire_anchor;         /* relay bytes on the wire at wire_t */
+  int64_t wire_t;
+  double wire_rate;             /* highest relay rate seen, bytes/s */
   bool postcopy;                /* post-copy started: no way back */
   struct src_control *ctl;      /* run dir: status and cancel (or NULL) */
   bool dest_queued;             /* last refusal said "queued" */
@@ -173,6 +181,8 @@ int src_shared_detect (struct source *s);
 /* At the storage phase's start: the dirty-rate sample begins. */
 void src_converge_begin (struct source *s);
 int src_converge_setup (struct source *s);
+/* The downtime-limit pre-copy starts with. */
+uint64_t src_converge_first_limit (const struct source *s);
 int src_converge_sample (struct source *s, json_t *info);
 
 /* source.c */

@@ -307,6 +307,10 @@ struct net_relay_params {
 struct net_relay;
 /* Listen and start relaying; NULL on failure. */
 struct net_relay *net_relay_start (const struct net_relay_params *p);
+/* Bytes the relay has put on the data channel so far (any thread; r
+ * may be NULL: 0).
+ */
+uint64_t net_relay_wire_bytes (struct net_relay *r);
 /* Stop accepting; give the connections grace_ms to end by themselves
  * (QEMU closed them and vmferryd acknowledged every byte), then cut the
  * rest and join every thread; st (may be NULL) receives the sums over

@@ -41,6 +41,7 @@ struct net_relay {
   struct pump *pumps[MAX_CONNS];
   unsigned n;
   char *error;                  /* the first failure, or NULL */
+  uint64_t wire;                /* bytes sent so far (atomic, no lock) */
 };
 
 /* Remember the first failure (the thread-local error). */
@@ -92,7 +93,8 @@ pump_run (struct pump *pp)
   CLEANUP_FREE char *buf = malloc (FRAME_TARGET);
   struct net_frame f = { .type = NET_FRAME_STREAM, .channel = pp->idx };
   bool eof = false;
-  uint64_t seq = 0;
+  uint64_t seq = 0, before;
+  struct net_stream_stats st;
   ssize_t n;
 
   if (buf == NULL) {
@@ -106,8 +108,13 @@ pump_run (struct pump *pp)
       break;
     f.raw_len = n;
     f.arg = seq++;
+    net_stream_get_stats (pp->s, &st);
+    before = st.wire_bytes;
     if (net_stream_send (pp->s, &f, buf) == -1)
       return -1;
+    net_stream_get_stats (pp->s, &st);
+    __atomic_add_fetch (&pp->r->wire, st.wire_bytes - before,
+                        __ATOMIC_RELAXED);
   }
   if (net_control_send (pp->s, "eof", seq) == -1 ||
       net_control_expect (pp->s, "ack", seq) == -1)
@@ -232,6 +239,12 @@ net_relay_start (const struct net_relay_params *p)
   pthread_mutex_destroy (&r->lock);
   free (r);
   return NULL;
+}
+
+uint64_t
+net_relay_wire_bytes (struct net_relay *r)
+{
+  return r ? __atomic_load_n (&r->wire, __ATOMIC_RELAXED) : 0;
 }
 
 /* Wait until every pump ended, at most grace_ms. */
