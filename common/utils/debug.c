@@ -31,6 +31,6 @@ vmferry_debug_print (const char *fmt, ...)
    * the monotonic clock's seconds tell how long each step took.
    */
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  fprintf (stderr, "%s: debug: [%lld.%03ld] %s\n", debug_prog,
+  fprintf (stderr, "%s[%lld.%03ld]: debug: %s\n", debug_prog,
            (long long) ts.tv_sec, ts.tv_nsec / 1000000, buf);
 }
