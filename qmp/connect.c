@@ -110,16 +110,24 @@ qmp_greeting (struct qmp *q)
 int
 qmp_qemu_version (struct qmp *q)
 {
-  int major, minor, micro;
+  json_int_t major, minor, micro;
 
-  if (json_unpack (q->greeting, "{s:{s:{s:i,s:i,s:i}}}", "version", "qemu",
+  if (json_unpack (q->greeting, "{s:{s:{s:I,s:I,s:I}}}", "version", "qemu",
                    "major", &major, "minor", &minor,
                    "micro", &micro) == -1) {
     set_error (EPROTO, "QMP socket %s: the greeting has no QEMU version",
                q->path);
     return -1;
   }
-  return major * 10000 + minor * 100 + micro;
+  /* From the socket's peer: the encoding below must not overflow. */
+  if (major < 0 || major > 9999 || minor < 0 || minor > 99 ||
+      micro < 0 || micro > 99) {
+    set_error (EPROTO, "QMP socket %s: the greeting has an impossible QEMU "
+               "version %" JSON_INTEGER_FORMAT ".%" JSON_INTEGER_FORMAT ".%"
+               JSON_INTEGER_FORMAT, q->path, major, minor, micro);
+    return -1;
+  }
+  return (int) (major * 10000 + minor * 100 + micro);
 }
 
 pid_t

@@ -191,6 +191,30 @@ test_not_a_greeting (void **state)
   assert_error (EPROTO, "not a QMP greeting");
   fake_finish (f);
 }
+/* A QEMU version that does not fit (found by fuzz-qmp: the encoding
+ * overflowed): an error, not a wrong number.
+ */
+static void
+script_huge_version (struct fake *f, int conn)
+{
+  srv_send (conn, "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, "
+            "\"minor\": 2, \"major\": 55555555555555557}, \"package\": "
+            "\"\"}, \"capabilities\": []}}\r\n");
+  srv_reply (conn, srv_expect (f, conn, "qmp_capabilities"), "{}");
+  srv_wait_close (f, conn);
+}
+
+static void
+test_huge_version (void **state)
+{
+  struct qmp *q = connect_ok (*state, script_huge_version);
+
+  assert_int_equal (qmp_qemu_version (q), -1);
+  assert_error (EPROTO, "impossible QEMU version");
+  qmp_close (q);
+  fake_finish (*state);
+}
+
 int
 main (void)
 {
@@ -200,7 +224,7 @@ main (void)
     T (test_no_return), T (test_closed_mid_line), T (test_closed),
     T (test_send_to_closed),
     T (test_oversized), T (test_connect_errors),
-    T (test_not_a_greeting),
+    T (test_not_a_greeting), T (test_huge_version),
 #undef T
   };
 
