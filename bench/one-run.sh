@@ -5,7 +5,8 @@
 # --transport direct) or qemu-zstd (the same with QEMU's multifd, 2
 # channels, zstd: the memory reference);
 # BENCH_OPTS adds vmferry migrate options (e.g. "--transport tcp
-# --channels 2").  Writes
+# --channels 2") and BENCH_DOPTS vmferryd options (e.g. --verbose).
+# Writes
 # OUTDIR/result.json with the measurements; exits non-zero if the
 # migration or any integrity check failed.
 
@@ -24,7 +25,8 @@ for ns in "$SRC_NS" "$DST_NS"; do
   ip netns exec "$ns" sysctl -q -w \
     net.ipv4.tcp_congestion_control="${BENCH_CC:-reno}" || fail "sysctl"
 done
-mig_start_vmferryd --once
+# shellcheck disable=SC2086
+mig_start_vmferryd --once ${BENCH_DOPTS:-}
 
 src="$TEST_DIR/src"
 img="$src/disk0.qcow2"
@@ -131,6 +133,7 @@ dcpu=$(sed -n 's/.*stopped (cpu: \([0-9.]*\) s user, \([0-9.]*\) s system).*/\1 
 gap=$(cat "$TEST_DIR/hb-src" "$TEST_DIR/hb-dst" | grep ' HB ' | sort -n |
       awk 'NR > 1 && $1 - p > g { g = $1 - p } { p = $1 } END { printf "%d", g * 1000 }')
 cp "$TEST_DIR/migrate.out" "$out/migrate.json"
+cp "$TEST_DIR/vmferryd.log" "$out/vmferryd.log"
 sum=$(grep '"event":"result"' "$TEST_DIR/migrate.out" | tail -n 1)
 jq -n --argjson s "$sum" --arg engine "$engine" --arg link "$link" \
   --arg workload "$workload" --argjson alloc "$alloc" --argjson gap "$gap" \
