@@ -17,46 +17,17 @@
  *      by vmferryd, before the bitmap rotates: the rule assumes the
  *      round's copies have landed;
  *   5. at switchover, guest paused: copy the rest, end the mirrors.
+ * This file sets up and tears down (QMP, the data channel) and runs the
+ * steps; the copies and the rounds are in source-engine-copy.c.
  */
 #include <config.h>
 
 #include <errno.h>
 
 #include "source.h"
-#include "storage.h"
+#include "engine.h"
 
-#define BLOCK_SIZE (64 * 1024)  /* bitmap granularity and copy unit */
-#define MAX_ROUNDS 10
-/* The rounds stop once what is left can be copied in SWITCH_COPY_MS at
- * the bulk copy's rate (at most ENOUGH_BLOCKS, at least a block): that
- * copy happens while the guest is paused.
- */
-#define SWITCH_COPY_MS 5
-#define ENOUGH_BLOCKS 64
 #define STREAMS 4               /* data channel streams = copy workers */
-#define BULK_SEGMENT (32u << 20) /* resume state advances by this at least */
-
-struct eng_disk {
-  const struct mig_disk *d;
-  size_t idx;
-  struct storage_rounds rounds;
-  bool planned;
-  unsigned gen;                 /* current bitmap: vmferry-bm-IDX-GEN */
-  bool bitmap;                  /* it exists */
-  char src_uri[160], dst_uri[512];
-};
-
-struct src_engine {
-  char dir[64];                 /* private dir of the source NBD socket */
-  bool server;                  /* nbd-server-start done */
-  struct eng_disk *disks;
-  size_t n;
-  uint64_t done, total;         /* progress of the current copy */
-  int64_t shown;                /* last progress line, ms */
-  struct source *s;
-  struct net_channel *ch;       /* the data channel, or NULL: direct */
-  double copy_rate;             /* bulk copy, data bytes/s (0: unknown) */
-};
 
 static int
 cmd (struct source *s, const char *name, const char *fmt, ...)
@@ -139,123 +110,6 @@ dest_uri (struct src_engine *g, struct eng_disk *e)
               s->dhost, v6 ? "]" : "", port, e->d->id, s->p->tls_dir);
 }
 
-/* storage_copy's progress callback: a line every half second. */
-static void
-on_progress (void *opaque, uint64_t bytes)
-{
-  struct src_engine *g = opaque;
-
-  g->done += bytes;
-  if (now_ms () - g->shown >= 500) {
-    g->shown = now_ms ();
-    progress_storage (&g->s->pr, g->done, g->total);
-  }
-}
-
-/* Copy set of disk e.  fresh: the destination still reads as zeroes
- * (the bulk copy of a new image).
- */
-static int
-copy_set (struct src_engine *g, struct eng_disk *e,
-          const struct storage_bitmap *set, bool fresh)
-{
-  struct storage_copy_stats st = { 0 };
-  struct storage_copy_params p = {
-    .src_uri = e->src_uri, .dst_uri = e->dst_uri, .blocks = set,
-    .block_size = BLOCK_SIZE, .dst_is_zero = fresh,
-    .progress = on_progress, .opaque = g,
-    /* Cancel is honoured until the switchover (then the guest is paused
-     * and this is the last copy).
-     */
-    .cancel_fd = g->s->stage < SRC_SWITCHOVER ? &g->s->p->cancel_fd : NULL,
-    .size = fresh ? 0 : (int64_t) e->d->virtual_size,
-  };
-  struct storage_channel_dst cd = { .ch = g->ch, .disk = e->idx };
-  uint64_t n = storage_bitmap_count (set);
-  int r;
-
-  /* Every connection costs a TLS handshake: a small set (such as the
-   * last one, copied while the guest is paused) gets one worker.
-   */
-  p.workers = n * BLOCK_SIZE < (8u << 20) ? 1 : 4;
-  if (g->ch) {
-    /* A worker per stream: each worker's flush is its stream's barrier,
-     * so every stream is flushed before the round ends.
-     */
-    p.dst_ops = &storage_channel_ops;
-    p.dst_opaque = &cd;
-    p.workers = net_channel_streams (g->ch);
-    p.size = e->d->virtual_size;
-  }
-  r = storage_copy (&p, &st);
-  g->s->storage_bytes += st.data_bytes;
-  debug ("disk %s round %u: %" PRIu64 " blocks, %" PRIu64 " data bytes",
-         e->d->id, e->rounds.round, n, st.data_bytes);
-  if (r == -1 && strstr (get_error (), "cancelled by the user"))
-    set_error (0, "cancelled by the user");
-  else if (r == -1)
-    prefix_error ("disk %s", e->d->id);
-  return r;
-}
-
-/* Begin a round on disk e and copy its set. */
-static int
-copy_round (struct src_engine *g, struct eng_disk *e)
-{
-  struct storage_bitmap set;
-  int r;
-
-  if (storage_bitmap_init (&set, e->rounds.nblocks) == -1)
-    return -1;
-  r = storage_rounds_begin (&e->rounds, &set);
-  if (r == 0)
-    r = copy_set (g, e, &set, false);
-  storage_bitmap_free (&set);
-  return r;
-}
-
-/* The bulk copy of disk e.  With resume state it goes in segments of
- * the disk's address space, in order; after each (flushed on every
- * stream, acknowledged by vmferryd) the state records how far it got.
- */
-static int
-bulk_copy (struct src_engine *g, struct eng_disk *e, bool fresh)
-{
-  uint64_t nb = e->rounds.nblocks, seg = nb / 64, first, b;
-  struct storage_bitmap set = { 0 }, part = { 0 };
-  int r;
-
-  if (seg < BULK_SEGMENT / BLOCK_SIZE)
-    seg = BULK_SEGMENT / BLOCK_SIZE;
-  if (storage_bitmap_init (&set, nb) == -1 ||
-      storage_bitmap_init (&part, nb) == -1 ||
-      storage_rounds_begin (&e->rounds, &set) == -1) {
-    r = -1;
-    goto out;
-  }
-  if (!src_resume_enabled (g->s)) {
-    r = copy_set (g, e, &set, fresh);
-    goto out;
-  }
-  for (r = 0, first = 0; r == 0 && first < nb; first += seg) {
-    uint64_t end = first + seg < nb ? first + seg : nb;
-    storage_bitmap_clear_all (&part);
-    for (b = storage_bitmap_next (&set, first); b < end;
-         b = storage_bitmap_next (&set, b + 1))
-      storage_bitmap_set (&part, b);
-    if (storage_bitmap_count (&part) > 0)
-      r = copy_set (g, e, &part, fresh);
-    if (r == 0)
-      r = src_resume_progress (g->s, e->idx, end * BLOCK_SIZE);
-    if (r == 0 && src_cancel_requested (g->s))
-      r = -1;
-  }
- out:
-  storage_bitmap_free (&set);
-  storage_bitmap_free (&part);
-  return r;
-}
-
 /* Wait until QEMU has dropped export id (block-export-del is async). */
 static bool
 export_deleted (json_t *ev, void *opaque)
@@ -313,8 +167,8 @@ remove_bitmap (struct src_engine *g, struct eng_disk *e, const char *bm)
 /* End disk e's round: swap bitmaps atomically, read the old one, give it
  * to the planner, drop it.
  */
-static int
-rotate (struct src_engine *g, struct eng_disk *e)
+int
+eng_rotate (struct src_engine *g, struct eng_disk *e)
 {
   char cur[48], next[48];
   struct storage_bitmap written;
@@ -513,62 +367,6 @@ engine_new (struct source *s)
   return g;
 }
 
-static uint64_t
-pending_bytes (struct src_engine *g)
-{
-  uint64_t n = 0;
-  size_t i;
-
-  for (i = 0; i < g->n; i++)
-    n += storage_rounds_pending (&g->disks[i].rounds) * BLOCK_SIZE;
-  return n;
-}
-
-/* What may be left for the switchover, in bytes. */
-static uint64_t
-enough_bytes (const struct src_engine *g)
-{
-  double b = g->copy_rate * SWITCH_COPY_MS / 1000;
-
-  if (g->copy_rate <= 0)
-    return 4 * BLOCK_SIZE;
-  if (b > ENOUGH_BLOCKS * BLOCK_SIZE)
-    return ENOUGH_BLOCKS * BLOCK_SIZE;
-  return b < BLOCK_SIZE ? BLOCK_SIZE : (uint64_t) b;
-}
-
-/* Mirrored rounds until little is left, the rounds are used up, or the
- * amount stops shrinking.
- */
-static int
-run_rounds (struct src_engine *g)
-{
-  uint64_t before = UINT64_MAX, enough = enough_bytes (g);
-  size_t i;
-  int k;
-
-  for (k = 0; k < MAX_ROUNDS; k++) {
-    uint64_t left = pending_bytes (g);
-    progress_note (&g->s->pr, "disks: round %d, %" PRIu64 " KiB to copy "
-                   "again", k + 1, left >> 10);
-    if (left <= enough || left >= before)
-      return 0;
-    before = left;
-    g->done = 0;
-    g->total = left;
-    for (i = 0; i < g->n; i++) {
-      struct eng_disk *e = &g->disks[i];
-      if (storage_rounds_pending (&e->rounds) == 0)
-        continue;
-      if (copy_round (g, e) == -1 || rotate (g, e) == -1)
-        return -1;
-    }
-    if (src_cancel_requested (g->s))
-      return -1;
-  }
-  return 0;
-}
-
 enum net_transport
 mig_net_mode (enum mig_transport t)
 {
@@ -637,7 +435,7 @@ src_engine_start (struct source *s)
                    "data is sent)", g->total >> 20);
   t0 = now_ms ();
   for (i = 0; i < g->n; i++)                    /* bulk copy */
-    if (bulk_copy (g, &g->disks[i], fresh) == -1 ||
+    if (eng_bulk_copy (g, &g->disks[i], fresh) == -1 ||
         src_cancel_requested (s))
       return -1;
   if (s->storage_bytes >= (1u << 20) && now_ms () > t0)
@@ -651,10 +449,10 @@ src_engine_start (struct source *s)
   src_hold ("mirroring");
   for (i = 0; i < g->n; i++) {
     storage_rounds_mirroring_on (&g->disks[i].rounds);
-    if (rotate (g, &g->disks[i]) == -1)         /* ends the bulk round */
+    if (eng_rotate (g, &g->disks[i]) == -1)         /* ends the bulk round */
       return -1;
   }
-  if (run_rounds (g) == -1)
+  if (eng_run_rounds (g) == -1)
     return -1;
   s->storage_wire_bytes = s->storage_bytes;
   if (g->ch) {
@@ -674,13 +472,13 @@ src_engine_finish (struct source *s)
   int r = 0;
 
   g->done = 0;
-  g->total = pending_bytes (g);
+  g->total = eng_pending_bytes (g);
   for (i = 0; i < g->n && r == 0; i++) {
     struct eng_disk *e = &g->disks[i];
     if (storage_rounds_pending (&e->rounds) == 0)
       continue;
     /* The guest is paused: nothing can race this copy. */
-    r = copy_round (g, e);
+    r = eng_copy_round (g, e);
     if (r == 0 && storage_bitmap_init (&none, e->rounds.nblocks) == 0) {
       r = storage_rounds_end (&e->rounds, &none);
       storage_bitmap_free (&none);

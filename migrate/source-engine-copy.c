@@ -1,0 +1,193 @@
+/* source-engine-copy.c: the vmferry engine's copies: the bulk copy of
+ * each disk's allocated extents (in resume segments when the copy can
+ * be resumed), and the mirrored rounds that re-copy what the planner
+ * (storage.h) says until little is left for the switchover.  Every copy
+ * goes through storage_copy, over the data channel or libnbd.
+ */
+#include <config.h>
+
+#include <errno.h>
+
+#include "engine.h"
+
+#define MAX_ROUNDS 10
+/* The rounds stop once what is left can be copied in SWITCH_COPY_MS at
+ * the bulk copy's rate (at most ENOUGH_BLOCKS, at least a block): that
+ * copy happens while the guest is paused.
+ */
+#define SWITCH_COPY_MS 5
+#define ENOUGH_BLOCKS 64
+#define BULK_SEGMENT (32u << 20) /* resume state advances by this at least */
+
+/* storage_copy's progress callback: a line every half second. */
+static void
+on_progress (void *opaque, uint64_t bytes)
+{
+  struct src_engine *g = opaque;
+
+  g->done += bytes;
+  if (now_ms () - g->shown >= 500) {
+    g->shown = now_ms ();
+    progress_storage (&g->s->pr, g->done, g->total);
+  }
+}
+
+/* Copy set of disk e.  fresh: the destination still reads as zeroes
+ * (the bulk copy of a new image).
+ */
+static int
+copy_set (struct src_engine *g, struct eng_disk *e,
+          const struct storage_bitmap *set, bool fresh)
+{
+  struct storage_copy_stats st = { 0 };
+  struct storage_copy_params p = {
+    .src_uri = e->src_uri, .dst_uri = e->dst_uri, .blocks = set,
+    .block_size = BLOCK_SIZE, .dst_is_zero = fresh,
+    .progress = on_progress, .opaque = g,
+    /* Cancel is honoured until the switchover (then the guest is paused
+     * and this is the last copy).
+     */
+    .cancel_fd = g->s->stage < SRC_SWITCHOVER ? &g->s->p->cancel_fd : NULL,
+    .size = fresh ? 0 : (int64_t) e->d->virtual_size,
+  };
+  struct storage_channel_dst cd = { .ch = g->ch, .disk = e->idx };
+  uint64_t n = storage_bitmap_count (set);
+  int r;
+
+  /* Every connection costs a TLS handshake: a small set (such as the
+   * last one, copied while the guest is paused) gets one worker.
+   */
+  p.workers = n * BLOCK_SIZE < (8u << 20) ? 1 : 4;
+  if (g->ch) {
+    /* A worker per stream: each worker's flush is its stream's barrier,
+     * so every stream is flushed before the round ends.
+     */
+    p.dst_ops = &storage_channel_ops;
+    p.dst_opaque = &cd;
+    p.workers = net_channel_streams (g->ch);
+    p.size = e->d->virtual_size;
+  }
+  r = storage_copy (&p, &st);
+  g->s->storage_bytes += st.data_bytes;
+  debug ("disk %s round %u: %" PRIu64 " blocks, %" PRIu64 " data bytes",
+         e->d->id, e->rounds.round, n, st.data_bytes);
+  if (r == -1 && strstr (get_error (), "cancelled by the user"))
+    set_error (0, "cancelled by the user");
+  else if (r == -1)
+    prefix_error ("disk %s", e->d->id);
+  return r;
+}
+
+/* Begin a round on disk e and copy its set. */
+int
+eng_copy_round (struct src_engine *g, struct eng_disk *e)
+{
+  struct storage_bitmap set;
+  int r;
+
+  if (storage_bitmap_init (&set, e->rounds.nblocks) == -1)
+    return -1;
+  r = storage_rounds_begin (&e->rounds, &set);
+  if (r == 0)
+    r = copy_set (g, e, &set, false);
+  storage_bitmap_free (&set);
+  return r;
+}
+
+/* The bulk copy of disk e.  With resume state it goes in segments of
+ * the disk's address space, in order; after each (flushed on every
+ * stream, acknowledged by vmferryd) the state records how far it got.
+ */
+int
+eng_bulk_copy (struct src_engine *g, struct eng_disk *e, bool fresh)
+{
+  uint64_t nb = e->rounds.nblocks, seg = nb / 64, first, b;
+  struct storage_bitmap set = { 0 }, part = { 0 };
+  int r;
+
+  if (seg < BULK_SEGMENT / BLOCK_SIZE)
+    seg = BULK_SEGMENT / BLOCK_SIZE;
+  if (storage_bitmap_init (&set, nb) == -1 ||
+      storage_bitmap_init (&part, nb) == -1 ||
+      storage_rounds_begin (&e->rounds, &set) == -1) {
+    r = -1;
+    goto out;
+  }
+  if (!src_resume_enabled (g->s)) {
+    r = copy_set (g, e, &set, fresh);
+    goto out;
+  }
+  for (r = 0, first = 0; r == 0 && first < nb; first += seg) {
+    uint64_t end = first + seg < nb ? first + seg : nb;
+    storage_bitmap_clear_all (&part);
+    for (b = storage_bitmap_next (&set, first); b < end;
+         b = storage_bitmap_next (&set, b + 1))
+      storage_bitmap_set (&part, b);
+    if (storage_bitmap_count (&part) > 0)
+      r = copy_set (g, e, &part, fresh);
+    if (r == 0)
+      r = src_resume_progress (g->s, e->idx, end * BLOCK_SIZE);
+    if (r == 0 && src_cancel_requested (g->s))
+      r = -1;
+  }
+ out:
+  storage_bitmap_free (&set);
+  storage_bitmap_free (&part);
+  return r;
+}
+
+uint64_t
+eng_pending_bytes (struct src_engine *g)
+{
+  uint64_t n = 0;
+  size_t i;
+
+  for (i = 0; i < g->n; i++)
+    n += storage_rounds_pending (&g->disks[i].rounds) * BLOCK_SIZE;
+  return n;
+}
+
+/* What may be left for the switchover, in bytes. */
+static uint64_t
+enough_bytes (const struct src_engine *g)
+{
+  double b = g->copy_rate * SWITCH_COPY_MS / 1000;
+
+  if (g->copy_rate <= 0)
+    return 4 * BLOCK_SIZE;
+  if (b > ENOUGH_BLOCKS * BLOCK_SIZE)
+    return ENOUGH_BLOCKS * BLOCK_SIZE;
+  return b < BLOCK_SIZE ? BLOCK_SIZE : (uint64_t) b;
+}
+
+/* Mirrored rounds until little is left, the rounds are used up, or the
+ * amount stops shrinking.
+ */
+int
+eng_run_rounds (struct src_engine *g)
+{
+  uint64_t before = UINT64_MAX, enough = enough_bytes (g);
+  size_t i;
+  int k;
+
+  for (k = 0; k < MAX_ROUNDS; k++) {
+    uint64_t left = eng_pending_bytes (g);
+    progress_note (&g->s->pr, "disks: round %d, %" PRIu64 " KiB to copy "
+                   "again", k + 1, left >> 10);
+    if (left <= enough || left >= before)
+      return 0;
+    before = left;
+    g->done = 0;
+    g->total = left;
+    for (i = 0; i < g->n; i++) {
+      struct eng_disk *e = &g->disks[i];
+      if (storage_rounds_pending (&e->rounds) == 0)
+        continue;
+      if (eng_copy_round (g, e) == -1 || eng_rotate (g, e) == -1)
+        return -1;
+    }
+    if (src_cancel_requested (g->s))
+      return -1;
+  }
+  return 0;
+}
