@@ -49,15 +49,8 @@ struct src_control {
 static int
 write_state_locked (struct src_control *c)
 {
-  CLEANUP_FREE char *text = json_dumps (c->state, JSON_INDENT (2));
-  CLEANUP_FREE char *line = text ? xasprintf ("%s\n", text) : NULL;
-
   c->last_write = now_ms ();
-  if (line == NULL) {
-    set_error (0, "cannot format %s", c->state_path);
-    return -1;
-  }
-  return write_file_durable (c->state_path, line, strlen (line));
+  return mig_json_save (c->state_path, c->state);
 }
 
 /* progress.h sink: keep the latest event of each kind. */

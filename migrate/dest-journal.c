@@ -52,7 +52,6 @@ mig_dest_journal_write (struct mig_dest *d, struct dest_job *j,
 {
   CLEANUP_FREE char *path = entry_path (d, j->id);
   CLEANUP_FREE char *dir = xasprintf ("%s/" JOURNAL_DIR, d->p.storage_root);
-  CLEANUP_FREE char *text = NULL;
   json_auto_t *e = json_pack ("{s:i, s:s, s:s, s:s, s:i, s:s?, s:s?, s:s?,"
                               " s:s?, s:o, s:O?}", "version", 1,
                               "id", j->id, "vm", j->vm ? j->vm->name : "",
@@ -62,8 +61,7 @@ mig_dest_journal_write (struct mig_dest *d, struct dest_job *j,
                               "images", images_json (j),
                               "prepared", j->prepared);
 
-  if (path == NULL || dir == NULL || e == NULL ||
-      (text = json_dumps (e, JSON_INDENT (2))) == NULL) {
+  if (path == NULL || dir == NULL || e == NULL) {
     set_error (0, "journal of migration %s: out of memory", j->id);
     return -1;
   }
@@ -72,7 +70,7 @@ mig_dest_journal_write (struct mig_dest *d, struct dest_job *j,
     set_error (errno, "mkdir %s", dir);
     return -1;
   }
-  return write_file_durable (path, text, strlen (text));
+  return mig_json_save (path, e);
 }
 
 void
@@ -214,11 +212,9 @@ settle (struct mig_dest *d, const char *path)
     if (load_running (d, e) == -1)
       return NULL;
     if (strcmp (state, "finishing") == 0) {
-      CLEANUP_FREE char *text = NULL;
       json_object_set_new (e, "state", json_string ("running"));
-      text = json_dumps (e, JSON_INDENT (2));
-      if (text)
-        write_file_durable (path, text, strlen (text));
+      if (mig_json_save (path, e) == -1)
+        debug ("journal %s: %s", path, get_error ());
       return xasprintf ("migration %s (VM %s) was resumed here before "
                         "vmferryd stopped: the VM runs here", id,
                         json_string_value (json_object_get (e, "vm")));

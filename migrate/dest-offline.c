@@ -130,25 +130,20 @@ mig_dest_offline_stop_nbd (struct dest_job *j)
 static int
 save_argv (struct dest_job *j, const char *path)
 {
-  CLEANUP_FREE char *tmp = xasprintf ("%s.tmp", path);
-  CLEANUP_CLOSE int fd = -1;
-  size_t i;
+  CLEANUP_FREE char *text = NULL;
+  size_t i, len = 0;
 
-  if (tmp == NULL ||
-      (fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1
-      || strv_push (&j->images, tmp) == -1) {     /* removed on failure */
-    set_error (errno, "%s", tmp ? tmp : "argv file");
-    return -1;
-  }
   for (i = 0; j->rw.argv[i]; i++)
-    if (write_all (fd, j->rw.argv[i], strlen (j->rw.argv[i])) == -1 ||
-        write_all (fd, "\n", 1) == -1)
-      return -1;
-  if (fsync (fd) == -1 || rename (tmp, path) == -1) {
-    set_error (errno, "%s", path);
+    len += strlen (j->rw.argv[i]) + 1;
+  if ((text = malloc (len + 1)) == NULL) {
+    set_error (errno, "malloc");
     return -1;
   }
-  return strv_push (&j->images, path);
+  for (i = 0, len = 0; j->rw.argv[i]; i++)
+    len += sprintf (text + len, "%s\n", j->rw.argv[i]);
+  if (write_file_durable (path, text, len) == -1)
+    return -1;
+  return strv_push (&j->images, path);      /* removed on failure */
 }
 
 /* Remove our qemu-nbd's socket, pid and log files from the run dir,

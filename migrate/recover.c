@@ -230,17 +230,14 @@ decide (struct rec *r)
 static void
 record (struct rec *r, const char *path)
 {
-  CLEANUP_FREE char *text = NULL;
-
   json_object_set_new (r->j, "open", json_boolean (!r->resolved));
   json_object_set_new (r->state, "recovered",
                        json_pack ("{s:s, s:i, s:s, s:I}", "outcome",
                                   r->outcome, "exit_code", r->result,
                                   "error", r->result ? get_error () : "",
                                   "time_ms", (json_int_t) wall_ms ()));
-  text = json_dumps (r->state, JSON_INDENT (2));
-  if (text == NULL || write_file_durable (path, text, strlen (text)) == -1)
-    debug ("recover: cannot record %s", path);
+  if (mig_json_save (path, r->state) == -1)
+    debug ("recover: cannot record %s: %s", path, get_error ());
 }
 
 static void

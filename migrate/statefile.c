@@ -1,57 +1,24 @@
-/* statefile.c: small JSON state files that survive a crash: written to
- * PATH.tmp, fsynced, renamed over PATH, and the directory fsynced, so
- * that PATH holds either the old or the new object, never a torn one.
+/* statefile.c: small JSON state files that survive a crash (written
+ * with write_file_durable: PATH holds either the old or the new object,
+ * never a torn one), and the resume state's shape.
  */
 #include <config.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 
 #include "internal.h"
-
-/* fsync the directory holding path (makes the rename durable). */
-static int
-sync_dir (const char *path)
-{
-  CLEANUP_FREE char *copy = strdup (path);
-  CLEANUP_CLOSE int fd = -1;
-
-  if (copy == NULL ||
-      (fd = open (dirname (copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1
-      || fsync (fd) == -1) {
-    set_error (errno, "fsync the directory of %s", path);
-    return -1;
-  }
-  return 0;
-}
 
 int
 mig_json_save (const char *path, json_t *o)
 {
-  CLEANUP_FREE char *tmp = xasprintf ("%s.tmp", path);
-  CLEANUP_FREE char *text = json_dumps (o, JSON_COMPACT);
-  int fd;
+  CLEANUP_FREE char *text = json_dumps (o, JSON_INDENT (2));
+  CLEANUP_FREE char *line = text ? xasprintf ("%s\n", text) : NULL;
 
-  if (tmp == NULL || text == NULL) {
-    set_error (errno, "%s", path);
+  if (line == NULL) {
+    set_error (0, "cannot format %s", path);
     return -1;
   }
-  fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd == -1 || write_all (fd, text, strlen (text)) == -1 ||
-      write_all (fd, "\n", 1) == -1 || fsync (fd) == -1) {
-    set_error (errno, "write %s", tmp);
-    if (fd >= 0)
-      close (fd);
-    unlink (tmp);
-    return -1;
-  }
-  if (close (fd) == -1 || rename (tmp, path) == -1) {
-    set_error (errno, "rename %s", tmp);
-    unlink (tmp);
-    return -1;
-  }
-  return sync_dir (path);
+  return write_file_durable (path, line, strlen (line));
 }
 
 json_t *
