@@ -120,6 +120,21 @@ mig_dir_empty ()
   [ -z "$(ls -A "$1")" ]
 }
 
+# mig_dest_clean [--listeners]: nothing of a migration is left on the
+#   destination: its roots are empty and no QEMU runs from its run root;
+#   with --listeners, nothing but vmferryd's API (port 7480) listens
+#   there either (no data channel or migration port).
+mig_dest_clean ()
+{
+  mig_dir_empty "$DST_STORAGE" ||
+    { ls -RA "$DST_STORAGE"; fail "storage root not empty"; }
+  mig_dir_empty "$DST_RUN" || { ls -RA "$DST_RUN"; fail "run root not empty"; }
+  pgrep -f "$DST_RUN/" >/dev/null && fail "a QEMU is left on the destination"
+  [ "${1:-}" = --listeners ] || return 0
+  _left=$(ip netns exec "$DST_NS" ss -Htln | grep -v ":7480 ")
+  [ -z "$_left" ] || { echo "$_left"; fail "a listener is left on the destination"; }
+}
+
 # mig_verify_moved SRC_DIR DST_DIR IMAGE [MORE_ACKS]: after a migration,
 #   the workload on the destination goes on (MORE_ACKS, 10, records past
 #   the source's last), verifies its disk and memory, is stopped, and

@@ -70,8 +70,7 @@ echo "$status" | grep -q 'vmferry-' && fail "a vmferry job or node is left"
 last=$(vm_last_ack "$src")
 vm_wait_ack "$src" $((last + 10)) 60
 vm_verify "$src" 120 || fail "guest verdict on the source: $VM_VERDICT"
-mig_dir_empty "$DST_STORAGE" || { ls -R "$DST_STORAGE"; fail "storage root not empty"; }
-mig_dir_empty "$DST_RUN" || { ls -R "$DST_RUN"; fail "run root not empty"; }
+mig_dest_clean
 
 vm_stop "$src"
 vm_check_image "$img" "$src/console.log" ||

@@ -73,11 +73,7 @@ vm_wait_ack "$src" $((last + 10)) 60
 vm_verify "$src" 120 || fail "guest verdict on the source: $VM_VERDICT"
 
 # The destination is clean.
-mig_dir_empty "$DST_STORAGE" || { ls -R "$DST_STORAGE"; fail "storage root not empty"; }
-mig_dir_empty "$DST_RUN" || { ls -R "$DST_RUN"; fail "run root not empty"; }
-pgrep -f "$DST_RUN/" >/dev/null && fail "a QEMU is left on the destination"
-left=$(ip netns exec "$DST_NS" ss -Htln | grep -v ":7480 ")
-[ -z "$left" ] || { echo "$left"; fail "a listener is left on the destination"; }
+mig_dest_clean --listeners
 
 vm_stop "$src"
 vm_check_image "$img" "$src/console.log" ||

@@ -89,16 +89,6 @@ rec_source_clean ()
   return 0
 }
 
-# rec_dest_clean: nothing of a migration is left on the destination.
-rec_dest_clean ()
-{
-  mig_dir_empty "$DST_STORAGE" ||
-    { ls -RA "$DST_STORAGE"; fail "storage root not empty"; }
-  mig_dir_empty "$DST_RUN" || { ls -RA "$DST_RUN"; fail "run root not empty"; }
-  pgrep -f "$DST_RUN/" >/dev/null && fail "a QEMU is left on the destination"
-  return 0
-}
-
 # rec_source_alive_verified: the source VM goes on writing and verifies.
 rec_source_verified ()
 {

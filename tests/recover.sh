@@ -45,7 +45,7 @@ for point in storage switchover; do
   echo "$REC_OUT" | grep -q "^$MIG_ID  vm rec1: rolled back$" ||
     fail "recover did not roll $MIG_ID back"
   rec_source_clean
-  rec_dest_clean
+  mig_dest_clean
   rec_source_verified
   rec_recover 0
   [ -z "$REC_OUT" ] || fail "a second recover did something: $REC_OUT"
@@ -84,7 +84,7 @@ rec_recover 0
 echo "$REC_OUT" | grep -q "^$id  vm rec1: rolled back$" ||
   fail "recover did not roll $id back"
 rec_source_clean
-rec_dest_clean
+mig_dest_clean
 rec_source_verified
 
 src_pid=$(vm_pid "$SRC_VM")

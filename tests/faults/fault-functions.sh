@@ -119,7 +119,7 @@ fault_cell ()
   esac
   if [ "$_where" = source ]; then
     rec_source_clean
-    rec_dest_clean
+    mig_dest_clean
     rec_source_verified
   else
     fault_moved

@@ -24,7 +24,7 @@ fault_restore ()
   # have rolled it back (or, after the move, kept the VM).  Its QEMU
   # may have ended by itself meanwhile: a QEMU started with -incoming
   # exits when its incoming migration fails (vmferry's rollback cancels
-  # it); rec_dest_clean checks that no QEMU is left either way.
+  # it); mig_dest_clean checks that no QEMU is left either way.
   case $1 in
     setup|cleanup) ;;
     *) grep -q "recovery: migration $MIG_ID (VM $VM_NAME) was not finished: rolled back (.*files removed)$" \
