@@ -25,11 +25,12 @@ usage (FILE *fp)
 "                  [--shared-storage[=yes|no|auto]]\n"
 "                  [--migration-network CIDR]\n"
 "                  [--transport auto|tcp|compress|direct] [--bandwidth MIB]\n"
-"                  [--channels N] [--qemu-compression none|zlib|zstd]\n"
+"                  [--no-link-pacing] [--channels N]\n"
+"                  [--qemu-compression none|zlib|zstd]\n"
 "  vmferry migrate NAME --offline (--argv-file FILE | --disk PATH...)\n"
 "                  --to ADDR[:PORT] [--tls-dir DIR] [--keep-source]\n"
 "                  [--disk-path SRC=DST]... [--transport auto|tcp|compress]\n"
-"                  [--bandwidth MIB] [--json] [--verbose]\n"
+"                  [--bandwidth MIB] [--no-link-pacing] [--json] [--verbose]\n"
 "  vmferry migrate VM VM... --to ADDR[:PORT] [--parallel N] [--continue]\n"
 "                  [other options of migrate]\n"
 "  vmferry evacuate --to ADDR[:PORT] [--parallel N] [--continue]\n"
@@ -101,7 +102,7 @@ enum { OPT_TO = 256, OPT_TLS_DIR, OPT_VM_DIR, OPT_ENGINE, OPT_KEEP,
        OPT_NO_THROTTLE, OPT_ALLOW_POSTCOPY, OPT_RUN_DIR, OPT_PARALLEL,
        OPT_CONTINUE, OPT_SHARED, OPT_MIGRATION_NETWORK, OPT_TRANSPORT,
        OPT_BANDWIDTH, OPT_OFFLINE, OPT_ARGV_FILE, OPT_DISK, OPT_CHANNELS,
-       OPT_NO_RESUME, OPT_QEMU_COMPRESSION };
+       OPT_NO_RESUME, OPT_QEMU_COMPRESSION, OPT_NO_LINK_PACING };
 
 static const struct option long_options[] = {
   { "to", required_argument, NULL, OPT_TO },
@@ -133,6 +134,7 @@ static const struct option long_options[] = {
   { "migration-network", required_argument, NULL, OPT_MIGRATION_NETWORK },
   { "transport", required_argument, NULL, OPT_TRANSPORT },
   { "bandwidth", required_argument, NULL, OPT_BANDWIDTH },
+  { "no-link-pacing", no_argument, NULL, OPT_NO_LINK_PACING },
   { "offline", no_argument, NULL, OPT_OFFLINE },
   { "argv-file", required_argument, NULL, OPT_ARGV_FILE },
   { "disk", required_argument, NULL, OPT_DISK },
@@ -280,6 +282,7 @@ parse (int argc, char **argv, struct args *a)
         goto bad_number;
       a->mp.bandwidth = u << 20;
       break;
+    case OPT_NO_LINK_PACING: a->mp.no_link_pacing = true; break;
     case OPT_OFFLINE: a->mp.offline = true; break;
     case OPT_ARGV_FILE: a->mp.argv_file = optarg; break;
     case OPT_DISK:

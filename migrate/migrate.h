@@ -91,6 +91,8 @@ struct mig_source_params {
   enum mig_transport transport; /* how disk and memory data travel */
   uint64_t bandwidth;           /* data channel limit, bytes/s (0: none),
                                    disks and memory together */
+  bool no_link_pacing;          /* do not pace the data channel a little
+                                   below the link's measured rate */
   unsigned channels;            /* QEMU's memory migration connections:
                                    1, or multifd with this many (relayed,
                                    or QEMU's own with --transport direct) */

@@ -213,6 +213,7 @@ copy_disks (struct offline *o)
     .host = host, .port = json_integer_value (port),
     .tls_dir = o->p->tls_dir, .id = o->id, .streams = STREAMS,
     .mode = mig_net_mode (o->p->transport), .bandwidth = o->p->bandwidth,
+    .follow_link = !o->p->no_link_pacing,
     .zstd = json_is_true (json_object_get (o->prepared, "data_zstd")),
   };
   size_t i;

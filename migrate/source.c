@@ -458,6 +458,7 @@ summary (struct source *s, enum mig_result r)
   json_t *ram = json_object_get (info, "ram");
   double resumed = json_real_value (json_object_get (s->prepared,
                                                      "resumed"));
+  uint64_t link, cap;
   json_t *o = json_pack ("{s:s, s:i, s:s, s:s?, s:s, s:f}",
                          "result", mig_result_text (r), "exit_code", r,
                          "vm", s->vm ? s->vm->name : s->p->vm,
@@ -494,6 +495,11 @@ summary (struct source *s, enum mig_result r)
     json_object_set_new (o, "multifd_compression",
                          json_string (s->multifd_compression));
   }
+  net_pace_get_link (s->pace, &link, &cap);
+  if (link) {
+    json_object_set_new (o, "link_bytes_per_s", json_integer (link));
+    json_object_set_new (o, "paced_bytes_per_s", json_integer (cap));
+  }
   if (s->relay_conns) {
     json_object_set_new (o, "memory_wire_bytes",
                          json_integer (s->relay_wire));
@@ -507,6 +513,19 @@ summary (struct source *s, enum mig_result r)
     json_object_set_new (o, "quarantine_s",
                          json_integer (s->p->quarantine_s));
   return o;
+}
+
+/* What the data channel measured of the link, and paced at. */
+static void
+note_link (struct source *s)
+{
+  uint64_t link, cap;
+
+  net_pace_get_link (s->pace, &link, &cap);
+  if (link)
+    progress_note (&s->pr, "data channel: the link delivered up to %.1f "
+                   "MB/s; paced at %.1f MB/s when that was the limit",
+                   link / 1e6, cap / 1e6);
 }
 
 /* --dry-run: exercise the connections (rehearse.c), then undo it all
@@ -606,6 +625,7 @@ run_phases (struct source *s)
   r = finish (s);
   if (r == MIG_OK)
     src_engine_done (s);
+  note_link (s);
   /* The relay delivered everything once the destination finished. */
   if (r == MIG_OK && src_relay_stop (s, true) == -1)
     progress_note (&s->pr, "warning: the VM runs on the destination, but "
@@ -624,8 +644,9 @@ mig_source_run (const struct mig_source_params *p)
   progress_init (&s.pr, p->out, p->json, p->tty);
   s.pr.label = p->label;
   clear_error ();
-  s.pace = net_pace_new (p->bandwidth);
-  r = p->bandwidth && s.pace == NULL ? MIG_REFUSED : run_phases (&s);
+  s.pace = net_pace_new (p->bandwidth, !p->no_link_pacing);
+  r = (p->bandwidth || !p->no_link_pacing) && s.pace == NULL ? MIG_REFUSED
+    : run_phases (&s);
   if (r == MIG_OK && !p->dry_run) {
     src_memory_final_info (&s);
     src_resume_forget (&s);

@@ -22,7 +22,7 @@ struct net_stream *
 net_channel_open_stream (const struct net_channel_params *p,
                          struct net_pace *pace, unsigned i)
 {
-  int fd = net_connect (p->host, p->port);
+  int fd = net_connect (p->host, p->port, !net_pace_follows_link (pace));
   struct net_tls *t = fd >= 0 ? net_tls_start (fd, p->tls_dir, false) : NULL;
   struct net_stream *s = t ? net_stream_new (t, p->mode, pace) : NULL;
   CLEANUP_FREE char *hello = xasprintf ("hello %s", p->id);
@@ -51,7 +51,7 @@ net_channel_connect (const struct net_channel_params *p)
     return NULL;
   }
   ch->own_pace = p->pace == NULL;
-  ch->pace = p->pace ? p->pace : net_pace_new (p->bandwidth);
+  ch->pace = p->pace ? p->pace : net_pace_new (p->bandwidth, p->follow_link);
   for (i = 0; i < p->streams; i++) {
     if ((ch->s[i] = net_channel_open_stream (p, ch->pace, i)) == NULL) {
       net_channel_free (ch);

@@ -122,7 +122,7 @@ int net_listen (const char *addr, int *port);
 /* Accept one connection (TCP_NODELAY); the socket or -1. */
 int net_accept (int listen_fd);
 /* Connect to host:port within 10 s (TCP_NODELAY); the socket or -1. */
-int net_connect (const char *host, int port);
+int net_connect (const char *host, int port, bool bbr);
 /* A listening unix socket at path (which must not exist) / a connection
  * to one; the socket or -1.
  */
@@ -145,13 +145,22 @@ int net_tls_read (struct net_tls *t, void *buf, size_t len);
 /* Wake a thread blocked in the session (shutdown(2)); any thread. */
 void net_tls_shutdown (struct net_tls *t);
 void net_tls_close (struct net_tls *t);   /* accepts NULL */
+int net_tls_fd (const struct net_tls *t); /* its socket */
 
-/* ---- pace.c: rate limit shared by all streams ---- */
+/* ---- pace.c: pacing shared by all streams ---- */
 
 struct net_pace;
-/* A token bucket of bytes_per_sec; NULL (no limit) when 0. */
-struct net_pace *net_pace_new (uint64_t bytes_per_sec);
+/* A token bucket of bytes_per_sec (0: no limit) and, if follow_link, a
+ * little below the link's rate (link.c); NULL (nothing to pace) when
+ * neither.
+ */
+struct net_pace *net_pace_new (uint64_t bytes_per_sec, bool follow_link);
 void net_pace_free (struct net_pace *p);  /* accepts NULL */
+/* A stream's TCP socket, whose acknowledged bytes measure the link; p
+ * may be NULL.  Remove it before closing it.
+ */
+void net_pace_add_fd (struct net_pace *p, int fd);
+void net_pace_remove_fd (struct net_pace *p, int fd);
 /* Take bytes at monotonic time now_ns; returns how many ns the caller
  * must wait before sending them (0: at once).  Thread-safe.
  */
@@ -159,6 +168,65 @@ uint64_t net_pace_reserve (struct net_pace *p, uint64_t bytes,
                            int64_t now_ns);
 /* Reserve and sleep; p may be NULL.  Returns the ns slept. */
 uint64_t net_pace_take (struct net_pace *p, uint64_t bytes);
+/* p paces below the link (p may be NULL: false). */
+bool net_pace_follows_link (const struct net_pace *p);
+/* The link's estimate and the cap below it, bytes per second (0 and 0
+ * when p is NULL or does not follow the link, or nothing was measured).
+ */
+void net_pace_get_link (struct net_pace *p, uint64_t *est, uint64_t *cap);
+
+/* ---- acked.c, sock.c: what pacing asks of a TCP socket ---- */
+
+/* Bytes the peer acknowledged on TCP socket fd; -1 if unknown. */
+int net_sock_acked (int fd, uint64_t *acked);
+/* Let the kernel space the socket's packets at no more than bytes_per_sec
+ * (0: no limit); best effort.
+ */
+void net_sock_max_rate (int fd, uint64_t bytes_per_sec);
+
+/* ---- link.c: the link's rate, to pace a little below it ---- */
+
+enum net_link_phase {
+  NET_LINK_STARTUP,             /* no cap: finding the rate */
+  NET_LINK_CRUISE,              /* a little below the estimate */
+  NET_LINK_PROBE,               /* above it for a window: faster now? */
+  NET_LINK_DRAIN,               /* below it for a window, after a probe */
+};
+
+#define NET_LINK_SPAN 4          /* windows a sample of the rate spans */
+
+struct net_link_mark {
+  int64_t ns;
+  uint64_t acked;
+};
+
+struct net_link {
+  enum net_link_phase phase;
+  struct net_link_mark marks[NET_LINK_SPAN]; /* recent window starts */
+  unsigned n_marks;             /* window starts so far */
+  int64_t win_ns;               /* the current window's start; < 0: none */
+  uint64_t win_acked;           /* bytes acknowledged at its start */
+  int64_t since_ns;             /* when the phase began */
+  int64_t probe_ns;             /* cruise this long before a probe */
+  double est;                   /* bytes/s: the most delivered in a span */
+  unsigned flat;                /* startup: windows without growth */
+  bool held;                    /* the cap made a sender wait (cruise) */
+};
+
+void net_link_init (struct net_link *l);
+/* A window has ended at now_ns: time to call net_link_update. */
+bool net_link_due (const struct net_link *l, int64_t now_ns);
+/* acked: the bytes the receivers acknowledged on all streams so far.
+ * Returns the cap to pace at, bytes per second; 0: none.
+ */
+uint64_t net_link_update (struct net_link *l, int64_t now_ns, uint64_t acked);
+uint64_t net_link_cap (const struct net_link *l);
+/* What cruise paces at (est less a little). */
+uint64_t net_link_cruise_cap (const struct net_link *l);
+/* Probe soon: the senders changed (a new stream). */
+void net_link_reprobe (struct net_link *l);
+/* The cap made a sender wait. */
+void net_link_held (struct net_link *l);
 
 /* ---- auto.c: which codec ---- */
 
@@ -258,6 +326,7 @@ struct net_channel_params {
   enum net_transport mode;
   uint64_t bandwidth;           /* bytes per second for all streams; 0: no
                                    limit */
+  bool follow_link;             /* and a little below the link (link.c) */
   struct net_pace *pace;        /* NULL: a limit of bandwidth for this
                                    channel; else this one, shared with
                                    other channels (not owned) */

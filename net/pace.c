@@ -1,9 +1,11 @@
-/* pace.c: the data channel's rate limit, a token bucket shared by all
- * streams (--bandwidth).  Tokens are bytes; they accrue at rate bytes per
- * second up to a burst of BURST_MS worth, and a sender that takes more
- * than there are waits until the debt is paid.  Taking is a reservation,
- * so several streams waiting at once queue fairly instead of all waking
- * at the same moment.
+/* pace.c: the data channel's pacing, a token bucket shared by all streams
+ * of a migration (disks and memory together).  Its rate is the lower of
+ * --bandwidth and, when the pace follows the link, link.c's cap a little
+ * below what the link delivers (measured from the bytes acknowledged on
+ * the streams registered here).  Tokens are bytes; they accrue at the
+ * rate up to a burst, and a sender that takes more than there are waits
+ * until the debt is paid.  Taking is a reservation, so several streams
+ * waiting at once queue fairly instead of all waking at the same moment.
  */
 #include <config.h>
 
@@ -14,21 +16,30 @@
 #include "net.h"
 #include "internal.h"
 
-#define BURST_MS 50
+#define BURST_MS 50             /* --bandwidth: a burst this long */
+#define LINK_BURST_MS 10        /* below the link: shorter, not to queue */
+#define MAX_FDS 64
 
 struct net_pace {
   pthread_mutex_t lock;         /* protects the fields below */
-  uint64_t rate;                /* bytes per second, > 0 */
+  uint64_t rate;                /* --bandwidth, bytes per second; 0: none */
+  bool follow;                  /* pace below the link */
+  struct net_link link;
+  uint64_t cap;                 /* the link's cap; 0: none (yet) */
+  uint64_t applied;             /* the sockets' pacing rate; 0: none */
   double tokens;                /* may go negative: debt */
   int64_t last_ns;              /* when tokens was last brought up to date */
+  int fds[MAX_FDS];             /* the streams' sockets */
+  size_t n_fds;
+  uint64_t acked_gone;          /* acknowledged on sockets since removed */
 };
 
 struct net_pace *
-net_pace_new (uint64_t bytes_per_sec)
+net_pace_new (uint64_t bytes_per_sec, bool follow_link)
 {
   struct net_pace *p;
 
-  if (bytes_per_sec == 0)
+  if (bytes_per_sec == 0 && !follow_link)
     return NULL;
   if ((p = calloc (1, sizeof *p)) == NULL) {
     set_error (errno, "calloc");
@@ -36,6 +47,8 @@ net_pace_new (uint64_t bytes_per_sec)
   }
   pthread_mutex_init (&p->lock, NULL);
   p->rate = bytes_per_sec;
+  p->follow = follow_link;
+  net_link_init (&p->link);
   p->last_ns = -1;
   return p;
 }
@@ -49,16 +62,64 @@ net_pace_free (struct net_pace *p)
   free (p);
 }
 
-uint64_t
-net_pace_reserve (struct net_pace *p, uint64_t bytes, int64_t now_ns)
+void
+net_pace_add_fd (struct net_pace *p, int fd)
 {
+  if (p == NULL)
+    return;
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&p->lock);
-  double burst = (double) p->rate * BURST_MS / 1000;
+  if (p->n_fds < MAX_FDS) {
+    p->fds[p->n_fds++] = fd;
+    net_link_reprobe (&p->link);
+    if (p->applied)
+      net_sock_max_rate (fd, p->applied);
+  }
+  else                 /* the estimate misses its bytes: a lower cap */
+    debug ("data channel: more than %d streams, one not measured", MAX_FDS);
+}
+
+void
+net_pace_remove_fd (struct net_pace *p, int fd)
+{
+  uint64_t acked;
+  size_t i;
+
+  if (p == NULL)
+    return;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&p->lock);
+  for (i = 0; i < p->n_fds; i++)
+    if (p->fds[i] == fd) {
+      if (net_sock_acked (fd, &acked) == 0)
+        p->acked_gone += acked;
+      p->fds[i] = p->fds[--p->n_fds];
+      return;
+    }
+}
+
+/* Bytes acknowledged on every socket, past and present; lock held. */
+static uint64_t
+acked_total (const struct net_pace *p)
+{
+  uint64_t sum = p->acked_gone, a;
+  size_t i;
+
+  for (i = 0; i < p->n_fds; i++)
+    if (net_sock_acked (p->fds[i], &a) == 0)
+      sum += a;
+  return sum;
+}
+
+/* The bucket's arithmetic at rate; lock held. */
+static uint64_t
+reserve_locked (struct net_pace *p, uint64_t rate, int burst_ms,
+                uint64_t bytes, int64_t now_ns)
+{
+  double burst = (double) rate * burst_ms / 1000;
 
   if (p->last_ns < 0)
     p->tokens = burst;
   else if (now_ns > p->last_ns)
-    p->tokens += (double) p->rate * (now_ns - p->last_ns) / 1e9;
+    p->tokens += (double) rate * (now_ns - p->last_ns) / 1e9;
   if (p->tokens > burst)
     p->tokens = burst;
   if (now_ns > p->last_ns)
@@ -66,7 +127,58 @@ net_pace_reserve (struct net_pace *p, uint64_t bytes, int64_t now_ns)
   p->tokens -= bytes;
   if (p->tokens >= 0)
     return 0;
-  return (uint64_t) (-p->tokens * 1e9 / p->rate);
+  return (uint64_t) (-p->tokens * 1e9 / rate);
+}
+
+/* The kernel spaces each socket's packets at the rate in force, so
+ * that a frame leaves as a smooth stream rather than a 256 KiB burst
+ * (the bucket alone only spaces whole frames).  Lock held.
+ */
+static void
+apply_locked (struct net_pace *p, uint64_t rate)
+{
+  size_t i;
+
+  if (rate == p->applied)
+    return;
+  for (i = 0; i < p->n_fds; i++)
+    net_sock_max_rate (p->fds[i], rate);
+  p->applied = rate;
+}
+
+/* The limit in force and whether it is the link's; lock held. */
+static uint64_t
+rate_locked (const struct net_pace *p, bool *link)
+{
+  *link = p->cap && (p->rate == 0 || p->cap < p->rate);
+  return *link ? p->cap : p->rate;
+}
+
+uint64_t
+net_pace_reserve (struct net_pace *p, uint64_t bytes, int64_t now_ns)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&p->lock);
+  bool link;
+  uint64_t rate, wait;
+
+  if (p->follow && net_link_due (&p->link, now_ns)) {
+    enum net_link_phase was = p->link.phase;
+    p->cap = net_link_update (&p->link, now_ns, acked_total (p));
+    if (p->link.phase != was)
+      debug ("data channel: link phase %d, estimate %.1f MB/s, cap %.1f MB/s",
+             p->link.phase, p->link.est / 1e6, p->cap / 1e6);
+  }
+  rate = rate_locked (p, &link);
+  apply_locked (p, rate);
+  if (rate == 0) {              /* no limit now: start afresh later */
+    p->last_ns = -1;
+    return 0;
+  }
+  wait = reserve_locked (p, rate, link ? LINK_BURST_MS : BURST_MS, bytes,
+                         now_ns);
+  if (wait && link)
+    net_link_held (&p->link);
+  return wait;
 }
 
 uint64_t
@@ -84,4 +196,21 @@ net_pace_take (struct net_pace *p, uint64_t bytes)
   while (wait && nanosleep (&ts, &ts) == -1 && errno == EINTR)
     ;
   return wait;
+}
+
+bool
+net_pace_follows_link (const struct net_pace *p)
+{
+  return p && p->follow;
+}
+
+void
+net_pace_get_link (struct net_pace *p, uint64_t *est, uint64_t *cap)
+{
+  *est = *cap = 0;
+  if (p == NULL || !p->follow)
+    return;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&p->lock);
+  *est = (uint64_t) p->link.est;
+  *cap = net_link_cruise_cap (&p->link);
 }

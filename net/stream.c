@@ -44,6 +44,7 @@ net_stream_new (struct net_tls *tls, enum net_transport mode,
   }
   s->tls = tls;
   s->pace = pace;
+  net_pace_add_fd (pace, net_tls_fd (tls));
   net_auto_init (&s->au, mode);
   return s;
 }
@@ -53,6 +54,7 @@ net_stream_free (struct net_stream *s)
 {
   if (s == NULL)
     return;
+  net_pace_remove_fd (s->pace, net_tls_fd (s->tls));
   net_tls_close (s->tls);
   free (s->wire);
   free (s->raw);

@@ -150,7 +150,7 @@ static int
 relay_run (struct fixture *fx, struct fake *k, const char *buf, bool zstd,
            bool slow, int *wrote, struct net_stream_stats *st)
 {
-  struct net_pace *pace = slow ? net_pace_new (10000000) : NULL;
+  struct net_pace *pace = slow ? net_pace_new (10000000, false) : NULL;
   pthread_t th;
   unsigned conns;
   int port, r;

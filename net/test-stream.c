@@ -23,11 +23,11 @@
 static void
 test_pace (void **state)
 {
-  struct net_pace *p = net_pace_new (1000000); /* 1 MB/s, burst 50 KB */
+  struct net_pace *p = net_pace_new (1000000, false); /* 1 MB/s, burst 50 KB */
   int64_t t = 1000000000;
 
   (void) state;
-  assert_null (net_pace_new (0));
+  assert_null (net_pace_new (0, false));
   assert_non_null (p);
   assert_int_equal (net_pace_reserve (p, 50000, t), 0);  /* the burst */
   /* 100 KB more at once: 100 ms of debt. */
@@ -190,7 +190,7 @@ pair (const char *sdir, const char *cdir, enum net_transport mode,
    */
   setsockopt (sp.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   assert_int_equal (pthread_create (&th, NULL, server_side, &sp), 0);
-  fd = net_connect ("127.0.0.1", port);
+  fd = net_connect ("127.0.0.1", port, true);
   assert_true (fd >= 0);
   t = net_tls_start (fd, cdir, false);
   *client = t ? net_stream_new (t, mode, NULL) : NULL;

@@ -174,3 +174,9 @@ net_tls_close (struct net_tls *t)
   close (t->fd);
   free (t);
 }
+
+int
+net_tls_fd (const struct net_tls *t)
+{
+  return t->fd;
+}

@@ -135,6 +135,17 @@ mig_dest_clean ()
   [ -z "$_left" ] || { echo "$_left"; fail "a listener is left on the destination"; }
 }
 
+# mig_image_starts_with IMAGE FILE: the qcow2 IMAGE's first bytes are
+#   FILE's, byte for byte (the data a test wrote before migrating).
+mig_image_starts_with ()
+{
+  qemu-img convert -f qcow2 -O raw "$1" "$TEST_DIR/starts.raw" ||
+    fail "reading $1"
+  cmp -n "$(stat -c %s "$2")" "$2" "$TEST_DIR/starts.raw" ||
+    fail "$1 does not hold the data written before the migration"
+  rm -f "$TEST_DIR/starts.raw"
+}
+
 # mig_verify_moved SRC_DIR DST_DIR IMAGE [MORE_ACKS]: after a migration,
 #   the workload on the destination goes on (MORE_ACKS, 10, records past
 #   the source's last), verifies its disk and memory, is stopped, and

@@ -60,8 +60,5 @@ pid_alive "$src_pid" && fail "the source QEMU still runs"
 vm_running "$dst" || fail "no QEMU runs on the destination"
 mig_verify_moved "$src" "$dst" "$dimg" 50
 # The text arrived intact, byte for byte (records start at 768 MiB).
-qemu-img convert -f qcow2 -O raw "$dimg" "$TEST_DIR/dst.raw" ||
-  fail "reading the destination image"
-cmp -n 314572800 "$TEST_DIR/fill" "$TEST_DIR/dst.raw" ||
-  fail "the text differs on the destination"
+mig_image_starts_with "$dimg" "$TEST_DIR/fill"
 exit 0

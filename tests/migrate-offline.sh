@@ -115,11 +115,7 @@ grep -qF "$img" "$dargv" && fail "the saved command line names the source"
 # Every record acknowledged on the source is in the destination image.
 vm_check_image "$dimg" "$src/console.log" ||
   fail "check-image rejected the moved image"
-qemu-img convert -f qcow2 -O raw "$dimg" "$TEST_DIR/dst.raw" ||
-  fail "reading the destination image"
-cmp -n 67108864 "$TEST_DIR/fill" "$TEST_DIR/dst.raw" ||
-  fail "the data differs on the destination"
-rm -f "$TEST_DIR/dst.raw"
+mig_image_starts_with "$dimg" "$TEST_DIR/fill"
 
 echo "--- the VM boots on the destination from the saved command line"
 dst="$DST_RUN/off1"
