@@ -496,7 +496,7 @@ summary (struct source *s, enum mig_result r)
                          json_string (s->multifd_compression));
   }
   net_pace_get_link (s->pace, &link, &cap);
-  if (link) {
+  if (cap) {
     json_object_set_new (o, "link_bytes_per_s", json_integer (link));
     json_object_set_new (o, "paced_bytes_per_s", json_integer (cap));
   }
@@ -522,10 +522,13 @@ note_link (struct source *s)
   uint64_t link, cap;
 
   net_pace_get_link (s->pace, &link, &cap);
-  if (link)
+  if (cap)
     progress_note (&s->pr, "data channel: the link delivered up to %.1f "
                    "MB/s; paced at %.1f MB/s when that was the limit",
                    link / 1e6, cap / 1e6);
+  else if (link)
+    progress_note (&s->pr, "data channel: not paced: the streams never "
+                   "filled the link (at most %.1f MB/s)", link / 1e6);
 }
 
 /* --dry-run: exercise the connections (rehearse.c), then undo it all

@@ -1,6 +1,7 @@
 /* acked.c: the bytes a TCP peer has acknowledged on a socket (TCP_INFO's
  * tcpi_bytes_acked, Linux 4.1 and later): what went through the link,
- * for link.c.  Apart from sock.c because <linux/tcp.h>, which has the
+ * for link.c; and how much the smoothed RTT exceeds the lowest seen
+ * (tcpi_min_rtt, 4.6): the queue along the path.  Apart from sock.c because <linux/tcp.h>, which has the
  * field, clashes with <netinet/tcp.h>.
  */
 #include <config.h>
@@ -13,15 +14,19 @@
 #include "net.h"
 
 int
-net_sock_acked (int fd, uint64_t *acked)
+net_sock_acked (int fd, uint64_t *acked, uint32_t *queue_us)
 {
   struct tcp_info ti = { 0 };
   socklen_t len = sizeof ti;
 
   if (getsockopt (fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
+      len < offsetof (struct tcp_info, tcpi_min_rtt) +
+      sizeof ti.tcpi_min_rtt ||
       len < offsetof (struct tcp_info, tcpi_bytes_acked) +
       sizeof ti.tcpi_bytes_acked)
     return -1;
   *acked = ti.tcpi_bytes_acked;
+  *queue_us = ti.tcpi_rtt > ti.tcpi_min_rtt ? ti.tcpi_rtt - ti.tcpi_min_rtt
+    : 0;
   return 0;
 }

@@ -170,15 +170,18 @@ uint64_t net_pace_reserve (struct net_pace *p, uint64_t bytes,
 uint64_t net_pace_take (struct net_pace *p, uint64_t bytes);
 /* p paces below the link (p may be NULL: false). */
 bool net_pace_follows_link (const struct net_pace *p);
-/* The link's estimate and the cap below it, bytes per second (0 and 0
- * when p is NULL or does not follow the link, or nothing was measured).
+/* What the streams delivered at most (bytes per second over a second)
+ * and the cap it set below the link (0 if the streams never filled the
+ * link); both 0 when p is NULL or does not follow the link.
  */
 void net_pace_get_link (struct net_pace *p, uint64_t *est, uint64_t *cap);
 
 /* ---- acked.c, sock.c: what pacing asks of a TCP socket ---- */
 
-/* Bytes the peer acknowledged on TCP socket fd; -1 if unknown. */
-int net_sock_acked (int fd, uint64_t *acked);
+/* Bytes the peer acknowledged on TCP socket fd, and its smoothed RTT
+ * less the lowest it saw (µs); -1 if unknown.
+ */
+int net_sock_acked (int fd, uint64_t *acked, uint32_t *queue_us);
 /* Let the kernel space the socket's packets at no more than bytes_per_sec
  * (0: no limit); best effort.
  */
@@ -211,15 +214,18 @@ struct net_link {
   double est;                   /* bytes/s: the most delivered in a span */
   unsigned flat;                /* startup: windows without growth */
   bool held;                    /* the cap made a sender wait (cruise) */
+  bool paced;                   /* cruise was reached */
 };
 
 void net_link_init (struct net_link *l);
 /* A window has ended at now_ns: time to call net_link_update. */
 bool net_link_due (const struct net_link *l, int64_t now_ns);
-/* acked: the bytes the receivers acknowledged on all streams so far.
+/* acked: the bytes the receivers acknowledged on all streams so far;
+ * queue_us: the largest queue a stream sees now (RTT above its lowest).
  * Returns the cap to pace at, bytes per second; 0: none.
  */
-uint64_t net_link_update (struct net_link *l, int64_t now_ns, uint64_t acked);
+uint64_t net_link_update (struct net_link *l, int64_t now_ns, uint64_t acked,
+                          uint32_t queue_us);
 uint64_t net_link_cap (const struct net_link *l);
 /* What cruise paces at (est less a little). */
 uint64_t net_link_cruise_cap (const struct net_link *l);

@@ -82,6 +82,7 @@ void
 net_pace_remove_fd (struct net_pace *p, int fd)
 {
   uint64_t acked;
+  uint32_t queue_us;
   size_t i;
 
   if (p == NULL)
@@ -89,23 +90,30 @@ net_pace_remove_fd (struct net_pace *p, int fd)
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&p->lock);
   for (i = 0; i < p->n_fds; i++)
     if (p->fds[i] == fd) {
-      if (net_sock_acked (fd, &acked) == 0)
+      if (net_sock_acked (fd, &acked, &queue_us) == 0)
         p->acked_gone += acked;
       p->fds[i] = p->fds[--p->n_fds];
       return;
     }
 }
 
-/* Bytes acknowledged on every socket, past and present; lock held. */
+/* Bytes acknowledged on every socket, past and present, and the
+ * largest queue a socket sees now (µs); lock held.
+ */
 static uint64_t
-acked_total (const struct net_pace *p)
+acked_total (const struct net_pace *p, uint32_t *queue_us)
 {
   uint64_t sum = p->acked_gone, a;
+  uint32_t q;
   size_t i;
 
+  *queue_us = 0;
   for (i = 0; i < p->n_fds; i++)
-    if (net_sock_acked (p->fds[i], &a) == 0)
+    if (net_sock_acked (p->fds[i], &a, &q) == 0) {
       sum += a;
+      if (q > *queue_us)
+        *queue_us = q;
+    }
   return sum;
 }
 
@@ -163,7 +171,10 @@ net_pace_reserve (struct net_pace *p, uint64_t bytes, int64_t now_ns)
 
   if (p->follow && net_link_due (&p->link, now_ns)) {
     enum net_link_phase was = p->link.phase;
-    p->cap = net_link_update (&p->link, now_ns, acked_total (p));
+    uint32_t queue_us;
+    uint64_t acked = acked_total (p, &queue_us);
+
+    p->cap = net_link_update (&p->link, now_ns, acked, queue_us);
     if (p->link.phase != was)
       debug ("data channel: link phase %d, estimate %.1f MB/s, cap %.1f MB/s",
              p->link.phase, p->link.est / 1e6, p->cap / 1e6);
@@ -212,5 +223,5 @@ net_pace_get_link (struct net_pace *p, uint64_t *est, uint64_t *cap)
     return;
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&p->lock);
   *est = (uint64_t) p->link.est;
-  *cap = net_link_cruise_cap (&p->link);
+  *cap = p->link.paced ? net_link_cruise_cap (&p->link) : 0;
 }
