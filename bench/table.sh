@@ -55,3 +55,24 @@ jq -r '
      "",
      "| link | workload | vmferry (relay) | QEMU plain | QEMU multifd+zstd (2 channels) |",
      "|---|---|---|---|---|"] + . | .[]' "$1"
+
+# Other traffic on the link: a ping every 100 ms from source to
+# destination during each migration (one-run.sh), median of the runs'
+# p50 and p95 RTT.  QEMU's mirrored guest writes cross the same
+# bottleneck queue.
+jq -r '
+  def median: sort | if length == 0 then null
+    else .[(length - 1) / 2 | floor] end;
+  [group_by([.link, .workload])[] | select(any(.[]; .ping_p50_ms != null))]
+  | select(length > 0) | map(
+    . as $g |
+    "| \($g[0].link) | \($g[0].workload) | " +
+    ([ "vmferry", "qemu" ] | map(. as $e |
+      [$g[] | select(.engine == $e and .ping_p50_ms != null)] |
+      if length == 0 then "-" else
+        "\(map(.ping_p50_ms) | median) / \(map(.ping_p95_ms) | median) ms"
+      end) | join(" | ")) + " |")
+  | ["", "Other traffic during the migration: ping RTT p50 / p95 (median of the runs)",
+     "",
+     "| link | workload | vmferry | QEMU-native |",
+     "|---|---|---|---|"] + . | .[]' "$1"
