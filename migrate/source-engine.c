@@ -137,7 +137,12 @@ read_bitmap (struct src_engine *g, struct eng_disk *e, const char *bm,
            "writable", 0, "bitmaps", bm) == -1)
     return -1;
   r = storage_read_dirty_bitmap (uri, bm, BLOCK_SIZE, out);
-  if (cmd (g->s, "block-export-del", "{s:s}", "id", id) == -1 ||
+  /* "hard": our reader has closed its connection, but QEMU may not have
+   * seen it yet, and a "safe" delete then fails ("still in use"; seen in
+   * CI 3 ms after the read) and leaves the bitmap busy.
+   */
+  if (cmd (g->s, "block-export-del", "{s:s, s:s}", "id", id,
+           "mode", "hard") == -1 ||
       (ev = qmp_wait_event (g->s->q, "BLOCK_EXPORT_DELETED", export_deleted,
                             id, SRC_QMP_TIMEOUT)) == NULL)
     r = -1;
