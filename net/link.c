@@ -20,7 +20,9 @@
  *            up to 8 while probes find nothing) one window at PROBE_PCT: a link faster than the estimate (taken
  *            while the sender was slow, say) delivers 3 % more there, and
  *            startup runs again to find how much;
- *   drain:   one window at DRAIN_PCT, to empty what the probe queued.
+ *   drain:   at DRAIN_PCT after startup and after each probe, to empty
+ *            what they queued: until no stream sees a queue (at least
+ *            one window, at most 1 s).
  * A new stream (the memory relay after the disks, say) may be faster
  * than the ones that set the estimate: the next probe comes 2 s into
  * cruise again.
@@ -52,6 +54,11 @@
  */
 #define MIN_WINDOW_BYTES (256 * 1024)
 #define QUEUE_US 4000
+/* Startup leaves the queue it found (48 ms at 100 Mbit/s here), which
+ * cruise, 2 % below the link, would take seconds to empty: drain first,
+ * until no stream sees a queue, for at most this long.
+ */
+#define MAX_DRAIN_NS 1000000000LL
 
 void
 net_link_init (struct net_link *l)
@@ -89,19 +96,20 @@ enter (struct net_link *l, enum net_link_phase phase, int64_t now_ns)
 }
 
 /* The phase after a window that delivered rate bytes per second (before:
- * the estimate before it; full: it moved enough, with a queue).
+ * the estimate before it; moved: enough to judge; queued: a stream sees
+ * a queue now).
  */
 static void
-step (struct net_link *l, double rate, double before, bool full,
-      int64_t now_ns)
+step (struct net_link *l, double rate, double before, bool moved,
+      bool queued, int64_t now_ns)
 {
   bool grew = rate > before * GROWTH;
 
   switch (l->phase) {
   case NET_LINK_STARTUP:
-    l->flat = grew || !full ? 0 : l->flat + 1;
+    l->flat = grew || !moved || !queued ? 0 : l->flat + 1;
     if (l->flat >= FLAT_WINDOWS)
-      enter (l, NET_LINK_CRUISE, now_ns);
+      enter (l, NET_LINK_DRAIN, now_ns);
     break;
   case NET_LINK_CRUISE:
     if (now_ns - l->since_ns >= l->probe_ns)
@@ -114,7 +122,8 @@ step (struct net_link *l, double rate, double before, bool full,
     enter (l, grew ? NET_LINK_STARTUP : NET_LINK_DRAIN, now_ns);
     break;
   case NET_LINK_DRAIN:
-    enter (l, NET_LINK_CRUISE, now_ns);
+    if (!queued || now_ns - l->since_ns >= MAX_DRAIN_NS)
+      enter (l, NET_LINK_CRUISE, now_ns);
     break;
   }
 }
@@ -148,7 +157,7 @@ net_link_update (struct net_link *l, int64_t now_ns, uint64_t acked,
       (now_ns - l->win_ns);
 
     sample (l, now_ns, acked);
-    step (l, rate, before, acked - l->win_acked >= MIN_WINDOW_BYTES &&
+    step (l, rate, before, acked - l->win_acked >= MIN_WINDOW_BYTES,
           queue_us >= QUEUE_US, now_ns);
   }
   l->marks[l->n_marks++ % NET_LINK_SPAN] =

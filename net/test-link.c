@@ -142,8 +142,36 @@ test_probe_corrects (void **state)
   run (&s, 8, 100 * MB, 1e12);
   assert_true (s.l.est > 99 * MB);
   run (&s, 2, 100 * MB, 1e12);
+  assert_int_not_equal (s.l.phase, NET_LINK_STARTUP);
+  assert_true (net_link_cruise_cap (&s.l) > 95 * MB &&
+               net_link_cruise_cap (&s.l) < 100 * MB);
+}
+
+/* After startup the queue it built is drained (below the link) until no
+ * stream sees one, then cruise: not seconds at 2 % below the link.
+ */
+static void
+test_drain_after_startup (void **state)
+{
+  struct sim s;
+  int windows = 0;
+
+  (void) state;
+  sim_init (&s);
+  while (s.l.phase == NET_LINK_STARTUP && windows++ < 40)
+    run (&s, 0.25, 12.5 * MB, 1e12);
+  assert_int_equal (s.l.phase, NET_LINK_DRAIN);
+  assert_true (s.cap < 0.95 * s.l.est);
+  /* The queue persists: drain goes on, for at most 1 s. */
+  s.cap = net_link_update (&s.l, s.now + WIN, (uint64_t) s.acked + 2800000,
+                           20000);
+  assert_int_equal (s.l.phase, NET_LINK_DRAIN);
+  s.now += WIN;
+  s.acked += 2800000;
+  /* Gone: cruise. */
+  s.cap = net_link_update (&s.l, s.now + WIN, (uint64_t) s.acked + 2800000,
+                           0);
   assert_int_equal (s.l.phase, NET_LINK_CRUISE);
-  assert_true (s.cap > 90 * MB && s.cap < 100 * MB);
 }
 
 /* A sender slower than the cap is not held: no probe, no drain; an idle
@@ -210,6 +238,7 @@ main (void)
     cmocka_unit_test (test_no_spiral),
     cmocka_unit_test (test_slow_sender),
     cmocka_unit_test (test_probe_corrects),
+    cmocka_unit_test (test_drain_after_startup),
     cmocka_unit_test (test_unheld_idle),
     cmocka_unit_test (test_pace_follow),
   };
