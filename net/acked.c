@@ -1,8 +1,9 @@
-/* acked.c: the bytes a TCP peer has acknowledged on a socket (TCP_INFO's
- * tcpi_bytes_acked, Linux 4.1 and later): what went through the link,
- * for link.c; and how much the smoothed RTT exceeds the lowest seen
- * (tcpi_min_rtt, 4.6): the queue along the path.  Apart from sock.c because <linux/tcp.h>, which has the
- * field, clashes with <netinet/tcp.h>.
+/* acked.c: what link.c needs of a TCP socket, from TCP_INFO: the bytes
+ * the peer has acknowledged (tcpi_bytes_acked, Linux 4.1 and later),
+ * what went through the link; and how far the smoothed RTT is above the
+ * lowest seen (tcpi_min_rtt, 4.6), the queue along the path.  Apart
+ * from sock.c because <linux/tcp.h>, which has those fields, clashes
+ * with <netinet/tcp.h>.
  */
 #include <config.h>
 

@@ -149,7 +149,7 @@ uint64_t
 net_link_update (struct net_link *l, int64_t now_ns, uint64_t acked,
                  uint32_t queue_us)
 {
-  if (l->win_ns >= 0 && now_ns - l->win_ns < WINDOW_NS)
+  if (!net_link_due (l, now_ns))
     return net_link_cap (l);
   if (l->win_ns >= 0) {
     double before = l->est;

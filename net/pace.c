@@ -20,6 +20,11 @@
 #define LINK_BURST_MS 10        /* below the link: shorter, not to queue */
 #define MAX_FDS 64
 
+static const char *const phase_name[] = {
+  [NET_LINK_STARTUP] = "startup", [NET_LINK_CRUISE] = "cruise",
+  [NET_LINK_PROBE] = "probe", [NET_LINK_DRAIN] = "drain",
+};
+
 struct net_pace {
   pthread_mutex_t lock;         /* protects the fields below */
   uint64_t rate;                /* --bandwidth, bytes per second; 0: none */
@@ -176,8 +181,8 @@ net_pace_reserve (struct net_pace *p, uint64_t bytes, int64_t now_ns)
 
     p->cap = net_link_update (&p->link, now_ns, acked, queue_us);
     if (p->link.phase != was)
-      debug ("data channel: link phase %d, estimate %.1f MB/s, cap %.1f MB/s",
-             p->link.phase, p->link.est / 1e6, p->cap / 1e6);
+      debug ("data channel: link %s, estimate %.1f MB/s, cap %.1f MB/s",
+             phase_name[p->link.phase], p->link.est / 1e6, p->cap / 1e6);
   }
   rate = rate_locked (p, &link);
   apply_locked (p, rate);

@@ -78,10 +78,12 @@ tune (int fd, bool bbr)
   setsockopt (fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
   setsockopt (fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof timeout);
   setsockopt (fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &unsent, sizeof unsent);
-  if (bbr && set_cc (fd, PACED_CC) == -1)
-    debug ("data channel: no %s congestion control (%m): the kernel's "
-           "default paces", PACED_CC);
-  if (!bbr && set_cc (fd, loss_cc[0]) == -1 && set_cc (fd, loss_cc[1]) == -1)
+  if (bbr) {
+    if (set_cc (fd, PACED_CC) == -1)
+      debug ("data channel: no %s congestion control (%m): the kernel's "
+             "default paces", PACED_CC);
+  }
+  else if (set_cc (fd, loss_cc[0]) == -1 && set_cc (fd, loss_cc[1]) == -1)
     debug ("data channel: neither %s nor %s (%m): the kernel's default "
            "stays", loss_cc[0], loss_cc[1]);
 }

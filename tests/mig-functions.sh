@@ -135,6 +135,24 @@ mig_dest_clean ()
   [ -z "$_left" ] || { echo "$_left"; fail "a listener is left on the destination"; }
 }
 
+# mig_disk_with_data IMAGE MIB text|random: a 1 GiB qcow2 IMAGE whose
+#   first MIB MiB hold repeated text or random bytes, kept in
+#   $TEST_DIR/fill too (mig_image_starts_with IMAGE "$TEST_DIR/fill"
+#   checks them after the move).
+mig_disk_with_data ()
+{
+  mkdir -p "$(dirname "$1")"
+  qemu-img create -q -f qcow2 "$1" 1G || fail "qemu-img create $1"
+  case $3 in
+    text) yes 'the migration moves text that compresses well, line after line' |
+            head -c "${2}M" ;;
+    random) head -c "${2}M" /dev/urandom ;;
+    *) fail "mig_disk_with_data: $3 is neither text nor random" ;;
+  esac > "$TEST_DIR/fill" || fail "making $3 data"
+  qemu-io -f qcow2 -c "write -s $TEST_DIR/fill 0 ${2}M" "$1" >/dev/null ||
+    fail "filling $1"
+}
+
 # mig_image_starts_with IMAGE FILE: the qcow2 IMAGE's first bytes are
 #   FILE's, byte for byte (the data a test wrote before migrating).
 mig_image_starts_with ()

@@ -18,12 +18,7 @@ mig_start_vmferryd --once
 
 src="$TEST_DIR/src"
 img="$src/disk0.qcow2"
-mkdir -p "$src"
-qemu-img create -q -f qcow2 "$img" 1G || fail "qemu-img create"
-yes 'the migration moves text that compresses well, line after line' |
-  head -c 300M > "$TEST_DIR/fill" || fail "making the text"
-qemu-io -f qcow2 -c "write -s $TEST_DIR/fill 0 300M" "$img" >/dev/null ||
-  fail "filling the disk"
+mig_disk_with_data "$img" 300 text
 vm_start "$src" chan1 "$SRC_NS" "$img" \
   vmferry.disk_rate=0 vmferry.disk_size=16 vmferry.mem_rate=100
 src_pid=$VM_PID

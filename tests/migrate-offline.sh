@@ -41,11 +41,7 @@ data_bytes ()
 
 src="$TEST_DIR/src"
 img="$src/disk0.qcow2"
-mkdir -p "$src"
-qemu-img create -q -f qcow2 "$img" 1G || fail "qemu-img create"
-head -c 64M /dev/urandom > "$TEST_DIR/fill" || fail "random data"
-qemu-io -f qcow2 -c "write -s $TEST_DIR/fill 0 64M" "$img" >/dev/null ||
-  fail "filling the disk"
+mig_disk_with_data "$img" 64 random
 vm_start "$src" off1 "$SRC_NS" "$img" vmferry.disk_size=16 \
   vmferry.mem_rate=100
 vm_wait_ready "$src"
