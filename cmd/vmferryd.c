@@ -21,7 +21,7 @@ usage (FILE *fp)
 "                [--data-addr ADDR] [--data-tls x509|psk]\n"
 "                [--max-incoming N] [--queue | --refuse]\n"
 "                [--migration-address ADDR]... [--read-dir DIR]...\n"
-"                [--verbose]\n"
+"                [--qemu-user USER] [--bridge BRIDGE]... [--verbose]\n"
 "\n"
 "Receives live migrations from vmferry over HTTPS with mutual TLS.\n"
 "Disk images are created only under --storage-root; sockets and logs go\n"
@@ -35,15 +35,18 @@ usage (FILE *fp)
 "address the source used.  --data-addr ADDR is the same as\n"
 "--migration-address ADDR.  --data-tls psk: the QEMUs use TLS-PSK from\n"
 "--tls-dir/keys.psk (set by vmferry for ssh:// destinations).\n"
-"A VM may read -kernel, -initrd, -bios, -dtb and -L files only from\n"
-"under a --read-dir (default: QEMU's firmware directories).\n",
+"A VM may read -kernel, -initrd, -bios, -dtb, -L and read-only images\n"
+"only from under a --read-dir (default: QEMU's firmware directories).\n"
+"Every QEMU runs confined as --qemu-user (default %s), and a\n"
+"VM's taps may join only the bridges named by --bridge.\n",
            VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR,
-           MIG_DEFAULT_MAX_INCOMING);
+           MIG_DEFAULT_MAX_INCOMING, MIG_DEFAULT_QEMU_USER);
 }
 
 enum { OPT_LISTEN = 256, OPT_STORAGE, OPT_RUN, OPT_TLS, OPT_CONFIG,
        OPT_ONCE, OPT_QEMU, OPT_DATA_ADDR, OPT_DATA_TLS, OPT_MAX_INCOMING,
-       OPT_QUEUE, OPT_REFUSE, OPT_MIGRATION_ADDRESS, OPT_READ_DIR };
+       OPT_QUEUE, OPT_REFUSE, OPT_MIGRATION_ADDRESS, OPT_READ_DIR,
+       OPT_QEMU_USER, OPT_BRIDGE };
 
 static const struct option long_options[] = {
   { "listen", required_argument, NULL, OPT_LISTEN },
@@ -60,6 +63,8 @@ static const struct option long_options[] = {
   { "refuse", no_argument, NULL, OPT_REFUSE },
   { "migration-address", required_argument, NULL, OPT_MIGRATION_ADDRESS },
   { "read-dir", required_argument, NULL, OPT_READ_DIR },
+  { "qemu-user", required_argument, NULL, OPT_QEMU_USER },
+  { "bridge", required_argument, NULL, OPT_BRIDGE },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -72,6 +77,7 @@ struct args {
   char **strings;               /* every value set (owned) */
   char **maddrs;                /* --migration-address list (owned) */
   char **rdirs;                 /* --read-dir list (owned) */
+  char **bridges;               /* --bridge list (owned) */
 };
 
 /* Append "ADDR[,ADDR]..." to the migration addresses. */
@@ -131,6 +137,16 @@ set_option (void *opaque, const char *key, const char *value)
       return -1;
     a->dp.read_dirs = a->rdirs;
   }
+  else if (strcmp (key, "qemu-user") == 0) a->dp.qemu_user = v;
+  else if (strcmp (key, "bridge") == 0) {
+    if (v[0] == '\0' || strlen (v) >= 16 || strchr (v, '/')) {
+      set_error (0, "bridge: '%s' is not an interface name", v);
+      return -1;
+    }
+    if (strv_push (&a->bridges, v) == -1)
+      return -1;
+    a->dp.bridges = a->bridges;
+  }
   else if (strcmp (key, "queue") == 0) a->dp.queue = strcmp (v, "true") == 0;
   else if (strcmp (key, "max-incoming") == 0) {
     uint64_t n;
@@ -177,6 +193,8 @@ parse (int argc, char **argv, struct args *a)
     case OPT_REFUSE: a->dp.queue = false; break;
     case OPT_MIGRATION_ADDRESS: key = "migration-address"; break;
     case OPT_READ_DIR: key = "read-dir"; break;
+    case OPT_QEMU_USER: key = "qemu-user"; break;
+    case OPT_BRIDGE: key = "bridge"; break;
     case 'v': vmferry_debug_enable ("vmferryd"); break;
     case 'h': usage (stdout); exit (0);
     case 'V': printf ("vmferryd %s\n", PACKAGE_VERSION); exit (0);
@@ -237,7 +255,8 @@ int
 main (int argc, char **argv)
 {
   struct args a = { .dp = { .tls_dir = VMFERRY_DEFAULT_TLS_DIR,
-                            .qemu = "qemu-system-x86_64" } };
+                            .qemu = "qemu-system-x86_64",
+                            .qemu_user = MIG_DEFAULT_QEMU_USER } };
   int r;
 
   if (getenv ("VMFERRY_DEBUG"))
@@ -258,5 +277,6 @@ main (int argc, char **argv)
   strv_free (a.strings);
   strv_free (a.maddrs);
   strv_free (a.rdirs);
+  strv_free (a.bridges);
   exit (r == -1 ? 1 : 0);
 }

@@ -1,8 +1,9 @@
 /* fuzz-control.c: libFuzzer target for the control API's validation of a
  * prepare request, as vmferryd applies it to a body from the network:
  * the body is parsed as the server parses it (server-request.c), the VM
- * description validated (mig_vm_from_json), its command line rewritten
- * for a layout under a temporary directory (mig_argv_rewrite) and the
+ * description validated (mig_vm_from_json), its command line parsed
+ * and generated for a layout under a temporary directory (vm.h), the
+ * result checked for the property of property.h, and the
  * compatibility rules applied (mig_compat_check) against the body's
  * "facts" (fuzzed too) or a recorded destination.
  *
@@ -19,6 +20,7 @@
 #include "utils.h"
 #include "internal.h"
 #include "compat.h"
+#include "property.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -52,38 +54,47 @@ root (void)
   return dir;
 }
 
-/* Rewrite the VM's argv with every writable disk placed in the root, as
- * dest-prepare.c plans it, and check the result is well formed.
+/* Parse the VM's command line and generate the destination's, with
+ * every writable disk placed in the root, as dest-vm.c does; whatever
+ * is generated must have the property of property.h.
  */
 static void
-rewrite (struct mig_vm *vm)
+generate (struct mig_vm *vm)
 {
-  struct mig_layout l = {
-    .qemu = "/usr/bin/qemu-system-x86_64", .run_dir = root (),
-    .disks = vm->disks, .n_disks = vm->n_disks,
-  };
-  struct mig_rewritten rw = { 0 };
+  struct vm_desc *d = vm_parse (vm->argv, NULL);
+  struct vm_layout l = { .qemu = "/usr/bin/qemu-system-x86_64",
+                         .run_dir = root () };
+  struct vm_cmdline c = { 0 };
+  char **paths;
+  int *taps;
   size_t i;
 
-  for (i = 0; i < vm->n_disks; i++) {
-    struct mig_disk *k = &vm->disks[i];
-    char *copy;
-
-    if (k->read_only || k->shared || k->dest_path || k->path == NULL)
-      continue;
-    copy = strdup (k->path);
-    if (copy == NULL)
-      abort ();
-    k->dest_path = xasprintf ("%s/%s", root (), basename (copy));
-    free (copy);
+  if (d == NULL || d->problems) {
+    vm_desc_free (d);
+    return;
   }
-  if (mig_argv_rewrite (vm->argv, &l, &rw) == 0) {
-    /* Every option the rewrite lets through is a string. */
-    for (i = 0; rw.argv[i]; i++)
-      if (strlen (rw.argv[i]) > 1 << 20)
-        abort ();
+  paths = calloc (d->n_disks + 1, sizeof *paths);
+  taps = calloc (d->n_nets + 1, sizeof *taps);
+  if (paths == NULL || taps == NULL)
+    abort ();
+  for (i = 0; i < d->n_disks; i++)
+    if (!d->disks[i].read_only)
+      paths[i] = xasprintf ("%s/disk%zu", root (), i);
+  for (i = 0; i < d->n_nets; i++)
+    taps[i] = 100 + i;
+  l.disk_paths = paths;
+  l.tap_fds = taps;
+  if (vm_generate (d, &l, &c) == 0 &&
+      vm_check_generated (c.argv, &l, d->n_disks) == -1) {
+    fprintf (stderr, "fuzz-control: %s\n", get_error ());
+    abort ();
   }
-  mig_rewritten_clear (&rw);
+  vm_cmdline_clear (&c);
+  for (i = 0; i < d->n_disks; i++)
+    free (paths[i]);
+  free (paths);
+  free (taps);
+  vm_desc_free (d);
 }
 
 int
@@ -101,7 +112,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   }
   vm = mig_vm_from_json (json_object_get (body, "vm"));
   if (vm) {
-    rewrite (vm);
+    generate (vm);
     mig_vm_free (vm);
   }
   /* The rules run on any description: mig_compat_check must not trust it. */

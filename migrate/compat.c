@@ -288,6 +288,10 @@ check_blockers (struct ctx *c)
              "remove the device or option that blocks migration "
              "(at a cold boot)",
              "QEMU reports that this VM cannot be migrated");
+  each_item (c, "command_line", "command-line",
+             "change the option at the VM's next cold boot (vmferry(1) "
+             "lists the shapes that move)",
+             "the VM's command line has what vmferry cannot move");
   each_item (c, "passthrough", "passthrough",
              "detach the device (device_del) or replace the host device "
              "by an image file",

@@ -9,7 +9,8 @@
  *   read_only), and the facts vm.c gathers: kvm, cpu_model,
  *   cpu_features[] (enabled features, static expansion), cpu_model_name
  *   (the source host's /proc/cpuinfo "model name"), blocked_reasons[],
- *   passthrough[], bridges[].
+ *   passthrough[], bridges[], command_line[] (what the canonical
+ *   description of the command line refuses, vm.h).
  * dst: what the destination agent knows about itself (dest-check.c):
  *   qemu, qemu_version, kvm, machines[] {name, deprecated},
  *   cpu_vendor, cpu_model_name, cpu_models[] {name, unavailable[]},

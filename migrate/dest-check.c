@@ -69,25 +69,33 @@ probe_cpu_features (struct qmp *q)
   return r ? list : (json_decref (list), NULL);
 }
 
-/* Ask a briefly started QEMU (in a private dir under the run root). */
+/* Ask a briefly started QEMU (confined, in a private dir under the run
+ * root).
+ */
 static json_t *
 probe_run (struct mig_dest *d, const char *dir, bool kvm)
 {
   CLEANUP_FREE char *pidfile = xasprintf ("%s/qemu.pid", dir);
   CLEANUP_FREE char *sock = xasprintf ("%s/qmp.sock", dir);
+  CLEANUP_FREE char *log = xasprintf ("%s/qemu.log", dir);
   CLEANUP_FREE char *qmpopt = xasprintf ("unix:%s,server=on,wait=off", sock);
   char *argv[] = { (char *) d->p.qemu, "-machine", "none", "-accel",
                    kvm ? "kvm" : "tcg", "-nodefaults", "-display", "none",
-                   "-no-user-config", "-daemonize", "-pidfile", pidfile,
-                   "-qmp", qmpopt, NULL };
+                   "-no-user-config", "-pidfile", pidfile,
+                   "-qmp", qmpopt, "-sandbox", VM_QEMU_SANDBOX, NULL };
+  char *rw[] = { (char *) dir, NULL };
+  struct vm_confine c = { .user = d->p.qemu_user, .rw_dirs = rw, .log = log };
   struct qmp *q = NULL;
   json_t *facts = NULL;
-  pid_t pid;
+  uid_t uid;
+  gid_t gid;
+  pid_t pid = 0;
 
-  if (pidfile == NULL || qmpopt == NULL ||
-      (pid = mig_skeleton_spawn (argv, pidfile)) == -1)
+  if (pidfile == NULL || qmpopt == NULL || log == NULL ||
+      vm_user_ids (d->p.qemu_user, &uid, &gid) == -1 ||
+      chown (dir, uid, gid) == -1)
     return NULL;
-  q = qmp_connect (sock, QMP_TIMEOUT);
+  q = mig_qemu_start (argv, &c, sock, &pid);
   if (q)
     facts = json_pack ("{s:o*, s:o*, s:o*}", "machines", probe_machines (q),
                        "cpu_models", probe_cpu_models (q),

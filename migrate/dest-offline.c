@@ -133,14 +133,18 @@ save_argv (struct dest_job *j, const char *path)
   CLEANUP_FREE char *text = NULL;
   size_t i, len = 0;
 
-  for (i = 0; j->rw.argv[i]; i++)
-    len += strlen (j->rw.argv[i]) + 1;
+  for (i = 0; j->cmd.argv[i]; i++)
+    len += strlen (j->cmd.argv[i]) + 1;
   if ((text = malloc (len + 1)) == NULL) {
     set_error (errno, "malloc");
     return -1;
   }
-  for (i = 0, len = 0; j->rw.argv[i]; i++)
-    len += sprintf (text + len, "%s\n", j->rw.argv[i]);
+  for (i = 0, len = 0; j->cmd.argv[i]; i++) {
+    size_t n = strlen (j->cmd.argv[i]);
+    memcpy (text + len, j->cmd.argv[i], n);
+    text[len + n] = '\n';
+    len += n + 1;
+  }
   if (write_file_durable (path, text, len) == -1)
     return -1;
   return strv_push (&j->images, path);      /* removed on failure */
@@ -165,21 +169,16 @@ remove_nbd_files (struct dest_job *j)
 }
 
 /* Does the saved command line open k with its format named (so that
- * QEMU never probes the image's contents)?
+ * QEMU never probes the image's contents)?  The description pins every
+ * image's format, and the command line is generated from it.
  */
 static bool
 format_named (struct dest_job *j, const struct mig_disk *k)
 {
-  CLEANUP_STRV char **paths = NULL, **formats = NULL;
-  size_t i;
+  ssize_t x = j->desc ? vm_find_disk (j->desc, k->path) : -1;
 
-  if (j->rw.argv == NULL || mig_argv_disks (j->rw.argv, &paths,
-                                            &formats) == -1)
-    return false;
-  for (i = 0; paths[i]; i++)
-    if (strcmp (paths[i], k->dest_path) == 0)
-      return strcmp (formats[i], k->format) == 0;
-  return false;
+  return x >= 0 && j->desc->disks[x].format &&
+    strcmp (j->desc->disks[x].format, k->format) == 0;
 }
 
 /* A stored image must read back as what it was sent as, unless the
@@ -242,7 +241,7 @@ mig_dest_offline_finish (struct mig_dest *d, struct dest_job *j,
 
   if (j->state != JOB_PREPARED && j->state != JOB_STORED)
     return mig_dest_error (reply, 409, "migration is not prepared");
-  if (j->rw.argv)
+  if (j->cmd.argv)
     argv_file = xasprintf ("%s/%s.argv", j->vm_dir, j->vm->name);
   if (j->state == JOB_PREPARED) {
     size_t i;

@@ -20,8 +20,6 @@
 #include "dest.h"
 #include "compat.h"
 
-#define QMP_TIMEOUT 10000
-
 /* Refuse a VM this host cannot run: the rules of the compatibility
  * report (compat.c), the same ones vmferry check applies.  Returns an
  * HTTP status (0 = ok).
@@ -98,7 +96,7 @@ check_shared (struct dest_job *j, struct mig_disk *k)
   return k->dest_path ? 0 : -1;
 }
 
-/* Decide where each disk goes and rewrite the command line, before
+/* Decide where each disk goes and generate the command line, before
  * anything is created: a request that cannot be honoured is refused
  * with nothing to undo.  vm_dir and run_dir are the paths to be made.
  * Returns 0 or an HTTP status.
@@ -107,10 +105,6 @@ static int
 plan_job (struct mig_dest *d, struct dest_job *j, const char *vm_dir,
           const char *run_dir)
 {
-  struct mig_layout l = {
-    .qemu = d->p.qemu, .run_dir = run_dir, .disks = j->vm->disks,
-    .n_disks = j->vm->n_disks, .read_dirs = d->p.read_dirs,
-  };
   size_t i;
 
   for (i = 0; i < j->vm->n_disks; i++) {
@@ -133,9 +127,9 @@ plan_job (struct mig_dest *d, struct dest_job *j, const char *vm_dir,
       return 500;
   }
   /* An offline move may come with its disks alone, no command line. */
-  if (j->offline && j->vm->argv == NULL)
+  if (j->offline && (j->vm->argv == NULL || j->vm->argv[0] == NULL))
     return 0;
-  return mig_argv_rewrite (j->vm->argv, &l, &j->rw) == -1 ? 422 : 0;
+  return mig_dest_vm_plan (d, j, run_dir);
 }
 
 /* Create the empty images (same format and virtual size).  Returns 0 or
@@ -224,7 +218,10 @@ make_vm_dir (const char *path)
   return NULL;
 }
 
-/* The skeleton's command line: the rewritten argv plus ours. */
+/* The skeleton's command line: the generated one plus ours: paused,
+ * waiting for its incoming migration, our own monitor and pidfile, and
+ * the sandbox.
+ */
 static char **
 skeleton_argv (struct dest_job *j, char **pidfile, char **qmp)
 {
@@ -232,21 +229,23 @@ skeleton_argv (struct dest_job *j, char **pidfile, char **qmp)
   char **v = NULL;
   size_t i;
 
-  /* The VM's own -pidfile (moved into the run dir) if it had one. */
-  *pidfile = j->rw.pidfile ? strdup (j->rw.pidfile)
+  /* The VM's own -pidfile (in the run dir) if it had one. */
+  *pidfile = j->cmd.pidfile ? strdup (j->cmd.pidfile)
     : xasprintf ("%s/vmferry-qemu.pid", j->run_dir);
   *qmp = xasprintf ("%s/vmferry-qmp.sock", j->run_dir);
   qmpopt = *qmp ? xasprintf ("unix:%s,server=on,wait=off", *qmp) : NULL;
   if (*pidfile == NULL || qmpopt == NULL)
     return NULL;
-  for (i = 0; j->rw.argv[i]; i++)
-    if (strv_push (&v, j->rw.argv[i]) == -1)
+  for (i = 0; j->cmd.argv[i]; i++)
+    if (strv_push (&v, j->cmd.argv[i]) == -1)
       goto err;
   if (strv_push (&v, "-S") == -1 || strv_push (&v, "-incoming") == -1 ||
-      strv_push (&v, "defer") == -1 || strv_push (&v, "-daemonize") == -1 ||
-      (j->rw.pidfile == NULL && (strv_push (&v, "-pidfile") == -1 ||
-                                 strv_push (&v, *pidfile) == -1)) ||
-      strv_push (&v, "-qmp") == -1 || strv_push (&v, qmpopt) == -1)
+      strv_push (&v, "defer") == -1 ||
+      (j->cmd.pidfile == NULL && (strv_push (&v, "-pidfile") == -1 ||
+                                  strv_push (&v, *pidfile) == -1)) ||
+      strv_push (&v, "-qmp") == -1 || strv_push (&v, qmpopt) == -1 ||
+      strv_push (&v, "-sandbox") == -1 ||
+      strv_push (&v, VM_QEMU_SANDBOX) == -1)
     goto err;
   return v;
  err:
@@ -316,28 +315,29 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host,
 {
   CLEANUP_FREE char *pidfile = NULL, *qmp = NULL, *relay_sock = NULL;
   CLEANUP_STRV char **argv = NULL;
-  struct mig_skeleton_net n = { .host = host, .tls_dir = d->p.tls_dir,
-                                .psk = d->p.psk,
+  struct mig_skeleton_net n = { .host = host, .psk = d->p.psk,
                                 .postcopy = j->postcopy,
                                 .multifd = m->channels,
                                 .multifd_compression = m->compression };
 
+  int status;
+
   if ((argv = skeleton_argv (j, &pidfile, &qmp)) == NULL ||
       (j->pidfile = strdup (pidfile)) == NULL ||
       (j->qmp_path = strdup (qmp)) == NULL ||
-      mig_dest_journal_write (d, j, "preparing") == -1 ||
-      (j->qemu_pid = mig_skeleton_spawn (argv, pidfile)) == -1) {
-    j->qemu_pid = 0;
+      mig_dest_journal_write (d, j, "preparing") == -1)
     return 500;
-  }
-  if (mig_dest_journal_write (d, j, "preparing") == -1)
-    return 500;
+  status = mig_dest_vm_spawn (d, j, argv, qmp);
+  if (mig_dest_journal_write (d, j, "preparing") == -1 && status == 0)
+    status = 500;
+  if (status)
+    return status;
+  n.tls_dir = j->qemu_tls_dir;
   if (relay && (relay_sock = xasprintf ("%s/vmferry-migration.sock",
                                         j->run_dir)) == NULL)
     return 500;
   n.relay_sock = relay_sock;
-  j->qmp = qmp_connect (qmp, QMP_TIMEOUT);
-  if (j->qmp == NULL || (n.nbd_port = mig_free_port (host)) == -1)
+  if ((n.nbd_port = mig_free_port (host)) == -1)
     return 500;
   /* The first port is free again once probed: the second probe may
    * return it too (seen: migrate-incoming then found it in use).
@@ -350,7 +350,7 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host,
     return 500;
   j->prepared = json_pack ("{s:s, s:s, s:i, s:s?, s:o, s:s, s:s}",
                            "id", j->id, "host", host, "nbd_port", n.nbd_port,
-                           "qmp", j->rw.qmp, "files", json_array (),
+                           "qmp", j->cmd.qmp, "files", json_array (),
                            "run_dir", j->run_dir, "vm_dir", j->vm_dir);
   if (j->prepared) {
     json_object_set_new (j->prepared, relay ? "relay" : "migration_port",
@@ -358,9 +358,9 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host,
                          (n.migration_port));
     reply_multifd (j->prepared, &n);
   }
-  for (size_t i = 0; j->prepared && j->rw.files && j->rw.files[i]; i++)
+  for (size_t i = 0; j->prepared && j->cmd.files && j->cmd.files[i]; i++)
     json_array_append_new (json_object_get (j->prepared, "files"),
-                           json_string (j->rw.files[i]));
+                           json_string (j->cmd.files[i]));
   if (j->prepared && channel &&
       mig_dest_channel_start (d, j, host, mig_dest_skeleton_uris
                               (d, j, host, n.nbd_port), relay_sock) == -1)

@@ -36,7 +36,7 @@ mig_dest_undo_record (struct dest_job *j, const char *token)
     if (!mig_disk_copied (k))
       continue;
     r = qmp_command (j->qmp, "block-dirty-bitmap-add",
-                     json_pack ("{s:s, s:s, s:i, s:b}", "node", k->id,
+                     json_pack ("{s:s, s:s, s:i, s:b}", "node", k->node,
                                 "name", name, "granularity", 64 * 1024,
                                 "persistent", 1), QMP_TIMEOUT);
     if (r == NULL)

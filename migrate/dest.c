@@ -54,6 +54,7 @@ mig_dest_job_cleanup (struct dest_job *j)
   size_t i;
 
   mig_dest_channel_stop (j);
+  mig_dest_taps_close (j);
   if (mig_dest_offline_stop_nbd (j) == -1)
     r = -1;
   qmp_close (j->qmp);
@@ -190,6 +191,8 @@ mig_dest_start (const struct mig_dest_params *p)
     .address = p->listen_addr, .port = p->port, .tls_dir = p->tls_dir,
     .routes = routes, .n_routes = sizeof routes / sizeof routes[0],
   };
+  uid_t uid;
+  gid_t gid;
 
   if (d == NULL) {
     set_error (errno, "calloc");
@@ -204,6 +207,7 @@ mig_dest_start (const struct mig_dest_params *p)
   sp.opaque = d;
   if (check_dir ("storage root", p->storage_root) == -1 ||
       check_dir ("run root", p->run_root) == -1 ||
+      vm_user_ids (p->qemu_user, &uid, &gid) == -1 ||
       (d->qemu_version = mig_qemu_binary_version (p->qemu)) == -1 ||
       (d->cpu_vendor = mig_host_cpu_vendor ()) == NULL ||
       mig_dest_recover (d) == -1 ||
@@ -265,7 +269,10 @@ mig_dest_stop (struct mig_dest *d)
       mig_dest_journal_remove (d, j);
     mig_dest_channel_stop (j);
     mig_vm_free (j->vm);
-    mig_rewritten_clear (&j->rw);
+    vm_cmdline_clear (&j->cmd);
+    vm_desc_free (j->desc);
+    mig_dest_taps_close (j);
+    free (j->qemu_tls_dir);
     json_decref (j->prepared);
     free (j->pidfile);
     free (j->qmp_path);

@@ -22,7 +22,11 @@ struct dest_job {
   char **images;                /* image files we created */
   pid_t qemu_pid;               /* skeleton, 0 if none */
   struct qmp *qmp;              /* vmferry's own monitor of the skeleton */
-  struct mig_rewritten rw;      /* destination argv, VM sockets/files */
+  struct vm_desc *desc;         /* the VM's command line, parsed */
+  struct vm_cmdline cmd;        /* generated: argv, VM sockets/files */
+  int *tap_fds, *vhost_fds;     /* per net until QEMU has them (-1: none,
+                                   -2 ends the arrays), or NULL */
+  char *qemu_tls_dir;           /* TLS credentials as QEMU sees them */
   json_t *prepared;             /* prepare's reply, for retries */
   bool postcopy;                /* the source may switch to post-copy */
   bool holds_slot;              /* counted in dest->active */
@@ -53,6 +57,26 @@ struct mig_dest {
   pthread_mutex_t journal_lock; /* the journal directory (dest-journal.c) */
   char **recovered;             /* notes of the start-up recovery */
 };
+
+/* dest-vm.c: plan parses the VM's command line (j->vm->argv) into
+ * j->desc, matches the request's disks (setting their node), opens the
+ * taps and generates j->cmd for run_dir; returns 0 or an HTTP status
+ * (422: the VM cannot run here, with the reason); an offline move gets
+ * no taps (its saved command line names the bridges).  spawn starts
+ * argv confined as the QEMU user and connects j->qmp to qmp: 0 or an
+ * HTTP status.  Caller holds j->lock.
+ */
+int mig_dest_vm_plan (struct mig_dest *d, struct dest_job *j,
+                      const char *run_dir);
+int mig_dest_vm_spawn (struct mig_dest *d, struct dest_job *j,
+                       char *const *argv, const char *qmp);
+
+/* dest-tap.c: open a tap on its bridge (allowed by --bridge) for every
+ * tap/bridge net of j->desc: 0 or an HTTP status.  close: close what
+ * is still open (idempotent).
+ */
+int mig_dest_taps_open (struct mig_dest *d, struct dest_job *j);
+void mig_dest_taps_close (struct dest_job *j);
 
 /* dest-journal.c: the crash-safe journal of incoming migrations.
  * write records job j in state ("preparing", "prepared", "finishing",

@@ -18,11 +18,11 @@ struct eng_disk {
   bool planned;
   unsigned gen;                 /* current bitmap: vmferry-bm-IDX-GEN */
   bool bitmap;                  /* it exists */
-  char src_uri[160], dst_uri[512];
+  char src_uri[400], dst_uri[512];
 };
 
 struct src_engine {
-  char dir[64];                 /* private dir of the source NBD socket */
+  struct mig_qemu_dir dir;      /* private dir of the source NBD socket */
   bool server;                  /* nbd-server-start done */
   struct eng_disk *disks;
   size_t n;

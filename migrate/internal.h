@@ -11,31 +11,14 @@
 #include "qmp.h"
 #include "api.h"
 #include "migrate.h"
-
-/* ---- keyval.c: QEMU "k=v,k=v" option strings ---- */
-
-struct mig_keyval_item {
-  char *key;                    /* NULL for the implied first item */
-  char *value;
-};
-struct mig_keyval {
-  struct mig_keyval_item *items;
-  size_t n;
-};
-struct mig_keyval *mig_keyval_parse (const char *str);
-void mig_keyval_free (struct mig_keyval *kv);
-/* Format back, re-escaping commas.  malloc'd. */
-char *mig_keyval_format (const struct mig_keyval *kv);
-/* Value of key (NULL: the implied first item), or NULL if absent. */
-const char *mig_keyval_get (const struct mig_keyval *kv, const char *key);
-/* Replace the value of key, or append key=value. */
-int mig_keyval_set (struct mig_keyval *kv, const char *key,
-                    const char *value);
+#include "vm.h"
 
 /* ---- vm.c / wire.c: what is known about the VM being moved ---- */
 
 struct mig_disk {
   char *id;                     /* device or node name to mirror/export */
+  char *node;                   /* node name: the source QEMU's (vm.c), or
+                                   the skeleton's export (dest-vm.c) */
   char *path;                   /* image file on the source */
   char *format;                 /* "qcow2", "raw" */
   uint64_t virtual_size;
@@ -63,7 +46,9 @@ struct mig_vm {
   char *name;
   char *qmp_path;
   pid_t pid;
-  char **argv;                  /* as found in /proc/PID/cmdline */
+  char **argv;                  /* the command line in vmferry's canonical
+                                   form (vm_wire_argv): what is sent */
+  struct vm_desc *desc;         /* the same, parsed (source side only) */
   int qemu_version;             /* major*10000 + minor*100 + micro */
   char *machine;                /* concrete machine type, e.g. pc-q35-7.2 */
   uint64_t memory;              /* guest RAM in bytes */
@@ -73,8 +58,9 @@ struct mig_vm {
   size_t n_disks;
   json_t *facts;                /* for the compatibility report: cpu_model,
                                  * cpu_features, cpu_model_name,
-                                 * blocked_reasons, passthrough, bridges
-                                 * (compat.h); sent with the VM */
+                                 * blocked_reasons, passthrough, bridges,
+                                 * command_line (compat.h); sent with
+                                 * the VM */
 };
 
 void mig_vm_free (struct mig_vm *vm);
@@ -121,81 +107,45 @@ int mig_qemu_has_machine (const char *qemu, const char *machine);
 /* Fill vm->facts (created by mig_vm_discover) from the running VM. */
 int mig_vm_gather_facts (struct qmp *q, struct mig_vm *vm);
 char *mig_host_cpu_model_name (void);
-/* The guest's CPU model from -cpu (malloc'd; default qemu64), and its
- * feature switches (+f, -f, f=on|off) added to props as booleans.
- */
-char *mig_vm_cpu_parse (char *const *argv, json_t *props);
 
-/* ---- argv.c: the VM's command line ---- */
+/* ---- cmdline.c: the VM's command line ---- */
 
-/* If argv uses a pass-through device or host block device, return a
- * malloc'd description of it ("-device vfio-pci,host=..."), else NULL.
- */
-char *mig_argv_find_passthrough (char *const *argv);
-
-/* Read /proc/PID/cmdline (cmdline.c). */
+/* Read /proc/PID/cmdline. */
 char **mig_cmdline_read (pid_t pid);
-
-/* The machine type named on the command line (malloc'd into *buf), or
- * NULL when there is none.
- */
-const char *mig_argv_machine (char *const *argv, char **buf);
-
-/* Value of the first occurrence of option opt ("-name"), or NULL. */
-const char *mig_argv_option (char *const *argv, const char *opt);
-
-/* Replace the machine type in argv by the concrete one (in place). */
-int mig_argv_set_machine (char **argv, const char *machine);
-
-/* The destination's view: where things go. */
-struct mig_layout {
-  const char *qemu;             /* binary to run */
-  const char *run_dir;          /* sockets, logs, pidfile */
-  const struct mig_disk *disks; /* with dest_path set */
-  size_t n_disks;
-  char *const *read_dirs;       /* -kernel & co. only from under these
-                                 * (NULL: MIG_DEFAULT_READ_DIRS) */
-};
-
-/* Where a VM may read -kernel, -initrd, -bios, -dtb and -L from unless
- * vmferryd says otherwise (--read-dir): QEMU's and the distribution's
- * firmware directories.  Never the storage root: a VM must not read
- * another VM's image.
- */
-#define MIG_DEFAULT_READ_DIRS                                           \
-  { "/usr/share/qemu", "/usr/share/seabios", "/usr/lib/ipxe",           \
-    "/usr/share/ipxe", "/usr/share/ovmf", "/usr/share/OVMF",            \
-    "/usr/share/qemu-efi-aarch64", "/usr/lib/qemu", NULL }
-
-/* Result of a rewrite. */
-struct mig_rewritten {
-  char **argv;                  /* destination argv (without our additions) */
-  char **files;                 /* sockets/files the VM creates in run_dir */
-  char *qmp;                    /* the VM's own first QMP socket, or NULL */
-  char *pidfile;                /* the VM's -pidfile, moved, or NULL */
-};
-void mig_rewritten_clear (struct mig_rewritten *r);
-
-/* Rewrite the source argv for the destination: disk paths, chardev and
- * monitor sockets into run_dir, daemonize/pidfile/incoming dropped.
- * Refuses (-1 + set_error) options that would open host files or devices
- * the migration does not account for, and unknown options.
- */
-int mig_argv_rewrite (char *const *argv, const struct mig_layout *l,
-                      struct mig_rewritten *out);
-
-/* The files argv opens as writable disks, in order, each once, with the
- * format named beside it (-drive format=, -blockdev driver= over
- * file.filename; "" when the command line leaves it to a separate node)
- * in formats.  argv must pass the allow-list of mig_argv_rewrite (the
- * destination applies it again).  -1 + set_error.
- */
-int mig_argv_disks (char *const *argv, char ***paths, char ***formats);
 
 /* Read a QEMU command line from a file (argv-file.c): one argument per
  * line, or NUL-separated as in /proc/PID/cmdline.  NULL + set_error.
  */
 char **mig_argv_read_file (const char *path);
+
+/* ---- qemu-view.c: directories the source QEMU sees too ---- */
+
+struct mig_qemu_dir {
+  char host[256];               /* the directory as vmferry reaches it */
+  char qemu[256];               /* the same as QEMU sees it */
+  bool foreign;                 /* QEMU runs in another mount namespace
+                                   (confined by vmferryd) */
+  uid_t uid;                    /* QEMU's user, who owns the directory */
+  gid_t gid;
+};
+
+/* Make a private directory vmferry-TAG-XXXXXX in QEMU process qemu's
+ * /tmp (through /proc/PID/root when it is foreign), owned by QEMU's
+ * user.  -1 + set_error.
+ */
+int mig_qemu_dir_make (pid_t qemu, const char *tag, struct mig_qemu_dir *out);
+/* Give host_path (a socket vmferry made in dir) to QEMU's user. */
+int mig_qemu_dir_give (const struct mig_qemu_dir *dir, const char *host_path);
+/* Copy the client TLS credentials of tls_dir into dir/tls; *qemu_path
+ * (malloc'd) is where QEMU sees them.
+ */
+int mig_qemu_dir_tls (const struct mig_qemu_dir *dir, const char *tls_dir,
+                      char **qemu_path);
+/* Copy those of files that exist in from into the new directory to
+ * (0700), each 0400, all owned by uid:gid.  -1 + set_error.
+ */
+int mig_copy_creds (const char *from, const char *to,
+                    const char *const *files, uid_t uid, gid_t gid);
 
 /* ---- netsel.c: the migration network ---- */
 
@@ -232,7 +182,15 @@ struct mig_skeleton_net {
 
 int mig_free_port (const char *host);
 char *mig_tcp_uri (const char *host, int port);
-pid_t mig_skeleton_spawn (char *const *argv, const char *pidfile);
+/* How long a QEMU may take to start and answer on QMP (ms). */
+#define MIG_QEMU_START_MS 30000
+/* Start argv confined (c) and connect to its QMP socket qmp within
+ * MIG_QEMU_START_MS.  The handle, with *pid its PID; or NULL +
+ * set_error with QEMU's own last message (from c->log), *pid its PID if
+ * it started (the caller kills it) or 0.
+ */
+struct qmp *mig_qemu_start (char *const *argv, const struct vm_confine *c,
+                            const char *qmp, pid_t *pid);
 int mig_skeleton_kill (pid_t pid);
 int mig_skeleton_setup (struct qmp *q, const struct mig_skeleton_net *n,
                         const struct mig_vm *vm);

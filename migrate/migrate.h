@@ -223,7 +223,10 @@ struct mig_dest_params {
                                    partial images of its VM is refused
                                    instead of deleting them (undo) */
   char *const *read_dirs;       /* VMs may read host files only from under
-                                 * these (NULL: the defaults, argv.c) */
+                                 * these (NULL: the defaults, vm.h) */
+  const char *qemu_user;        /* the user confined QEMUs run as */
+#define MIG_DEFAULT_QEMU_USER "vmferry-qemu"
+  char *const *bridges;         /* bridges a VM's taps may join */
 };
 
 struct mig_dest;

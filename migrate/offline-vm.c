@@ -87,6 +87,7 @@ describe_disk (struct mig_disk *d, size_t i, const char *path,
     return -1;
   }
   d->id = xasprintf ("disk%zu", i);
+  d->node = xasprintf ("disk%zu", i);
   d->path = strdup (path);
   d->format = strdup (f);
   d->virtual_size = json_integer_value (json_object_get (info,
@@ -140,23 +141,40 @@ describe_disks (struct mig_vm *vm, char *const *paths, char *const *formats)
   return 0;
 }
 
-/* The command line's disks and machine type. */
+/* The command line's writable images, their formats ("" to probe; the
+ * probed format is pinned in the description), and machine type.  A
+ * command line vmferry cannot move is refused here, with every problem.
+ */
 static int
 from_argv (struct mig_vm *vm, const char *argv_file)
 {
-  CLEANUP_STRV char **paths = NULL, **formats = NULL;
-  CLEANUP_FREE char *machine = NULL;
+  CLEANUP_STRV char **argv = NULL, **paths = NULL, **formats = NULL;
+  size_t i, k;
 
-  if ((vm->argv = mig_argv_read_file (argv_file)) == NULL ||
-      mig_argv_disks (vm->argv, &paths, &formats) == -1) {
+  if ((argv = mig_argv_read_file (argv_file)) == NULL ||
+      (vm->desc = vm_parse (argv, NULL)) == NULL ||
+      vm_ok (vm->desc) == -1) {
     prefix_error ("%s", argv_file);
     return -1;
   }
-  mig_argv_machine (vm->argv, &machine);
-  vm->machine = strdup (machine ? machine : "");
-  if (vm->machine == NULL)
+  for (i = 0; i < vm->desc->n_disks; i++) {
+    const struct vm_disk *d = &vm->desc->disks[i];
+    if (!d->read_only && (strv_push (&paths, d->path) == -1 ||
+                          strv_push (&formats, d->format ? d->format
+                                     : "") == -1))
+      return -1;
+  }
+  vm->machine = strdup (vm->desc->machine ? vm->desc->machine : "");
+  if (vm->machine == NULL || describe_disks (vm, paths, formats) == -1)
     return -1;
-  return describe_disks (vm, paths, formats);
+  for (k = 0; k < vm->n_disks; k++) {
+    ssize_t x = vm_find_disk (vm->desc, vm->disks[k].path);
+    if (x >= 0 && vm_set_disk_format (vm->desc, x, vm->disks[k].format)
+        == -1)
+      return -1;
+  }
+  vm->argv = vm_wire_argv (vm->desc);
+  return vm->argv ? 0 : -1;
 }
 
 struct mig_vm *

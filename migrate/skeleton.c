@@ -42,34 +42,47 @@ mig_free_port (const char *host)
   return ntohs (ss.ss_family == AF_INET ? in4->sin_port : in6->sin6_port);
 }
 
-/* Start QEMU with argv (which includes -daemonize -pidfile pidfile) and
- * return the daemon's PID.  QEMU's parent exits once the VM is set up,
- * so a bad argv shows up here with QEMU's own message.
- */
-pid_t
-mig_skeleton_spawn (char *const *argv, const char *pidfile)
+/* The last line of the log (QEMU's error), malloc'd or NULL. */
+static char *
+last_line (const char *log)
 {
-  CLEANUP_FREE char *out = NULL, *pidtext = NULL;
-  int r = run_capture (argv, &out);
-  long pid;
+  char *text = read_file (log, NULL), *nl;
 
-  if (r == -1)
-    return -1;
-  if (r != 0) {
-    if (out)
-      out[strcspn (out, "\n")] = '\0';
-    set_error (0, "QEMU did not start: %s", out && *out ? out : "no message");
-    return -1;
+  if (text == NULL)
+    return NULL;
+  while ((nl = strrchr (text, '\n')) && nl[1] == '\0')
+    *nl = '\0';
+  nl = strrchr (text, '\n');
+  if (nl)
+    memmove (text, nl + 1, strlen (nl + 1) + 1);
+  return text;
+}
+
+struct qmp *
+mig_qemu_start (char *const *argv, const struct vm_confine *c,
+                const char *qmp, pid_t *pid)
+{
+  int64_t end = now_ms () + MIG_QEMU_START_MS;
+  CLEANUP_FREE char *why = NULL;
+  struct qmp *q;
+
+  *pid = vm_spawn_confined (argv, c);
+  if (*pid == -1) {
+    *pid = 0;
+    return NULL;
   }
-  pidtext = read_file (pidfile, NULL);
-  if (pidtext == NULL)
-    return -1;
-  pid = strtol (pidtext, NULL, 10);
-  if (pid <= 1) {
-    set_error (0, "bad pidfile %s", pidfile);
-    return -1;
+  while (now_ms () < end && pid_alive (*pid)) {
+    q = qmp_connect (qmp, (int) (end - now_ms ()));
+    if (q)
+      return q;
+    if (get_errno () != ENOENT && get_errno () != ECONNREFUSED)
+      return NULL;
+    usleep (20000);
   }
-  return pid;
+  why = last_line (c->log);
+  set_error (0, "QEMU did not start%s: %s", pid_alive (*pid)
+             ? " in time" : "", why && *why ? why : "no message");
+  return NULL;
 }
 
 /* Kill the skeleton and wait (up to 5 s) until it is gone. */
@@ -178,7 +191,7 @@ mig_skeleton_setup (struct qmp *q, const struct mig_skeleton_net *n,
     if (id == NULL ||
         cmd (q, "block-export-add",
              json_pack ("{s:s, s:s, s:s, s:s, s:b}", "type", "nbd",
-                        "id", id, "node-name", d->id, "name", d->id,
+                        "id", id, "node-name", d->node, "name", d->id,
                         "writable", 1)) == -1)
       return -1;
   }

@@ -54,21 +54,20 @@ static int
 export_sources (struct src_engine *g)
 {
   struct source *s = g->s;
-  CLEANUP_FREE char *sock = NULL;
+  CLEANUP_FREE char *sock = NULL, *qsock = NULL;
   size_t i;
 
-  strcpy (g->dir, "/tmp/vmferry-src-XXXXXX");
-  if (mkdtemp (g->dir) == NULL) {
-    set_error (errno, "mkdtemp");
+  /* QEMU makes the socket; vmferry reaches it by its own path. */
+  if (mig_qemu_dir_make (s->vm->pid, "src", &g->dir) == -1)
     return -1;
-  }
-  sock = xasprintf ("%s/nbd.sock", g->dir);
-  if (src_journal_add (s, "dir", g->dir) == -1 ||
-      src_journal_add (s, "nbd-server", sock ? sock : "") == -1)
+  sock = xasprintf ("%s/nbd.sock", g->dir.host);
+  qsock = xasprintf ("%s/nbd.sock", g->dir.qemu);
+  if (src_journal_add (s, "dir", g->dir.host) == -1 ||
+      src_journal_add (s, "nbd-server", qsock ? qsock : "") == -1)
     return -1;
-  if (sock == NULL ||
+  if (sock == NULL || qsock == NULL ||
       cmd (s, "nbd-server-start", "{s:{s:s, s:{s:s}}}", "addr", "type",
-           "unix", "data", "path", sock) == -1) {
+           "unix", "data", "path", qsock) == -1) {
     prefix_error ("the source QEMU's NBD server (is one running already? "
                   "then use --storage-engine qemu)");
     return -1;
@@ -82,7 +81,7 @@ export_sources (struct src_engine *g)
               id, sock);
     if (src_journal_add (s, "export", id) == -1 ||
         cmd (s, "block-export-add", "{s:s, s:s, s:s, s:s, s:b}", "type",
-             "nbd", "id", id, "node-name", e->d->id, "name", id,
+             "nbd", "id", id, "node-name", e->d->node, "name", id,
              "writable", 0) == -1)
       return -1;
   }
@@ -125,15 +124,15 @@ static int
 read_bitmap (struct src_engine *g, struct eng_disk *e, const char *bm,
              struct storage_bitmap *out)
 {
-  char id[64], uri[200];
+  char id[64], uri[400];
   json_auto_t *ev = NULL;
   int r;
 
   snprintf (id, sizeof id, "%s-x", bm);
   snprintf (uri, sizeof uri, "nbd+unix:///%s?socket=%s/nbd.sock", id,
-            g->dir);
+            g->dir.host);
   if (cmd (g->s, "block-export-add", "{s:s, s:s, s:s, s:s, s:b, s:[s]}",
-           "type", "nbd", "id", id, "node-name", e->d->id, "name", id,
+           "type", "nbd", "id", id, "node-name", e->d->node, "name", id,
            "writable", 0, "bitmaps", bm) == -1)
     return -1;
   r = storage_read_dirty_bitmap (uri, bm, BLOCK_SIZE, out);
@@ -161,7 +160,7 @@ remove_bitmap (struct src_engine *g, struct eng_disk *e, const char *bm)
 
   for (i = 0;; i++) {
     if (cmd (g->s, "block-dirty-bitmap-remove", "{s:s, s:s}", "node",
-             e->d->id, "name", bm) == 0)
+             e->d->node, "name", bm) == 0)
       return 0;
     if (i == 40 || strstr (get_error (), "in use") == NULL)
       return -1;
@@ -183,9 +182,9 @@ eng_rotate (struct src_engine *g, struct eng_disk *e)
   bitmap_name (e, e->gen + 1, next, sizeof next);
   if (cmd (g->s, "transaction", "{s:[{s:s, s:{s:s, s:s, s:i}},"
            " {s:s, s:{s:s, s:s}}]}", "actions",
-           "type", "block-dirty-bitmap-add", "data", "node", e->d->id,
+           "type", "block-dirty-bitmap-add", "data", "node", e->d->node,
            "name", next, "granularity", BLOCK_SIZE,
-           "type", "block-dirty-bitmap-disable", "data", "node", e->d->id,
+           "type", "block-dirty-bitmap-disable", "data", "node", e->d->node,
            "name", cur) == -1)
     return -1;
   e->gen++;
@@ -243,23 +242,23 @@ start_disk (struct src_engine *g, struct eng_disk *e)
   snprintf (tmp, sizeof tmp, "vmferry-bm-%zu-resume", e->idx);
   json_array_append_new (a, json_pack ("{s:s, s:{s:s, s:s, s:i}}", "type",
                                        "block-dirty-bitmap-add", "data",
-                                       "node", e->d->id, "name", bm,
+                                       "node", e->d->node, "name", bm,
                                        "granularity", BLOCK_SIZE));
   if (resumed) {
     json_array_append_new (a, json_pack ("{s:s, s:{s:s, s:s, s:i, s:b}}",
                                          "type", "block-dirty-bitmap-add",
-                                         "data", "node", e->d->id, "name",
+                                         "data", "node", e->d->node, "name",
                                          tmp, "granularity", BLOCK_SIZE,
                                          "disabled", 1));
     json_array_append_new (a, json_pack ("{s:s, s:{s:s, s:s, s:[s]}}",
                                          "type", "block-dirty-bitmap-merge",
-                                         "data", "node", e->d->id,
+                                         "data", "node", e->d->node,
                                          "target", tmp, "bitmaps", rb));
   }
   else if (resume)
     json_array_append_new (a, json_pack ("{s:s, s:{s:s, s:s, s:i, s:b}}",
                                          "type", "block-dirty-bitmap-add",
-                                         "data", "node", e->d->id, "name",
+                                         "data", "node", e->d->node, "name",
                                          rb, "granularity", BLOCK_SIZE,
                                          "persistent", 1));
   /* Journaled first: every generation of this disk's bitmaps
@@ -320,7 +319,7 @@ engine_cleanup (struct src_engine *g)
       cmd (g->s, "block-export-del", "{s:s, s:s}", "id", id, "mode", "hard");
     bitmap_name (e, e->gen, bm, sizeof bm);
     if (e->bitmap)
-      cmd (g->s, "block-dirty-bitmap-remove", "{s:s, s:s}", "node", e->d->id,
+      cmd (g->s, "block-dirty-bitmap-remove", "{s:s, s:s}", "node", e->d->node,
            "name", bm);
     e->bitmap = false;
   }
@@ -328,9 +327,9 @@ engine_cleanup (struct src_engine *g)
   if (g->s->q && g->server)
     cmd (g->s, "nbd-server-stop", NULL);
   g->server = false;
-  if (g->dir[0])
-    remove_tree (g->dir);
-  g->dir[0] = '\0';
+  if (g->dir.host[0])
+    remove_tree (g->dir.host);
+  g->dir.host[0] = '\0';
 }
 
 void

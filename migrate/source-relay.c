@@ -103,21 +103,18 @@ src_relay_start (struct source *s)
                    s->p->channels > 1 ? " (one connection)" : "");
     return 0;
   }
-  strcpy (s->relay_dir, "/tmp/vmferry-relay-XXXXXX");
-  if (mkdtemp (s->relay_dir) == NULL) {
-    set_error (errno, "mkdtemp");
-    s->relay_dir[0] = '\0';
+  /* vmferry listens; QEMU connects by its own path to the socket. */
+  if (mig_qemu_dir_make (s->vm->pid, "relay", &s->relay_dir) == -1)
     return -1;
-  }
-  if (src_journal_add (s, "dir", s->relay_dir) == -1)
+  if (src_journal_add (s, "dir", s->relay_dir.host) == -1)
     return -1;
-  if ((path = xasprintf ("%s/migration.sock", s->relay_dir)) == NULL)
+  if ((path = xasprintf ("%s/migration.sock", s->relay_dir.host)) == NULL)
     return -1;
   p.path = path;
   s->relay = net_relay_start (&p);
-  if (s->relay == NULL)
+  if (s->relay == NULL || mig_qemu_dir_give (&s->relay_dir, path) == -1)
     return -1;
-  s->relay_uri = xasprintf ("unix:%s", path);
+  s->relay_uri = xasprintf ("unix:%s/migration.sock", s->relay_dir.qemu);
   return s->relay_uri ? 0 : -1;
 }
 
@@ -169,14 +166,14 @@ src_relay_stop (struct source *s, bool completed)
   struct net_stream_stats st;
   int r;
 
-  if (s->relay == NULL && s->relay_dir[0] == '\0')
+  if (s->relay == NULL && s->relay_dir.host[0] == '\0')
     return 0;
   r = net_relay_stop (s->relay, completed ? END_GRACE_MS : 0, &st,
                       &s->relay_conns);
   s->relay = NULL;
-  if (s->relay_dir[0])
-    remove_tree (s->relay_dir);
-  s->relay_dir[0] = '\0';
+  if (s->relay_dir.host[0])
+    remove_tree (s->relay_dir.host);
+  s->relay_dir.host[0] = '\0';
   free (s->relay_uri);
   s->relay_uri = NULL;
   s->relay_raw = st.raw_bytes;

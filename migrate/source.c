@@ -266,6 +266,8 @@ static int
 add_tls (struct source *s)
 {
   json_auto_t *r = NULL;
+  CLEANUP_FREE char *qdir = NULL;
+  const char *dir = s->p->tls_dir;
 
   /* A VM that came here through vmferryd may still carry the receiving
    * side's object of the same id.
@@ -273,15 +275,27 @@ add_tls (struct source *s)
   json_decref (src_cmd (s, "object-del", "{s:s}", "id", MIG_TLS_ID));
   if (src_journal_add (s, "tls", MIG_TLS_ID) == -1)
     return -1;
+  /* A confined QEMU reads a copy in its own namespace. */
+  if (mig_qemu_dir_make (s->vm->pid, "tls", &s->tls_view) == -1)
+    return -1;
+  if (!s->tls_view.foreign) {
+    remove_tree (s->tls_view.host);
+    s->tls_view.host[0] = '\0';
+  }
+  else if (src_journal_add (s, "dir", s->tls_view.host) == -1 ||
+           mig_qemu_dir_tls (&s->tls_view, s->p->tls_dir, &qdir) == -1)
+    return -1;
+  else
+    dir = qdir;
   if (s->p->psk)
     r = src_cmd (s, "object-add", "{s:s, s:s, s:s, s:s, s:s}",
                  "qom-type", "tls-creds-psk", "id", MIG_TLS_ID,
-                 "dir", s->p->tls_dir, "endpoint", "client",
+                 "dir", dir, "endpoint", "client",
                  "username", MIG_PSK_USER);
   else
     r = src_cmd (s, "object-add", "{s:s, s:s, s:s, s:s}",
                  "qom-type", "tls-creds-x509", "id", MIG_TLS_ID,
-                 "dir", s->p->tls_dir, "endpoint", "client");
+                 "dir", dir, "endpoint", "client");
 
   if (r == NULL)
     return -1;
@@ -312,6 +326,8 @@ rollback (struct source *s)
                             "tls-creds", "", "tls-hostname", ""));
       json_decref (src_cmd (s, "object-del", "{s:s}", "id", MIG_TLS_ID));
     }
+    if (s->tls_view.host[0])
+      remove_tree (s->tls_view.host);
     st = src_cmd (s, "query-status", NULL);
     if (s->was_running && st &&
         strcmp (json_string_value (json_object_get (st, "status")),

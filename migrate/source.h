@@ -68,7 +68,8 @@ struct source {
   /* the data channel (source-relay.c) */
   struct net_pace *pace;        /* --bandwidth, disks and memory together */
   struct net_relay *relay;      /* QEMU's migration relayed, or NULL */
-  char relay_dir[64];           /* its private dir ("" if none) */
+  struct mig_qemu_dir relay_dir; /* its private dir (host "" if none) */
+  struct mig_qemu_dir tls_view; /* the TLS copy a confined QEMU reads */
   char *relay_uri;              /* "unix:DIR/migration.sock" */
   bool multifd_set;             /* the source QEMU's multifd capability */
   unsigned multifd_channels;    /* ... with this many channels */

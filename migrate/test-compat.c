@@ -329,28 +329,6 @@ test_garbage (void **state)
   assert_non_null (finding (list, "machine-type", "error"));
 }
 
-/* The guest's CPU as the source reads it from -cpu. */
-static void
-test_cpu_parse (void **state)
-{
-  char *with[] = { "qemu", "-m", "1G", "-cpu",
-                   "Haswell,+avx2,-hle,pcid=on,rtm=off,vendor=x,+", NULL };
-  char *without[] = { "qemu", "-m", "1G", NULL };
-  json_auto_t *props = json_object (), *none = json_object ();
-  CLEANUP_FREE char *model = mig_vm_cpu_parse (with, props);
-  CLEANUP_FREE char *def = mig_vm_cpu_parse (without, none);
-
-  assert_string_equal (model, "Haswell");
-  assert_true (json_is_true (json_object_get (props, "avx2")));
-  assert_true (json_is_false (json_object_get (props, "hle")));
-  assert_true (json_is_true (json_object_get (props, "pcid")));
-  assert_true (json_is_false (json_object_get (props, "rtm")));
-  assert_null (json_object_get (props, "vendor"));
-  assert_int_equal (json_object_size (props), 4);
-  assert_string_equal (def, "qemu64");
-  assert_int_equal (json_object_size (none), 0);
-}
-
 int
 main (void)
 {
@@ -374,7 +352,6 @@ main (void)
     T (test_bridge_missing),
     T (test_ports),
     cmocka_unit_test (test_garbage),
-    cmocka_unit_test (test_cpu_parse),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

@@ -1,4 +1,12 @@
-/* vm.c: discover the VM behind a QMP socket (source side). */
+/* vm.c: discover the VM behind a QMP socket (source side).
+ *
+ * Its command line (/proc/PID/cmdline) is parsed into the canonical
+ * description (vm/); what the command line leaves to QEMU is pinned
+ * from what QEMU reports (the concrete machine type, each image's
+ * format), and the bridge of each tap from this host.  Whatever vmferry
+ * cannot move is collected in the description's problems, which the
+ * compatibility report lists ("command_line").
+ */
 #include <config.h>
 
 #include <errno.h>
@@ -18,12 +26,14 @@ mig_vm_free (struct mig_vm *vm)
     return;
   for (i = 0; i < vm->n_disks; i++) {
     free (vm->disks[i].id);
+    free (vm->disks[i].node);
     free (vm->disks[i].path);
     free (vm->disks[i].format);
     free (vm->disks[i].dest_path);
   }
   free (vm->disks);
   strv_free (vm->argv);
+  vm_desc_free (vm->desc);
   free (vm->name);
   free (vm->qmp_path);
   free (vm->machine);
@@ -50,22 +60,26 @@ discover_name (struct qmp *q, const char *qmp_path)
   if (dot && dot != base)
     *dot = '\0';
   if (strcmp (base, "qmp") == 0) {      /* DIR/qmp.sock: use DIR */
-    strcpy (copy, qmp_path);
+    free (copy);
+    if ((copy = strdup (qmp_path)) == NULL)
+      return NULL;
     base = basename (dirname (copy));
   }
   return strdup (base);
 }
 
 /* One entry of query-block into d.  Returns 0, 1 to skip (no medium),
- * 2 for a pass-through disk (described by get_error()), -1 to refuse.
+ * 2 for a pass-through disk (described by get_error()), -1 when out of
+ * memory.  What cannot move is a problem of vm's description.
  */
 static int
-discover_disk (json_t *dev, struct mig_disk *d)
+discover_disk (struct mig_vm *vm, json_t *dev, struct mig_disk *d)
 {
   json_t *ins = json_object_get (dev, "inserted");
   const char *device = json_string_value (json_object_get (dev, "device"));
   const char *node, *file, *drv;
   struct stat st;
+  ssize_t x;
 
   if (ins == NULL)
     return 1;
@@ -73,23 +87,32 @@ discover_disk (json_t *dev, struct mig_disk *d)
   file = json_string_value (json_object_get (ins, "file"));
   drv = json_string_value (json_object_get (ins, "drv"));
   d->id = strdup (device && *device ? device : node ? node : "");
-  if (file == NULL || drv == NULL || d->id == NULL || d->id[0] == '\0') {
-    set_error (0, "disk %s: QEMU did not report its node, file or format",
-               device ? device : "?");
-    return -1;
-  }
+  d->node = node ? strdup (node) : NULL;
+  if (file == NULL || drv == NULL || node == NULL || d->id == NULL ||
+      d->id[0] == '\0')
+    return vm_add_problem (vm->desc, "disk %s: QEMU did not report its "
+                           "node, file or format", device ? device : "?")
+      ? -1 : 1;
   if (strncmp (file, "/dev/", 5) == 0 ||
       (stat (file, &st) == 0 && !S_ISREG (st.st_mode))) {
     set_error (0, "disk %s is a pass-through disk (%s): host block devices "
                "cannot be migrated", d->id, file);
     return 2;
   }
-  if (file[0] != '/' || json_object_get (ins, "backing_file")) {
-    set_error (0, "disk %s (%s): %s", d->id, file,
-               file[0] != '/' ? "not a local image file"
-               : "images with a backing file are not supported yet");
-    return -1;
-  }
+  x = vm_find_disk (vm->desc, file);
+  if (x == -1 || json_object_get (ins, "backing_file"))
+    return vm_add_problem (vm->desc, "disk %s (%s): %s", d->id, file,
+                           x == -1 ? "not on the VM's command line "
+                           "(hot-plugged disks are not supported yet)"
+                           : "images with a backing file are not "
+                           "supported yet") ? -1 : 1;
+  if (vm->desc->disks[x].format == NULL &&
+      vm_set_disk_format (vm->desc, x, drv) == -1)
+    return vm_add_problem (vm->desc, "%s", get_error ()) ? -1 : 1;
+  if (strcmp (vm->desc->disks[x].format, drv) != 0)
+    return vm_add_problem (vm->desc, "disk %s (%s): QEMU reports format "
+                           "%s, the command line says %s", d->id, file,
+                           drv, vm->desc->disks[x].format) ? -1 : 1;
   d->path = strdup (file);
   d->format = strdup (drv);
   d->read_only = json_is_true (json_object_get (ins, "ro"));
@@ -115,7 +138,8 @@ discover_disks (struct qmp *q, struct mig_vm *vm)
     return -1;
   }
   json_array_foreach (r, i, dev) {
-    int s = discover_disk (dev, &vm->disks[vm->n_disks]);
+    struct mig_disk *d = &vm->disks[vm->n_disks];
+    int s = discover_disk (vm, dev, d);
     if (s == -1) {
       vm->n_disks++;            /* so that mig_vm_free frees it */
       return -1;
@@ -126,28 +150,30 @@ discover_disks (struct qmp *q, struct mig_vm *vm)
     if (s == 0)
       vm->n_disks++;
     else {
-      free (vm->disks[vm->n_disks].id);
-      vm->disks[vm->n_disks].id = NULL;
+      free (d->id);
+      free (d->node);
+      free (d->path);
+      free (d->format);
+      memset (d, 0, sizeof *d);
     }
   }
   return 0;
 }
 
 /* The concrete machine type: -machine's value with aliases resolved, or
- * QEMU's default.  Written back into argv so the destination (maybe a
- * newer QEMU, where "q35" means something else) gets the same machine.
+ * QEMU's default, pinned in the description so that the destination
+ * (maybe a newer QEMU, where "q35" means something else) runs the same.
  */
 static int
 discover_machine (struct qmp *q, struct mig_vm *vm)
 {
   json_auto_t *r = qmp_command (q, "query-machines", NULL, QMP_TIMEOUT);
-  CLEANUP_FREE char *given = NULL;
+  const char *given = vm->desc->machine;
   size_t i;
   json_t *m;
 
   if (r == NULL)
     return -1;
-  mig_argv_machine (vm->argv, &given);
   json_array_foreach (r, i, m) {
     const char *name = json_string_value (json_object_get (m, "name"));
     const char *alias = json_string_value (json_object_get (m, "alias"));
@@ -166,10 +192,74 @@ discover_machine (struct qmp *q, struct mig_vm *vm)
                given ? given : "none given");
     return -1;
   }
-  if (given)
-    return mig_argv_set_machine (vm->argv, vm->machine);
-  return strv_push (&vm->argv, "-machine") == -1 ? -1
-    : strv_push (&vm->argv, vm->machine);
+  return vm_set_machine (vm->desc, vm->machine);
+}
+
+/* The bridge each tap device is on (/sys/class/net/TAP/master): the
+ * destination attaches its own tap to the same bridge.
+ */
+static int
+discover_bridges (struct mig_vm *vm)
+{
+  size_t i;
+
+  for (i = 0; i < vm->desc->n_nets; i++) {
+    const struct vm_net *n = &vm->desc->nets[i];
+    CLEANUP_FREE char *link = n->type == VM_NET_TAP && n->ifname
+      ? xasprintf ("/sys/class/net/%s/master", n->ifname) : NULL;
+    char target[4096];
+    ssize_t len;
+
+    if (n->type != VM_NET_TAP)
+      continue;
+    len = link ? readlink (link, target, sizeof target - 1) : -1;
+    if (len > 0) {
+      target[len] = '\0';
+      if (vm_set_net_bridge (vm->desc, i, strrchr (target, '/') ?
+                             strrchr (target, '/') + 1 : target) == 0)
+        continue;
+    }
+    if (vm_add_problem (vm->desc, "network %s: its tap device %s is not "
+                        "on a bridge of this host (vmferry puts the "
+                        "destination's tap on the same bridge)",
+                        n->id ? n->id : "(-nic)",
+                        n->ifname ? n->ifname : "(unnamed)") == -1)
+      return -1;
+  }
+  return 0;
+}
+
+/* Parse the command line of QEMU process pid (relative paths from its
+ * working directory).
+ */
+static struct vm_desc *
+parse_cmdline (pid_t pid)
+{
+  CLEANUP_STRV char **argv = mig_cmdline_read (pid);
+  CLEANUP_FREE char *cwdlink = xasprintf ("/proc/%d/cwd", (int) pid);
+  char cwd[4096];
+  ssize_t n = cwdlink ? readlink (cwdlink, cwd, sizeof cwd - 1) : -1;
+
+  if (argv == NULL)
+    return NULL;
+  if (n > 0)
+    cwd[n] = '\0';
+  return vm_parse (argv, n > 0 ? cwd : NULL);
+}
+
+/* The canonical command line to send, and the problems for the report. */
+static int
+finish_cmdline (struct mig_vm *vm)
+{
+  json_t *list = json_object_get (vm->facts, "command_line");
+  size_t i;
+
+  for (i = 0; vm->desc->problems && vm->desc->problems[i]; i++)
+    json_array_append_new (list, json_string (vm->desc->problems[i]));
+  if (vm->desc->problems)      /* refused before anything is sent */
+    return strv_push (&vm->argv, vm->desc->argv0);
+  vm->argv = vm_wire_argv (vm->desc);
+  return vm->argv ? 0 : -1;
 }
 
 /* Refuse a VM that is already migrating.  Blockers and pass-through
@@ -206,12 +296,13 @@ mig_vm_discover (struct qmp *q, const char *qmp_path)
   vm->pid = qmp_peer_pid (q);
   vm->qemu_version = qmp_qemu_version (q);
   vm->cpu_vendor = mig_host_cpu_vendor ();
-  vm->facts = json_pack ("{s:[], s:[], s:[]}", "passthrough", "bridges",
-                         "blocked_reasons");
-  if (vm->facts == NULL || vm->pid <= 0 || (vm->argv = mig_cmdline_read (vm->pid)) == NULL ||
+  vm->facts = json_pack ("{s:[], s:[], s:[], s:[]}", "passthrough",
+                         "bridges", "blocked_reasons", "command_line");
+  if (vm->facts == NULL || vm->pid <= 0 ||
+      (vm->desc = parse_cmdline (vm->pid)) == NULL ||
       (vm->name = discover_name (q, qmp_path)) == NULL ||
       discover_machine (q, vm) == -1 || discover_disks (q, vm) == -1 ||
-      check_migratable (q, vm) == -1)
+      discover_bridges (vm) == -1 || check_migratable (q, vm) == -1)
     goto err;
   mem = qmp_command (q, "query-memory-size-summary", NULL, QMP_TIMEOUT);
   if (mem == NULL)
@@ -221,7 +312,7 @@ mig_vm_discover (struct qmp *q, const char *qmp_path)
   if (kvm == NULL)
     goto err;
   vm->kvm = json_is_true (json_object_get (kvm, "enabled"));
-  if (mig_vm_gather_facts (q, vm) == -1)
+  if (mig_vm_gather_facts (q, vm) == -1 || finish_cmdline (vm) == -1)
     goto err;
   return vm;
  err:
