@@ -146,13 +146,11 @@ int
 mig_dest_vm_spawn (struct mig_dest *d, struct dest_job *j, char *const *argv,
                    const char *qmp)
 {
-  static const char *const defaults[] = VM_DEFAULT_READ_DIRS;
   CLEANUP_FREE char *log = xasprintf ("%s/vmferry-qemu.log", j->run_dir);
   CLEANUP_STRV char **rw = rw_dirs (j);
   CLEANUP_FREE int *keep = NULL;
   struct vm_confine c = { .user = d->p.qemu_user, .rw_dirs = rw,
-                          .ro_dirs = d->p.read_dirs ? d->p.read_dirs
-                          : (char *const *) defaults, .log = log };
+                          .ro_paths = j->cmd.reads, .log = log };
   size_t i, n = 0;
   uid_t uid;
   gid_t gid;

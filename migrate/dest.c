@@ -199,6 +199,8 @@ mig_dest_start (const struct mig_dest_params *p)
     return NULL;
   }
   d->p = *p;
+  if (d->p.qemu_user == NULL)
+    d->p.qemu_user = MIG_DEFAULT_QEMU_USER;
   pthread_mutex_init (&d->lock, NULL);
   pthread_mutex_init (&d->probe_lock, NULL);
   pthread_cond_init (&d->slot_cond, NULL);
@@ -207,7 +209,7 @@ mig_dest_start (const struct mig_dest_params *p)
   sp.opaque = d;
   if (check_dir ("storage root", p->storage_root) == -1 ||
       check_dir ("run root", p->run_root) == -1 ||
-      vm_user_ids (p->qemu_user, &uid, &gid) == -1 ||
+      vm_user_ids (d->p.qemu_user, &uid, &gid) == -1 ||
       (d->qemu_version = mig_qemu_binary_version (p->qemu)) == -1 ||
       (d->cpu_vendor = mig_host_cpu_vendor ()) == NULL ||
       mig_dest_recover (d) == -1 ||

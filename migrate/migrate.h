@@ -224,7 +224,8 @@ struct mig_dest_params {
                                    instead of deleting them (undo) */
   char *const *read_dirs;       /* VMs may read host files only from under
                                  * these (NULL: the defaults, vm.h) */
-  const char *qemu_user;        /* the user confined QEMUs run as */
+  const char *qemu_user;        /* the user confined QEMUs run as
+                                   (NULL: MIG_DEFAULT_QEMU_USER) */
 #define MIG_DEFAULT_QEMU_USER "vmferry-qemu"
   char *const *bridges;         /* bridges a VM's taps may join */
 };

@@ -76,9 +76,12 @@ mig_qemu_start (char *const *argv, const struct vm_confine *c,
     if (q)
       return q;
     if (get_errno () != ENOENT && get_errno () != ECONNREFUSED)
-      return NULL;
+      break;
     usleep (20000);
   }
+  /* QEMU's own message, once it is gone (if it goes). */
+  while (now_ms () < end && pid_alive (*pid) && get_errno () != ETIMEDOUT)
+    usleep (20000);
   why = last_line (c->log);
   set_error (0, "QEMU did not start%s: %s", pid_alive (*pid)
              ? " in time" : "", why && *why ? why : "no message");

@@ -97,23 +97,23 @@ hostile name-slash 400 'safe file name' "$(vm a/b '')"
 hostile name-dotdot 400 'safe file name' "$(vm .. '')"
 
 # Command lines that would open host files or devices.
-hostile shadow 422 'not one of its migrated disks' \
+hostile shadow 422 'not among the request.s disks' \
   "$(vm v7 ',"-drive","file=/etc/shadow,if=virtio"')"
-hostile shadow-json 422 'not one of its migrated disks' \
+hostile shadow-json 422 'not among the request.s disks' \
   "$(vm v8 ',"-blockdev","{\"driver\":\"file\",\"filename\":\"/etc/shadow\",\"node-name\":\"x\"}"')"
-hostile kernel-blockdev 422 'device or special file' \
+hostile kernel-blockdev 422 'not a regular file' \
   "$(vm v9 ",\"-kernel\",\"$TEST_DIR/blockdev\"")"
-hostile initrd-chardev 422 'device or special file' \
+hostile initrd-chardev 422 'not a regular file' \
   "$(vm v10 ',"-initrd","/dev/zero"')"
-hostile bios-mem 422 'device or special file' \
+hostile bios-mem 422 'not a regular file' \
   "$(vm v11 ',"-bios","/dev/null"')"
-hostile chardev-serial 422 'pass-through' \
+hostile chardev-serial 422 'host serial port' \
   "$(vm v12 ',"-chardev","serial,id=s,path=/dev/ttyS0"')"
-hostile chardev-tty 422 'pass-through' \
+hostile chardev-tty 422 'host terminal' \
   "$(vm v13 ',"-chardev","tty,id=t,path=/dev/tty0"')"
 hostile serial-tty 422 'terminal' \
   "$(vm v14 ',"-serial","/dev/ttyS0"')"
-hostile memfile 422 'host files' \
+hostile memfile 422 'host file' \
   "$(vm v15 ",\"-object\",\"memory-backend-file,id=m,mem-path=$outside/mem,size=64M\"")"
 hostile tap-script 422 'script' \
   "$(vm v16 ",\"-netdev\",\"tap,id=n,script=$outside/up.sh\"")"
@@ -133,7 +133,7 @@ hostile readconfig 422 'not supported' \
 off='"offline":true,"channel":true'
 hostile off-dotdot 422 'not usable' "$(vm o1 "$drive" \
   "$(disk /s/d.qcow2 "$DST_STORAGE/../outside/d.qcow2")")" "$off"
-hostile off-shadow 422 'not one of its migrated disks' \
+hostile off-shadow 422 'not among the request.s disks' \
   "$(vm o2 ',"-drive","file=/etc/shadow,if=virtio"')" "$off"
 hostile off-no-argv 422 'outside the storage root' \
   "{\"name\":\"o3\",\"argv\":[],\"disks\":[$(disk /s/d.qcow2 \

@@ -133,7 +133,9 @@ plan_system (struct plan *p)
                                       "/lib64", "/libx32", NULL };
   static const char *const etc[] = { "/etc/ld.so.cache", "/etc/localtime",
                                      "/etc/passwd", "/etc/group",
-                                     "/etc/nsswitch.conf", NULL };
+                                     "/etc/nsswitch.conf", "/etc/hosts",
+                                     "/etc/resolv.conf", "/etc/host.conf",
+                                     NULL };
   static const char *const devs[] = { "/dev/null", "/dev/zero", "/dev/full",
                                       "/dev/random", "/dev/urandom",
                                       "/dev/kvm", NULL };
@@ -248,9 +250,17 @@ plan_make (struct plan *p, char *const *argv, const struct vm_confine *c)
     set_error (errno, "mkdir %s", p->stage);
     return -1;
   }
-  for (i = 0; c->ro_dirs && c->ro_dirs[i]; i++)
-    if (plan_add (p, M_BIND_RO, c->ro_dirs[i], c->ro_dirs[i]) == -1)
+  for (i = 0; c->ro_paths && c->ro_paths[i]; i++) {
+    struct stat st;
+    if (stat (c->ro_paths[i], &st) == -1 ||
+        (!S_ISDIR (st.st_mode) && !S_ISREG (st.st_mode))) {
+      set_error (errno, "read-only path %s", c->ro_paths[i]);
       return -1;
+    }
+    if (plan_add (p, S_ISDIR (st.st_mode) ? M_BIND_RO : M_FILE_RO,
+                  c->ro_paths[i], c->ro_paths[i]) == -1)
+      return -1;
+  }
   for (i = 0; c->rw_dirs[i]; i++)
     if (plan_add (p, M_BIND_RW, c->rw_dirs[i], c->rw_dirs[i]) == -1)
       return -1;

@@ -40,6 +40,7 @@ vm_cmdline_clear (struct vm_cmdline *c)
 {
   strv_free (c->argv);
   strv_free (c->files);
+  strv_free (c->reads);
   free (c->qmp);
   free (c->pidfile);
   memset (c, 0, sizeof *c);
@@ -101,6 +102,21 @@ run_file (struct gen *g, const char *path)
   return p;
 }
 
+/* A file QEMU reads in place: checked, resolved, and recorded for the
+ * confinement.
+ */
+static char *
+read_path (struct gen *g, const char *path, bool want_dir)
+{
+  char *real = vm_read_path (g->l->read_dirs, path, want_dir);
+
+  if (real && strv_push (&g->out->reads, real) == -1) {
+    free (real);
+    return NULL;
+  }
+  return real;
+}
+
 /* The text QEMU gets for a value of type t (disk: its index). */
 char *
 vm_gen_value (struct gen *g, enum vm_type t, const char *text, ssize_t disk)
@@ -115,12 +131,12 @@ vm_gen_value (struct gen *g, enum vm_type t, const char *text, ssize_t disk)
       set_error (0, "writable image '%s' has no destination", text);
       return NULL;
     }
-    return vm_read_path (g->l->read_dirs, text, false);
+    return read_path (g, text, false);
   case VT_RUNFILE:
     return run_file (g, text);
   case VT_READFILE:
   case VT_READDIR:
-    return vm_read_path (g->l->read_dirs, text, t == VT_READDIR);
+    return read_path (g, text, t == VT_READDIR);
   default:
     return strdup (text);
   }

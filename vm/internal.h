@@ -169,6 +169,10 @@ extern const struct vm_key vm_global_keys[];       /* "DRIVER.PROP" */
 extern const char *const vm_enum_vga[];
 extern const char *const vm_enum_watchdog_action[];
 extern const char *const vm_enum_format[];         /* qcow2, raw */
+/* A device model that passes a host device through (vfio-*, vhost-*,
+ * usb-host...).
+ */
+bool vm_device_is_passthrough (const char *driver);
 
 /* ---- a parsed option ---- */
 

@@ -108,6 +108,35 @@ implied_value (const struct vm_kv *kv, const char *key, size_t *first,
   return v;
 }
 
+/* Why common drivers that are not on the allow-lists are refused. */
+static const char *
+refusal_reason (const char *option, const char *driver)
+{
+  static const struct { const char *opt, *drv, *why; } reasons[] = {
+    { "chardev", "serial", ": a host serial port cannot be migrated" },
+    { "chardev", "tty", ": a host terminal cannot be migrated" },
+    { "chardev", "parallel", ": a host parallel port cannot be migrated" },
+    { "chardev", "parport", ": a host parallel port cannot be migrated" },
+    { "chardev", "stdio", ": the terminal stays on the source" },
+    { "chardev", "pty", ": a terminal of this host; use a unix socket" },
+    { "chardev", "pipe", ": use a unix socket" },
+    { "object", "memory-backend-file", ": it maps guest RAM onto a host "
+      "file; use memory-backend-memfd (hugetlb=on for huge pages)" },
+    { "netdev", "vhost-user", ": its back-end process stays on the source" },
+    { "netdev", "socket", ": use tap, bridge or user" },
+    { "display", "gtk", ": use -display none or -vnc" },
+    { "display", "sdl", ": use -display none or -vnc" },
+    { "display", "curses", ": use -display none or -vnc" },
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+    if (strcmp (reasons[i].opt, option) == 0 &&
+        strcmp (reasons[i].drv, driver) == 0)
+      return reasons[i].why;
+  return "";
+}
+
 /* A driver table: the implied key picks the driver; its value is not an
  * item (generate.c emits drv->name first).
  */
@@ -123,8 +152,15 @@ parse_with_driver (struct vm_desc *d, struct vm_opt *o,
   if (v == NULL)
     return -1;
   o->drv = vm_driver_find (o->def->drivers, v);
+  if (o->drv == NULL && o->def->drivers == vm_device_drivers &&
+      vm_device_is_passthrough (v)) {
+    set_error (0, "pass-through device '%.60s' cannot be migrated: it "
+               "gives the guest a device of this host", v);
+    return -1;
+  }
   if (o->drv == NULL) {
-    set_error (0, "%s '%.60s' is not supported by vmferry", key, v);
+    set_error (0, "%s '%.60s' is not supported by vmferry%s", key, v,
+               refusal_reason (o->def->name, v));
     return -1;
   }
   return vm_parse_items (d, o, o->drv, kv, first,

@@ -291,3 +291,22 @@ const struct vm_driver vm_device_drivers[] = {
   { "vmcoreinfo", { none } },
   { NULL }
 };
+
+/* Device models that hand the guest a device of the host, for a clearer
+ * refusal (they are not in the table above either way).
+ */
+bool
+vm_device_is_passthrough (const char *driver)
+{
+  static const char *const prefixes[] = { "vfio", "vhost-", "usb-host",
+                                          "scsi-generic", "scsi-block",
+                                          "pci-assign", "u2f-passthru",
+                                          "ccid-card-passthru",
+                                          "nvme-subsys", NULL };
+  size_t i;
+
+  for (i = 0; prefixes[i]; i++)
+    if (strncmp (driver, prefixes[i], strlen (prefixes[i])) == 0)
+      return true;
+  return false;
+}
