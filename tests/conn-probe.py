@@ -21,12 +21,6 @@
 #     must be answered "ack" within 5 s.  Prints {"handshake": seconds
 #     to "ok", "acks": N, "slowest_ack": seconds}; exits 1 (with the
 #     reason on stderr) if the stream fails.
-#
-#   conn-probe.py keepalive HOST PORT BIND TLS_DIR PAUSE
-#     GET /v1/status over HTTPS with TLS_DIR's client certificate, wait
-#     PAUSE seconds, and GET it again on the same connection.  Prints
-#     {"first": status, "second": status}; a status of 0 means the
-#     server had closed the connection.
 
 import json
 import os
@@ -186,42 +180,6 @@ def stream(host, port, bind, tls_dir, mig_id, seconds):
     print(json.dumps(result))
 
 
-def http_get(s, f):
-    """GET /v1/status on the TLS socket s (f: its reader); the status."""
-    s.sendall(b'GET /v1/status HTTP/1.1\r\nHost: vmferry\r\n\r\n')
-    line = f.readline()
-    if not line.startswith(b'HTTP/'):
-        return 0
-    length = 0
-    while True:
-        h = f.readline()
-        if h in (b'\r\n', b''):
-            break
-        if h.lower().startswith(b'content-length:'):
-            length = int(h.split(b':')[1])
-    f.read(length)
-    return int(line.split()[1])
-
-
-def keepalive(host, port, bind, tls_dir, pause):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.load_verify_locations(os.path.join(tls_dir, 'ca-cert.pem'))
-    ctx.load_cert_chain(os.path.join(tls_dir, 'client-cert.pem'),
-                        os.path.join(tls_dir, 'client-key.pem'))
-    s = ctx.wrap_socket(connect(host, port, bind))
-    f = s.makefile('rb')
-    result = {}
-    for key in ('first', 'second'):
-        try:
-            result[key] = http_get(s, f)
-        except OSError:
-            result[key] = 0
-        if key == 'first':
-            time.sleep(pause)
-    print(json.dumps(result))
-
-
 def main():
     a = sys.argv[1:]
     if len(a) == 8 and a[0] == 'hold':
@@ -232,8 +190,6 @@ def main():
         except OSError as e:
             print('conn-probe.py: stream: %s' % e, file=sys.stderr)
             sys.exit(1)
-    elif len(a) == 6 and a[0] == 'keepalive':
-        keepalive(a[1], int(a[2]), a[3], a[4], float(a[5]))
     else:
         print('usage: see the head of %s' % sys.argv[0], file=sys.stderr)
         sys.exit(2)
