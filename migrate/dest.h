@@ -29,7 +29,10 @@ struct dest_job {
   struct dest_channel *channel; /* data channel receiver, or NULL */
   bool resumed;                 /* images are a kept partial copy */
   char *undo_token;             /* finish records writes for vmferry undo */
-  char *peer;                   /* certificate CN of the source (prepare) */
+  char *peer;                   /* certificate CN of the source (prepare):
+                                   the job's owner, set before the job is
+                                   registered, never changed; NULL (a
+                                   journal entry without one): nobody */
   bool offline;                 /* an offline move (dest-offline.c) */
   pid_t *nbd;                   /* offline: our qemu-nbd per disk (0: none) */
   char *pidfile;                /* the skeleton's pidfile (journal) */
@@ -154,6 +157,17 @@ int mig_dest_send_back (void *opaque, const struct api_request *req,
 
 /* Registry. */
 struct dest_job *mig_dest_find_job (struct mig_dest *d, const char *id);
+/* A job belongs to the client certificate that prepared it (j->peer):
+ * true if req comes from it.  No lock needed (j->peer never changes).
+ * Every request about one job (finish, abort, prepare's retry,
+ * send-back) answers mig_dest_not_owner's 403 to any other certificate,
+ * before it looks at or changes anything; GET /v1/status lists only the
+ * caller's jobs.
+ */
+bool mig_dest_job_owned_by (const struct dest_job *j,
+                            const struct api_request *req);
+/* The 403 for a request about job j from another certificate. */
+int mig_dest_not_owner (const struct dest_job *j, json_t **reply);
 /* Undo everything the job created on this host (caller holds job lock). */
 int mig_dest_job_cleanup (struct dest_job *j);
 void mig_dest_job_ended (struct mig_dest *d);
