@@ -488,6 +488,7 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
                                                          "resume_token"));
   const char *why = NULL;
   bool offline = json_is_true (json_object_get (req->body, "offline"));
+  CLEANUP_STRV char **data_peers = NULL;
   struct dest_job *j;
   struct mig_vm *vm;
   int status;
@@ -496,6 +497,8 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
     return mig_dest_error (reply, 400, "missing or malformed \"id\"");
   if (cidr && !mig_cidr_valid (cidr))
     return mig_dest_error (reply, 400, "malformed \"migration_network\"");
+  if (mig_dest_data_peers (req, &data_peers) == -1)
+    return mig_dest_error (reply, 400, get_error ());
   if (host == NULL)
     return no_data_host (d, cidr, reply);
   j = mig_dest_find_job (d, id);
@@ -532,6 +535,8 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   }
   pthread_mutex_lock (&j->lock);
   j->holds_slot = true;
+  j->data_peers = data_peers;
+  data_peers = NULL;
   j->postcopy = json_is_true (json_object_get (req->body, "postcopy"));
   j->offline = offline;
   /* The data channel needs x509 certificates (not TLS-PSK). */

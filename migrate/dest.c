@@ -297,6 +297,7 @@ mig_dest_stop (struct mig_dest *d)
     free (j->qmp_path);
     free (j->undo_token);
     free (j->peer);
+    strv_free (j->data_peers);
     pthread_mutex_destroy (&j->lock);
     free (j->id);
     free (j);

@@ -27,6 +27,8 @@ struct dest_job {
   bool postcopy;                /* the source may switch to post-copy */
   bool holds_slot;              /* counted in dest->active */
   struct dest_channel *channel; /* data channel receiver, or NULL */
+  char **data_peers;            /* the source's addresses, the only ones
+                                   its data channel accepts (prepare) */
   bool resumed;                 /* images are a kept partial copy */
   char *undo_token;             /* finish records writes for vmferry undo */
   char *peer;                   /* certificate CN of the source (prepare):
@@ -108,6 +110,13 @@ const char *mig_dest_data_host (struct mig_dest *d, const char *used,
 int mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
                             const char *host, char **uris,
                             const char *relay_path);
+/* The addresses the data channel of a prepare request req accepts
+ * connections from, into *peers (a new vector): the address req came
+ * from and those the source lists in its "data_from" (its own: with a
+ * migration network, or routes, its data may leave from another one
+ * than its request did).  -1 + set_error if "data_from" is malformed.
+ */
+int mig_dest_data_peers (const struct api_request *req, char ***peers);
 /* The URIs for mig_dest_channel_start (taken over by it, freed also on
  * failure): per disk index, NULL for a disk not copied.  These are the
  * skeleton's NBD exports at host:nbd_port (TLS).

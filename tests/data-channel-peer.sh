@@ -14,7 +14,10 @@
 #    source's address never start TLS; the agent runs at most 8 of
 #    their handshakes at once (the rest wait in the listener's queue),
 #    all of them are closed within their deadlines, and a new stream is
-#    served afterwards.
+#    served afterwards;
+#  - the addresses a source lists in "data_from" (its own, when its data
+#    leaves by another interface) are served too; a "data_from" that is
+#    not a list of IP addresses is refused (400).
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 . "$abs_top_srcdir/tests/mig-functions.sh"
@@ -103,10 +106,29 @@ probe stream "$DST_IP" "$port" "$SRC_IP" "$SRC_TLS" peer1 1 \
   > "$TEST_DIR/stream2.json" || fail "a new stream after the flood failed"
 echo "stream after the flood: $(cat "$TEST_DIR/stream2.json")"
 
-st=$(ip netns exec "$SRC_NS" curl -s -o "$TEST_DIR/abort" -w '%{http_code}' \
-       --cacert "$MIG_CA/ca-cert.pem" --cert "$SRC_TLS/client-cert.pem" \
-       --key "$SRC_TLS/client-key.pem" -X POST -d '{"id":"peer1"}' \
-       "https://$DST_IP:7480/v1/abort")
-[ "$st" = 200 ] || fail "abort: HTTP $st"
+echo "--- an address the source lists in data_from"
+mig_offline_job peer2 peer2 "\"data_from\":[\"$OTHER_IP\"]"
+port2=$(jq -r .data_port "$TEST_DIR/prepare-peer2.json")
+probe stream "$DST_IP" "$port2" "$OTHER_IP" "$SRC_TLS" peer2 1 \
+  > "$TEST_DIR/stream3.json" || fail "a stream from data_from's address failed"
+echo "stream from $OTHER_IP: $(cat "$TEST_DIR/stream3.json")"
+# post NAME PATH BODY: the status of a POST from the source.
+post ()
+{
+  ip netns exec "$SRC_NS" curl -s -o "$TEST_DIR/$1" -w '%{http_code}' \
+    --cacert "$MIG_CA/ca-cert.pem" --cert "$SRC_TLS/client-cert.pem" \
+    --key "$SRC_TLS/client-key.pem" -X POST \
+    -H 'Content-Type: application/json' --data-binary "$3" \
+    "https://$DST_IP:7480$2"
+}
+st=$(post bad-from /v1/prepare "$(echo "$JOB_BODY" |
+       sed 's/peer2/peer3/g; s/"data_from":\[[^]]*\]/"data_from":["host.example"]/')")
+[ "$st" = 400 ] || { cat "$TEST_DIR/bad-from"; fail "a bad data_from: HTTP $st"; }
+echo "bad data_from: HTTP $st $(cat "$TEST_DIR/bad-from")"
+
+for id in peer1 peer2; do
+  st=$(post "abort-$id" /v1/abort "{\"id\":\"$id\"}")
+  [ "$st" = 200 ] || fail "abort $id: HTTP $st"
+done
 mig_dest_clean --listeners
 exit 0
