@@ -23,10 +23,12 @@
  * migration while its handler runs (finish waits minutes; vmferry
  * --parallel N migrates N at once).  Why not
  * gnutls_handshake_set_timeout() on libmicrohttpd's session (possible
- * in MHD_CONNECTION_NOTIFY_STARTED, the session exists then): with a
- * timeout GnuTLS waits for the peer's bytes in its own poll(), inside
- * libmicrohttpd's non-blocking loop, and the deadline would not cover
- * the request headers that follow the handshake.
+ * in MHD_CONNECTION_NOTIFY_STARTED, the session exists then): GnuTLS
+ * (3.7.9, _gnutls_stream_read) counts against it only the time spent
+ * reading, not waiting for the peer, so a byte a second never reaches
+ * it; with it GnuTLS would also wait for bytes in its own poll(), inside
+ * libmicrohttpd's non-blocking loop; and it would not cover the request
+ * headers that follow the handshake.
  *
  * Locking: guard_lock protects the list and the entries' fields.  A
  * listed entry's socket is open: libmicrohttpd calls
