@@ -575,39 +575,6 @@ set_peers (struct dest_channel *ch, char **peers)
 }
 
 int
-mig_dest_data_peers (const struct api_request *req, char ***peers)
-{
-  json_t *from = json_object_get (req->body, "data_from"), *v;
-  CLEANUP_STRV char **list = NULL;
-  struct net_addr a;
-  size_t i;
-
-  /* The address the request came from (NAT aside, the source's). */
-  if (req->peer_addr && net_addr_parse (req->peer_addr, &a) == 0 &&
-      strv_push (&list, req->peer_addr) == -1)
-    return -1;
-  if (from && !json_is_null (from)) {
-    if (!json_is_array (from) ||
-        json_array_size (from) > MIG_MAX_DATA_FROM)
-      goto bad;
-    json_array_foreach (from, i, v) {
-      if (!json_is_string (v) ||
-          net_addr_parse (json_string_value (v), &a) == -1)
-        goto bad;
-      if (strv_push (&list, json_string_value (v)) == -1)
-        return -1;
-    }
-  }
-  *peers = list;
-  list = NULL;
-  return 0;
- bad:
-  set_error (0, "\"data_from\" must be an array of at most %d IP "
-             "addresses", MIG_MAX_DATA_FROM);
-  return -1;
-}
-
-int
 mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
                         const char *host, char **uris,
                         const char *relay_path)

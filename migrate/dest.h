@@ -104,17 +104,20 @@ const char *mig_dest_data_host (struct mig_dest *d, const char *used,
 /* dest-channel.c: the data channel's listener and receivers of job j
  * (caller holds j->lock): start adds "data_port" to j->prepared; with
  * relay_path (the skeleton's incoming migration socket), streams may
- * also relay the memory migration there.  stop (idempotent) closes the
- * listener and ends every receiver.
+ * also relay the memory migration there.  It serves only the addresses
+ * in j->data_peers (none: start fails), each connection given 5 s for
+ * its TLS handshake.  stop (idempotent) closes the listener and ends
+ * every receiver.
  */
 int mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
                             const char *host, char **uris,
                             const char *relay_path);
-/* The addresses the data channel of a prepare request req accepts
- * connections from, into *peers (a new vector): the address req came
- * from and those the source lists in its "data_from" (its own: with a
- * migration network, or routes, its data may leave from another one
- * than its request did).  -1 + set_error if "data_from" is malformed.
+/* dest-peers.c: the addresses the data channel of prepare request req
+ * accepts connections from, into *peers (a new vector): the address req
+ * came from and those the source lists in its "data_from" (its own:
+ * with a migration network, or routes, its data may leave from another
+ * one than its request did).  -1 + set_error if "data_from" is
+ * malformed.
  */
 int mig_dest_data_peers (const struct api_request *req, char ***peers);
 /* The URIs for mig_dest_channel_start (taken over by it, freed also on
