@@ -30,6 +30,8 @@ struct api_request {
   const char *path;      /* "/v1/prepare" (no query string) */
   json_t *body;          /* parsed JSON body (borrowed), NULL if empty */
   const char *peer_name; /* CN of the client's certificate */
+  const char *peer_addr; /* the client's IP address, numeric ("192.0.2.1",
+                          * "2001:db8::1"): where the request came from */
 };
 
 /* A handler returns an HTTP status and sets *reply to a JSON object (new
@@ -62,8 +64,13 @@ struct api_server_params {
 
 struct api_server;
 
-/* Start listening (one thread per connection, at most 64 connections,
- * idle ones closed after 120 s).  Requests are checked in this order: client
+/* Start listening (one thread per connection, at most 64 connections).
+ * Until it makes a request with an accepted client certificate, a
+ * connection is closed 10 s after it was accepted (TLS handshake and
+ * headers included, however slowly they come), and one address may hold
+ * at most 8 such connections (more are closed at once); afterwards it
+ * is closed after 120 s without a byte of its request (never while its
+ * handler runs).  Requests are checked in this order: client
  * certificate (403), path (404), method (405), body size (413: a
  * Content-Length over max_body is refused before reading the body; a
  * chunked body is discarded from the point it passes max_body), body must

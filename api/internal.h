@@ -24,6 +24,28 @@
 
 /* Longest peer CN we keep (longer names are refused, not truncated). */
 #define API_PEER_NAME_MAX 256
+/* Room for a numeric IP address (an IPv6 one with its %scope). */
+#define API_PEER_ADDR_MAX 64
+
+/* Connection limits (server.c, server-guard.c).  Every connection is a
+ * thread and carries one request (server-reply.c).  At most
+ * API_MAX_CONNECTIONS at once.  A connection must make its request with
+ * an accepted client certificate within API_PENDING_TIMEOUT_S of being
+ * accepted (TCP, TLS handshake, request headers: a source does this in
+ * milliseconds, and nobody else has anything to do here), and one
+ * address may hold at most API_PENDING_PER_ADDR connections that have
+ * not done so yet: what one host without a certificate can take is 8 of
+ * the 64 slots, each for 10 s.  Once trusted, a connection is closed
+ * after API_IDLE_TIMEOUT_S without a byte of its request body; its
+ * handler may run as long as it needs (finish waits minutes for the
+ * migration, a queued prepare 40 s): libmicrohttpd does not time out a
+ * connection whose thread runs the handler, and queuing the reply counts
+ * as activity.
+ */
+#define API_MAX_CONNECTIONS 64
+#define API_PENDING_TIMEOUT_S 10
+#define API_PENDING_PER_ADDR 8
+#define API_IDLE_TIMEOUT_S 120
 
 /* ---- server ---- */
 
@@ -45,6 +67,17 @@ struct api_server {
   pthread_mutex_t log_lock;
   char start_msg[256];
   bool starting;
+
+  /* server-guard.c: connections without an accepted client certificate
+   * yet, and the watchdog that ends them at their deadline.  The list is
+   * protected by guard_lock; guard_cond wakes the watchdog.
+   */
+  pthread_mutex_t guard_lock;
+  pthread_cond_t guard_cond; /* CLOCK_MONOTONIC */
+  struct api_pending *pending;
+  pthread_t guard_thread;
+  bool guard_started; /* guard_thread runs */
+  bool guard_stop;    /* tells it to end */
 };
 
 /* Per-request state (the con_cls of libmicrohttpd), freed when the request
@@ -53,6 +86,7 @@ struct api_server {
 struct api_conn_req {
   const struct api_route *route;     /* matched route */
   char peer_name[API_PEER_NAME_MAX]; /* CN of the client certificate */
+  char peer_addr[API_PEER_ADDR_MAX]; /* its IP address, numeric */
   char *body;                        /* accumulated body (not NUL-terminated) */
   size_t len, cap;
   /* 413 (over max_body) or 500 (out of memory): the rest of the body is
@@ -66,6 +100,27 @@ struct api_conn_req {
  * set_error() with the reason the client is refused.
  */
 extern int api_internal_check_peer (struct MHD_Connection *c, char *name);
+
+/* server-guard.c.  notify_connection is the daemon's
+ * MHD_NotifyConnectionCallback (cls is the api_server): it lists a new
+ * connection with its deadline, or shuts it down if its address holds
+ * API_PENDING_PER_ADDR such already.  trusted: c's request had an
+ * accepted client certificate: unlist it, give it the idle timeout.
+ * guard_start/stop: the watchdog thread (stop joins it; idempotent).
+ * guard_close_all: shut down every connection not trusted yet.
+ * addr_text: a numeric IP address, "?" if it cannot be written.
+ */
+extern void
+api_internal_notify_connection (void *cls, struct MHD_Connection *c,
+                                void **socket_context,
+                                enum MHD_ConnectionNotificationCode toe);
+extern void api_internal_trusted (struct api_server *s,
+                                  struct MHD_Connection *c);
+extern int api_internal_guard_start (struct api_server *s);
+extern void api_internal_guard_stop (struct api_server *s);
+extern void api_internal_guard_close_all (struct api_server *s);
+extern void api_internal_addr_text (const struct sockaddr *sa, char *buf,
+                                    size_t n);
 
 /* server-request.c: the MHD_AccessHandlerCallback and the
  * MHD_RequestCompletedCallback of the daemon (cls is the api_server).

@@ -60,21 +60,37 @@ too_big (const struct api_server *s, struct MHD_Connection *c)
     c, HTTP_TOO_LARGE, "request body too large (limit %zu bytes)", s->max_body);
 }
 
+/* The client's IP address, numeric, into addr[API_PEER_ADDR_MAX]. */
+static void
+peer_addr (struct MHD_Connection *c, char *addr)
+{
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info (
+    c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+  if (ci && ci->client_addr)
+    api_internal_addr_text (ci->client_addr, addr, API_PEER_ADDR_MAX);
+  else
+    snprintf (addr, API_PEER_ADDR_MAX, "?");
+}
+
 /* The headers are in: check the peer, route, allocate the request state. */
 static enum MHD_Result
 first_call (struct api_server *s, struct MHD_Connection *c, const char *url,
             const char *method, void **con_cls)
 {
-  char name[API_PEER_NAME_MAX];
+  char name[API_PEER_NAME_MAX], addr[API_PEER_ADDR_MAX];
   const struct api_route *route;
   struct api_conn_req *rq;
   unsigned status;
 
+  peer_addr (c, addr);
   if (api_internal_check_peer (c, name) == -1) {
-    debug ("api: %s %s refused: %s", method, url, get_error ());
+    debug ("api: %s %s from %s refused: %s", method, url, addr, get_error ());
     return api_internal_reply_error (c, MHD_HTTP_FORBIDDEN, "%s", get_error ());
   }
-  debug ("api: %s %s from %s", method, url, name);
+  /* The connection is trusted from now on (server-guard.c). */
+  api_internal_trusted (s, c);
+  debug ("api: %s %s from %s (%s)", method, url, name, addr);
   route = find_route (s, method, url, &status);
   if (route == NULL && status == MHD_HTTP_NOT_FOUND)
     return api_internal_reply_error (c, status, "no such path: %s", url);
@@ -89,6 +105,7 @@ first_call (struct api_server *s, struct MHD_Connection *c, const char *url,
     return MHD_NO;
   rq->route = route;
   memcpy (rq->peer_name, name, sizeof name);
+  memcpy (rq->peer_addr, addr, sizeof addr);
   *con_cls = rq;
   return MHD_YES;
 }
@@ -192,6 +209,7 @@ last_call (struct api_server *s, struct MHD_Connection *c,
   req.path = url;
   req.body = body;
   req.peer_name = rq->peer_name;
+  req.peer_addr = rq->peer_addr;
   return run_handler (s, c, &req, rq->route->handler);
 }
 

@@ -3,6 +3,9 @@
  * One thread per connection, so that a slow handler (starting QEMU takes
  * seconds) does not hold up other requests.  Mutual TLS is requested by
  * MHD_OPTION_HTTPS_MEM_TRUST and enforced per request in server-peer.c.
+ * The connection limits are in internal.h: the daemon's timeout is the
+ * short one of connections not trusted yet (server-guard.c raises it
+ * for those that are).
  */
 #include <config.h>
 
@@ -12,16 +15,6 @@
 #include <sys/socket.h>
 
 #include "internal.h"
-
-/* Idle keep-alive connections are closed after this many seconds (each one
- * holds a thread).
- */
-#define API_IDLE_TIMEOUT_S 120
-
-/* At most this many connections (each is a thread, and a TLS handshake
- * happens before the client certificate is checked).
- */
-#define API_MAX_CONNECTIONS 64
 
 /* libmicrohttpd's messages go to debug(); while the daemon is starting,
  * the first one is also kept to explain a failure.
@@ -147,6 +140,8 @@ start_daemon (struct api_server *s, const struct sockaddr_storage *ss,
 
   if (ipv6)
     flags |= MHD_USE_IPv6;
+  if (api_internal_guard_start (s) == -1)
+    return -1;
   s->starting = true;
   /* The port argument only appears in libmicrohttpd's messages. */
   /* One option and its values a line. */
@@ -160,8 +155,10 @@ start_daemon (struct api_server *s, const struct sockaddr_storage *ss,
                                 MHD_OPTION_HTTPS_MEM_TRUST, s->ca_pem,
                                 MHD_OPTION_NOTIFY_COMPLETED,
                                 api_internal_completed, s,
+                                MHD_OPTION_NOTIFY_CONNECTION,
+                                api_internal_notify_connection, s,
                                 MHD_OPTION_CONNECTION_TIMEOUT,
-                                (unsigned) API_IDLE_TIMEOUT_S,
+                                (unsigned) API_PENDING_TIMEOUT_S,
                                 MHD_OPTION_CONNECTION_LIMIT,
                                 (unsigned) API_MAX_CONNECTIONS,
                                 MHD_OPTION_END);
@@ -181,6 +178,21 @@ start_daemon (struct api_server *s, const struct sockaddr_storage *ss,
   return 0;
 }
 
+/* The watchdog's lock, and its condition on the monotonic clock (its
+ * deadlines are).
+ */
+static void
+init_guard_locks (struct api_server *s)
+{
+  pthread_condattr_t attr;
+
+  pthread_mutex_init (&s->guard_lock, NULL);
+  pthread_condattr_init (&attr);
+  pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+  pthread_cond_init (&s->guard_cond, &attr);
+  pthread_condattr_destroy (&attr);
+}
+
 struct api_server *
 api_server_start (const struct api_server_params *p)
 {
@@ -196,6 +208,7 @@ api_server_start (const struct api_server_params *p)
     return NULL;
   }
   pthread_mutex_init (&s->log_lock, NULL);
+  init_guard_locks (s);
   if (copy_params (s, p) == -1 || start_daemon (s, &ss, ipv6, p) == -1) {
     api_server_stop (s);
     return NULL;
@@ -231,6 +244,8 @@ api_server_stop (struct api_server *s)
   if (s->daemon) {
     int i;
     MHD_quiesce_daemon (s->daemon);
+    /* Only trusted requests deserve the wait. */
+    api_internal_guard_close_all (s);
     for (i = 0; i < 500; i++) {
       const union MHD_DaemonInfo *info =
         MHD_get_daemon_info (s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
@@ -240,6 +255,10 @@ api_server_stop (struct api_server *s)
     }
     MHD_stop_daemon (s->daemon);
   }
+  /* After the daemon: its connections are all closed now. */
+  api_internal_guard_stop (s);
+  pthread_cond_destroy (&s->guard_cond);
+  pthread_mutex_destroy (&s->guard_lock);
   free (s->routes);
   free_secret (s->key_pem);
   free (s->cert_pem);

@@ -28,7 +28,8 @@ echo (void *opaque, const struct api_request *req, json_t **reply)
   struct fixture *f = opaque;
 
   __atomic_add_fetch (&f->handled, 1, __ATOMIC_SEQ_CST);
-  *reply = json_pack ("{s:s, s:O?}", "peer", req->peer_name, "body", req->body);
+  *reply = json_pack ("{s:s, s:s, s:O?}", "peer", req->peer_name,
+                      "peer_addr", req->peer_addr, "body", req->body);
   return 200;
 }
 

@@ -35,6 +35,9 @@ test_roundtrip (void **state)
     200);
   assert_string_equal (json_string_value (json_object_get (reply, "peer")),
                        "localhost");
+  assert_string_equal (json_string_value (json_object_get (reply,
+                                                           "peer_addr")),
+                       "127.0.0.1");
   assert_true (json_equal (json_object_get (reply, "body"), body));
   /* By DNS name (SAN DNS:localhost); GET without a body; empty reply. */
   assert_int_equal (

@@ -16,6 +16,19 @@
  * of stream, "ack".
  * A receiver that fails says "error MSG" and closes its stream.
  *
+ * Who may connect: the listener is for the migration's source only.  A
+ * connection from any other address (the source's are the prepare
+ * request's and those it listed in "data_from") is closed as soon as it
+ * is accepted, before any TLS.  The source's own connections must finish
+ * their TLS handshake within HANDSHAKE_MS of being accepted: the
+ * acceptor shuts down the socket of a receiver still in its handshake
+ * then (GnuTLS's own handshake timeout counts only the time it spends
+ * reading, not waiting for the peer, so a byte a second never reaches
+ * it).  At most MAX_HANDSHAKES run at once: beyond that the acceptor
+ * leaves connections in the listener's queue until a handshake ends, so
+ * connections that never finish theirs take at most that many receivers
+ * (and that much CPU), never the slots of the streams that carry data.
+ *
  * Threads own their streams and NBD handles; the channel's lock protects
  * only the list of receivers.  Stopping wakes every thread (a pipe for
  * the acceptor, shutdown(2) for receivers) and joins them.
@@ -24,7 +37,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include "dest.h"
@@ -32,6 +47,12 @@
 #include "storage.h"
 
 #define MAX_RECEIVERS 32        /* live streams of one migration */
+#define MAX_HANDSHAKES 8        /* receivers in their TLS handshake */
+/* The source opens its streams back to back, each handshake takes
+ * milliseconds (two round trips, an RSA signature); 5 s leaves room for
+ * a loaded host on a slow link.
+ */
+#define HANDSHAKE_MS 5000
 
 struct dest_receiver {
   struct dest_receiver *next;
@@ -41,6 +62,9 @@ struct dest_receiver {
   int mig_fd;                   /* relay: the skeleton's incoming
                                    connection, or -1 (ch->lock) */
   bool done;                    /* the thread is ending (ch->lock) */
+  bool handshaking;             /* in its TLS handshake (ch->lock) */
+  bool cut;                     /* the acceptor ended it (ch->lock) */
+  struct timespec deadline;     /* of the handshake, CLOCK_MONOTONIC */
 };
 
 struct dest_channel {
@@ -52,9 +76,13 @@ struct dest_channel {
                                    NULL: no relay */
   int lfd;                      /* listener */
   int stop_pipe[2];
+  int wake_pipe[2];             /* a handshake ended (non-blocking) */
+  struct net_addr *peers;       /* the source's addresses: who may */
+  size_t n_peers;               /* connect (constant once started) */
   pthread_t acceptor;
-  pthread_mutex_t lock;         /* protects receivers and error */
+  pthread_mutex_t lock;         /* protects receivers, handshakes, error */
   struct dest_receiver *receivers;
+  unsigned handshakes;          /* receivers in their TLS handshake */
   char error[512];              /* the first frame that failed, or "" */
 };
 
@@ -229,6 +257,20 @@ refuse_rest (int fd)
     ;
 }
 
+/* A receiver's handshake ended (either way): one more may start. */
+static void
+handshake_done (struct dest_receiver *r)
+{
+  struct dest_channel *ch = r->ch;
+
+  pthread_mutex_lock (&ch->lock);
+  r->handshaking = false;
+  ch->handshakes--;
+  pthread_mutex_unlock (&ch->lock);
+  if (write (ch->wake_pipe[1], "x", 1) == -1 && errno != EAGAIN)
+    debug ("data channel wake pipe: %m");
+}
+
 static void *
 receive (void *opaque)
 {
@@ -238,6 +280,8 @@ receive (void *opaque)
   struct net_tls *t = fd >= 0 ? net_tls_start (fd, ch->tls_dir, true) : NULL;
   struct net_stream *s = t ? net_stream_new (t, NET_TRANSPORT_TCP, NULL)
     : NULL;
+
+  handshake_done (r);
 
   if (s && hello (ch, s) == 0) {
     if (serve (r, s) == -1)
@@ -299,9 +343,17 @@ start_receiver (struct dest_channel *ch, int fd)
     n++;
   if (r && n < MAX_RECEIVERS) {
     *r = (struct dest_receiver) { .next = ch->receivers, .ch = ch, .fd = fd,
-                                  .mig_fd = -1 };
+                                  .mig_fd = -1, .handshaking = true };
+    clock_gettime (CLOCK_MONOTONIC, &r->deadline);
+    r->deadline.tv_sec += HANDSHAKE_MS / 1000;
+    r->deadline.tv_nsec += HANDSHAKE_MS % 1000 * 1000000L;
+    if (r->deadline.tv_nsec >= 1000000000L) {
+      r->deadline.tv_sec++;
+      r->deadline.tv_nsec -= 1000000000L;
+    }
     if (pthread_create (&r->thread, NULL, receive, r) == 0) {
       ch->receivers = r;
+      ch->handshakes++;
       r = NULL;
       fd = -1;
     }
@@ -312,23 +364,108 @@ start_receiver (struct dest_channel *ch, int fd)
     close (fd);
 }
 
+/* Is peer one of the source's addresses? */
+static bool
+from_source (const struct dest_channel *ch, const struct net_addr *peer)
+{
+  size_t i;
+
+  for (i = 0; i < ch->n_peers; i++)
+    if (net_addr_equal (&ch->peers[i], peer))
+      return true;
+  return false;
+}
+
+/* Accept one connection: a receiver for the source's, the end for
+ * anyone else's (before any TLS).
+ */
+static void
+accept_one (struct dest_channel *ch)
+{
+  char who[NET_ADDR_TEXT_MAX];
+  struct net_addr peer;
+  int fd = net_accept_peer (ch->lfd, &peer);
+
+  if (fd == -1)
+    return;
+  if (!from_source (ch, &peer)) {
+    net_addr_text (&peer, who, sizeof who);
+    debug ("data channel %s: connection from %s refused: not an address "
+           "of the migration's source", ch->id, who);
+    close (fd);
+    return;
+  }
+  start_receiver (ch, fd);
+}
+
+/* ms from now to t, 0 if past (at most INT_MAX). */
+static int
+ms_until (const struct timespec *t, const struct timespec *now)
+{
+  int64_t ms = (t->tv_sec - now->tv_sec) * 1000 +
+    (t->tv_nsec - now->tv_nsec) / 1000000;
+
+  return ms <= 0 ? 0 : ms > INT_MAX ? INT_MAX : (int) ms;
+}
+
+/* End the handshakes past their deadline (the receiver sees its socket
+ * shut down and fails); the poll timeout until the next deadline (-1:
+ * none); *full: MAX_HANDSHAKES run.
+ */
+static int
+expire_handshakes (struct dest_channel *ch, bool *full)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&ch->lock);
+  struct dest_receiver *r;
+  struct timespec now;
+  int next = -1, ms;
+
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  for (r = ch->receivers; r; r = r->next) {
+    if (!r->handshaking || r->cut)
+      continue;
+    ms = ms_until (&r->deadline, &now);
+    if (ms == 0) {
+      debug ("data channel %s: a connection did not finish its TLS "
+             "handshake within %d ms: closed", ch->id, HANDSHAKE_MS);
+      shutdown (r->fd, SHUT_RDWR);
+      r->cut = true;
+    }
+    else if (next == -1 || ms < next)
+      next = ms;
+  }
+  *full = ch->handshakes >= MAX_HANDSHAKES;
+  return next;
+}
+
 static void *
 accept_loop (void *opaque)
 {
   struct dest_channel *ch = opaque;
+  char buf[64];
 
   for (;;) {
-    struct pollfd pfd[2] = { { .fd = ch->lfd, .events = POLLIN },
-                             { .fd = ch->stop_pipe[0], .events = POLLIN } };
-    int fd;
+    bool full;
+    int timeout = expire_handshakes (ch, &full);
+    /* With MAX_HANDSHAKES running, the listener is not watched: new
+     * connections wait in its queue until a handshake ends.
+     */
+    struct pollfd pfd[3] = {
+      { .fd = ch->stop_pipe[0], .events = POLLIN },
+      { .fd = ch->wake_pipe[0], .events = POLLIN },
+      { .fd = full ? -1 : ch->lfd, .events = POLLIN },
+    };
 
-    if (poll (pfd, 2, -1) == -1 && errno != EINTR)
+    if (poll (pfd, 3, timeout) == -1 && errno != EINTR)
+      break;
+    if (pfd[0].revents)
       break;
     if (pfd[1].revents)
-      break;
+      while (read (ch->wake_pipe[0], buf, sizeof buf) > 0)
+        ;
     reap (ch, false);
-    if ((pfd[0].revents & POLLIN) && (fd = net_accept (ch->lfd)) >= 0)
-      start_receiver (ch, fd);
+    if (pfd[2].revents & POLLIN)
+      accept_one (ch);
   }
   return NULL;
 }
@@ -374,6 +511,11 @@ mig_dest_channel_stop (struct dest_job *j)
   reap (ch, true);
   close (ch->stop_pipe[0]);
   close (ch->stop_pipe[1]);
+  if (ch->wake_pipe[0] >= 0) {
+    close (ch->wake_pipe[0]);
+    close (ch->wake_pipe[1]);
+  }
+  free (ch->peers);
   free_uris (ch->uris, ch->n_disks);
   free (ch->relay_path);
   free (ch->id);
@@ -407,6 +549,31 @@ mig_dest_skeleton_uris (struct mig_dest *d, struct dest_job *j,
   return uris;
 }
 
+/* The addresses that may connect, from the job's list (checked by
+ * mig_dest_data_peers already).
+ */
+static int
+set_peers (struct dest_channel *ch, char **peers)
+{
+  size_t n = 0, i;
+
+  while (peers && peers[n])
+    n++;
+  if (n == 0) {
+    set_error (0, "data channel: no address of the source is known");
+    return -1;
+  }
+  if ((ch->peers = calloc (n, sizeof *ch->peers)) == NULL) {
+    set_error (errno, "calloc");
+    return -1;
+  }
+  for (i = 0; i < n; i++)
+    if (net_addr_parse (peers[i], &ch->peers[i]) == -1)
+      return -1;
+  ch->n_peers = n;
+  return 0;
+}
+
 int
 mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
                         const char *host, char **uris,
@@ -425,14 +592,18 @@ mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
   ch->uris = uris;
   ch->n_disks = j->vm->n_disks;
   ch->lfd = ch->stop_pipe[0] = ch->stop_pipe[1] = -1;
+  ch->wake_pipe[0] = ch->wake_pipe[1] = -1;
   pthread_mutex_init (&ch->lock, NULL);
   if ((ch->id = strdup (j->id)) == NULL ||
       (ch->tls_dir = strdup (d->p.tls_dir)) == NULL ||
       (relay_path && (ch->relay_path = strdup (relay_path)) == NULL) ||
-      pipe2 (ch->stop_pipe, O_CLOEXEC) == -1) {
+      pipe2 (ch->stop_pipe, O_CLOEXEC) == -1 ||
+      pipe2 (ch->wake_pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
     set_error (errno, "data channel");
     return -1;
   }
+  if (set_peers (ch, j->data_peers) == -1)
+    return -1;
   if ((ch->lfd = net_listen (host, &port)) == -1)
     return -1;
   if (pthread_create (&ch->acceptor, NULL, accept_loop, ch) != 0) {

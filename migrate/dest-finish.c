@@ -138,6 +138,10 @@ mig_dest_finish (void *opaque, const struct api_request *req,
   if (j == NULL)
     return mig_dest_error (reply, 404, "no such migration");
   pthread_mutex_lock (&j->lock);
+  if (!mig_dest_job_owned_by (j, req)) {
+    pthread_mutex_unlock (&j->lock);
+    return mig_dest_not_owner (j, reply);
+  }
   if (j->offline) {
     status = mig_dest_offline_finish (d, j, reply);
     pthread_mutex_unlock (&j->lock);

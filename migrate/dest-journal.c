@@ -3,7 +3,12 @@
  * outlives a reboot, as do the images the journal accounts for):
  *
  *   {"version": 1, "id", "vm", "state", "qemu_pid", "pidfile", "qmp",
- *    "run_dir", "vm_dir", "images": [...], "prepared": {...}}
+ *    "run_dir", "vm_dir", "images": [...], "prepared": {...}, "peer"}
+ *
+ * "peer": the CN of the client certificate that prepared the migration,
+ * its owner (dest.h); a VM loaded as running keeps it.  An entry
+ * without one (written by an older vmferryd) makes a job that no
+ * certificate may finish, abort or send back.
  *
  * state: "preparing" (things are being created: each is recorded
  * before it is made), "prepared" (the skeleton waits), "finishing"
@@ -53,13 +58,13 @@ mig_dest_journal_write (struct mig_dest *d, struct dest_job *j,
   CLEANUP_FREE char *path = entry_path (d, j->id);
   CLEANUP_FREE char *dir = xasprintf ("%s/" JOURNAL_DIR, d->p.storage_root);
   json_auto_t *e = json_pack ("{s:i, s:s, s:s, s:s, s:i, s:s?, s:s?, s:s?,"
-                              " s:s?, s:o, s:O?}", "version", 1,
+                              " s:s?, s:o, s:O?, s:s?}", "version", 1,
                               "id", j->id, "vm", j->vm ? j->vm->name : "",
                               "state", state, "qemu_pid", (int) j->qemu_pid,
                               "pidfile", j->pidfile, "qmp", j->qmp_path,
                               "run_dir", j->run_dir, "vm_dir", j->vm_dir,
                               "images", images_json (j),
-                              "prepared", j->prepared);
+                              "prepared", j->prepared, "peer", j->peer);
 
   if (path == NULL || dir == NULL || e == NULL) {
     set_error (0, "journal of migration %s: out of memory", j->id);
@@ -171,6 +176,7 @@ static int
 load_running (struct mig_dest *d, json_t *e)
 {
   struct dest_job *j = calloc (1, sizeof *j);
+  const char *peer;
 
   if (j == NULL || (j->vm = calloc (1, sizeof *j->vm)) == NULL ||
       (j->id = strdup (json_string_value (json_object_get (e, "id"))))
@@ -184,6 +190,14 @@ load_running (struct mig_dest *d, json_t *e)
     return -1;
   }
   j->state = JOB_RUNNING;
+  peer = json_string_value (json_object_get (e, "peer"));
+  if (peer && (j->peer = strdup (peer)) == NULL) {
+    mig_vm_free (j->vm);
+    free (j->id);
+    free (j);
+    set_error (errno, "strdup");
+    return -1;
+  }
   j->prepared = json_incref (json_object_get (e, "prepared"));
   if (j->prepared == NULL)
     j->prepared = json_object ();

@@ -403,16 +403,22 @@ no_data_host (struct mig_dest *d, const char *cidr, json_t **reply)
   return mig_dest_error (reply, 422, msg);
 }
 
-/* Register a new job; NULL if the id is taken. */
+/* Register a new job of owner peer; NULL if the id is taken.  The owner
+ * is set before anyone can find the job.
+ */
 static struct dest_job *
-new_job (struct mig_dest *d, const char *id, struct mig_vm *vm)
+new_job (struct mig_dest *d, const char *id, struct mig_vm *vm,
+         const char *peer)
 {
   struct dest_job *j;
 
   if (mig_dest_find_job (d, id))
     return NULL;
   j = calloc (1, sizeof *j);
-  if (j == NULL || (j->id = strdup (id)) == NULL) {
+  if (j == NULL || (j->id = strdup (id)) == NULL ||
+      (j->peer = peer ? strdup (peer) : NULL) == NULL) {
+    if (j)
+      free (j->id);
     free (j);
     return NULL;
   }
@@ -482,6 +488,7 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
                                                          "resume_token"));
   const char *why = NULL;
   bool offline = json_is_true (json_object_get (req->body, "offline"));
+  CLEANUP_STRV char **data_peers = NULL;
   struct dest_job *j;
   struct mig_vm *vm;
   int status;
@@ -490,11 +497,15 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
     return mig_dest_error (reply, 400, "missing or malformed \"id\"");
   if (cidr && !mig_cidr_valid (cidr))
     return mig_dest_error (reply, 400, "malformed \"migration_network\"");
+  if (mig_dest_data_peers (req, &data_peers) == -1)
+    return mig_dest_error (reply, 400, get_error ());
   if (host == NULL)
     return no_data_host (d, cidr, reply);
   j = mig_dest_find_job (d, id);
   if (j) {                      /* a retry: same answer, or a conflict */
     ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&j->lock);
+    if (!mig_dest_job_owned_by (j, req))
+      return mig_dest_not_owner (j, reply);
     if (j->state != JOB_PREPARED)
       return mig_dest_error (reply, 409, "migration id already used");
     *reply = json_incref (j->prepared);
@@ -516,7 +527,7 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
     mig_vm_free (vm);
     return status;
   }
-  j = new_job (d, id, vm);
+  j = new_job (d, id, vm, req->peer_name);
   if (j == NULL) {
     mig_dest_slot_put (d);
     mig_vm_free (vm);
@@ -524,7 +535,8 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   }
   pthread_mutex_lock (&j->lock);
   j->holds_slot = true;
-  j->peer = req->peer_name ? strdup (req->peer_name) : NULL;
+  j->data_peers = data_peers;
+  data_peers = NULL;
   j->postcopy = json_is_true (json_object_get (req->body, "postcopy"));
   j->offline = offline;
   /* The data channel needs x509 certificates (not TLS-PSK). */

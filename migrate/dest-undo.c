@@ -146,14 +146,12 @@ mig_dest_send_back (void *opaque, const struct api_request *req,
 
   if (j == NULL)
     return mig_dest_error (reply, 404, "no such migration");
-  if (to == NULL || !json_is_integer (port))
-    return mig_dest_error (reply, 400, "\"to\" and \"port\" are required");
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&j->lock);
   /* Only the host the VM came from (by its certificate) may ask. */
-  if (j->peer == NULL || req->peer_name == NULL ||
-      strcmp (j->peer, req->peer_name) != 0)
-    return mig_dest_error (reply, 403, "only the VM's source may send it "
-                           "back");
+  if (!mig_dest_job_owned_by (j, req))
+    return mig_dest_not_owner (j, reply);
+  if (to == NULL || !json_is_integer (port))
+    return mig_dest_error (reply, 400, "\"to\" and \"port\" are required");
   if (j->state != JOB_RUNNING || !pid_alive (j->qemu_pid))
     return mig_dest_error (reply, 409, "the VM does not run on this host");
   if (j->undo_token == NULL)

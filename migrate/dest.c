@@ -38,6 +38,22 @@ mig_dest_find_job (struct mig_dest *d, const char *id)
   return NULL;
 }
 
+bool
+mig_dest_job_owned_by (const struct dest_job *j, const struct api_request *req)
+{
+  return j->peer && req->peer_name && strcmp (j->peer, req->peer_name) == 0;
+}
+
+int
+mig_dest_not_owner (const struct dest_job *j, json_t **reply)
+{
+  char msg[256];
+
+  snprintf (msg, sizeof msg, "migration %s belongs to another client "
+            "certificate (the one that prepared it)", j->id);
+  return mig_dest_error (reply, 403, msg);
+}
+
 void
 mig_dest_job_ended (struct mig_dest *d)
 {
@@ -95,7 +111,9 @@ handle_host (void *opaque, const struct api_request *req, json_t **reply)
   return 200;
 }
 
-/* GET /v1/status */
+/* GET /v1/status: the caller's own migrations (j->peer is constant once
+ * the job is listed, so d->lock is enough to read it).
+ */
 static int
 handle_status (void *opaque, const struct api_request *req, json_t **reply)
 {
@@ -104,20 +122,24 @@ handle_status (void *opaque, const struct api_request *req, json_t **reply)
   struct dest_job *j;
 
   pthread_mutex_lock (&d->lock);
-  for (j = d->jobs; j; j = j->next)
+  for (j = d->jobs; j; j = j->next) {
+    if (!mig_dest_job_owned_by (j, req))
+      continue;
     json_array_append_new (list, json_pack ("{s:s, s:s, s:s, s:b}", "id",
                                             j->id, "name",
                                             j->vm ? j->vm->name : "",
                                             "state", state_names[j->state],
                                             "alive", j->qemu_pid > 0 &&
                                             pid_alive (j->qemu_pid)));
+  }
   pthread_mutex_unlock (&d->lock);
   *reply = json_pack ("{s:o}", "migrations", list);
   return 200;
 }
 
 /* POST /v1/abort {"id"}: kill the skeleton, delete what prepare made.
- * Idempotent; refused once the VM runs here (it is the only copy then).
+ * Idempotent; refused once the VM runs here (it is the only copy then),
+ * and to any certificate but the one that prepared it.
  */
 int
 mig_dest_abort (void *opaque, const struct api_request *req, json_t **reply)
@@ -133,6 +155,10 @@ mig_dest_abort (void *opaque, const struct api_request *req, json_t **reply)
   if (j == NULL)
     return mig_dest_error (reply, 404, "no such migration");
   pthread_mutex_lock (&j->lock);
+  if (!mig_dest_job_owned_by (j, req)) {
+    pthread_mutex_unlock (&j->lock);
+    return mig_dest_not_owner (j, reply);
+  }
   if (j->state == JOB_RUNNING || j->state == JOB_STORED) {
     pthread_mutex_unlock (&j->lock);
     return mig_dest_error (reply, 409, j->state == JOB_STORED ?
@@ -280,6 +306,7 @@ mig_dest_stop (struct mig_dest *d)
     free (j->qmp_path);
     free (j->undo_token);
     free (j->peer);
+    strv_free (j->data_peers);
     pthread_mutex_destroy (&j->lock);
     free (j->id);
     free (j);

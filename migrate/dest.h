@@ -31,9 +31,14 @@ struct dest_job {
   bool postcopy;                /* the source may switch to post-copy */
   bool holds_slot;              /* counted in dest->active */
   struct dest_channel *channel; /* data channel receiver, or NULL */
+  char **data_peers;            /* the source's addresses, the only ones
+                                   its data channel accepts (prepare) */
   bool resumed;                 /* images are a kept partial copy */
   char *undo_token;             /* finish records writes for vmferry undo */
-  char *peer;                   /* certificate CN of the source (prepare) */
+  char *peer;                   /* certificate CN of the source (prepare):
+                                   the job's owner, set before the job is
+                                   registered, never changed; NULL (a
+                                   journal entry without one): nobody */
   bool offline;                 /* an offline move (dest-offline.c) */
   pid_t *nbd;                   /* offline: our qemu-nbd per disk (0: none) */
   char *pidfile;                /* the skeleton's pidfile (journal) */
@@ -123,12 +128,22 @@ const char *mig_dest_data_host (struct mig_dest *d, const char *used,
 /* dest-channel.c: the data channel's listener and receivers of job j
  * (caller holds j->lock): start adds "data_port" to j->prepared; with
  * relay_path (the skeleton's incoming migration socket), streams may
- * also relay the memory migration there.  stop (idempotent) closes the
- * listener and ends every receiver.
+ * also relay the memory migration there.  It serves only the addresses
+ * in j->data_peers (none: start fails), each connection given 5 s for
+ * its TLS handshake.  stop (idempotent) closes the listener and ends
+ * every receiver.
  */
 int mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
                             const char *host, char **uris,
                             const char *relay_path);
+/* dest-peers.c: the addresses the data channel of prepare request req
+ * accepts connections from, into *peers (a new vector): the address req
+ * came from and those the source lists in its "data_from" (its own:
+ * with a migration network, or routes, its data may leave from another
+ * one than its request did).  -1 + set_error if "data_from" is
+ * malformed.
+ */
+int mig_dest_data_peers (const struct api_request *req, char ***peers);
 /* The URIs for mig_dest_channel_start (taken over by it, freed also on
  * failure): per disk index, NULL for a disk not copied.  These are the
  * skeleton's NBD exports at host:nbd_port (TLS).
@@ -178,6 +193,17 @@ int mig_dest_send_back (void *opaque, const struct api_request *req,
 
 /* Registry. */
 struct dest_job *mig_dest_find_job (struct mig_dest *d, const char *id);
+/* A job belongs to the client certificate that prepared it (j->peer):
+ * true if req comes from it.  No lock needed (j->peer never changes).
+ * Every request about one job (finish, abort, prepare's retry,
+ * send-back) answers mig_dest_not_owner's 403 to any other certificate,
+ * before it looks at or changes anything; GET /v1/status lists only the
+ * caller's jobs.
+ */
+bool mig_dest_job_owned_by (const struct dest_job *j,
+                            const struct api_request *req);
+/* The 403 for a request about job j from another certificate. */
+int mig_dest_not_owner (const struct dest_job *j, json_t **reply);
 /* Undo everything the job created on this host (caller holds job lock). */
 int mig_dest_job_cleanup (struct dest_job *j);
 void mig_dest_job_ended (struct mig_dest *d);

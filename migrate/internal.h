@@ -155,6 +155,14 @@ bool mig_addr_in_cidr (const char *addr, const char *cidr);
 const char *mig_pick_migration_addr (char *const *addrs, const char *cidr);
 /* This host's first address in cidr, into out.  -1 + set_error. */
 int mig_local_addr_in (const char *cidr, char *out, size_t n);
+/* This host's addresses (interfaces up, loopback aside), at most
+ * MIG_MAX_DATA_FROM, as a JSON array of strings: prepare's "data_from",
+ * the addresses the destination's data channel accepts besides the one
+ * the request came from (the data may leave by another interface: a
+ * migration network, or routes).  NULL if they cannot be read.
+ */
+#define MIG_MAX_DATA_FROM 64
+json_t *mig_local_addrs_json (void);
 
 /* ---- skeleton.c: the receiving QEMU ---- */
 

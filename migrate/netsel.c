@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <netdb.h>
+#include <net/if.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -103,6 +104,34 @@ mig_pick_migration_addr (char *const *addrs, const char *cidr)
     if (mig_addr_in_cidr (addrs[i], cidr) && is_local (addrs[i]))
       return addrs[i];
   return NULL;
+}
+
+json_t *
+mig_local_addrs_json (void)
+{
+  struct ifaddrs *ifa, *i;
+  json_t *list;
+  char buf[INET6_ADDRSTRLEN];
+
+  if (getifaddrs (&ifa) == -1)
+    return NULL;
+  list = json_array ();
+  for (i = ifa; i && list && json_array_size (list) < MIG_MAX_DATA_FROM;
+       i = i->ifa_next) {
+    const void *a;
+    if (i->ifa_addr == NULL || !(i->ifa_flags & IFF_UP) ||
+        (i->ifa_flags & IFF_LOOPBACK) ||
+        (i->ifa_addr->sa_family != AF_INET &&
+         i->ifa_addr->sa_family != AF_INET6))
+      continue;
+    a = i->ifa_addr->sa_family == AF_INET
+      ? (const void *) &((struct sockaddr_in *) i->ifa_addr)->sin_addr
+      : (const void *) &((struct sockaddr_in6 *) i->ifa_addr)->sin6_addr;
+    if (inet_ntop (i->ifa_addr->sa_family, a, buf, sizeof buf))
+      json_array_append_new (list, json_string (buf));
+  }
+  freeifaddrs (ifa);
+  return list;
 }
 
 int

@@ -144,9 +144,9 @@ prepare (struct offline *o)
   o->api = api_client_new (o->p->host, o->p->port, o->p->tls_dir);
   if (o->api == NULL)
     return MIG_REFUSED;
-  body = json_pack ("{s:s, s:s, s:o, s:b, s:b}", "id", o->id, "host",
+  body = json_pack ("{s:s, s:s, s:o, s:b, s:b, s:o*}", "id", o->id, "host",
                     o->p->host, "vm", mig_vm_to_json (o->vm), "offline", 1,
-                    "channel", 1);
+                    "channel", 1, "data_from", mig_local_addrs_json ());
   o->prepared = call (o, "/v1/prepare", body, &status);
   if (o->prepared)
     return MIG_OK;

@@ -217,8 +217,8 @@ prepare (struct source *s)
       (s->p->shared_storage == MIG_SHARED_AUTO &&
        src_shared_detect (s) == -1))
     return -1;
-  body = json_pack ("{s:s, s:s, s:o, s:b, s:s?, s:b, s:b, s:i, s:s?, s:s?}",
-                    "id", s->id,
+  body = json_pack ("{s:s, s:s, s:o, s:b, s:s?, s:b, s:b, s:i, s:s?, s:s?,"
+                    " s:o*}", "id", s->id,
                     "host", s->p->host, "vm", mig_vm_to_json (s->vm),
                     "postcopy", s->p->allow_postcopy,
                     "migration_network", s->p->migration_network,
@@ -228,7 +228,8 @@ prepare (struct source *s)
                     "multifd_channels", s->p->channels > 1 ?
                     (int) s->p->channels : 0,
                     "resume_token", src_resume_token (s),
-                    "multifd_compression", src_direct_multifd_request (s));
+                    "multifd_compression", src_direct_multifd_request (s),
+                    "data_from", mig_local_addrs_json ());
   if (src_shared_markers (s, true) == -1) {
     src_shared_markers (s, false);
     return -1;

@@ -52,6 +52,30 @@ pick (void **state)
   assert_null (mig_pick_migration_addr (addrs, "192.0.2.0/24"));
 }
 
+/* "data_from": this host's addresses, loopback aside, each one that
+ * mig_local_addr_in finds too.
+ */
+static void
+local_addrs (void **state)
+{
+  json_auto_t *list = mig_local_addrs_json ();
+  json_t *v;
+  size_t i;
+  char cidr[64], out[64];
+
+  assert_non_null (list);
+  assert_true (json_array_size (list) <= MIG_MAX_DATA_FROM);
+  json_array_foreach (list, i, v) {
+    const char *a = json_string_value (v);
+    assert_non_null (a);
+    assert_string_not_equal (a, "127.0.0.1");
+    assert_string_not_equal (a, "::1");
+    snprintf (cidr, sizeof cidr, "%s/%d", a, strchr (a, ':') ? 128 : 32);
+    assert_int_equal (mig_local_addr_in (cidr, out, sizeof out), 0);
+    assert_string_equal (out, a);
+  }
+}
+
 int
 main (void)
 {
@@ -60,6 +84,7 @@ main (void)
     cmocka_unit_test (ipv6),
     cmocka_unit_test (malformed),
     cmocka_unit_test (pick),
+    cmocka_unit_test (local_addrs),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

@@ -113,14 +113,38 @@ int net_frame_decode_header (const void *hdr, struct net_frame *f);
 int net_frame_decode_payload (const struct net_frame *f, const void *wire,
                               struct net_zstd *z, void *out);
 
+/* ---- addr.c: IP addresses as values (who may connect) ---- */
+
+/* An IPv4-mapped IPv6 address is kept as the IPv4 address, an IPv6
+ * scope ("%eth0") is dropped: two addresses are equal when they name
+ * the same host address.
+ */
+struct net_addr {
+  int family;                   /* AF_INET or AF_INET6 */
+  unsigned char bytes[16];      /* network order; IPv4: the first 4 */
+};
+#define NET_ADDR_TEXT_MAX 48    /* room for net_addr_text */
+
+struct sockaddr;
+/* A numeric IPv4 or IPv6 address; -1 + set_error if text is not one. */
+int net_addr_parse (const char *text, struct net_addr *a);
+/* The address of sa (AF_INET, AF_INET6; else -1 + set_error). */
+int net_addr_from_sockaddr (const struct sockaddr *sa, struct net_addr *a);
+bool net_addr_equal (const struct net_addr *a, const struct net_addr *b);
+/* Numeric text, "?" if it cannot be written. */
+void net_addr_text (const struct net_addr *a, char *buf, size_t n);
+
 /* ---- sock.c: TCP ---- */
 
 /* Listen on a free port of numeric address addr; *port receives it.
  * Returns the listening socket or -1.
  */
 int net_listen (const char *addr, int *port);
-/* Accept one connection (TCP_NODELAY); the socket or -1. */
+/* Accept one connection (TCP_NODELAY); the socket or -1.  With peer,
+ * also the peer's address.
+ */
 int net_accept (int listen_fd);
+int net_accept_peer (int listen_fd, struct net_addr *peer);
 /* Connect to host:port within 10 s (TCP_NODELAY); the socket or -1. */
 int net_connect (const char *host, int port, bool bbr);
 /* A listening unix socket at path (which must not exist) / a connection

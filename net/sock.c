@@ -172,19 +172,31 @@ net_connect (const char *host, int port, bool bbr)
 }
 
 int
-net_accept (int lfd)
+net_accept_peer (int lfd, struct net_addr *peer)
 {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
   int fd;
 
   do
-    fd = accept4 (lfd, NULL, NULL, SOCK_CLOEXEC);
+    fd = accept4 (lfd, (struct sockaddr *) &ss, &len, SOCK_CLOEXEC);
   while (fd == -1 && errno == EINTR);
   if (fd == -1) {
     set_error (errno, "data listener: accept");
     return -1;
   }
+  if (peer && net_addr_from_sockaddr ((struct sockaddr *) &ss, peer) == -1) {
+    close (fd);
+    return -1;
+  }
   tune (fd, true);
   return fd;
+}
+
+int
+net_accept (int lfd)
+{
+  return net_accept_peer (lfd, NULL);
 }
 
 /* Fill a unix socket address; -1 if path does not fit. */

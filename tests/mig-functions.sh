@@ -178,3 +178,22 @@ mig_verify_moved ()
   vm_check_image "$3" "$1/console.log" "$2/console.log" ||
     fail "check-image rejected $3"
 }
+
+# mig_offline_job ID NAME [MEMBERS]: from SRC_NS, with SRC_TLS's client
+#   certificate, have vmferryd prepare migration ID: an offline move of
+#   VM NAME with one empty 1 MiB raw disk (and the request's JSON
+#   MEMBERS, e.g. '"data_from":[...]').  Nothing boots: the agent
+#   creates the image and the VM's directories, serves the image with a
+#   qemu-nbd of its own and opens the data channel's listener.  The
+#   reply is in $TEST_DIR/prepare-ID.json; sets JOB_BODY to the request.
+mig_offline_job ()
+{
+  JOB_BODY="{${3:+$3,}\"id\":\"$1\",\"host\":\"$DST_IP\",\"offline\":true,\"channel\":true,\"vm\":{\"name\":\"$2\",\"argv\":[],\"disks\":[{\"id\":\"d0\",\"path\":\"/src/$2.raw\",\"format\":\"raw\",\"virtual_size\":1048576,\"allocated\":0,\"read_only\":false}],\"machine\":\"\",\"memory\":0,\"cpu_vendor\":\"\",\"qemu_version\":0}}"
+  _st=$(ip netns exec "$SRC_NS" curl -s -o "$TEST_DIR/prepare-$1.json" \
+          -w '%{http_code}' --cacert "$MIG_CA/ca-cert.pem" \
+          --cert "$SRC_TLS/client-cert.pem" --key "$SRC_TLS/client-key.pem" \
+          -X POST -H 'Content-Type: application/json' \
+          --data-binary "$JOB_BODY" "https://$DST_IP:7480/v1/prepare")
+  [ "$_st" = 200 ] ||
+    { cat "$TEST_DIR/prepare-$1.json"; fail "offline prepare of $1: HTTP $_st"; }
+}
