@@ -12,7 +12,6 @@
 #include <config.h>
 
 #include <errno.h>
-#include <libgen.h>
 #include <sys/stat.h>
 
 #include "dest.h"
@@ -118,8 +117,9 @@ give_to_user (struct mig_dest *d, struct dest_job *j, uid_t uid, gid_t gid)
   return -1;
 }
 
-/* The directories the skeleton sees read-write: its own two, and those
- * of shared disks opened in place.
+/* What the skeleton sees read-write: its two directories, and each of
+ * its writable images (which may lie elsewhere: vmferry undo puts them
+ * back where they were, a shared disk stays where it is).
  */
 static char **
 rw_dirs (struct dest_job *j)
@@ -130,10 +130,8 @@ rw_dirs (struct dest_job *j)
   if (strv_push (&v, j->run_dir) == -1 || strv_push (&v, j->vm_dir) == -1)
     goto err;
   for (i = 0; i < j->vm->n_disks; i++) {
-    CLEANUP_FREE char *copy = strdup (j->vm->disks[i].path);
-    if (copy == NULL)
-      goto err;
-    if (j->vm->disks[i].shared && strv_push (&v, dirname (copy)) == -1)
+    const struct mig_disk *k = &j->vm->disks[i];
+    if (!k->read_only && k->dest_path && strv_push (&v, k->dest_path) == -1)
       goto err;
   }
   return v;

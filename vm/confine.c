@@ -35,7 +35,7 @@
 enum mnt_kind {
   M_SYS_RO,                     /* a system directory, with its submounts */
   M_BIND_RO, M_BIND_RW,         /* a directory of the VM (not recursive) */
-  M_FILE_RO, M_DEV, M_LINK, M_TMPFS, M_PROC,
+  M_FILE_RO, M_FILE_RW, M_DEV, M_LINK, M_TMPFS, M_PROC,
 };
 
 struct mnt {
@@ -261,9 +261,17 @@ plan_make (struct plan *p, char *const *argv, const struct vm_confine *c)
                   c->ro_paths[i], c->ro_paths[i]) == -1)
       return -1;
   }
-  for (i = 0; c->rw_dirs[i]; i++)
-    if (plan_add (p, M_BIND_RW, c->rw_dirs[i], c->rw_dirs[i]) == -1)
+  for (i = 0; c->rw_dirs[i]; i++) {
+    struct stat st;
+    if (stat (c->rw_dirs[i], &st) == -1 ||
+        (!S_ISDIR (st.st_mode) && !S_ISREG (st.st_mode))) {
+      set_error (errno, "read-write path %s", c->rw_dirs[i]);
       return -1;
+    }
+    if (plan_add (p, S_ISDIR (st.st_mode) ? M_BIND_RW : M_FILE_RW,
+                  c->rw_dirs[i], c->rw_dirs[i]) == -1)
+      return -1;
+  }
   p->log_fd = open (c->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
                     0600);
   if (p->log_fd == -1) {
@@ -346,6 +354,7 @@ child_mount (const struct mnt *m)
       mount ("proc", m->dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
              NULL) ? -1 : 0;
   case M_FILE_RO:
+  case M_FILE_RW:
   case M_DEV:
     if (child_mkparent (m->dst) == -1)
       return -1;

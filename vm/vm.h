@@ -174,8 +174,9 @@ char *vm_read_path (char *const *dirs, const char *path, bool want_dir);
  * only /usr (and the /bin, /lib... links), a minimal /dev (null, zero,
  * full, random, urandom, kvm if present), /proc, /sys read-only, a few
  * files of /etc (dynamic linker cache, time zone, passwd/group), an
- * empty private /tmp, and the paths below: rw_dirs read-write, ro_paths
- * (files or directories) read-only, each at its own path.  It is detached (its own
+ * empty private /tmp, and the paths below: rw_dirs (directories, or
+ * files such as images) read-write, ro_paths (files or directories)
+ * read-only, each at its own path.  It is detached (its own
  * session, a child of init, not of the caller) with stdin /dev/null and
  * stdout/stderr to log.  keep_fds (-1 terminated, may be NULL) are
  * inherited at their numbers; every other descriptor is closed.
@@ -183,8 +184,9 @@ char *vm_read_path (char *const *dirs, const char *path, bool want_dir);
 struct vm_confine {
   const char *user;             /* user name; NULL: run as the caller (no
                                    uid change, namespace still private) */
-  char *const *rw_dirs;         /* the first holds the staging directory
-                                   .root of the new root */
+  char *const *rw_dirs;         /* the first, a directory, holds the
+                                   staging directory .root of the new
+                                   root */
   char *const *ro_paths;
   const char *log;              /* stdout+stderr (appended) */
   const int *keep_fds;

@@ -37,7 +37,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${VMFERRY_GUEST_CACHE:-/var/cache/vmferry/guest}
 # Load order: every module's depends= must come earlier in this list.
 modules="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev
-         virtio_pci virtio_blk"
+         virtio_pci virtio_blk failover net_failover virtio_net"
 workload_src="$here/workload.c $here/disk.c $here/mem.c"
 inputs="$here/build-guest.sh $here/init $workload_src $here/workload.h
         $here/record.h"

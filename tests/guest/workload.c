@@ -172,6 +172,9 @@ set_option (struct config *c, const char *key, const char *value)
     if (errno || end == value || *end || c->run_id == 0)
       r = -1;
   }
+  else if (strcmp (key, "ip") == 0) {
+    /* the network address /init gave eth0: not the workload's */
+  }
   else {
     say ("WORKLOAD ERROR unknown option %s", key);
     return -1;
