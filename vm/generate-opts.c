@@ -54,6 +54,43 @@ gen_tap (struct gen *g, const struct vm_opt *o, char **buf, size_t *len)
     vm_gen_kv (buf, len, "vhostfd", num) ? -1 : 0;
 }
 
+/* A -device given in JSON, in JSON again: the driver, then each item
+ * with the JSON type of its value type.
+ */
+static int
+gen_device_json (const struct vm_opt *o, char **buf, size_t *len)
+{
+  json_auto_t *j = json_pack ("{s:s}", "driver", o->drv->name);
+  CLEANUP_FREE char *text = NULL;
+  size_t i;
+
+  for (i = 0; j && i < o->n_items; i++) {
+    const struct vm_item *it = &o->items[i];
+    json_t *v;
+    switch (it->def->type) {
+    case VT_UINT: case VT_SIZE:
+      v = json_integer ((json_int_t) strtoull (it->text, NULL, 10));
+      break;
+    case VT_INT:
+      v = json_integer (strtoll (it->text, NULL, 10));
+      break;
+    case VT_BOOL:
+      v = json_boolean (strcmp (it->text, "on") == 0);
+      break;
+    default:
+      v = json_string (it->text);
+    }
+    if (json_object_set_new (j, it->key, v) == -1)
+      j = NULL;
+  }
+  text = j ? json_dumps (j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+  if (text == NULL) {
+    set_error (ENOMEM, "JSON -device");
+    return -1;
+  }
+  return vm_buf_add (buf, len, text, false);
+}
+
 static int
 gen_keyval (struct gen *g, const struct vm_opt *o, char **buf, size_t *len)
 {
@@ -63,6 +100,8 @@ gen_keyval (struct gen *g, const struct vm_opt *o, char **buf, size_t *len)
 
   if (o->net >= 0 && g->d->nets[o->net].type != VM_NET_USER)
     return gen_tap (g, o, buf, len);
+  if (o->json)
+    return gen_device_json (o, buf, len);
   if (o->drv->name)                     /* the driver, then its keys */
     return vm_gen_kv (buf, len, NULL, o->drv->name) ||
       vm_gen_items (g, o, buf, len, NULL, false) ? -1 : 0;

@@ -205,6 +205,10 @@ struct vm_opt {
   ssize_t net;                  /* -netdev/-nic: index in desc->nets */
   ssize_t disk;                 /* -drive: index in desc->disks */
   bool gen_node;                /* -drive: emit node-name=disk->node */
+  bool json;                    /* -device given in JSON: re-emitted in
+                                   JSON, since QEMU creates JSON devices
+                                   after the others (device order makes
+                                   the guest's PCI addresses) */
 };
 
 /* Append an item to o (key and text copied).  -1 + set_error. */

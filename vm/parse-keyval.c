@@ -219,6 +219,7 @@ vm_parse_keyval (struct vm_desc *d, struct vm_opt *o, const char *arg,
   kv = arg[0] == '{' ? vm_kv_from_json (arg) : vm_kv_parse (arg);
   if (kv == NULL)
     return -1;
+  o->json = arg[0] == '{' && strcmp (o->def->name, "device") == 0;
   if (strcmp (o->def->name, "m") == 0 && memory_mib (kv) == -1) {
     vm_kv_free (kv);
     return -1;

@@ -90,6 +90,27 @@ item_ok (const char *item, const char *implied, const struct vm_layout *l,
   return v[0] == '/' ? path_ok (v, l, n_disks) : 0;
 }
 
+/* A JSON argument: every string value that is a path. */
+static int
+json_ok (json_t *v, const struct vm_layout *l, size_t n_disks, int depth)
+{
+  const char *k;
+  json_t *sub;
+  size_t i;
+
+  if (depth > 8)
+    return -1;
+  if (json_is_string (v) && json_string_value (v)[0] == '/')
+    return path_ok (json_string_value (v), l, n_disks);
+  json_object_foreach (v, k, sub)
+    if (!text_key (k) && json_ok (sub, l, n_disks, depth + 1) == -1)
+      return -1;
+  json_array_foreach (v, i, sub)
+    if (json_ok (sub, l, n_disks, depth + 1) == -1)
+      return -1;
+  return 0;
+}
+
 /* Split arg at unescaped commas and check each item. */
 static int
 arg_ok (const char *arg, const char *implied, const struct vm_layout *l,
@@ -101,6 +122,14 @@ arg_ok (const char *arg, const char *implied, const struct vm_layout *l,
 
   if (buf == NULL)
     return -1;
+  if (arg[0] == '{') {
+    json_auto_t *j = json_loads (arg, 0, NULL);
+    if (j == NULL) {
+      set_error (0, "malformed JSON");
+      return -1;
+    }
+    return json_ok (j, l, n_disks, 0);
+  }
   for (s = arg;; s++) {
     if (*s == ',' && s[1] == ',') {
       buf[n++] = *s++;

@@ -208,6 +208,27 @@ test_taps (void **state)
   vm_desc_free (d);
 }
 
+/* A JSON -device stays JSON (QEMU creates those after the others: the
+ * order makes the guest's PCI addresses), with typed values.
+ */
+static void
+test_json_device (void **state)
+{
+  struct vm_desc *d = PARSE (
+    "-device", "{\"driver\":\"virtio-rng-pci\",\"id\":\"r\","
+    "\"max-bytes\":1024,\"ioeventfd\":false}",
+    "-device", "virtio-balloon,id=b");
+  struct vm_cmdline c;
+
+  assert_int_equal (gen (d, NULL, NULL, &c), 0);
+  assert_string_equal (c.argv[2], "{\"driver\":\"virtio-rng-pci\","
+                       "\"id\":\"r\",\"max-bytes\":1024,"
+                       "\"ioeventfd\":false}");
+  assert_string_equal (c.argv[4], "virtio-balloon,id=b");
+  vm_cmdline_clear (&c);
+  vm_desc_free (d);
+}
+
 /* The property check itself catches what must not reach QEMU. */
 static void
 test_property_catches (void **state)
@@ -223,6 +244,8 @@ test_property_catches (void **state)
   char *bad3[] = { "q", "-readconfig", "/x", NULL };
   char *bad4[] = { "q", "-serial", "mon:file:/root/x", NULL };
   char *bad5[] = { "q", "-name", "a", "-sandbox", "off", NULL };
+  char *bad6[] = { "q", "-device", "{\"driver\":\"x\",\"a\":\"/etc/x\"}",
+                   NULL };
 
   assert_int_equal (vm_check_generated (ok, &l, 1), 0);
   assert_int_equal (vm_check_generated (bad1, &l, 1), -1);
@@ -230,6 +253,7 @@ test_property_catches (void **state)
   assert_int_equal (vm_check_generated (bad3, &l, 1), -1);
   assert_int_equal (vm_check_generated (bad4, &l, 1), -1);
   assert_int_equal (vm_check_generated (bad5, &l, 1), -1);
+  assert_int_equal (vm_check_generated (bad6, &l, 1), -1);
 }
 
 int
@@ -240,6 +264,7 @@ main (void)
     cmocka_unit_test (test_drive),
     cmocka_unit_test (test_read_dirs),
     cmocka_unit_test (test_taps),
+    cmocka_unit_test (test_json_device),
     cmocka_unit_test (test_property_catches),
   };
 
