@@ -224,6 +224,9 @@ struct mig_dest_params {
                                    instead of deleting them (undo) */
   char *const *read_dirs;       /* VMs may read host files only from under
                                  * these (NULL: the defaults, argv.c) */
+  char *const *dest_paths;      /* NULL: a disk's dest_path must be a file
+                                 * in STORAGE_ROOT/NAME/; else exactly one
+                                 * of these (undo: the original images) */
 };
 
 struct mig_dest;
