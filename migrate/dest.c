@@ -269,6 +269,7 @@ mig_dest_stop (struct mig_dest *d)
     json_decref (j->prepared);
     free (j->pidfile);
     free (j->qmp_path);
+    strv_free (j->qemu_argv);
     free (j->undo_token);
     free (j->peer);
     pthread_mutex_destroy (&j->lock);

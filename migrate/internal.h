@@ -135,6 +135,11 @@ char *mig_argv_find_passthrough (char *const *argv);
 
 /* Read /proc/PID/cmdline (cmdline.c). */
 char **mig_cmdline_read (pid_t pid);
+/* The start time of process pid (/proc/PID/stat field 22, clock ticks
+ * since boot): with the PID it names one process, even after the PID is
+ * reused.  -1 + set_error.
+ */
+int mig_proc_start_time (pid_t pid, uint64_t *start);
 
 /* The machine type named on the command line (malloc'd into *buf), or
  * NULL when there is none.

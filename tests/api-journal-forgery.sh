@@ -16,7 +16,12 @@
 #      entry whose "id" is not its file name.  After a restart of
 #      vmferryd the canaries are untouched and the entries left alone,
 #      while a well-formed entry of a dead skeleton (the control) is
-#      still rolled back.
+#      still rolled back;
+#  (c) the control with a real skeleton (a paused QEMU, never a guest;
+#      skipped with VMFERRY_SKIP_VM_TESTS=1): vmferryd killed with -9
+#      after a prepare, restarted: the skeleton, proven by the start time
+#      and command line in its entry, is killed and the migration rolled
+#      back.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 . "$abs_top_srcdir/tests/mig-functions.sh"
@@ -155,4 +160,42 @@ done
 grep -q 'migration g1 (VM g1) was not finished: rolled back' \
   "$TEST_DIR/vmferryd.log" || fail "no note of g1's rollback"
 echo "forged entries left alone, canaries untouched, the control rolled back"
+
+if [ "${VMFERRY_SKIP_VM_TESTS:-}" = 1 ] ||
+     ! qemu-system-x86_64 --version >/dev/null 2>&1; then
+  echo "(c) skipped (a real skeleton)"
+  exit 0
+fi
+echo "--- (c) a real skeleton is still recognized, killed and rolled back"
+vm='{"name":"real","machine":"pc-q35-7.2","memory":67108864,
+ "cpu_vendor":"","qemu_version":70200,
+ "argv":["qemu-system-x86_64","-machine","pc-q35-7.2","-accel","tcg",
+  "-cpu","qemu64","-m","64","-nodefaults","-display","none",
+  "-pidfile","/src/real/qemu.pid",
+  "-blockdev","driver=file,filename=/src/real/disk0.qcow2,node-name=f0",
+  "-blockdev","driver=qcow2,file=f0,node-name=disk0",
+  "-device","virtio-blk-pci,drive=disk0"],
+ "disks":[{"id":"disk0","path":"/src/real/disk0.qcow2","format":"qcow2",
+  "virtual_size":16777216,"allocated":0,"read_only":false}]}'
+st=$(api real1 POST /v1/prepare "{\"id\":\"real1\",\"host\":\"$DST_IP\",\"vm\":$vm}")
+[ "$st" = 200 ] || { cat "$TEST_DIR/real1"; fail "prepare real1: HTTP $st"; }
+jq -c '{qemu_pid, qemu_start, pidfile, qmp, images}' "$journal/real1.json"
+skel=$(jq -r .qemu_pid "$journal/real1.json")
+pid_alive "$skel" || fail "no skeleton"
+jq -e '.qemu_start > 0 and (.qemu_argv | index("-qmp") != null)' \
+  "$journal/real1.json" >/dev/null || fail "the skeleton's identity is not journaled"
+# vmferryd dies without cleaning up (kill -9), and starts again.
+kill -9 "$VMFERRYD_PID"
+for _i in $(seq 100); do pid_alive "$VMFERRYD_PID" || break; sleep 0.1; done
+pid_alive "$skel" || fail "the skeleton died with vmferryd"
+mig_start_vmferryd
+grep 'recovery: migration real1' "$TEST_DIR/vmferryd.log" ||
+  fail "no note of real1's rollback"
+grep -q 'real1 (VM real) was not finished: rolled back (skeleton QEMU killed' \
+  "$TEST_DIR/vmferryd.log" || fail "real1's skeleton was not killed"
+pid_alive "$skel" && fail "the skeleton $skel still runs"
+[ -e "$journal/real1.json" ] || [ -e "$DST_STORAGE/real" ] ||
+  [ -e "$DST_RUN/real" ] && fail "real1 left files behind"
+pid_alive "$c1" && pid_alive "$c2" || fail "a canary process died"
+echo "the real skeleton was killed and its migration rolled back"
 exit 0
