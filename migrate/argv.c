@@ -269,6 +269,22 @@ rewrite_blockdev_json (struct rewrite *rw, json_t *o, bool read_only)
   return 0;
 }
 
+/* A key given twice in kv, or NULL.  QEMU takes the last value of a
+ * repeated -drive key (format=raw,format=qcow2 opens qcow2), while
+ * mig_keyval_get() reads the first: refused, never guessed.
+ */
+static const char *
+repeated_key (const struct mig_keyval *kv)
+{
+  size_t i, k;
+
+  for (i = 0; i < kv->n; i++)
+    for (k = 0; kv->items[i].key && k < i; k++)
+      if (kv->items[k].key && strcmp (kv->items[k].key, kv->items[i].key) == 0)
+        return kv->items[i].key;
+  return NULL;
+}
+
 /* -blockdev / -drive in keyval form. */
 static char *
 rewrite_block_kv (struct rewrite *rw, struct mig_keyval *kv, bool drive)
@@ -278,7 +294,12 @@ rewrite_block_kv (struct rewrite *rw, struct mig_keyval *kv, bool drive)
   bool ro = is_on (mig_keyval_get (kv, "read-only")) ||
     is_on (mig_keyval_get (kv, "readonly"));
   const char *media = mig_keyval_get (kv, "media");
+  const char *twice = repeated_key (kv);
 
+  if (twice) {
+    set_error (0, "'%s' is given twice", twice);
+    return NULL;
+  }
   if ((drv && mig_blockdrv_is_host (drv)) ||
       (fdrv && mig_blockdrv_is_host (fdrv))) {
     set_error (0, "pass-through disk (driver %s) cannot be migrated",
@@ -305,7 +326,7 @@ rewrite_blockdev (struct rewrite *rw, const char *arg)
 
   if (arg[0] != '{')
     return NULL;                /* caller uses the keyval form */
-  j = json_loads (arg, 0, &jerr);
+  j = json_loads (arg, JSON_REJECT_DUPLICATES, &jerr);
   if (j == NULL) {
     set_error (0, "malformed JSON: %s", jerr.text);
     return NULL;

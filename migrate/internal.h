@@ -197,6 +197,17 @@ int mig_argv_rewrite (char *const *argv, const struct mig_layout *l,
  */
 int mig_argv_disks (char *const *argv, char ***paths, char ***formats);
 
+/* The format argv opens the image file path with (argv-format.c):
+ * 1 and *format (malloc'd) when the command line names it (-drive
+ * format=, or the driver of the one node over a -blockdev file node;
+ * "raw" for a file node used as it is); 0 when a -drive leaves it to
+ * QEMU's probe; -1 + set_error when it does something vmferry does not
+ * follow (a format over a format, two nodes on the file, a key given
+ * twice).
+ */
+int mig_argv_disk_format (char *const *argv, const char *path,
+                          char **format);
+
 /* Read a QEMU command line from a file (argv-file.c): one argument per
  * line, or NUL-separated as in /proc/PID/cmdline.  NULL + set_error.
  */

@@ -114,6 +114,11 @@ refusals (const struct mig_layout *l)
     { "-netdev", "tap,id=n,downscript=/tmp/evil", "script" },
     { "-add-fd", "fd=3,set=1", "not supported" },
     { "-readconfig", "/etc/qemu.conf", "not supported" },
+    /* QEMU takes the last of a repeated key, vmferry read the first. */
+    { "-drive", "file=/src/vm/disk0.qcow2,format=raw,format=qcow2",
+      "given twice" },
+    { "-blockdev", "{\"driver\":\"qcow2\",\"driver\":\"raw\","
+      "\"file\":\"f\"}", "duplicate" },
   };
   size_t i;
 
@@ -270,6 +275,96 @@ test_offline_disks (void **state)
   assert_int_equal (mig_argv_disks (bad, &paths, &formats), -1);
 }
 
+/* format_of ARG...: mig_argv_disk_format of /d/x.img on "qemu ARG...":
+ * the format, "probe" (0) or "?" (-1).
+ */
+static char fmt_buf[32];
+static const char *
+format_of (char **args)
+{
+  char *argv[16] = { "qemu" };
+  CLEANUP_FREE char *f = NULL;
+  size_t i;
+  int r;
+
+  for (i = 0; args[i]; i++)
+    argv[i + 1] = args[i];
+  r = mig_argv_disk_format (argv, "/d/x.img", &f);
+  snprintf (fmt_buf, sizeof fmt_buf, "%s", r == 1 ? f : r == 0 ? "probe"
+            : "?");
+  return fmt_buf;
+}
+#define FORMAT_OF(...) format_of ((char *[]) { __VA_ARGS__, NULL })
+
+/* mig_argv_disk_format: the format QEMU opens a file with. */
+static void
+test_disk_format (void **state)
+{
+  (void) state;
+  /* Named. */
+  assert_string_equal (FORMAT_OF ("-drive", "file=/d/x.img,format=qcow2"),
+                       "qcow2");
+  assert_string_equal (FORMAT_OF ("-drive", "if=virtio,driver=raw,"
+                                  "file.filename=/d/x.img"), "raw");
+  assert_string_equal (FORMAT_OF ("-blockdev", "driver=file,"
+                                  "filename=/d/x.img,node-name=f0",
+                                  "-blockdev", "driver=qcow2,file=f0,"
+                                  "node-name=disk0",
+                                  "-device", "virtio-blk-pci,drive=disk0"),
+                       "qcow2");
+  assert_string_equal (FORMAT_OF ("-blockdev", "driver=raw,file.driver=file,"
+                                  "file.filename=/d/x.img"), "raw");
+  assert_string_equal (FORMAT_OF ("-blockdev", "{\"driver\":\"qcow2\","
+                                  "\"file\":{\"driver\":\"file\","
+                                  "\"filename\":\"/d/x.img\"}}"), "qcow2");
+  assert_string_equal (FORMAT_OF ("-blockdev", "{\"driver\":\"file\","
+                                  "\"filename\":\"/d/x.img\","
+                                  "\"node-name\":\"f\"}", "-blockdev",
+                                  "{\"driver\":\"raw\",\"file\":\"f\"}"),
+                       "raw");
+  /* A file node used as it is: the guest sees its bytes. */
+  assert_string_equal (FORMAT_OF ("-blockdev", "driver=file,"
+                                  "filename=/d/x.img,node-name=f0",
+                                  "-device", "virtio-blk-pci,drive=f0"),
+                       "raw");
+  /* Left to QEMU's probe. */
+  assert_string_equal (FORMAT_OF ("-drive", "file=/d/x.img,if=virtio"),
+                       "probe");
+  /* Not followed: a format over a format (named or nested), the file
+   * opened twice, a key given twice, format and driver, not there.
+   */
+  assert_string_equal (FORMAT_OF ("-drive", "file=/d/x.img,format=raw,"
+                                  "id=d0", "-blockdev",
+                                  "driver=qcow2,file=d0"), "?");
+  assert_string_equal (FORMAT_OF ("-blockdev", "driver=file,"
+                                  "filename=/d/x.img,node-name=f0",
+                                  "-blockdev", "driver=raw,file=f0,"
+                                  "node-name=r", "-blockdev",
+                                  "driver=qcow2,file=r"), "?");
+  assert_string_equal (FORMAT_OF ("-blockdev", "driver=qcow2,"
+                                  "file.driver=raw,file.file.driver=file,"
+                                  "file.file.filename=/d/x.img"), "?");
+  assert_string_equal (FORMAT_OF ("-blockdev", "driver=file,"
+                                  "filename=/d/x.img,node-name=f0",
+                                  "-blockdev", "driver=raw,file=f0",
+                                  "-blockdev", "driver=qcow2,file=f0"), "?");
+  assert_string_equal (FORMAT_OF ("-blockdev", "driver=file,"
+                                  "filename=/d/x.img,node-name=f0",
+                                  "-blockdev", "driver=blkdebug,image=f0"),
+                       "?");
+  assert_string_equal (FORMAT_OF ("-drive", "file=/d/x.img,format=raw",
+                                  "-drive", "file=/d/x.img,format=qcow2"),
+                       "?");
+  assert_string_equal (FORMAT_OF ("-drive", "file=/d/x.img,format=raw,"
+                                  "format=qcow2"), "?");
+  assert_string_equal (FORMAT_OF ("-drive", "file=/d/x.img,format=raw,"
+                                  "driver=qcow2"), "?");
+  assert_string_equal (FORMAT_OF ("-drive", "file=/d/y.img,format=raw"),
+                       "?");
+  assert_string_equal (FORMAT_OF ("-blockdev", "driver=nbd,"
+                                  "filename=/d/x.img"), "?");
+}
+
 /* mig_argv_read_file: one argument per line, or NUL-separated. */
 static void
 test_argv_file (void **state)
@@ -314,6 +409,7 @@ main (void)
     cmocka_unit_test (test_socket_name_collision),
     cmocka_unit_test (test_passthrough_and_machine),
     cmocka_unit_test (test_offline_disks),
+    cmocka_unit_test (test_disk_format),
     cmocka_unit_test (test_argv_file),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
