@@ -18,8 +18,33 @@
 
 #include "dest.h"
 
+/* The saved command line will open each disk as the format it is sent
+ * in, or leave it to QEMU's probe (checked once stored): refuse now
+ * what check_stored() would refuse after the copy.
+ */
+static int
+argv_formats_agree (const struct mig_vm *vm)
+{
+  size_t i;
+
+  for (i = 0; vm->argv && vm->argv[0] && i < vm->n_disks; i++) {
+    const struct mig_disk *k = &vm->disks[i];
+    CLEANUP_FREE char *f = NULL;
+    int r = mig_argv_disk_format (vm->argv, k->path, &f);
+    if (r == -1)
+      return -1;
+    if (r == 1 && strcmp (f, k->format) != 0) {
+      set_error (0, "disk %s is sent as %s but the command line opens it "
+                 "as %s", k->id, k->format, f);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 /* What storing the VM needs: room for its data, its machine type, a
- * command line that a one-argument-per-line file can hold.
+ * command line that a one-argument-per-line file can hold and that opens
+ * each disk as its format.
  */
 int
 mig_dest_offline_check (struct mig_dest *d, const struct mig_vm *vm)
@@ -55,6 +80,8 @@ mig_dest_offline_check (struct mig_dest *d, const struct mig_vm *vm)
       set_error (0, "an argument of the command line holds a newline");
       return 422;
     }
+  if (argv_formats_agree (vm) == -1)
+    return 422;
   if (vm->machine[0] &&
       mig_qemu_has_machine (d->p.qemu, vm->machine) != 1) {
     set_error (0, "machine type %s is not available in %s here",
@@ -164,59 +191,18 @@ remove_nbd_files (struct dest_job *j)
     }
 }
 
-/* Does the saved command line open k with its format named (so that
- * QEMU never probes the image's contents)?
- */
-static bool
-format_named (struct dest_job *j, const struct mig_disk *k)
-{
-  CLEANUP_STRV char **paths = NULL, **formats = NULL;
-  size_t i;
-
-  if (j->rw.argv == NULL || mig_argv_disks (j->rw.argv, &paths,
-                                            &formats) == -1)
-    return false;
-  for (i = 0; paths[i]; i++)
-    if (strcmp (paths[i], k->dest_path) == 0)
-      return strcmp (formats[i], k->format) == 0;
-  return false;
-}
-
-/* A stored image must read back as what it was sent as, unless the
- * command line names its format: a raw image whose data looks like
+/* A stored image must be what it was sent as, and be opened as that
+ * when the VM is started from it: a raw image whose data looks like
  * another format (a guest can write any header), or a qcow2 image that
- * names a backing or data file, could make QEMU open host files when
- * the VM is started from it.
+ * names a backing or data file, could make QEMU open host files.  The
+ * saved command line (if any) must open it as its format, or leave the
+ * format to QEMU's probe, which must then agree (image-check.c).
  */
 static int
 check_stored (struct dest_job *j, const struct mig_disk *k)
 {
-  char *argv[] = { "qemu-img", "info", "--output=json", k->dest_path, NULL };
-  CLEANUP_FREE char *out = NULL;
-  json_auto_t *info = NULL;
-  json_t *spec;
-  const char *f;
-
-  if (format_named (j, k))
-    return 0;
-  if (run_capture (argv, &out) != 0 ||
-      (info = json_loads (out, 0, NULL)) == NULL) {
-    set_error (0, "qemu-img info %s: %s", k->dest_path, out ? out : "");
-    return -1;
-  }
-  f = json_string_value (json_object_get (info, "format"));
-  spec = json_object_get (json_object_get (json_object_get
-                                           (info, "format-specific"),
-                                           "data"), "data-file");
-  if (f == NULL || strcmp (f, k->format) != 0 ||
-      json_object_get (info, "backing-filename") || spec) {
-    set_error (0, "%s, sent as %s, reads as %s%s: not stored",
-               k->dest_path, k->format, f ? f : "unknown",
-               json_object_get (info, "backing-filename") || spec
-               ? " with a backing or data file" : "");
-    return -1;
-  }
-  return 0;
+  return mig_image_check_reopen (j->rw.argv, k->dest_path, k->dest_path,
+                                 k->format);
 }
 
 /* The reply: where the VM is stored. */

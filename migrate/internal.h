@@ -275,6 +275,28 @@ char *mig_qemu_nbd_uri (const struct mig_qemu_nbd *n);
  */
 int mig_qemu_nbd_stop (pid_t pid);
 
+/* ---- image-check.c: images vmferryd reopens, exports or stores ---- */
+
+/* Before an image a peer has written into is reopened (a kept partial
+ * image), served or stored: read path with qemu-img as format (raw or
+ * qcow2: the format it was created in, never the one a request names
+ * alone), it must be that format and name no other file (no backing
+ * file, no external data file).  probe: let qemu-img probe the format
+ * instead, as QEMU does for a command line that names none; the result
+ * must still be format (only for an image already checked as format).
+ * 0, or -1 + set_error.
+ */
+int mig_image_check (const char *path, const char *format, bool probe);
+
+/* The same for an image that QEMU will open with command line argv
+ * (NULL: none known; its user may name the format or let QEMU probe)
+ * at path, the image being at image now: argv must open it as format
+ * (mig_argv_disk_format), or leave it to the probe, and then the probe
+ * must find format too.  0, or -1 + set_error.
+ */
+int mig_image_check_reopen (char *const *argv, const char *path,
+                            const char *image, const char *format);
+
 /* ---- ssh.c: the one-shot over ssh ---- */
 
 struct mig_ssh_target {

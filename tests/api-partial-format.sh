@@ -9,17 +9,20 @@
 # client certificate) names the partial image's token:
 #  c1  offline move, the image pinned and sent as qcow2 (qemu-nbd -f
 #      qcow2 would follow the backing file): not reused;
-#  c2  offline move, pinned and sent as raw: reused (the control: as raw
-#      the header is data, qemu-nbd -f raw serves it);
-#  c3  live, pinned and sent as raw, the command line opens it with
+#  c2  offline move without a command line, pinned and sent as raw:
+#      not reused (qemu-nbd -f raw would only serve the header as data,
+#      but whoever starts the stored VM may let QEMU probe it);
+#  c3  offline move, a plain raw image pinned and sent as raw: reused
+#      (the control);
+#  c4  live, pinned and sent as raw, the command line opens it with
 #      -drive format=qcow2: not reused;
-#  c4  live, pinned and sent as raw, -drive without a format (QEMU would
+#  c5  live, pinned and sent as raw, -drive without a format (QEMU would
 #      probe qcow2): not reused;
-#  c5  live, pinned and sent as raw, -blockdev driver=qcow2 over the
+#  c6  live, pinned and sent as raw, -blockdev driver=qcow2 over the
 #      file node (the test guest's shape): not reused;
-#  c6  live, a clean qcow2 image pinned, sent and opened as qcow2 in the
+#  c7  live, a plain qcow2 image pinned, sent and opened as qcow2 in the
 #      test guest's shape: reused (the control).
-# In every case the canary is never opened.  c3 to c6 start a QEMU (the
+# In every case the canary is never opened.  c4 to c7 start a QEMU (the
 # paused skeleton, never a guest): SKIP them with VMFERRY_SKIP_VM_TESTS=1.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
@@ -62,13 +65,13 @@ cleanup_fn "kill $writer 2>/dev/null"
 
 # plant NAME FORMAT [clean]: a partial image of VM NAME under token
 #   tok-NAME, pinned as FORMAT in its marker: a qcow2 image whose backing
-#   file is the canary (with "clean": a plain qcow2 image).
+#   file is the canary (with "clean": a plain image of FORMAT).
 plant ()
 {
   _d="$DST_STORAGE/.vmferry-partial/$1"
   mkdir -p "$_d" || fail "mkdir $_d"
   if [ "${3:-}" = clean ]; then
-    qemu-img create -q -f qcow2 "$_d/disk-0" 1M
+    qemu-img create -q -f "$2" "$_d/disk-0" 1M
   else
     qemu-img create -q -f qcow2 -u -b "$canary" -F raw "$_d/disk-0" 1M
   fi || fail "making the partial image of $1"
@@ -129,24 +132,26 @@ outcome ()
 plant c1 qcow2
 outcome c1 "$(offline c1 qcow2)" false
 plant c2 raw
-outcome c2 "$(offline c2 raw)" true
+outcome c2 "$(offline c2 raw)" false
+plant c3 raw clean
+outcome c3 "$(offline c3 raw)" true
 
 if [ "${VMFERRY_SKIP_VM_TESTS:-}" = 1 ] ||
      ! qemu-system-x86_64 --version >/dev/null 2>&1; then
-  echo "live cases (c3 to c6) skipped"
+  echo "live cases (c4 to c7) skipped"
   exit 0
 fi
-plant c3 raw
-outcome c3 "$(live c3 raw '"-drive","file=/src/c3/d0.img,format=qcow2,if=virtio"')" false
 plant c4 raw
-outcome c4 "$(live c4 raw '"-drive","file=/src/c4/d0.img,if=virtio"')" false
+outcome c4 "$(live c4 raw '"-drive","file=/src/c4/d0.img,format=qcow2,if=virtio"')" false
+plant c5 raw
+outcome c5 "$(live c5 raw '"-drive","file=/src/c5/d0.img,if=virtio,node-name=disk0"')" false
 blockdev='"-blockdev","driver=file,filename=/src/NAME/d0.img,node-name=f0",
   "-blockdev","driver=qcow2,file=f0,node-name=disk0",
   "-device","virtio-blk-pci,drive=disk0"'
-plant c5 raw
-outcome c5 "$(live c5 raw "$(echo "$blockdev" | sed s/NAME/c5/)")" false
-plant c6 qcow2 clean
-outcome c6 "$(live c6 qcow2 "$(echo "$blockdev" | sed s/NAME/c6/)")" true
+plant c6 raw
+outcome c6 "$(live c6 raw "$(echo "$blockdev" | sed s/NAME/c6/)")" false
+plant c7 qcow2 clean
+outcome c7 "$(live c7 qcow2 "$(echo "$blockdev" | sed s/NAME/c7/)")" true
 mig_dest_clean
 echo "no partial image was reused as another format; the canary is unopened"
 exit 0
