@@ -2,9 +2,11 @@
  * prepare request, as vmferryd applies it to a body from the network:
  * the body is parsed as the server parses it (server-request.c), the VM
  * description validated (mig_vm_from_json), its command line rewritten
- * for a layout under a temporary directory (mig_argv_rewrite) and the
- * compatibility rules applied (mig_compat_check) against the body's
- * "facts" (fuzzed too) or a recorded destination.
+ * for a layout under a temporary directory (mig_argv_rewrite), the
+ * format each disk is opened with read off both command lines
+ * (mig_argv_disk_format, as an offline move's prepare and a resumed
+ * copy do), and the compatibility rules applied (mig_compat_check)
+ * against the body's "facts" (fuzzed too) or a recorded destination.
  *
  * Input: a JSON object {"vm": description, "facts": destination facts}.
  */
@@ -52,6 +54,21 @@ root (void)
   return dir;
 }
 
+/* The format argv opens path with: a format only with 1. */
+static void
+disk_format (char *const *argv, const char *path)
+{
+  char *f = NULL;
+  int r;
+
+  if (argv == NULL || argv[0] == NULL || path == NULL)
+    return;
+  r = mig_argv_disk_format (argv, path, &f);
+  if ((r == 1) != (f != NULL) || r < -1 || r > 1)
+    abort ();
+  free (f);
+}
+
 /* Rewrite the VM's argv with every writable disk placed in the root, as
  * dest-prepare.c plans it, and check the result is well formed.
  */
@@ -82,6 +99,10 @@ rewrite (struct mig_vm *vm)
     for (i = 0; rw.argv[i]; i++)
       if (strlen (rw.argv[i]) > 1 << 20)
         abort ();
+  }
+  for (i = 0; i < vm->n_disks; i++) {
+    disk_format (vm->argv, vm->disks[i].path);
+    disk_format (rw.argv, vm->disks[i].dest_path);
   }
   mig_rewritten_clear (&rw);
 }

@@ -27,6 +27,13 @@
 #include "options.h"
 
 #define NONE ((size_t) -1)
+/* Bounds on what a peer's command line may make this walk build: real
+ * ones have a few nodes, nested two or three deep.  Beyond them the
+ * answer is "not followed" (and the walk stays linear in the input).
+ */
+#define MAX_NODES 256
+#define MAX_VALUES 4096
+#define MAX_DEPTH 8
 
 struct bnode {
   size_t option;                /* index in argv of its option's value */
@@ -45,6 +52,7 @@ struct bnode {
 struct graph {
   struct bnode *n;
   size_t len;
+  size_t values;                /* in all nodes */
 };
 
 static void
@@ -70,8 +78,13 @@ static size_t
 add_node (struct graph *g, size_t option, const char *prefix, size_t parent,
           const char *key, bool drive)
 {
-  struct bnode *n = realloc (g->n, (g->len + 1) * sizeof *n);
+  struct bnode *n;
 
+  if (g->len >= MAX_NODES) {
+    set_error (0, "more than %d block nodes", MAX_NODES);
+    return NONE;
+  }
+  n = realloc (g->n, (g->len + 1) * sizeof *n);
   if (n == NULL) {
     set_error (errno, "realloc");
     return NONE;
@@ -108,9 +121,10 @@ set_once (struct bnode *n, char **field, const char *value)
   return 0;
 }
 
-/* Record key=value (the key's last component) on node n. */
+/* Record key=value (the key's last component) on node n of g. */
 static int
-node_item (struct bnode *n, const char *key, const char *value)
+node_item (struct graph *g, struct bnode *n, const char *key,
+           const char *value)
 {
   if (strcmp (key, "driver") == 0 ||
       (n->drive && n->parent == NONE && strcmp (key, "format") == 0))
@@ -122,10 +136,25 @@ node_item (struct bnode *n, const char *key, const char *value)
     return set_once (n, &n->names[0], value);
   if (n->drive && n->parent == NONE && strcmp (key, "id") == 0)
     return set_once (n, &n->names[1], value);
+  if (++g->values > MAX_VALUES) {
+    set_error (0, "more than %d block options", MAX_VALUES);
+    return -1;
+  }
   if (strv_push (&n->values, value) == -1 ||
       strv_push (&n->value_keys, key) == -1)
     return -1;
   return 0;
+}
+
+/* The number of '.' in s. */
+static size_t
+depth (const char *s)
+{
+  size_t n = 0;
+
+  for (; *s; s++)
+    n += *s == '.';
+  return n;
 }
 
 /* The node of keyval group prefix in option (made, with its parents,
@@ -172,11 +201,16 @@ add_keyval (struct graph *g, size_t option, const char *arg, bool drive)
     size_t n;
     if (k == NULL)
       continue;
+    if (depth (k) > MAX_DEPTH) {
+      set_error (0, "key %.32s... nests more than %d deep", k, MAX_DEPTH);
+      r = -1;
+      break;
+    }
     dot = strrchr (k, '.');
     prefix = strndup (k, dot ? (size_t) (dot - k) : 0);
     n = prefix ? group (g, option, prefix, drive) : NONE;
     if (n == NONE ||
-        node_item (&g->n[n], dot ? dot + 1 : k, kv->items[i].value) == -1)
+        node_item (g, &g->n[n], dot ? dot + 1 : k, kv->items[i].value) == -1)
       r = -1;
   }
   mig_keyval_free (kv);
@@ -195,7 +229,7 @@ json_member (struct graph *g, size_t option, size_t n, const char *key,
   json_t *e;
 
   if (json_is_string (v))
-    return node_item (&g->n[n], key, json_string_value (v));
+    return node_item (g, &g->n[n], key, json_string_value (v));
   if (json_is_object (v))
     return add_json (g, option, v, n, key);
   json_array_foreach (v, i, e)

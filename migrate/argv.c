@@ -269,20 +269,36 @@ rewrite_blockdev_json (struct rewrite *rw, json_t *o, bool read_only)
   return 0;
 }
 
-/* A key given twice in kv, or NULL.  QEMU takes the last value of a
- * repeated -drive key (format=raw,format=qcow2 opens qcow2), while
- * mig_keyval_get() reads the first: refused, never guessed.
- */
-static const char *
-repeated_key (const struct mig_keyval *kv)
+static int
+compare_keys (const void *a, const void *b)
 {
-  size_t i, k;
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
 
+/* A key given twice in kv (into *key), or NULL.  QEMU takes the last
+ * value of a repeated -drive key (format=raw,format=qcow2 opens qcow2),
+ * while mig_keyval_get() reads the first: refused, never guessed.
+ * Sorted, so that a peer's long option stays cheap.  -1 + set_error.
+ */
+static int
+repeated_key (const struct mig_keyval *kv, const char **key)
+{
+  CLEANUP_FREE char **keys = calloc (kv->n + 1, sizeof *keys);
+  size_t i, n = 0;
+
+  *key = NULL;
+  if (keys == NULL) {
+    set_error (errno, "calloc");
+    return -1;
+  }
   for (i = 0; i < kv->n; i++)
-    for (k = 0; kv->items[i].key && k < i; k++)
-      if (kv->items[k].key && strcmp (kv->items[k].key, kv->items[i].key) == 0)
-        return kv->items[i].key;
-  return NULL;
+    if (kv->items[i].key)
+      keys[n++] = kv->items[i].key;
+  qsort (keys, n, sizeof *keys, compare_keys);
+  for (i = 1; i < n && *key == NULL; i++)
+    if (strcmp (keys[i - 1], keys[i]) == 0)
+      *key = keys[i];
+  return 0;
 }
 
 /* -blockdev / -drive in keyval form. */
@@ -294,8 +310,10 @@ rewrite_block_kv (struct rewrite *rw, struct mig_keyval *kv, bool drive)
   bool ro = is_on (mig_keyval_get (kv, "read-only")) ||
     is_on (mig_keyval_get (kv, "readonly"));
   const char *media = mig_keyval_get (kv, "media");
-  const char *twice = repeated_key (kv);
+  const char *twice;
 
+  if (repeated_key (kv, &twice) == -1)
+    return NULL;
   if (twice) {
     set_error (0, "'%s' is given twice", twice);
     return NULL;

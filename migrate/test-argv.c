@@ -363,6 +363,11 @@ test_disk_format (void **state)
                        "?");
   assert_string_equal (FORMAT_OF ("-blockdev", "driver=nbd,"
                                   "filename=/d/x.img"), "?");
+  /* Bounded: nesting deeper than real command lines go. */
+  assert_string_equal (FORMAT_OF ("-blockdev", "driver=raw,"
+                                  "a.b.c.d.e.f.g.h.i.driver=file,"
+                                  "a.b.c.d.e.f.g.h.i.filename=/d/x.img"),
+                       "?");
 }
 
 /* mig_argv_read_file: one argument per line, or NUL-separated. */
