@@ -30,8 +30,8 @@
  * run_dir, its monitor is vmferryd's socket there.  It kills a process
  * only if that process has the recorded PID, start time and command
  * line, and that command line is a skeleton of that run directory
- * (vmferryd's QEMU with vmferryd's monitor socket there, compared as a
- * whole argument).  Any other entry is left alone, and said so in a
+ * (vmferryd's monitor socket there after -qmp, the entry's pidfile after
+ * -pidfile, each compared as a whole argument).  Any other entry is left alone, and said so in a
  * note.
  */
 #include <config.h>
@@ -194,8 +194,7 @@ vm_paths (struct mig_dest *d, const char *vm, struct vm_paths *p)
  * NULL.
  */
 static const char *
-untrusted (struct mig_dest *d, json_t *e, const char *file,
-           const struct vm_paths *p)
+untrusted (json_t *e, const char *file, const struct vm_paths *p)
 {
   const char *id = str (e, "id"), *state = str (e, "state");
   size_t n = id ? strlen (id) : 0, i;
@@ -226,20 +225,30 @@ untrusted (struct mig_dest *d, json_t *e, const char *file,
   return NULL;
 }
 
-/* argv is a skeleton of the VM's run directory: vmferryd's QEMU, with
- * vmferryd's monitor socket there as a whole argument of -qmp.
- */
+/* Does argv give opt with exactly value, as two whole arguments? */
 static bool
-is_skeleton (struct mig_dest *d, char *const *argv, const struct vm_paths *p)
+has_option (char *const *argv, const char *opt, const char *value)
 {
   size_t i;
 
-  if (argv == NULL || argv[0] == NULL || strcmp (argv[0], d->p.qemu) != 0)
-    return false;
   for (i = 1; argv[i] && argv[i + 1]; i++)
-    if (strcmp (argv[i], "-qmp") == 0 && strcmp (argv[i + 1], p->qmp_arg) == 0)
+    if (strcmp (argv[i], opt) == 0 && strcmp (argv[i + 1], value) == 0)
       return true;
   return false;
+}
+
+/* argv is a skeleton of the VM's run directory: vmferryd's monitor
+ * socket there is the argument of a -qmp, and the entry's pidfile that
+ * of a -pidfile, each as a whole argument.  (Not argv[0]: --qemu may
+ * be a wrapper that execs QEMU.)
+ */
+static bool
+is_skeleton (json_t *e, char *const *argv, const struct vm_paths *p)
+{
+  const char *pidfile = str (e, "pidfile");
+
+  return argv && argv[0] && has_option (argv, "-qmp", p->qmp_arg) &&
+    (pidfile == NULL || has_option (argv, "-pidfile", pidfile));
 }
 
 /* The command line recorded in entry e equals argv, argument by
@@ -267,7 +276,7 @@ same_argv (json_t *e, char *const *argv)
  * does not describe a skeleton): the entry is then left alone.
  */
 static pid_t
-skeleton_pid (struct mig_dest *d, json_t *e, const struct vm_paths *p)
+skeleton_pid (json_t *e, const struct vm_paths *p)
 {
   const char *pidfile = str (e, "pidfile");
   json_t *start = json_object_get (e, "qemu_start");
@@ -281,12 +290,12 @@ skeleton_pid (struct mig_dest *d, json_t *e, const struct vm_paths *p)
   if (pid <= 1 || !pid_alive (pid) || (argv = mig_cmdline_read (pid)) == NULL)
     return 0;
   if (!json_is_integer (start))
-    return is_skeleton (d, argv, p) ? -1 : 0;
+    return is_skeleton (e, argv, p) ? -1 : 0;
   if (mig_proc_start_time (pid, &t) == -1)
     return pid_alive (pid) ? -1 : 0;
   if (t != (uint64_t) json_integer_value (start))
     return 0;
-  return same_argv (e, argv) && is_skeleton (d, argv, p) ? pid : -1;
+  return same_argv (e, argv) && is_skeleton (e, argv, p) ? pid : -1;
 }
 
 /* Is the skeleton of a "finishing" entry running its VM?  Asked on
@@ -384,7 +393,7 @@ settle_trusted (struct mig_dest *d, json_t *e, const char *path,
     return NULL;
   }
   /* Rolling back kills the skeleton: only a proven one. */
-  if ((pid = skeleton_pid (d, e, p)) == -1)
+  if ((pid = skeleton_pid (e, p)) == -1)
     return xasprintf ("%s: journal entry left alone: a process that may be "
                       "its skeleton runs and cannot be proven to be", path);
   note = roll_back (e, pid, p);
@@ -412,7 +421,7 @@ settle (struct mig_dest *d, const char *path, const char *file)
   else if (vm_paths (d, str (e, "vm"), &p) == -1)
     why = "out of memory";
   else
-    why = untrusted (d, e, file, &p);
+    why = untrusted (e, file, &p);
   note = why ? xasprintf ("%s: journal entry left alone: %s", path, why)
     : settle_trusted (d, e, path, &p);
   vm_paths_free (&p);
