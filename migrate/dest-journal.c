@@ -165,7 +165,10 @@ same (const char *a, const char *b)
   return a && b && strcmp (a, b) == 0;
 }
 
-/* The paths prepare gives the VM of entry e.  -1 + set_error. */
+/* The paths prepare gives a VM (dest-prepare.c): its run and image
+ * directories, vmferryd's monitor socket there and the -qmp argument
+ * naming it.
+ */
 struct vm_paths {
   char *run_dir, *vm_dir, *qmp, *qmp_arg;
 };
@@ -179,6 +182,7 @@ vm_paths_free (struct vm_paths *p)
   free (p->qmp_arg);
 }
 
+/* Fill p for VM vm.  -1 + set_error. */
 static int
 vm_paths (struct mig_dest *d, const char *vm, struct vm_paths *p)
 {
