@@ -41,18 +41,6 @@ check_compat (struct mig_dest *d, json_t *vmj, const char *host)
   return 422;
 }
 
-/* Is path one of paths? */
-static bool
-listed (char *const *paths, const char *path)
-{
-  size_t i;
-
-  for (i = 0; paths[i]; i++)
-    if (strcmp (paths[i], path) == 0)
-      return true;
-  return false;
-}
-
 /* A requested destination path must name a plain file directly in the
  * VM's own directory vm_dir, STORAGE_ROOT/NAME, that this prepare makes:
  * nothing else under the storage root is the request's to name, not
@@ -68,19 +56,24 @@ listed (char *const *paths, const char *path)
 static int
 check_dest_path (struct mig_dest *d, const char *vm_dir, const char *path)
 {
-  size_t n = strlen (vm_dir);
+  size_t n = strlen (vm_dir), i;
   struct stat st;
 
-  if (d->p.dest_paths ? !listed (d->p.dest_paths, path)
-      : strncmp (path, vm_dir, n) != 0 || path[n] != '/' ||
-      !mig_safe_name (path + n + 1)) {
-    if (d->p.dest_paths)
+  if (d->p.dest_paths) {
+    for (i = 0; d->p.dest_paths[i]; i++)
+      if (strcmp (d->p.dest_paths[i], path) == 0)
+        break;
+    if (d->p.dest_paths[i] == NULL) {
       set_error (0, "destination path '%s' is not the path of one of the "
                  "VM's images here", path);
-    else
-      set_error (0, "destination path '%s' must name a file directly in "
-                 "the VM's directory %s/ (letters, digits, '.', '_', '-', "
-                 "not starting with '.')", path, vm_dir);
+      return -1;
+    }
+  }
+  else if (strncmp (path, vm_dir, n) != 0 || path[n] != '/' ||
+           !mig_safe_name (path + n + 1)) {
+    set_error (0, "destination path '%s' must name a file directly in "
+               "the VM's directory %s/ (letters, digits, '.', '_', '-', "
+               "not starting with '.')", path, vm_dir);
     return -1;
   }
   if (lstat (path, &st) == 0) {
