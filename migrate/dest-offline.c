@@ -19,7 +19,9 @@
 #include "dest.h"
 
 /* What storing the VM needs: room for its data, its machine type, a
- * command line that a one-argument-per-line file can hold.
+ * command line that a one-argument-per-line file can hold (the formats
+ * its images are opened with are checked with the rest of the command
+ * line, dest-vm.c).
  */
 int
 mig_dest_offline_check (struct mig_dest *d, const struct mig_vm *vm)
@@ -168,54 +170,18 @@ remove_nbd_files (struct dest_job *j)
     }
 }
 
-/* Does the saved command line open k with its format named (so that
- * QEMU never probes the image's contents)?  The description pins every
- * image's format, and the command line is generated from it.
- */
-static bool
-format_named (struct dest_job *j, const struct mig_disk *k)
-{
-  ssize_t x = j->desc ? vm_find_disk (j->desc, k->path) : -1;
-
-  return x >= 0 && j->desc->disks[x].format &&
-    strcmp (j->desc->disks[x].format, k->format) == 0;
-}
-
-/* A stored image must read back as what it was sent as, unless the
- * command line names its format: a raw image whose data looks like
+/* A stored image must be what it was sent as, and be opened as that
+ * when the VM is started from it: a raw image whose data looks like
  * another format (a guest can write any header), or a qcow2 image that
- * names a backing or data file, could make QEMU open host files when
- * the VM is started from it.
+ * names a backing or data file, could make QEMU open host files.  The
+ * saved command line (if any) must open it as its format, or leave the
+ * format to QEMU's probe, which must then agree (image-check.c).
  */
 static int
 check_stored (struct dest_job *j, const struct mig_disk *k)
 {
-  char *argv[] = { "qemu-img", "info", "--output=json", k->dest_path, NULL };
-  CLEANUP_FREE char *out = NULL;
-  json_auto_t *info = NULL;
-  json_t *spec;
-  const char *f;
-
-  if (format_named (j, k))
-    return 0;
-  if (run_capture (argv, &out) != 0 ||
-      (info = json_loads (out, 0, NULL)) == NULL) {
-    set_error (0, "qemu-img info %s: %s", k->dest_path, out ? out : "");
-    return -1;
-  }
-  f = json_string_value (json_object_get (info, "format"));
-  spec = json_object_get (json_object_get (json_object_get
-                                           (info, "format-specific"),
-                                           "data"), "data-file");
-  if (f == NULL || strcmp (f, k->format) != 0 ||
-      json_object_get (info, "backing-filename") || spec) {
-    set_error (0, "%s, sent as %s, reads as %s%s: not stored",
-               k->dest_path, k->format, f ? f : "unknown",
-               json_object_get (info, "backing-filename") || spec
-               ? " with a backing or data file" : "");
-    return -1;
-  }
-  return 0;
+  return mig_image_check_reopen (j->desc, k->path, k->dest_path,
+                                 k->format);
 }
 
 /* The reply: where the VM is stored. */

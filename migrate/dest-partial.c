@@ -13,6 +13,14 @@
  * disks and sizes: "partial_reused": true) or deletes them.  They are also
  * deleted once expired (checked when vmferryd starts and at every
  * prepare).  Nothing else ever lives there.
+ *
+ * A request cannot name anything in that area: its paths lie in
+ * STORAGE_ROOT/NAME/ for a safe VM name, which never starts with '.'
+ * (dest-prepare.c, check_dest_path).  The images' content came from the
+ * peer, though: before an image is reused it must read as the format
+ * pinned in the marker when it was kept (the format it was created in),
+ * which the new request must repeat, name no backing or data file, and
+ * be opened as that format by the new command line (image-check.c).
  */
 #include <config.h>
 
@@ -144,6 +152,35 @@ mismatch (struct dest_job *j, json_t *m, const char *token)
   return NULL;
 }
 
+/* May job j reopen the kept images in dir?  Each is checked where it
+ * is, before it moves, as the format pinned in the marker (mismatch()
+ * made sure that the request's format agrees), and as the job will open
+ * it: its command line must name that format or leave it to QEMU's
+ * probe (then the probe must agree), for an offline move too (qemu-nbd
+ * serves it with -f, and the command line is what the VM is started
+ * with later).  NULL, or why not (the details in detail).
+ */
+static const char *
+unsafe (struct dest_job *j, const char *dir, char *detail, size_t n)
+{
+  size_t i;
+
+  for (i = 0; i < j->vm->n_disks; i++) {
+    const struct mig_disk *k = &j->vm->disks[i];
+    CLEANUP_FREE char *img = NULL;
+    if (!mig_disk_copied (k))
+      continue;
+    if ((img = xasprintf ("%s/disk-%zu", dir, i)) == NULL ||
+        mig_image_check_reopen (j->desc, k->path, img, k->format) == -1) {
+      snprintf (detail, n, "%s", get_error ());
+      debug ("partial image of %s: %s", j->vm->name, detail);
+      return "its partial image cannot be reopened safely as the format "
+        "it was created in";
+    }
+  }
+  return NULL;
+}
+
 int
 mig_dest_partial_take (struct mig_dest *d, struct dest_job *j,
                        const char *token, const char **why)
@@ -151,6 +188,7 @@ mig_dest_partial_take (struct mig_dest *d, struct dest_job *j,
   CLEANUP_FREE char *dir = partial_dir (d, j->vm->name);
   CLEANUP_FREE char *mpath = dir ? xasprintf ("%s/marker.json", dir) : NULL;
   json_auto_t *m = NULL;
+  char detail[512] = "";
   size_t i;
 
   *why = "this host holds no partial image of the VM";
@@ -159,13 +197,15 @@ mig_dest_partial_take (struct mig_dest *d, struct dest_job *j,
   if (access (dir, F_OK) == -1)
     return 0;
   if (token == NULL || (m = mig_json_load (mpath)) == NULL ||
-      (*why = mismatch (j, m, token)) != NULL) {
+      (*why = mismatch (j, m, token)) != NULL ||
+      (*why = unsafe (j, dir, detail, sizeof detail)) != NULL) {
     if (m == NULL)
       *why = "its partial image has no valid marker";
     if (d->p.keep_partials) {
       set_error (0, "this agent keeps the partial images of the VM and "
-                 "the copy cannot resume them (%s)", token ? *why
-                 : "no resume token: the write record is missing?");
+                 "the copy cannot resume them (%s%s%s)", token ? *why
+                 : "no resume token: the write record is missing?",
+                 detail[0] ? ": " : "", detail);
       return -2;
     }
     drop (d, dir);

@@ -13,7 +13,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
-#include <limits.h>
 #include <arpa/inet.h>
 #include <sys/stat.h>
 
@@ -40,28 +39,39 @@ check_compat (struct mig_dest *d, json_t *vmj, const char *host)
   return 422;
 }
 
-/* A requested destination path must stay inside the storage root, also
- * through symlinks, and must not exist yet.
+/* A requested destination path must name a plain file directly in the
+ * VM's own directory vm_dir, STORAGE_ROOT/NAME, that this prepare makes:
+ * nothing else under the storage root is the request's to name, not
+ * another VM's files, and not vmferryd's own dot-directories there (the
+ * journal, dest-journal.c; the partial images, dest-partial.c), which
+ * that rule alone keeps out of reach: NAME is a safe name and so is the
+ * file name (letters, digits, '.', '_', '-', never starting with '.').
+ * The path is compared as text: no "..", "." or symbolic link leads
+ * elsewhere (make_vm_dir() makes vm_dir a fresh directory).  It must not
+ * exist yet.  vmferry undo's agent takes exactly the original paths of
+ * the quarantined images instead (d->p.dest_paths).
  */
 static int
-check_dest_path (struct mig_dest *d, const char *path)
+check_dest_path (struct mig_dest *d, const char *vm_dir, const char *path)
 {
-  char root[PATH_MAX], parent[PATH_MAX];
-  CLEANUP_FREE char *copy = strdup (path);
+  size_t n = strlen (vm_dir), i;
   struct stat st;
-  size_t rl;
 
-  if (copy == NULL || path[0] != '/' || strstr (path, "/../") ||
-      strstr (path, "/./") || realpath (d->p.storage_root, root) == NULL ||
-      realpath (dirname (copy), parent) == NULL) {
-    set_error (0, "destination path '%s' is not usable", path);
-    return -1;
+  if (d->p.dest_paths) {
+    for (i = 0; d->p.dest_paths[i]; i++)
+      if (strcmp (d->p.dest_paths[i], path) == 0)
+        break;
+    if (d->p.dest_paths[i] == NULL) {
+      set_error (0, "destination path '%s' is not the path of one of the "
+                 "VM's images here", path);
+      return -1;
+    }
   }
-  rl = strlen (root);
-  if (strncmp (parent, root, rl) != 0 ||
-      (parent[rl] != '/' && parent[rl] != '\0')) {
-    set_error (0, "destination path '%s' is outside the storage root %s",
-               path, d->p.storage_root);
+  else if (strncmp (path, vm_dir, n) != 0 || path[n] != '/' ||
+           !mig_safe_name (path + n + 1)) {
+    set_error (0, "destination path '%s' must name a file directly in "
+               "the VM's directory %s/ (letters, digits, '.', '_', '-', "
+               "not starting with '.')", path, vm_dir);
     return -1;
   }
   if (lstat (path, &st) == 0) {
@@ -101,6 +111,26 @@ check_shared (struct dest_job *j, struct mig_disk *k)
  * with nothing to undo.  vm_dir and run_dir are the paths to be made.
  * Returns 0 or an HTTP status.
  */
+/* Where disk i goes when the request does not say: its own file name
+ * in the VM's directory, unless that name is not a plain one or another
+ * disk has it; then "disk-I.FORMAT".
+ */
+static char *
+default_dest (struct dest_job *j, size_t i, const char *vm_dir,
+              const char *base)
+{
+  char *p = mig_safe_name (base) ? xasprintf ("%s/%s", vm_dir, base) : NULL;
+  size_t k;
+
+  for (k = 0; p && k < j->vm->n_disks; k++)
+    if (k != i && j->vm->disks[k].dest_path &&
+        strcmp (j->vm->disks[k].dest_path, p) == 0) {
+      free (p);
+      p = NULL;
+    }
+  return p ? p : xasprintf ("%s/disk-%zu.%s", vm_dir, i, j->vm->disks[i].format);
+}
+
 static int
 plan_job (struct mig_dest *d, struct dest_job *j, const char *vm_dir,
           const char *run_dir)
@@ -118,11 +148,11 @@ plan_job (struct mig_dest *d, struct dest_job *j, const char *vm_dir,
         return 422;
       continue;
     }
-    /* A requested path must already have its directory in the root. */
-    if (k->dest_path && check_dest_path (d, k->dest_path) == -1)
+    /* A requested path: a file in the VM's own directory. */
+    if (k->dest_path && check_dest_path (d, vm_dir, k->dest_path) == -1)
       return 422;
     if (k->dest_path == NULL && copy)
-      k->dest_path = xasprintf ("%s/%s", vm_dir, basename (copy));
+      k->dest_path = default_dest (j, i, vm_dir, basename (copy));
     if (k->dest_path == NULL)
       return 500;
   }

@@ -304,6 +304,7 @@ mig_dest_stop (struct mig_dest *d)
     json_decref (j->prepared);
     free (j->pidfile);
     free (j->qmp_path);
+    strv_free (j->qemu_argv);
     free (j->undo_token);
     free (j->peer);
     strv_free (j->data_peers);

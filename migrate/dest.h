@@ -43,6 +43,8 @@ struct dest_job {
   pid_t *nbd;                   /* offline: our qemu-nbd per disk (0: none) */
   char *pidfile;                /* the skeleton's pidfile (journal) */
   char *qmp_path;               /* vmferry's monitor of the skeleton */
+  uint64_t qemu_start;          /* the skeleton's start time and command */
+  char **qemu_argv;             /* line, as first journaled (identity) */
 };
 
 struct mig_dest {

@@ -112,6 +112,11 @@ char *mig_host_cpu_model_name (void);
 
 /* Read /proc/PID/cmdline. */
 char **mig_cmdline_read (pid_t pid);
+/* The start time of process pid (/proc/PID/stat field 22, clock ticks
+ * since boot): with the PID it names one process, even after the PID is
+ * reused.  -1 + set_error.
+ */
+int mig_proc_start_time (pid_t pid, uint64_t *start);
 
 /* Read a QEMU command line from a file (argv-file.c): one argument per
  * line, or NUL-separated as in /proc/PID/cmdline.  NULL + set_error.
@@ -224,6 +229,28 @@ char *mig_qemu_nbd_uri (const struct mig_qemu_nbd *n);
  * after 10 s.  0 for pid <= 1.  -1 + set_error.
  */
 int mig_qemu_nbd_stop (pid_t pid);
+
+/* ---- image-check.c: images vmferryd reopens, exports or stores ---- */
+
+/* Before an image a peer has written into is reopened (a kept partial
+ * image), served or stored: read path with qemu-img as format (raw or
+ * qcow2: the format it was created in, never the one a request names
+ * alone), it must be that format and name no other file (no backing
+ * file, no external data file).  probe: let qemu-img probe the format
+ * instead, as QEMU does for a command line that names none; the result
+ * must still be format (only for an image already checked as format).
+ * 0, or -1 + set_error.
+ */
+int mig_image_check (const char *path, const char *format, bool probe);
+
+/* The same for the image of a VM whose command line is desc (NULL:
+ * none known; its user may name the format or let QEMU probe) opened at
+ * path (the source's path, as desc names it), the image being at image
+ * now: desc must open it as format, or leave it to the probe, and then
+ * the probe must find format too.  0, or -1 + set_error.
+ */
+int mig_image_check_reopen (const struct vm_desc *desc, const char *path,
+                            const char *image, const char *format);
 
 /* ---- ssh.c: the one-shot over ssh ---- */
 

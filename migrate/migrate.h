@@ -228,6 +228,9 @@ struct mig_dest_params {
                                    (NULL: MIG_DEFAULT_QEMU_USER) */
 #define MIG_DEFAULT_QEMU_USER "vmferry-qemu"
   char *const *bridges;         /* bridges a VM's taps may join */
+  char *const *dest_paths;      /* NULL: a disk's dest_path must be a file
+                                 * in STORAGE_ROOT/NAME/; else exactly one
+                                 * of these (undo: the original images) */
 };
 
 struct mig_dest;

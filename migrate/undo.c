@@ -204,12 +204,35 @@ ask_send_back (json_t *rec, const char *id, const char *addr, int port)
   return reply;
 }
 
+/* The original paths of the quarantined images (malloc'd strv). */
+static char **
+original_paths (json_t *rec)
+{
+  char **v = NULL;
+  size_t i;
+  json_t *f;
+
+  json_array_foreach (json_object_get (rec, "files"), i, f) {
+    const char *p = json_string_value (json_object_get (f, "path"));
+    if (p == NULL || strv_push (&v, p) == -1) {
+      set_error (0, "the quarantine record lacks a path");
+      strv_free (v);
+      return NULL;
+    }
+  }
+  return v;
+}
+
 /* Steps 3 to 5.  The send-back reply, or NULL + set_error. */
 static json_t *
 move_back (json_t *rec, const char *run_dir, const char *id,
            const char *root)
 {
   CLEANUP_FREE char *run_root = xasprintf ("%s/%s/undo", run_dir, id);
+  /* The images go back to their own paths, directly in root, not to
+   * root/NAME/: the only paths the destination may name.
+   */
+  CLEANUP_STRV char **paths = original_paths (rec);
   char addr[64];
   struct mig_dest_params dp = {
     .listen_addr = addr, .port = 0, .storage_root = root,
@@ -217,7 +240,7 @@ move_back (json_t *rec, const char *run_dir, const char *id,
     (json_object_get (rec, "tls_dir")), .qemu = json_string_value
     (json_object_get (rec, "qemu")),
     /* Never delete the quarantined images: refuse a full copy. */
-    .keep_partials = true,
+    .keep_partials = true, .dest_paths = paths,
   };
   /* The VM ran here before it left: the files it reads (-kernel, ...)
    * were acceptable here.  This trusts the destination's agent (mutual
@@ -229,7 +252,7 @@ move_back (json_t *rec, const char *run_dir, const char *id,
   json_t *reply;
 
   dp.read_dirs = anywhere;
-  if (run_root == NULL || dp.qemu == NULL ||
+  if (run_root == NULL || paths == NULL || dp.qemu == NULL ||
       local_addr (json_string_value (json_object_get (rec, "host")),
                   json_integer_value (json_object_get (rec, "port")),
                   addr, sizeof addr) == -1 ||

@@ -3,9 +3,12 @@
 # touch host files outside its roots are refused with a 4xx, and nothing
 # is created (issue 8).  With curl and good client certificates against
 # a real vmferryd in a network namespace:
-#  - destination paths that leave the storage root: "..", a symlink
-#    inside the root that points outside (as a directory and as the
-#    image itself), a disk whose source path ends in ".." or ".";
+#  - destination paths that are not a plain file directly in the VM's
+#    own directory STORAGE_ROOT/NAME: "..", a symlink inside the root
+#    that points outside (as a directory and as the image itself), the
+#    journal and partial-image directories, another VM's directory, a
+#    subdirectory, a dot file; a disk whose source path ends in ".." or
+#    ".";
 #  - VM names that are paths;
 #  - command lines that would open host files or devices: -drive and
 #    -blockdev (JSON) on /etc/shadow, -kernel on a block device node,
@@ -78,14 +81,27 @@ disk ()
 drive=',"-drive","file=/s/d.qcow2,if=virtio"'
 
 # Destination paths leaving the storage root.
-hostile dotdot 422 'not usable' "$(vm v1 "$drive" \
+hostile dotdot 422 'directly in the VM' "$(vm v1 "$drive" \
   "$(disk /s/d.qcow2 "$DST_STORAGE/../outside/d.qcow2")")"
-hostile symlink-dir 422 'outside the storage root' "$(vm v2 "$drive" \
+hostile symlink-dir 422 'directly in the VM' "$(vm v2 "$drive" \
   "$(disk /s/d.qcow2 "$DST_STORAGE/link/d.qcow2")")"
-hostile symlink-file 422 'already exists' "$(vm v3 "$drive" \
+hostile symlink-file 422 'directly in the VM' "$(vm v3 "$drive" \
   "$(disk /s/d.qcow2 "$DST_STORAGE/dangling.qcow2")")"
-hostile elsewhere 422 'outside the storage root' "$(vm v4 "$drive" \
+hostile elsewhere 422 'directly in the VM' "$(vm v4 "$drive" \
   "$(disk /s/d.qcow2 "$outside/d.qcow2")")"
+# Inside the storage root but not a plain file in the VM's own directory
+# (STORAGE_ROOT/NAME/): vmferryd's dot-directories, another VM's
+# directory, a subdirectory, a dot file.
+hostile journal 422 'directly in the VM' "$(vm v22 "$drive" \
+  "$(disk /s/d.qcow2 "$DST_STORAGE/.vmferryd-journal/x.json")")"
+hostile partial 422 'directly in the VM' "$(vm v23 "$drive" \
+  "$(disk /s/d.qcow2 "$DST_STORAGE/.vmferry-partial/v23/disk-0")")"
+hostile other-vm 422 'directly in the VM' "$(vm v24 "$drive" \
+  "$(disk /s/d.qcow2 "$DST_STORAGE/v1/d.qcow2")")"
+hostile subdir 422 'directly in the VM' "$(vm v25 "$drive" \
+  "$(disk /s/d.qcow2 "$DST_STORAGE/v25/sub/d.qcow2")")"
+hostile dotfile 422 'directly in the VM' "$(vm v26 "$drive" \
+  "$(disk /s/d.qcow2 "$DST_STORAGE/v26/.d.qcow2")")"
 hostile srcdotdot 400 'unsupported path' \
   "$(vm v5 ',"-drive","file=/s/..,if=virtio"' "$(disk /s/..)")"
 hostile srcdot 400 'unsupported path' \
@@ -131,11 +147,11 @@ hostile readconfig 422 'not supported' \
 # starts no QEMU but a writable qemu-nbd on each image: paths, the
 # command line, and disks it would serve in place.
 off='"offline":true,"channel":true'
-hostile off-dotdot 422 'not usable' "$(vm o1 "$drive" \
+hostile off-dotdot 422 'directly in the VM' "$(vm o1 "$drive" \
   "$(disk /s/d.qcow2 "$DST_STORAGE/../outside/d.qcow2")")" "$off"
 hostile off-shadow 422 'not among the request.s disks' \
   "$(vm o2 ',"-drive","file=/etc/shadow,if=virtio"')" "$off"
-hostile off-no-argv 422 'outside the storage root' \
+hostile off-no-argv 422 'directly in the VM' \
   "{\"name\":\"o3\",\"argv\":[],\"disks\":[$(disk /s/d.qcow2 \
   "$outside/d.qcow2")],\"machine\":\"\",\"memory\":0,\"cpu_vendor\":\"\",\"qemu_version\":0}" \
   "$off"

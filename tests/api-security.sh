@@ -88,7 +88,7 @@ expect nomachine 422 'machine type' \
   "{\"id\":\"a3\",\"host\":\"$DST_IP\",\"vm\":{$(vm v3 pc-q35-99.0 70200)}}"
 expect hostfile 422 'not among the request.s disks' \
   "{\"id\":\"a4\",\"host\":\"$DST_IP\",\"vm\":{\"name\":\"v4\",\"argv\":[\"qemu\",\"-drive\",\"file=/etc/shadow\"],\"disks\":[],\"machine\":\"pc-q35-7.2\",\"memory\":1,\"cpu_vendor\":\"\",\"qemu_version\":70200}}"
-expect escape 422 'outside the storage root' \
+expect escape 422 'directly in the VM' \
   "{\"id\":\"a5\",\"host\":\"$DST_IP\",\"vm\":{\"name\":\"v5\",\"argv\":[\"qemu\",\"-drive\",\"file=/s/d.qcow2\"],\"disks\":[{\"id\":\"d\",\"path\":\"/s/d.qcow2\",\"format\":\"qcow2\",\"virtual_size\":1048576,\"allocated\":0,\"read_only\":false,\"dest_path\":\"/etc/d.qcow2\"}],\"machine\":\"pc-q35-7.2\",\"memory\":1,\"cpu_vendor\":\"\",\"qemu_version\":70200}}"
 expect passthru 422 'pass-through' \
   "{\"id\":\"a6\",\"host\":\"$DST_IP\",\"vm\":{\"name\":\"v6\",\"argv\":[\"qemu\",\"-device\",\"vfio-pci,host=01:00.0\"],\"disks\":[],\"machine\":\"pc-q35-7.2\",\"memory\":1,\"cpu_vendor\":\"\",\"qemu_version\":70200}}"

@@ -141,15 +141,14 @@ truncate -s 512M "$raw" && head -c 16M /dev/urandom > "$TEST_DIR/r16" &&
 q2="$TEST_DIR/second.qcow2"
 qemu-img create -q -f qcow2 "$q2" 64M &&
   qemu-io -f qcow2 -c "write -q -P 0x33 1M 2M" "$q2" || fail "second image"
-mkdir -p "$DST_STORAGE/other"
 offline raw1 --disk "$raw" --disk "$q2" --keep-source \
-  --disk-path "$q2=$DST_STORAGE/other/moved.qcow2"
+  --disk-path "$q2=$DST_STORAGE/raw1/moved.qcow2"
 [ "$MIG_RC" = 0 ] || fail "moving a raw and a qcow2 image failed"
 [ -f "$raw" ] && [ -f "$q2" ] || fail "--keep-source: a source was deleted"
 qemu-io -f qcow2 -r -c "read -q -P 0x33 1M 2M" -c "read -q -P 0 0 1M" \
-  "$DST_STORAGE/other/moved.qcow2" | grep -q 'Pattern verification failed' &&
+  "$DST_STORAGE/raw1/moved.qcow2" | grep -q 'Pattern verification failed' &&
   fail "the qcow2 image differs on the destination"
-[ "$(qemu-img info --output=json "$DST_STORAGE/other/moved.qcow2" |
+[ "$(qemu-img info --output=json "$DST_STORAGE/raw1/moved.qcow2" |
      jq -r .format)" = qcow2 ] || fail "the second image is not qcow2"
 draw="$DST_STORAGE/raw1/data.raw"
 [ "$(qemu-img info --output=json "$draw" | jq -r .format)" = raw ] ||

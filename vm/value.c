@@ -270,6 +270,12 @@ canon_path (const struct vm_key *k, const char *s, const char *cwd)
     set_error (0, "'%s' does not end in a plain file name", s);
     return NULL;
   }
+  /* vmferryd's own files in the run directory are vmferry-*. */
+  if (k->type == VT_RUNFILE && strncmp (last, "vmferry-", 8) == 0) {
+    set_error (0, "'%s': file names starting with vmferry- are reserved",
+               s);
+    return NULL;
+  }
   return strdup (abs);
 }
 

@@ -3,14 +3,40 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include "utils.h"
 
-/* Read all of fd into a malloc'd string. */
+/* Wait until fd is readable or the deadline (now_ms () clock; -1:
+ * none) passes.  false once it has passed.
+ */
+static bool
+wait_readable (int fd, int64_t deadline)
+{
+  struct pollfd p = { .fd = fd, .events = POLLIN };
+  int64_t left;
+  int r;
+
+  if (deadline < 0)
+    return true;
+  for (;;) {
+    left = deadline - now_ms ();
+    if (left <= 0)
+      return false;
+    r = poll (&p, 1, left > INT_MAX ? INT_MAX : (int) left);
+    if (r > 0 || (r == -1 && errno != EINTR))
+      return true;              /* readable, or let read() tell */
+  }
+}
+
+/* Read all of fd into a malloc'd string, until end of file or the
+ * deadline (see wait_readable): then *timed_out is set.
+ */
 static char *
-slurp_fd (int fd)
+slurp_fd (int fd, int64_t deadline, bool *timed_out)
 {
   char *buf = NULL, *nb;
   size_t len = 0, cap = 0;
@@ -25,6 +51,10 @@ slurp_fd (int fd)
         return NULL;
       }
       buf = nb;
+    }
+    if (!wait_readable (fd, deadline)) {
+      *timed_out = true;
+      break;
     }
     r = read (fd, buf + len, cap - len - 1);
     if (r == -1 && errno == EINTR)
@@ -73,8 +103,10 @@ wait_status (pid_t pid)
 }
 
 int
-run_capture (char *const *argv, char **output)
+run_capture_timeout (char *const *argv, char **output, int timeout_ms)
 {
+  int64_t deadline = timeout_ms >= 0 ? now_ms () + timeout_ms : -1;
+  bool timed_out = false;
   int fds[2], status;
   pid_t pid;
   char *out;
@@ -93,14 +125,27 @@ run_capture (char *const *argv, char **output)
   if (pid == 0)
     child_exec (argv, fds[1]);
   close (fds[1]);
-  out = slurp_fd (fds[0]);
+  out = slurp_fd (fds[0], deadline, &timed_out);
   close (fds[0]);
+  if (timed_out)
+    kill (pid, SIGKILL);        /* our own child, not yet reaped */
   status = wait_status (pid);
+  if (timed_out) {
+    free (out);
+    set_error (0, "%s: no answer in %d ms, killed", argv[0], timeout_ms);
+    return -1;
+  }
   if (output && status != -1)
     *output = out;
   else
     free (out);
   return status;
+}
+
+int
+run_capture (char *const *argv, char **output)
+{
+  return run_capture_timeout (argv, output, -1);
 }
 
 int

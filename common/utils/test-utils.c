@@ -1,5 +1,5 @@
-/* test-utils.c: unit tests of the error rule, string vectors and
- * remove_tree.
+/* test-utils.c: unit tests of the error rule, string vectors,
+ * remove_tree and run_capture_timeout.
  */
 #include <config.h>
 
@@ -140,6 +140,25 @@ test_hold_points (void **state)
   assert_int_equal (remove_tree (dir), 0);
 }
 
+/* run_capture_timeout returns the output of a quick program and kills
+ * one that runs past its limit.
+ */
+static void
+test_run_timeout (void **state)
+{
+  char *echo[] = { "echo", "hi", NULL };
+  char *slow[] = { "sleep", "10", NULL };
+  CLEANUP_FREE char *out = NULL;
+  int64_t t0;
+
+  assert_int_equal (run_capture_timeout (echo, &out, 5000), 0);
+  assert_string_equal (out, "hi\n");
+  t0 = now_ms ();
+  assert_int_equal (run_capture_timeout (slow, NULL, 200), -1);
+  assert_true (now_ms () - t0 < 5000);
+  assert_non_null (strstr (get_error (), "no answer in 200 ms"));
+}
+
 int
 main (void)
 {
@@ -150,6 +169,7 @@ main (void)
     cmocka_unit_test (test_remove_tree),
     cmocka_unit_test (test_durable),
     cmocka_unit_test (test_hold_points),
+    cmocka_unit_test (test_run_timeout),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -107,6 +107,12 @@ int mkdir_p (const char *path, mode_t mode);
  */
 int run_capture (char *const *argv, char **output);
 
+/* Like run_capture, but a program still running (or still holding its
+ * output open) timeout_ms after the start is killed (SIGKILL): -1 +
+ * set_error then.  timeout_ms < 0: no limit.
+ */
+int run_capture_timeout (char *const *argv, char **output, int timeout_ms);
+
 /* Like run_capture, but stdout and stderr go to the file log (created or
  * truncated) and stdin is /dev/null: for a program that daemonizes and
  * keeps its output descriptors (qemu-nbd --fork), where a pipe would
