@@ -69,13 +69,37 @@ mig_dest_offline_check (struct mig_dest *d, const struct mig_vm *vm)
 /* Where our qemu-nbd of disk i lives. */
 static void
 nbd_of (struct dest_job *j, size_t i, char *name, size_t n,
-        struct mig_qemu_nbd *q)
+        const char *user, struct mig_qemu_nbd *q)
 {
   const struct mig_disk *k = &j->vm->disks[i];
 
   snprintf (name, n, "vmferry-nbd-%zu", i);
   *q = (struct mig_qemu_nbd) { .image = k->dest_path, .format = k->format,
-                               .dir = j->run_dir, .name = name };
+                               .dir = j->run_dir, .name = name,
+                               .user = user };
+}
+
+/* The images and the run directory go to the QEMU user: our qemu-nbd
+ * runs confined as it.
+ */
+static int
+give_to_user (struct mig_dest *d, struct dest_job *j)
+{
+  uid_t uid;
+  gid_t gid;
+  size_t i;
+
+  if (vm_user_ids (d->p.qemu_user, &uid, &gid) == -1)
+    return -1;
+  if (chown (j->run_dir, uid, gid) == -1)
+    goto err;
+  for (i = 0; i < j->vm->n_disks; i++)
+    if (chown (j->vm->disks[i].dest_path, uid, gid) == -1)
+      goto err;
+  return 0;
+ err:
+  set_error (errno, "giving the images to user %s", d->p.qemu_user);
+  return -1;
 }
 
 int
@@ -93,11 +117,15 @@ mig_dest_offline_start (struct mig_dest *d, struct dest_job *j,
   j->prepared = json_pack ("{s:s, s:s, s:s, s:s, s:b}", "id", j->id,
                            "host", host, "run_dir", j->run_dir,
                            "vm_dir", j->vm_dir, "offline", 1);
+  if (give_to_user (d, j) == -1) {
+    free (uris);
+    return 500;
+  }
   for (i = 0; i < n && j->prepared; i++) {
     struct mig_qemu_nbd q;
     char name[32];
     pid_t pid;
-    nbd_of (j, i, name, sizeof name, &q);
+    nbd_of (j, i, name, sizeof name, d->p.qemu_user, &q);
     if ((pid = mig_qemu_nbd_start (&q)) == -1)
       break;
     j->nbd[i] = pid;
@@ -159,6 +187,7 @@ static void
 remove_nbd_files (struct dest_job *j)
 {
   static const char *const ext[] = { "sock", "pid", "log" };
+  CLEANUP_FREE char *stage = xasprintf ("%s/.root", j->run_dir);
   size_t i, e;
 
   for (i = 0; i < j->vm->n_disks; i++)
@@ -168,6 +197,8 @@ remove_nbd_files (struct dest_job *j)
       if (p)
         unlink (p);
     }
+  if (stage)
+    rmdir (stage);              /* the confinement's staging directory */
 }
 
 /* A stored image must be what it was sent as, and be opened as that

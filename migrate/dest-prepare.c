@@ -358,10 +358,14 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host,
       mig_dest_journal_write (d, j, "preparing") == -1)
     return 500;
   status = mig_dest_vm_spawn (d, j, argv, qmp);
-  if (mig_dest_journal_write (d, j, "preparing") == -1 && status == 0)
-    status = 500;
-  if (status)
+  if (status) {                 /* journaled still, keeping the reason */
+    CLEANUP_FREE char *why = strdup (get_error ());
+    mig_dest_journal_write (d, j, "preparing");
+    set_error (0, "%s", why ? why : "QEMU did not start");
     return status;
+  }
+  if (mig_dest_journal_write (d, j, "preparing") == -1)
+    return 500;
   n.tls_dir = j->qemu_tls_dir;
   if (relay && (relay_sock = xasprintf ("%s/vmferry-migration.sock",
                                         j->run_dir)) == NULL)
@@ -431,6 +435,19 @@ no_data_host (struct mig_dest *d, const char *cidr, json_t **reply)
             d->p.migration_addrs ? "none of its --migration-address is "
             "configured here" : "its listen address is elsewhere");
   return mig_dest_error (reply, 422, msg);
+}
+
+/* Can an unprivileged QEMU take page faults of its guest in user space
+ * (post-copy)?  QEMU 7.2 opens userfaultfd with the system call, which
+ * needs this sysctl for a process without CAP_SYS_PTRACE.
+ */
+static bool
+postcopy_possible (void)
+{
+  CLEANUP_FREE char *v = read_file ("/proc/sys/vm/unprivileged_userfaultfd",
+                                    NULL);
+
+  return v && v[0] == '1';
 }
 
 /* Register a new job of owner peer; NULL if the id is taken.  The owner
@@ -568,6 +585,16 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   j->data_peers = data_peers;
   data_peers = NULL;
   j->postcopy = json_is_true (json_object_get (req->body, "postcopy"));
+  if (j->postcopy && !postcopy_possible ()) {
+    mig_dest_job_cleanup (j);
+    mig_dest_job_end (d, j, JOB_ABORTED);
+    pthread_mutex_unlock (&j->lock);
+    return mig_dest_error (reply, 422, "post-copy: the confined QEMU (an "
+                           "unprivileged user) cannot use userfaultfd here: "
+                           "set sysctl vm.unprivileged_userfaultfd=1 on "
+                           "this host, or migrate without "
+                           "--allow-postcopy");
+  }
   j->offline = offline;
   /* The data channel needs x509 certificates (not TLS-PSK). */
   mig_dest_partial_sweep (d);

@@ -105,6 +105,22 @@ give_to_user (struct mig_dest *d, struct dest_job *j, uid_t uid, gid_t gid)
   for (i = 0; j->images && j->images[i]; i++)
     if (chown (j->images[i], uid, gid) == -1)
       goto err;
+  /* A shared image too; its owner comes back if the VM does not move
+   * here (mig_dest_shared_restore).
+   */
+  for (i = 0; i < j->vm->n_disks; i++) {
+    struct mig_disk *k = &j->vm->disks[i];
+    struct stat st;
+    if (!k->shared || k->owner_changed)
+      continue;
+    if (stat (k->dest_path, &st) == -1)
+      goto err;
+    k->owner_uid = st.st_uid;
+    k->owner_gid = st.st_gid;
+    if (chown (k->dest_path, uid, gid) == -1)
+      goto err;
+    k->owner_changed = true;
+  }
   /* QEMU reads its credentials inside its namespace, where vmferryd's
    * own directory is not.
    */
@@ -138,6 +154,19 @@ rw_dirs (struct dest_job *j)
  err:
   strv_free (v);
   return NULL;
+}
+
+void
+mig_dest_shared_restore (struct dest_job *j)
+{
+  size_t i;
+
+  for (i = 0; j->vm && i < j->vm->n_disks; i++) {
+    struct mig_disk *k = &j->vm->disks[i];
+    if (k->owner_changed &&
+        chown (k->dest_path, k->owner_uid, k->owner_gid) == 0)
+      k->owner_changed = false;
+  }
 }
 
 int

@@ -78,6 +78,7 @@ mig_dest_job_cleanup (struct dest_job *j)
   if (mig_skeleton_kill (j->qemu_pid) == -1)
     r = -1;
   j->qemu_pid = 0;
+  mig_dest_shared_restore (j);
   for (i = 0; j->images && j->images[i]; i++)
     if (unlink (j->images[i]) == -1 && errno != ENOENT)
       r = -1;

@@ -77,6 +77,8 @@ int mig_dest_vm_plan (struct mig_dest *d, struct dest_job *j,
                       const char *run_dir);
 int mig_dest_vm_spawn (struct mig_dest *d, struct dest_job *j,
                        char *const *argv, const char *qmp);
+/* Give shared images back to their owners (the VM did not move here). */
+void mig_dest_shared_restore (struct dest_job *j);
 
 /* dest-tap.c: open a tap on its bridge (allowed by --bridge) for every
  * tap/bridge net of j->desc: 0 or an HTTP status.  close: close what

@@ -27,6 +27,10 @@ struct mig_disk {
   char *dest_path;              /* on the destination (NULL: not chosen) */
   bool shared;                  /* on storage both hosts see: not copied,
                                    opened in place, never deleted */
+  bool owner_changed;           /* dest: a shared image given to the QEMU
+                                   user; owner_uid/gid is its owner before */
+  uid_t owner_uid;
+  gid_t owner_gid;
 };
 
 /* The disk's data moves (it is neither read-only nor shared). */
@@ -216,6 +220,9 @@ struct mig_qemu_nbd {
   bool read_only;
   const char *dir;              /* DIR/NAME.sock, .pid and .log */
   const char *name;
+  const char *user;             /* non-NULL: run confined as this user
+                                   (vm_spawn_confined, vmferryd's side),
+                                   seeing dir and the image only */
 };
 
 /* Start qemu-nbd (daemonized, persistent, up to 16 clients) and return

@@ -6,12 +6,15 @@
  * a QEMU has the image open for writing, and while it runs no QEMU can
  * open the image for writing.  So a read-only qemu-nbd on the source both
  * proves the VM is not running and keeps it from being started during
- * the copy.
+ * the copy.  On vmferryd's side it runs confined, as every QEMU it
+ * starts (the image holds data a peer sent).
  */
 #include <config.h>
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "internal.h"
 
@@ -29,6 +32,40 @@ log_error (const char *log, const char *image)
              : "did not start");
 }
 
+/* Confined (see vm.h), in the foreground: ready once its socket
+ * accepts a connection.
+ */
+static pid_t
+start_confined (const struct mig_qemu_nbd *n, const char *sock,
+                const char *log)
+{
+  char *argv[] = { "qemu-nbd", "-f", (char *) n->format, "-k", (char *) sock,
+                   "-e", "16", "-t", (char *) n->image, NULL, NULL };
+  char *rw[] = { (char *) n->dir, (char *) n->image, NULL };
+  struct vm_confine c = { .user = n->user, .rw_dirs = rw, .log = log };
+  int64_t end = now_ms () + 30000;
+  pid_t pid;
+
+  if (n->read_only) {
+    argv[8] = "-r";
+    argv[9] = (char *) n->image;
+  }
+  pid = vm_spawn_confined (argv, &c);
+  if (pid == -1)
+    return -1;
+  while (now_ms () < end && pid_alive (pid)) {
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    CLEANUP_CLOSE int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    snprintf (sun.sun_path, sizeof sun.sun_path, "%s", sock);
+    if (fd >= 0 && connect (fd, (struct sockaddr *) &sun, sizeof sun) == 0)
+      return pid;
+    usleep (20000);
+  }
+  kill (pid, SIGKILL);
+  log_error (log, n->image);
+  return -1;
+}
+
 pid_t
 mig_qemu_nbd_start (const struct mig_qemu_nbd *n)
 {
@@ -44,6 +81,8 @@ mig_qemu_nbd_start (const struct mig_qemu_nbd *n)
 
   if (sock == NULL || pidf == NULL || log == NULL)
     return -1;
+  if (n->user)
+    return start_confined (n, sock, log);
   if (n->read_only) {           /* insert -r before the image */
     argv[11] = "-r";
     argv[12] = (char *) n->image;

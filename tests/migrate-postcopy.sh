@@ -6,13 +6,17 @@
 # on both QEMUs; the guest verifies its disk and memory on the
 # destination, the host checker accepts the image, and the VM runs on
 # exactly one host.
+# vmferryd's QEMU runs as an unprivileged user, which QEMU 7.2 lets use
+# userfaultfd only with the sysctl vm.unprivileged_userfaultfd=1: first
+# a migration with it off is refused with that fix named (nothing done),
+# then the test sets it (restored at the end) and the move succeeds.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 . "$abs_top_srcdir/tests/mig-functions.sh"
 
 guest_test_init
 mig_hosts 100mbit
-mig_start_vmferryd --once
+mig_start_vmferryd
 
 src="$TEST_DIR/src"
 img="$src/disk0.qcow2"
@@ -24,6 +28,17 @@ vm_start "$src" pc1 "$SRC_NS" "$img" \
 src_pid=$VM_PID
 vm_wait_ready "$src"
 vm_wait_ack "$src" 20
+
+uffd=/proc/sys/vm/unprivileged_userfaultfd
+old_uffd=$(cat "$uffd") || fail "no $uffd"
+cleanup_fn "echo $old_uffd > $uffd"
+echo 0 > "$uffd" || fail "cannot set $uffd"
+mig_migrate "$src/qmp.sock" --json --no-throttle --allow-postcopy
+[ "$MIG_RC" = 2 ] || fail "exit code $MIG_RC without unprivileged userfaultfd"
+grep -q 'set sysctl vm.unprivileged_userfaultfd=1' "$TEST_DIR/migrate.out" ||
+  fail "the refusal does not name the sysctl"
+mig_dest_clean
+echo 1 > "$uffd" || fail "cannot set $uffd"
 
 mig_migrate "$src/qmp.sock" --json --no-throttle --allow-postcopy \
   --timeout 150

@@ -424,7 +424,9 @@ child_exec (const struct plan *p, char *const *argv, int rfd)
     signal (sigs[s], SIG_DFL);
   if (setsid () == -1)
     fail_child (rfd, "setsid");
+  umask (022);                  /* the new root's directories: traversable */
   child_root (p, rfd);
+  umask (077);                  /* what QEMU makes: its user's alone */
   if (p->change_user &&
       (setgroups (p->n_groups, p->groups) == -1 || setgid (p->gid) == -1 ||
        setuid (p->uid) == -1))

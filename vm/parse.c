@@ -48,6 +48,25 @@ parse_one (struct vm_desc *d, struct vm_opt *o, const char *arg,
   return 0;
 }
 
+/* Is this the monitor or pidfile vmferryd gives a QEMU it starts (a VM
+ * received here, leaving again)?  Dropped: the next vmferryd adds its
+ * own.
+ */
+static bool
+vmferry_own (const struct vm_optdef *def, const char *arg)
+{
+  static const char qmp[] = "/vmferry-qmp.sock,server=on,wait=off";
+  static const char pid[] = "/vmferry-qemu.pid";
+  size_t n = arg ? strlen (arg) : 0;
+
+  if (strcmp (def->name, "qmp") == 0)
+    return strncmp (arg, "unix:/", 6) == 0 && n > sizeof qmp &&
+      strcmp (arg + n - (sizeof qmp - 1), qmp) == 0;
+  if (strcmp (def->name, "pidfile") == 0)
+    return n > sizeof pid && strcmp (arg + n - (sizeof pid - 1), pid) == 0;
+  return false;
+}
+
 /* Parse option argv[*i] (and its argument); advance *i past them.
  * -1 only when out of memory; problems are recorded.
  */
@@ -76,7 +95,7 @@ parse_option (struct vm_desc *d, char *const *argv, size_t *i,
     }
     arg = argv[(*i)++];
   }
-  if (def->form == VF_DROP)
+  if (def->form == VF_DROP || vmferry_own (def, arg))
     return 0;
   o = vm_desc_new_opt (d);
   if (o == NULL)

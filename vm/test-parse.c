@@ -264,6 +264,26 @@ test_refuse_files (void **state)
                   "reserved", NULL);
 }
 
+/* A VM vmferryd started carries vmferryd's own monitor and pidfile:
+ * dropped when it leaves again; other vmferry-* run files are refused.
+ */
+static void
+test_vmferry_own (void **state)
+{
+  struct vm_desc *d = PARSE (
+    "-qmp", "unix:/r/vm/vmferry-qmp.sock,server=on,wait=off",
+    "-pidfile", "/r/vm/vmferry-qemu.pid", "-S", "-incoming", "defer",
+    "-sandbox", "on,spawn=deny");
+
+  assert_clean (d);
+  assert_int_equal (d->n_opts, 0);
+  vm_desc_free (d);
+  assert_refused (PARSE ("-qmp", "unix:/r/vm/vmferry-x.sock,server=on"),
+                  "reserved", NULL);
+  assert_refused (PARSE ("-chardev", "file,id=f,path=/r/vmferry-qemu.log"),
+                  "reserved", NULL);
+}
+
 /* A command line with several problems lists them all. */
 static void
 test_all_problems (void **state)
@@ -365,6 +385,7 @@ main (void)
     cmocka_unit_test (test_refuse_commands),
     cmocka_unit_test (test_refuse_block),
     cmocka_unit_test (test_refuse_files),
+    cmocka_unit_test (test_vmferry_own),
     cmocka_unit_test (test_all_problems),
     cmocka_unit_test (test_wire_round_trip),
     cmocka_unit_test (test_values),
