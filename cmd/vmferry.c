@@ -8,6 +8,8 @@
 
 #include "utils.h"
 #include "api.h"
+#include "net.h"
+#include "vm.h"
 #include "migrate.h"
 #include "common.h"
 
@@ -266,7 +268,7 @@ parse (int argc, char **argv, struct args *a)
       }
       break;
     case OPT_MIGRATION_NETWORK:
-      if (!mig_cidr_valid (optarg)) {
+      if (!net_cidr_valid (optarg)) {
         fprintf (stderr, "vmferry: --migration-network: '%s' is not "
                  "ADDR/BITS\n", optarg);
         return -1;

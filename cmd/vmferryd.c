@@ -9,6 +9,8 @@
 #include <getopt.h>
 
 #include "utils.h"
+#include "net.h"
+#include "vm.h"
 #include "migrate.h"
 #include "common.h"
 
@@ -91,7 +93,7 @@ add_addresses (struct args *a, const char *v)
     next = strchr (p, ',');
     if (next)
       *next++ = '\0';
-    if (strchr (p, '/') || !mig_cidr_valid (p)) {
+    if (strchr (p, '/') || !net_cidr_valid (p)) {
       set_error (0, "migration-address: '%s' is not an IP address", p);
       return -1;
     }
@@ -256,7 +258,8 @@ main (int argc, char **argv)
 {
   struct args a = { .dp = { .tls_dir = VMFERRY_DEFAULT_TLS_DIR,
                             .qemu = "qemu-system-x86_64",
-                            .qemu_user = MIG_DEFAULT_QEMU_USER } };
+                            .qemu_user = MIG_DEFAULT_QEMU_USER,
+                            .send_back = mig_send_back_run } };
   int r;
 
   if (getenv ("VMFERRY_DEBUG"))

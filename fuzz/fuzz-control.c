@@ -18,8 +18,7 @@
 #include <string.h>
 
 #include "utils.h"
-#include "internal.h"
-#include "compat.h"
+#include "vm.h"
 #include "property.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);

@@ -33,7 +33,6 @@
 #include <sys/wait.h>
 
 #include "internal.h"
-#include "progress.h"
 
 #define AGENT_TIMEOUT_MS 60000   /* ssh login + vmferryd start */
 #define EXIT_TIMEOUT_MS 60000    /* remote vmferryd stop after EOF */
@@ -408,7 +407,7 @@ add_forward (struct ssh_conn *c)
   CLEANUP_STRV char **argv = NULL;
   CLEANUP_FREE char *out = NULL;
 
-  c->lport = mig_free_port ("127.0.0.1");
+  c->lport = net_free_port ("127.0.0.1");
   if (c->lport == -1)
     return -1;
   snprintf (spec, sizeof spec, "127.0.0.1:%d:127.0.0.1:%d", c->lport,
@@ -459,25 +458,6 @@ teardown (struct ssh_conn *c)
   mig_ssh_target_clear (&c->tg);
 }
 
-/* Before mig_source_run() took over: with --json, still end with a
- * result object, as every run of vmferry migrate does.
- */
-static void
-early_result (const struct mig_source_params *mp, enum mig_result r)
-{
-  struct progress pr;
-  json_auto_t *o = json_pack ("{s:s, s:i, s:s, s:s, s:f, s:s}",
-                              "result", mig_result_text (r), "exit_code", r,
-                              "vm", mp->vm, "destination",
-                              mp->dest_name ? mp->dest_name : "?",
-                              "total_s", 0.0, "error", get_error ());
-
-  if (mp->json && o) {
-    progress_init (&pr, mp->out, true, false);
-    progress_result (&pr, o);
-  }
-}
-
 enum mig_result
 mig_ssh_run (const struct mig_ssh_params *sp, struct mig_source_params *mp)
 {
@@ -498,7 +478,7 @@ mig_ssh_run (const struct mig_ssh_params *sp, struct mig_source_params *mp)
       r = mig_source_run (mp);
     }
     else
-      early_result (mp, r);
+      mig_source_early_result (mp, r);
   }
   snprintf (err, sizeof err, "%s", get_error ());
   mp->dest_name = NULL;

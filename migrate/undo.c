@@ -131,7 +131,7 @@ stage (const char *root, json_t *rec, const char *token)
       return -1;
     }
   }
-  return mig_json_save (mpath, m);
+  return json_state_save (mpath, m);
 }
 
 /* Remove the staging directories; with restore (after a failure),
@@ -311,4 +311,30 @@ mig_undo (const char *run_dir, const char *id, FILE *out)
            json_integer_value (json_object_get (sum, "storage_bytes")),
            json_integer_value (json_object_get (sum, "memory_bytes")));
   return 0;
+}
+
+/* The agent's send-back hook (dest.h): the VM behind b->qmp migrates to
+ * b->to's undo agent, its output collected for the reply.
+ */
+void
+mig_send_back_run (const struct mig_send_back *b,
+                   struct mig_send_back_result *r)
+{
+  size_t len = 0;
+  FILE *out = open_memstream (&r->log, &len);
+  struct mig_source_params p = {
+    .vm = b->qmp, .host = b->to, .port = b->port, .tls_dir = b->tls_dir,
+    .disk_map = b->disk_map, .json = true, .out = out, .cancel_fd = -1,
+    .downtime_ms = 300, .dest_name = b->to, .psk = b->psk,
+  };
+  enum mig_result res = MIG_REFUSED;
+
+  if (out == NULL)
+    set_error (errno, "open_memstream");
+  else {
+    res = mig_source_run (&p);
+    fclose (out);
+  }
+  r->exit_code = res;
+  r->result = mig_result_text (res);
 }

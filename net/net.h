@@ -420,4 +420,31 @@ uint64_t net_relay_wire_bytes (struct net_relay *r);
 int net_relay_stop (struct net_relay *r, int grace_ms,
                     struct net_stream_stats *st, unsigned *conns);
 
+/* ---- netsel.c: the migration network ----  */
+
+/* addr (an IP literal) lies in cidr (NULL: any). */
+bool net_addr_in_cidr (const char *addr, const char *cidr);
+/* The first of addrs configured on this host and in cidr, or NULL. */
+const char *net_pick_addr (char *const *addrs, const char *cidr);
+/* This host's first address in cidr, into out.  -1 + set_error. */
+int net_local_addr_in (const char *cidr, char *out, size_t n);
+/* This host's addresses (interfaces up, loopback aside), at most
+ * NET_MAX_LOCAL_ADDRS, as a JSON array of strings: prepare's "data_from",
+ * the addresses the destination's data channel accepts besides the one
+ * the request came from (the data may leave by another interface: a
+ * migration network, or routes).  NULL if they cannot be read.
+ */
+#define NET_MAX_LOCAL_ADDRS 64
+struct json_t;
+struct json_t *net_local_addrs_json (void);
+
+/* cidr is "ADDR" or "ADDR/LEN" (IPv4 or IPv6). */
+bool net_cidr_valid (const char *cidr);
+/* A free TCP port on host (bound to port 0 and released: a race only
+ * with programs picking ports the same way).  -1 + set_error.
+ */
+int net_free_port (const char *host);
+/* "tcp:HOST:PORT", brackets around an IPv6 host (malloc'd). */
+char *net_tcp_uri (const char *host, int port);
+
 #endif /* VMFERRY_NET_H */

@@ -168,4 +168,51 @@ int storage_read_dirty_bitmap (const char *uri, const char *name,
                                uint32_t block_size,
                                struct storage_bitmap *out);
 
+/* ---- qemu-nbd.c: serving an image that no QEMU has open ---- */
+
+struct mig_qemu_nbd {
+  const char *image;
+  const char *format;           /* "qcow2", "raw" */
+  bool read_only;
+  const char *dir;              /* DIR/NAME.sock, .pid and .log */
+  const char *name;
+  const char *user;             /* non-NULL: run confined as this user
+                                   (vm_spawn_confined, vmferryd's side),
+                                   seeing dir and the image only */
+};
+
+/* Start qemu-nbd (daemonized, persistent, up to 16 clients) and return
+ * its pid, once it serves.  -1 + set_error with qemu-nbd's own message
+ * (e.g. 'Failed to get shared "write" lock' while a QEMU has the image).
+ */
+pid_t mig_qemu_nbd_start (const struct mig_qemu_nbd *n);
+/* Its libnbd URI (malloc'd). */
+char *mig_qemu_nbd_uri (const struct mig_qemu_nbd *n);
+/* Stop it (SIGTERM: it flushes and closes the image) and wait; SIGKILL
+ * after 10 s.  0 for pid <= 1.  -1 + set_error.
+ */
+int mig_qemu_nbd_stop (pid_t pid);
+
+/* ---- resume-state.c: resumable copies (source/resume.c, dest/undo.c) ---- */
+
+/* Beside a disk image: how far a copy of it got (resume-state.c). */
+#define MIG_RESUME_SUFFIX ".vmferry-resume"
+/* The persistent dirty bitmap recording writes since a copy began. */
+#define MIG_RESUME_BITMAP "vmferry-resume-"
+
+/* The state object: the copy identified by token of an image of
+ * virtual size size reached the destination (dest) up to copied_to.
+ */
+struct json_t;
+struct json_t *mig_resume_state (const char *token, uint64_t size,
+                          uint64_t copied_to, const char *dest);
+
+
+/* ---- the destination's partial images kept for a resumed copy ---- */
+
+/* Directory under the storage root where vmferryd keeps them. */
+#define MIG_PARTIAL_DIR ".vmferry-partial"
+/* How long a partial image is kept (seconds). */
+#define MIG_PARTIAL_EXPIRY_S (24 * 3600)
+
 #endif /* VMFERRY_STORAGE_H */

@@ -15,6 +15,7 @@
 
 #include "utils.h"
 #include "vm.h"
+#include "qmp.h"
 
 /* ---- keyval.c: QEMU's "key=value,key=value" strings ---- */
 

@@ -14,8 +14,11 @@
  * what vmferry check reports), the destination (the skeleton's command
  * line) and the fuzzers.
  *
- * vm/ is a leaf: it knows QEMU's command line and how to start a QEMU
- * confined, nothing of migration.  Ownership: a struct vm_desc owns its
+ * vm/ is a leaf below the engines and the two sides: it knows QEMU's
+ * command line, how to start a QEMU confined, the VM being moved (its
+ * disks, the facts about it and about this host, the compatibility
+ * rules, the description sent to the other side), nothing of how the
+ * data moves.  Ownership: a struct vm_desc owns its
  * strings; the returned vectors are the caller's.  Not thread safe per
  * object; separate objects may be used in parallel.  Errors: -1/NULL
  * after set_error(); parse problems are collected in desc->problems.
@@ -27,6 +30,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <jansson.h>
+
+struct qmp;
 
 /* An image file the VM opens as a disk (or CD-ROM). */
 struct vm_disk {
@@ -208,5 +214,237 @@ pid_t vm_spawn_confined (char *const *argv, const struct vm_confine *c);
  * and how to create it.
  */
 int vm_user_ids (const char *name, uid_t *uid, gid_t *gid);
+
+/* ================================================================
+ * The migration's view of a VM: what vmferry moves (disks with their
+ * sizes and destinations, facts for the compatibility report), how it
+ * is told to the other side, and the host facts it is compared with.
+ * These keep the mig_ names they had in migrate/.
+ * ================================================================
+ */
+
+/* ---- discover.c, wire.c: the VM a migration moves ---- */
+
+struct mig_disk {
+  char *id;                     /* device or node name to mirror/export */
+  char *node;                   /* node name: the source QEMU's (vm.c), or
+                                   the skeleton's export (dest-vm.c) */
+  char *path;                   /* image file on the source */
+  char *format;                 /* "qcow2", "raw" */
+  uint64_t virtual_size;
+  uint64_t allocated;           /* bytes allocated on the source host */
+  bool read_only;               /* not copied: must exist on the dest */
+  char *dest_path;              /* on the destination (NULL: not chosen) */
+  bool shared;                  /* on storage both hosts see: not copied,
+                                   opened in place, never deleted */
+  bool owner_changed;           /* dest: a shared image given to the QEMU
+                                   user; owner_uid/gid is its owner before */
+  uid_t owner_uid;
+  gid_t owner_gid;
+};
+
+/* The disk's data moves (it is neither read-only nor shared). */
+static inline bool
+mig_disk_copied (const struct mig_disk *d)
+{
+  return !d->read_only && !d->shared;
+}
+
+/* Marker file vmferry creates beside a shared disk for the duration of
+ * prepare, so that the destination can tell it sees the same directory.
+ */
+#define MIG_SHARED_MARKER ".vmferry-shared-"
+
+
+struct mig_vm {
+  char *name;
+  char *qmp_path;
+  pid_t pid;
+  char **argv;                  /* the command line in vmferry's canonical
+                                   form (vm_wire_argv): what is sent */
+  struct vm_desc *desc;         /* the same, parsed (source side only) */
+  int qemu_version;             /* major*10000 + minor*100 + micro */
+  char *machine;                /* concrete machine type, e.g. pc-q35-7.2 */
+  uint64_t memory;              /* guest RAM in bytes */
+  bool kvm;                     /* runs under KVM (else TCG) */
+  char *cpu_vendor;             /* the source host's vendor_id */
+  struct mig_disk *disks;
+  size_t n_disks;
+  json_t *facts;                /* for the compatibility report: cpu_model,
+                                 * cpu_features, cpu_model_name,
+                                 * blocked_reasons, passthrough, bridges,
+                                 * command_line (compat.h); sent with
+                                 * the VM */
+};
+
+void mig_vm_free (struct mig_vm *vm);
+/* Serialize for the prepare request / parse it back (validating it). */
+json_t *mig_vm_to_json (const struct mig_vm *vm);
+struct mig_vm *mig_vm_from_json (json_t *j);
+
+/* Discover the VM behind an open QMP connection (vm.c). */
+struct mig_vm *mig_vm_discover (struct qmp *q, const char *qmp_path);
+
+/* nbytes (at most 32) random bytes as hex digits into buf, which holds
+ * 2 * nbytes + 1 chars: migration ids, resume tokens (wire.c).
+ */
+int mig_random_hex (char *buf, size_t nbytes);
+/* Apply --disk-path SRC=DST items (NULL-terminated, may be NULL) to
+ * vm's disks.  -1 + set_error when the VM has no disk SRC.
+ */
+int mig_vm_apply_disk_map (struct mig_vm *vm, char *const *map);
+
+/* offline-vm.c: a VM that is not running, named name (its directory on
+ * the destination), described from its command line in argv_file or,
+ * without one, from the disk images disks.  Refuses disks that a QEMU has
+ * open for writing, missing files, backing files and formats other than
+ * qcow2 and raw.  NULL + set_error.
+ */
+struct mig_vm *mig_offline_vm (const char *name, const char *argv_file,
+                               char *const *disks, char *const *disk_map);
+
+/* QEMU's multifd-compression: "none", "zlib" or "zstd" (wire.c). */
+bool mig_qemu_compression_valid (const char *c);
+
+/* A name that is safe as one path component (wire.c). */
+bool mig_safe_name (const char *s);
+
+/* ---- hostinfo.c: facts about this host ---- */
+char *mig_host_cpu_vendor (void);
+uint64_t mig_host_mem_available (void);
+int64_t mig_host_free_bytes (const char *dir);
+int mig_qemu_binary_version (const char *qemu);
+int mig_qemu_has_machine (const char *qemu, const char *machine);
+
+/* ---- facts.c: what the compatibility report needs of the VM ---- */
+
+/* Fill vm->facts (created by mig_vm_discover) from the running VM. */
+int mig_vm_gather_facts (struct qmp *q, struct mig_vm *vm);
+char *mig_host_cpu_model_name (void);
+
+/* ---- cmdline.c: the VM's command line ---- */
+
+/* Read /proc/PID/cmdline. */
+char **mig_cmdline_read (pid_t pid);
+/* The start time of process pid (/proc/PID/stat field 22, clock ticks
+ * since boot): with the PID it names one process, even after the PID is
+ * reused.  -1 + set_error.
+ */
+int mig_proc_start_time (pid_t pid, uint64_t *start);
+
+/* Read a QEMU command line from a file (argv-file.c): one argument per
+ * line, or NUL-separated as in /proc/PID/cmdline.  NULL + set_error.
+ */
+char **mig_argv_read_file (const char *path);
+
+/* ---- qemu-view.c: directories the source QEMU sees too ---- */
+
+struct mig_qemu_dir {
+  char host[256];               /* the directory as vmferry reaches it */
+  char qemu[256];               /* the same as QEMU sees it */
+  bool foreign;                 /* QEMU runs in another mount namespace
+                                   (confined by vmferryd) */
+  uid_t uid;                    /* QEMU's user, who owns the directory */
+  gid_t gid;
+};
+
+/* Make a private directory vmferry-TAG-XXXXXX in QEMU process qemu's
+ * /tmp (through /proc/PID/root when it is foreign), owned by QEMU's
+ * user.  -1 + set_error.
+ */
+int mig_qemu_dir_make (pid_t qemu, const char *tag, struct mig_qemu_dir *out);
+/* Give host_path (a socket vmferry made in dir) to QEMU's user. */
+int mig_qemu_dir_give (const struct mig_qemu_dir *dir, const char *host_path);
+/* Copy the client TLS credentials of tls_dir into dir/tls; *qemu_path
+ * (malloc'd) is where QEMU sees them.
+ */
+int mig_qemu_dir_tls (const struct mig_qemu_dir *dir, const char *tls_dir,
+                      char **qemu_path);
+/* Copy those of files that exist in from into the new directory to
+ * (0700), each 0400, all owned by uid:gid.  -1 + set_error.
+ */
+int mig_copy_creds (const char *from, const char *to,
+                    const char *const *files, uid_t uid, gid_t gid);
+
+/* ---- qemu-start.c: a QEMU started confined, ready on its monitor ---- */
+
+/* Id of the tls-creds object vmferry adds to both QEMUs. */
+#define MIG_TLS_ID "vmferry-tls"
+/* Name of the PSK user in keys.psk ("vmferry:HEXKEY"). */
+#define MIG_PSK_USER "vmferry"
+
+/* How long a QEMU may take to start and answer on QMP (ms). */
+#define MIG_QEMU_START_MS 30000
+/* Start argv confined (c) and connect to its QMP socket qmp within
+ * MIG_QEMU_START_MS.  The handle, with *pid its PID; or NULL +
+ * set_error with QEMU's own last message (from c->log), *pid its PID if
+ * it started (the caller kills it) or 0.
+ */
+struct qmp *mig_qemu_start (char *const *argv, const struct vm_confine *c,
+                            const char *qmp, pid_t *pid);
+/* Kill QEMU process pid and wait (up to 5 s) until it is gone; 0 for
+ * pid <= 1.  -1 + set_error.
+ */
+int mig_qemu_kill (pid_t pid);
+
+/* ---- image-check.c: images vmferryd reopens, exports or stores ---- */
+
+/* Before an image a peer has written into is reopened (a kept partial
+ * image), served or stored: read path with qemu-img as format (raw or
+ * qcow2: the format it was created in, never the one a request names
+ * alone), it must be that format and name no other file (no backing
+ * file, no external data file).  probe: let qemu-img probe the format
+ * instead, as QEMU does for a command line that names none; the result
+ * must still be format (only for an image already checked as format).
+ * 0, or -1 + set_error.
+ */
+int mig_image_check (const char *path, const char *format, bool probe);
+
+/* The same for the image of a VM whose command line is desc (NULL:
+ * none known; its user may name the format or let QEMU probe) opened at
+ * path (the source's path, as desc names it), the image being at image
+ * now: desc must open it as format, or leave it to the probe, and then
+ * the probe must find format too.  0, or -1 + set_error.
+ */
+int mig_image_check_reopen (const struct vm_desc *desc, const char *path,
+                            const char *image, const char *format);
+
+/* ---- compat.c: the compatibility report ----
+ *
+ * A pure function of two JSON documents, so that vmferry check, vmferry
+ * migrate's preflight and vmferryd's prepare apply the same rules, and
+ * unit tests can drive every rule with recorded facts:
+ *
+ * src: the VM description sent on the wire (mig_vm_to_json): name,
+ *   qemu_version, machine, memory, cpu_vendor, disks[] (allocated,
+ *   read_only), and the facts vm.c gathers: kvm, cpu_model,
+ *   cpu_features[] (enabled features, static expansion), cpu_model_name
+ *   (the source host's /proc/cpuinfo "model name"), blocked_reasons[],
+ *   passthrough[], bridges[], command_line[] (what the canonical
+ *   description of the command line refuses, vm.h).
+ * dst: what the destination agent knows about itself (dest-check.c):
+ *   qemu, qemu_version, kvm, machines[] {name, deprecated},
+ *   cpu_vendor, cpu_model_name, cpu_models[] {name, unavailable[]},
+ *   cpu_features[] (what its "max" model offers), mem_available,
+ *   storage_free, bridges[], ports_error (a string when it cannot
+ *   listen on its data address).
+ *
+ * Both come from another host: a missing or mistyped field yields a
+ * finding ("cannot tell"), never a crash.
+ */
+/* Every rule applied to src and dst.  Returns a new JSON array of
+ * findings {"id", "severity": "error"|"warning"|"info", "message",
+ * "fix" (string or null)}, in a stable order; NULL only when out of
+ * memory.
+ */
+json_t *mig_compat_check (json_t *src, json_t *dst);
+
+/* Does the list hold a finding of severity "error"? */
+bool mig_compat_has_error (json_t *findings);
+
+/* The error findings' messages joined by "; " (malloc'd), for a one
+ * line refusal.
+ */
+char *mig_compat_errors_text (json_t *findings);
 
 #endif /* VMFERRY_VM_H */

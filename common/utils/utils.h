@@ -127,6 +127,18 @@ int run_logged (char *const *argv, const char *log);
 typedef int (*conf_fn) (void *opaque, const char *key, const char *value);
 int conf_read (const char *path, conf_fn fn, void *opaque);
 
+/* --- crash-safe JSON state files (jsonfile.c) --- */
+
+struct json_t;                  /* jansson's json_t */
+
+/* Write o to path atomically and durably (tmp + fsync + rename + fsync
+ * of the directory).  -1 + set_error.
+ */
+int json_state_save (const char *path, struct json_t *o);
+/* Read a JSON object from path; NULL + set_error. */
+struct json_t *json_state_load (const char *path);
+
+
 /* --- cleanup attributes (scope cleanup, as in libnbd) --- */
 
 void cleanup_free (void *ptr);

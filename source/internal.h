@@ -1,0 +1,208 @@
+/* internal.h: the source side's state during one migration (private to
+ * source/).
+ */
+#ifndef VMFERRY_SOURCE_INTERNAL_H
+#define VMFERRY_SOURCE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#include "utils.h"
+#include "qmp.h"
+#include "api.h"
+#include "net.h"
+#include "vm.h"
+#include "storage.h"
+#include "memory.h"
+#include "source.h"
+#include "progress.h"
+#include "control.h"
+
+/* How far the migration got: rollback undoes exactly this much. */
+enum src_stage {
+  SRC_NOTHING,          /* nothing changed anywhere */
+  SRC_PREPARED,         /* destination skeleton exists */
+  SRC_MIRRORING,        /* source has NBD nodes / mirror jobs */
+  SRC_MIGRATING,        /* QEMU migration running */
+  SRC_SWITCHOVER,       /* source paused at pre-switchover */
+  SRC_COMPLETED,        /* source QEMU finished sending: dest has it all */
+  SRC_MOVED,            /* destination VM runs */
+};
+
+struct source {
+  const struct mig_source_params *p;
+  struct qmp *q;
+  struct mig_vm *vm;
+  struct api_client *api;
+  struct progress pr;
+  char id[40];                  /* migration id */
+  enum src_stage stage;
+  json_t *prepared;             /* destination's prepare reply */
+  const char *dhost;            /* its data address (in prepared) */
+  bool tls_added;               /* vmferry-tls object on the source */
+  size_t n_nodes;               /* NBD client nodes added */
+  size_t n_jobs;                /* mirror jobs started */
+  bool was_running;             /* the VM ran when we started */
+  bool cancelled;
+  bool deleted;                 /* source images deleted */
+  /* measurements */
+  int64_t t_start, t_storage, t_memory, t_switch, t_end;
+  uint64_t storage_bytes;
+  uint64_t storage_wire_bytes;  /* the engine's: as sent on the link */
+  json_t *migrate_info;         /* last query-migrate on the source */
+  struct src_engine *engine;    /* --storage-engine vmferry, else NULL */
+  double stop_time;             /* source's STOP event */
+  json_t *rehearsal;            /* --dry-run: what was exercised */
+  /* convergence (source-converge.c) */
+  int64_t t_mirror;             /* storage phase start */
+  struct mem_policy policy;
+  double dirty_rate;            /* sampled, bytes/s (< 0: not known) */
+  int64_t dirty_started;        /* ms: calc-dirty-rate started (0: not) */
+  int64_t dirty_polled;         /* ms: last query-dirty-rate */
+  bool forecast_done;           /* a forecast with a link rate was given */
+  /* the relay path's downtime limit (source-converge.c) */
+  uint64_t downtime_target;     /* ms: what the policy allows now */
+  uint64_t downtime_set;        /* ms: QEMU's downtime-limit now */
+  double qrate_cur, qrate_prev; /* QEMU's highest rate, this / last second */
+  int64_t qrate_t;              /* ms: this second began */
+  uint64_t wire_anchor;         /* relay bytes on the wire at wire_t */
+  int64_t wire_t;
+  double wire_rate;             /* highest relay rate seen, bytes/s */
+  bool postcopy;                /* post-copy started: no way back */
+  struct src_control *ctl;      /* run dir: status and cancel (or NULL) */
+  bool dest_queued;             /* last refusal said "queued" */
+  bool shared;                  /* some disk is on shared storage */
+  struct src_resume *resume;    /* source-resume.c (NULL before preflight) */
+  char undo_token[33];          /* --keep-source=DURATION: the destination
+                                   records writes for vmferry undo */
+  /* the data channel (source-relay.c) */
+  struct net_pace *pace;        /* --bandwidth, disks and memory together */
+  struct net_relay *relay;      /* QEMU's migration relayed, or NULL */
+  struct mig_qemu_dir relay_dir; /* its private dir (host "" if none) */
+  struct mig_qemu_dir tls_view; /* the TLS copy a confined QEMU reads */
+  char *relay_uri;              /* "unix:DIR/migration.sock" */
+  bool multifd_set;             /* the source QEMU's multifd capability */
+  unsigned multifd_channels;    /* ... with this many channels */
+  char multifd_compression[8]; /* and this multifd-compression */
+  uint64_t relay_raw, relay_wire; /* QEMU's bytes, and on the wire */
+  unsigned relay_conns;         /* connections relayed */
+  json_t *journal;              /* source-journal.c (NULL: no run dir) */
+  uint64_t stall_bytes;         /* memory sent at stall_since */
+  int64_t stall_since;          /* ms; 0: not sampled yet */
+};
+
+/* source-journal.c: the crash-safe journal in RUN_DIR/ID/state.json.
+ * Each call writes it durably before returning; -1 + set_error if it
+ * could not be written (the migration must then not go on).
+ */
+const char *src_stage_name (enum src_stage st);
+int src_journal_begin (struct source *s);
+/* Set s->stage and record it. */
+int src_journal_stage (struct source *s, enum src_stage st);
+/* Record that an object of kind (tls, node, job, bitmap, nbd-server,
+ * export, dir) named name is about to be made.
+ */
+int src_journal_add (struct source *s, const char *kind, const char *name);
+/* The migration ended: open = something is left for vmferry recover. */
+void src_journal_close (struct source *s, bool open);
+/* VMFERRY_TEST_HOLD for vmferry (a testing aid, vmferry(1)). */
+#define src_hold(point) test_hold ("vmferry", (point))
+
+/* source-storage.c */
+int src_storage_start (struct source *s, const char *sync);
+int src_storage_wait_ready (struct source *s);
+int src_storage_complete (struct source *s);
+void src_storage_rollback (struct source *s);
+
+/* source-engine.c: vmferry's storage engine */
+/* The data channel's mode for --transport (direct: auto). */
+enum net_transport mig_net_mode (enum mig_transport t);
+/* Should prepare ask vmferryd for the data channel? */
+bool src_engine_wants_channel (const struct source *s);
+int src_engine_start (struct source *s);
+int src_engine_finish (struct source *s);
+void src_engine_done (struct source *s);
+void src_engine_rollback (struct source *s);
+void src_engine_free (struct src_engine *g);
+
+/* source-resume.c: resuming a failed copy of vmferry's engine.
+ * load: after preflight, check the state an earlier attempt left (or
+ * discard it with --no-resume / the QEMU engine); token: what prepare
+ * offers vmferryd (NULL: nothing); begin: after prepare, learn whether
+ * vmferryd reused its partial images (else a fresh token); accepted:
+ * it did; bitmap_name: the persistent bitmap's name; copied_to: how far
+ * the earlier bulk copy of disk idx got (bytes; 0 unless accepted);
+ * progress: record that disk idx is copied and flushed up to copied_to
+ * (also the first record of a fresh attempt); forget: after success,
+ * remove bitmaps and state files; keep: the token the rollback asks
+ * vmferryd to keep the partial images under (NULL: none).
+ */
+int src_resume_load (struct source *s);
+const char *src_resume_token (const struct source *s);
+bool src_resume_enabled (const struct source *s);
+int src_resume_begin (struct source *s);
+bool src_resume_accepted (const struct source *s);
+void src_resume_bitmap_name (const struct source *s, char *buf, size_t n);
+uint64_t src_resume_copied_to (const struct source *s, size_t idx);
+int src_resume_progress (struct source *s, size_t idx, uint64_t copied_to);
+void src_resume_forget (struct source *s);
+const char *src_resume_keep (const struct source *s);
+void src_resume_free (struct src_resume *r);
+
+/* quarantine.c: rename the source images aside, record the quarantine
+ * in the run dir and start its reaper.  -1 + set_error (files that were
+ * not renamed are kept).
+ */
+int src_quarantine (struct source *s);
+/* source-relay.c: QEMU's migration through the data channel */
+/* Should prepare ask for the relay? */
+bool src_relay_wanted (const struct source *s);
+/* The prepare request's "multifd_compression": QEMU's own multifd on
+ * the direct path wanted (NULL: not).
+ */
+const char *src_direct_multifd_request (const struct source *s);
+/* multifd channels in use (0: none). */
+unsigned src_relay_multifd (const struct source *s);
+/* Start relaying if the destination agreed (s->relay stays NULL if not). */
+int src_relay_start (struct source *s);
+/* multifd and TLS of the migration on the source QEMU. */
+int src_relay_qemu_setup (struct source *s);
+/* Stop, record the figures; completed: wait for the connections' ends. */
+int src_relay_stop (struct source *s, bool completed);
+
+/* source-memory.c */
+int src_memory_run (struct source *s);
+int src_memory_continue (struct source *s);
+void src_memory_rollback (struct source *s);
+void src_memory_final_info (struct source *s);
+
+/* check.c: the compatibility report from the destination (POST
+ * /v1/check); -1 (set_error) if the VM cannot move there.
+ */
+int src_check (struct source *s);
+
+/* rehearse.c: --dry-run, after prepare and add_tls. */
+int src_rehearse (struct source *s);
+/* source-shared.c */
+int src_shared_select (struct source *s);
+int src_shared_markers (struct source *s, bool on);
+int src_shared_detect (struct source *s);
+
+/* source-converge.c */
+/* At the storage phase's start: the dirty-rate sample begins. */
+void src_converge_begin (struct source *s);
+int src_converge_setup (struct source *s);
+/* The downtime-limit pre-copy starts with. */
+uint64_t src_converge_first_limit (const struct source *s);
+int src_converge_sample (struct source *s, json_t *info);
+
+/* source.c */
+int src_preflight (struct source *s);
+bool src_cancel_requested (struct source *s);
+json_t *src_cmd (struct source *s, const char *cmd, const char *fmt, ...);
+
+#define SRC_QMP_TIMEOUT 10000
+
+#endif

@@ -1,0 +1,252 @@
+/* source-memory.c: QEMU's own memory pre-copy, stopped at
+ * pre-switchover so the disks can be finished while the guest is paused.
+ * Waits on MIGRATION events (polling query-migrate during the switchover
+ * would add its interval to the downtime); query-migrate is only polled
+ * for progress while the guest still runs.
+ */
+#include <config.h>
+
+#include <errno.h>
+
+#include "internal.h"
+
+/* QEMU 7.2's 128 MiB/s default cap is far below a fast link.  The
+ * downtime limit comes from the parameters (--downtime).
+ */
+#define MAX_BANDWIDTH (10LL << 30)
+
+/* QEMU's migration socket has no timeout of its own: a pre-copy that
+ * moves no byte for this long is stuck (a dead link) and is cancelled.
+ */
+#define STALL_MS 60000
+#define SAMPLE_MS 500         /* query-migrate, and a progress line */
+#define SAMPLE_RELAY_MS 50
+
+static bool
+str_in (const char *s, const char *const *list)
+{
+  for (; s && *list; list++)
+    if (strcmp (s, *list) == 0)
+      return true;
+  return false;
+}
+
+/* A MIGRATION event whose status is in the list opaque. */
+static bool
+status_is (json_t *ev, void *opaque)
+{
+  return str_in (json_string_value (json_object_get
+                                    (json_object_get (ev, "data"),
+                                     "status")), opaque);
+}
+
+/* Where QEMU migrates to: the relay's socket, or the skeleton's port. */
+static char *
+migration_uri (struct source *s)
+{
+  int port = json_integer_value (json_object_get (s->prepared,
+                                                  "migration_port"));
+
+  return s->relay_uri ? strdup (s->relay_uri) : net_tcp_uri (s->dhost, port);
+}
+
+static int
+setup (struct source *s)
+{
+  json_t *r;
+  CLEANUP_FREE char *uri = NULL;
+  json_int_t bw;
+
+  if (src_relay_start (s) == -1)
+    return -1;
+  /* On the direct path --bandwidth caps QEMU itself; the relay paces. */
+  bw = s->relay == NULL && s->p->bandwidth ? (json_int_t) s->p->bandwidth
+    : MAX_BANDWIDTH;
+  r = src_cmd (s, "migrate-set-capabilities",
+               "{s:[{s:s,s:b},{s:s,s:b},{s:s,s:b}]}",
+               "capabilities", "capability", "events", "state", 1,
+               "capability", "pause-before-switchover", "state", 1,
+               "capability", "postcopy-ram", "state", s->p->allow_postcopy);
+  json_decref (r);
+  if (r == NULL || src_relay_qemu_setup (s) == -1)
+    return -1;
+  r = src_cmd (s, "migrate-set-parameters", "{s:I, s:I}",
+               "max-bandwidth", bw,
+               "downtime-limit", (json_int_t) src_converge_first_limit (s));
+  json_decref (r);
+  if (r == NULL || (uri = migration_uri (s)) == NULL ||
+      src_converge_setup (s) == -1)
+    return -1;
+  qmp_clear_events (s->q);
+  r = src_cmd (s, "migrate", "{s:s}", "uri", uri);
+  json_decref (r);
+  if (r == NULL)
+    return -1;
+  return src_journal_stage (s, SRC_MIGRATING);
+}
+
+/* Record the source's STOP time (start of the guest's downtime). */
+static void
+note_stop (struct source *s)
+{
+  json_auto_t *ev = qmp_poll_event (s->q, "STOP", NULL, NULL);
+  json_t *ts = json_object_get (ev, "timestamp");
+
+  if (ev)
+    s->stop_time = json_integer_value (json_object_get (ts, "seconds")) +
+      json_integer_value (json_object_get (ts, "microseconds")) / 1e6;
+}
+
+/* -1 + set_error once ram.transferred has not grown for STALL_MS. */
+static int
+check_stall (struct source *s, json_t *info)
+{
+  uint64_t t = json_integer_value
+    (json_object_get (json_object_get (info, "ram"), "transferred"));
+
+  if (s->stall_since == 0 || t != s->stall_bytes) {
+    s->stall_bytes = t;
+    s->stall_since = now_ms ();
+    return 0;
+  }
+  if (now_ms () - s->stall_since < STALL_MS)
+    return 0;
+  set_error (0, "the memory migration sent nothing for %d s (is the link "
+             "down?)", STALL_MS / 1000);
+  return -1;
+}
+
+/* Run pre-copy until the source pauses at pre-switchover. */
+int
+src_memory_run (struct source *s)
+{
+  static const char *const ends[] = { "pre-switchover", "failed",
+                                      "cancelled", "completed", NULL };
+  json_auto_t *ev = NULL;
+  const char *st;
+  int64_t shown = 0;
+  /* The relay path corrects QEMU's downtime limit as QEMU's rate moves
+   * (every 100 ms): it looks more often.
+   */
+  int every = s->relay ? SAMPLE_RELAY_MS : SAMPLE_MS;
+
+  if (setup (s) == -1)
+    return -1;
+  while ((ev = qmp_wait_event (s->q, "MIGRATION", status_is, (void *) ends,
+                               every)) == NULL) {
+    json_t *info;
+    if (get_errno () != ETIMEDOUT || src_cancel_requested (s))
+      return -1;
+    info = src_cmd (s, "query-migrate", NULL);
+    if (info == NULL)
+      return -1;
+    json_decref (s->migrate_info);
+    s->migrate_info = info;
+    if (json_object_get (info, "ram") && now_ms () - shown >= SAMPLE_MS) {
+      shown = now_ms ();
+      progress_memory (&s->pr, info);
+    }
+    if (src_converge_sample (s, info) == -1 || check_stall (s, info) == -1)
+      return -1;
+  }
+  note_stop (s);
+  st = json_string_value (json_object_get (json_object_get (ev, "data"),
+                                           "status"));
+  if (strcmp (st, "pre-switchover") != 0) {
+    json_auto_t *info = src_cmd (s, "query-migrate", NULL);
+    const char *e = json_string_value (json_object_get (info, "error-desc"));
+    set_error (0, "memory migration %s%s%s", st, e ? ": " : "", e ? e : "");
+    return -1;
+  }
+  return src_journal_stage (s, SRC_SWITCHOVER);
+}
+
+/* Release the paused source to send its final state; wait for the end. */
+int
+src_memory_continue (struct source *s)
+{
+  static const char *const ends[] = { "completed", "failed", "cancelled",
+                                      NULL };
+  json_auto_t *r = src_cmd (s, "migrate-continue", "{s:s}",
+                            "state", "pre-switchover");
+  json_auto_t *ev = NULL, *info = NULL;
+  const char *st;
+
+  if (r == NULL)
+    return -1;
+  ev = qmp_wait_event (s->q, "MIGRATION", status_is, (void *) ends, 120000);
+  if (ev == NULL)
+    return -1;
+  st = json_string_value (json_object_get (json_object_get (ev, "data"),
+                                           "status"));
+  if (strcmp (st, "completed") != 0) {
+    info = src_cmd (s, "query-migrate", NULL);
+    const char *e = json_string_value (json_object_get (info, "error-desc"));
+    set_error (0, "memory migration %s at switchover%s%s", st,
+               e ? ": " : "", e ? e : "");
+    return -1;
+  }
+  /* Recorded for vmferry recover; the source QEMU itself also says
+   * "completed" if this write is lost.
+   */
+  if (src_journal_stage (s, SRC_COMPLETED) == -1)
+    debug ("journal: %s", get_error ());
+  return 0;
+}
+
+/* QEMU's final figures.  "downtime" appears a moment after the
+ * "completed" event, so this runs once the destination has resumed (it
+ * would otherwise add to the guest's downtime).
+ */
+void
+src_memory_final_info (struct source *s)
+{
+  int i;
+
+  for (i = 0; i < 20; i++) {
+    json_t *info = src_cmd (s, "query-migrate", NULL);
+    if (info == NULL)
+      return;
+    json_decref (s->migrate_info);
+    s->migrate_info = info;
+    if (json_object_get (info, "downtime"))
+      return;
+    usleep (25000);
+  }
+}
+
+/* Undo: cancel QEMU's migration, put the VM back as it was. */
+void
+src_memory_rollback (struct source *s)
+{
+  static const char *const ends[] = { "cancelled", "failed", "completed",
+                                      NULL };
+  json_t *r;
+
+  if (s->stage >= SRC_MIGRATING) {
+    json_auto_t *info = src_cmd (s, "query-migrate", NULL);
+    const char *st = json_string_value (json_object_get (info, "status"));
+    if (st && !str_in (st, ends)) {
+      json_decref (src_cmd (s, "migrate_cancel", NULL));
+      json_decref (qmp_wait_event (s->q, "MIGRATION", status_is,
+                                   (void *) ends, 30000));
+    }
+  }
+  /* QEMU has let go of the relay's sockets (migrate_cancel shuts them
+   * down even when a write blocks): cut what is left of the relay.
+   */
+  src_relay_stop (s, false);
+  r = src_cmd (s, "migrate-set-capabilities", "{s:[{s:s,s:b}]}",
+               "capabilities", "capability", "pause-before-switchover",
+               "state", 0);
+  json_decref (r);
+  /* multifd off, and its compression back to QEMU's default. */
+  if (s->multifd_set) {
+    json_decref (src_cmd (s, "migrate-set-capabilities", "{s:[{s:s,s:b}]}",
+                          "capabilities", "capability", "multifd",
+                          "state", 0));
+    json_decref (src_cmd (s, "migrate-set-parameters", "{s:s}",
+                          "multifd-compression", "none"));
+  }
+  s->multifd_set = false;
+}

@@ -1,0 +1,210 @@
+/* source.h: the source side (vmferry migrate, check, status, cancel,
+ * recover, the quarantine), the public face of source/.
+ *
+ * mig_source_run() moves one running VM to a destination agent and
+ * returns where the VM is (enum mig_result).  The invariant: at every
+ * instant exactly one host owns a complete, runnable copy of the VM;
+ * nothing the guest wrote and saw acknowledged is lost; source files are
+ * deleted only after the destination VM runs.
+ *
+ * Errors: set_error() + a result code / -1 / NULL (utils.h).  Not
+ * thread safe across one migration; separate migrations may run in
+ * parallel threads (mig_source_run_many).
+ */
+#ifndef VMFERRY_SOURCE_H
+#define VMFERRY_SOURCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <jansson.h>
+
+#include "protocol.h"
+
+/* Where the VM is after mig_source_run().  These are vmferry's exit
+ * codes (documented in vmferry(1)).
+ */
+enum mig_result {
+  MIG_OK = 0,                   /* moved: runs on the destination */
+  MIG_USAGE = 1,                /* bad command line */
+  MIG_REFUSED = 2,              /* refused before anything was done */
+  MIG_FAILED_CLEAN = 3,         /* failed; source runs; dest cleaned */
+  MIG_FAILED_LEFTOVERS = 4,     /* failed; source runs; leftovers listed */
+  MIG_UNCERTAIN = 5,            /* state uncertain: inspect both hosts */
+};
+
+/* Short text for a result ("migrated", "refused", ...). */
+const char *mig_result_text (enum mig_result r);
+
+/* --shared-storage: no (copy the disks), yes, or detect per disk. */
+enum mig_shared { MIG_SHARED_NO, MIG_SHARED_YES, MIG_SHARED_AUTO };
+
+/* QEMU's upper bound for its downtime-limit parameter (ms). */
+#define MIG_DOWNTIME_MAX_MS 2000000
+
+/* The data path (--transport): the vmferry engine's disk data and
+ * QEMU's memory migration (relayed) through vmferry's data channel, or
+ * straight into the skeleton.
+ */
+enum mig_transport {
+  MIG_TRANSPORT_AUTO = 0,       /* data channel, lz4 while it pays */
+  MIG_TRANSPORT_TCP,            /* data channel, never compressed */
+  MIG_TRANSPORT_COMPRESS,       /* data channel, every frame tries lz4 */
+  MIG_TRANSPORT_DIRECT,         /* libnbd / QEMU straight into the skeleton */
+};
+
+
+struct mig_source_params {
+  const char *vm;               /* QMP socket path or VM name */
+  const char *vm_dir;           /* directory of QMP sockets, for names */
+  const char *host;             /* destination agent */
+  int port;
+  const char *tls_dir;
+  bool keep_source;             /* do not delete the source images */
+  uint64_t quarantine_s;        /* --keep-source=DURATION: rename the
+                                   source images aside, delete them after
+                                   this many seconds (0: not) */
+  bool no_resume;               /* never resume an earlier failed copy,
+                                   keep nothing for a later one */
+  char *const *disk_map;        /* "SRC=DST" items, NULL-terminated */
+  bool json;                    /* one JSON object per line on out */
+  bool tty;                     /* out is a terminal: progress in place */
+  FILE *out;                    /* progress and summary */
+  int cancel_fd;                /* readable = cancel requested (-1: none) */
+  bool qemu_storage;            /* QEMU's blockdev-mirror sync=full, not
+                                   vmferry's engine */
+  bool dry_run;                 /* rehearse: connect everything, move nothing */
+  bool psk;                     /* QEMUs use TLS-PSK (tls_dir/keys.psk,
+                                 * user "vmferry"), not x509 */
+  const char *dest_name;        /* destination as the user named it, for
+                                 * messages and the summary (NULL: host) */
+  /* Convergence policy (memory.h). */
+  uint64_t downtime_ms;         /* downtime limit pre-copy starts with */
+  uint64_t max_downtime_ms;     /* raise it up to this when stalled */
+  unsigned timeout_s;           /* abort pre-copy after this (0: never) */
+  bool no_throttle;             /* never throttle the guest's vCPUs */
+  bool allow_postcopy;          /* may switch to post-copy when stalled */
+  const char *run_dir;          /* RUN_DIR/ID: state + control socket */
+  const char *label;            /* tags output lines (several at once) */
+  enum mig_shared shared_storage; /* disks on storage both hosts see */
+  const char *migration_network; /* CIDR the data must use (or NULL) */
+  enum mig_transport transport; /* how disk and memory data travel */
+  uint64_t bandwidth;           /* data channel limit, bytes/s (0: none),
+                                   disks and memory together */
+  bool no_link_pacing;          /* do not pace the data channel a little
+                                   below the link's measured rate */
+  unsigned channels;            /* QEMU's memory migration connections:
+                                   1, or multifd with this many (relayed,
+                                   or QEMU's own with --transport direct) */
+  const char *qemu_compression; /* direct multifd's multifd-compression:
+                                   "none", "zlib", "zstd" (NULL: none) */
+  /* --offline: the VM does not run; vm is its name. */
+  bool offline;
+  const char *argv_file;        /* its QEMU command line (or NULL) */
+  char *const *disks;           /* else its images, NULL-terminated */
+};
+
+/* For a run that ended before mig_source_run() took over (e.g. the ssh
+ * set-up failed): with --json, still end with a result object, as every
+ * run of vmferry migrate does.
+ */
+void mig_source_early_result (const struct mig_source_params *mp,
+                              enum mig_result r);
+
+/* Run one migration.  On a result other than MIG_OK, get_error() says
+ * why and, for MIG_FAILED_LEFTOVERS, what was left behind.
+ */
+enum mig_result mig_source_run (const struct mig_source_params *p);
+
+/* vmferry migrate --offline (offline.c): copy the disks of a VM that is
+ * not running into the destination's storage root, where vmferryd saves
+ * its rewritten command line; delete the source files unless
+ * keep_source.  MIG_REFUSED (nothing done) if a QEMU has a disk open.
+ */
+enum mig_result mig_offline_run (const struct mig_source_params *p);
+/* mig_result_text for an offline move ("stored", ...). */
+const char *mig_offline_result_text (enum mig_result r);
+
+/* vmferry check: the compatibility report for moving p->vm to p->host,
+ * changing nothing.  Prints it on p->out (one JSON object with
+ * p->json).  MIG_OK when the VM can move, MIG_REFUSED when it cannot
+ * (or the destination cannot be asked; get_error() says why).
+ */
+enum mig_result mig_check_run (const struct mig_source_params *p);
+/* Default run directory of vmferry migrate/status/cancel. */
+#define MIG_DEFAULT_RUN_DIR "/run/vmferry/migrations"
+
+/* vmferry status [ID]: one line per migration in run_dir (or the state
+ * object with json).  -1 + set_error.
+ */
+int mig_status (const char *run_dir, const char *id, bool json, FILE *out);
+
+/* vmferry cancel ID: ask the running migration to cancel, then wait for
+ * its result (printed).  -1 + set_error if it cannot be cancelled (not
+ * running, already ended, switchover begun).
+ */
+int mig_cancel (const char *run_dir, const char *id, FILE *out);
+
+/* vmferry recover: finish or roll back the migrations whose journal in
+ * run_dir is still open and whose vmferry is gone (recover.c has the
+ * rule).  One line (or JSON object) per migration looked at on out.
+ * Returns the worst outcome: MIG_OK (each one rolled back, moved, or
+ * nothing to do), MIG_FAILED_LEFTOVERS (the VM runs on one host, but
+ * something is left: run it again), MIG_UNCERTAIN (nothing changed for
+ * that one: inspect both hosts).
+ */
+struct mig_recover_params {
+  const char *run_dir;
+  const char *id;               /* only this migration (NULL: all) */
+  const char *tls_dir;          /* NULL: the one the migration used */
+  bool json;
+  FILE *out;
+};
+enum mig_result mig_recover (const struct mig_recover_params *p);
+
+/* ---- quarantine.c: --keep-source=DURATION ---- */
+
+/* The reaper (vmferry quarantine-reap ID, started detached by migrate):
+ * with wait, sleep until the deadline of RUN_DIR/ID/quarantine.json,
+ * then delete the quarantined source files if the destination confirms
+ * that the VM still runs there (asking again for an hour if it cannot be
+ * reached).  Without wait, do that only if the deadline has passed.
+ * -1 + set_error if there is no such quarantine.
+ */
+int mig_quarantine_reap (const char *run_dir, const char *id, bool wait);
+
+/* For vmferry recover (after a reboot): reap every overdue quarantine in
+ * run_dir whose reaper is gone.  -1 + set_error if one failed.
+ */
+int mig_quarantine_sweep (const char *run_dir);
+
+/* vmferry cancel ID after the migration: stop the reaper, keep the
+ * files (listed on out).  -1 + set_error if nothing is waiting.
+ */
+int mig_quarantine_cancel (const char *run_dir, const char *id, FILE *out);
+
+/* The VMs in vm_dir (NAME.qmp or NAME/qmp.sock), smallest RAM first
+ * (asked over QMP), as names for mig_source_run_many().  NULL +
+ * set_error; an empty list if there are none.
+ */
+char **mig_list_vms (const char *vm_dir);
+
+/* ---- quarantine.c, for undo.c ---- */
+
+/* Take migration id's open quarantine over: stop its reaper, mark it
+ * "undoing".  The record (new reference) and its path (*path, malloc'd,
+ * also on failure).  NULL + set_error if there is none or it ended.
+ */
+json_t *mig_quarantine_hold (const char *run_dir, const char *id,
+                             char **path);
+/* Set its state (and note, may be NULL) and save it. */
+int mig_quarantine_settle (const char *path, json_t *rec, const char *state,
+                           const char *note);
+/* Give it back: "waiting" again, with a new reaper. */
+int mig_quarantine_release (const char *run_dir, const char *id,
+                            const char *path, json_t *rec);
+
+/* A fresh migration id (16 random hex digits) into id.  -1 + set_error. */
+int mig_new_id (char id[static 17]);
+
+#endif /* VMFERRY_SOURCE_H */
