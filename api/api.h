@@ -19,6 +19,7 @@
 #ifndef VMFERRY_API_H
 #define VMFERRY_API_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <jansson.h>
 
@@ -104,14 +105,22 @@ struct api_client *api_client_new (const char *host, int port,
                                    const char *tls_dir);
 void api_client_free (struct api_client *c);
 
+/* The two classes of transport failure, as get_errno() after
+ * api_client_call: the request never reached the server (it cannot have
+ * acted on it), or it was sent and no whole reply came (it may have).
+ */
+#define API_NOT_SENT ENOTCONN
+#define API_NO_REPLY EIO
+
 /* Send method path (starting with "/") with body (borrowed; NULL: no
  * body) and wait up to timeout_ms (<= 0: no limit but the connect
  * timeout).  Returns the HTTP status and sets *reply to the parsed JSON
  * reply (new reference, {} when empty).  On a transport failure returns
- * -1 with *reply NULL after set_error() with a message that says which:
- * "could not connect to HOST:PORT", "TLS handshake/certificate problem
- * with HOST:PORT: <curl's text>", "timed out", "connection to HOST:PORT
- * failed", "reply ... is not a JSON object".
+ * -1 with *reply NULL, get_errno() API_NOT_SENT or API_NO_REPLY, and a
+ * message that says which: "could not connect to HOST:PORT", "TLS
+ * handshake/certificate problem with HOST:PORT: <curl's text>", "timed
+ * out", "connection to HOST:PORT failed", "reply ... is not a JSON
+ * object".
  */
 int api_client_call (struct api_client *c, const char *method, const char *path,
                      json_t *body, json_t **reply, int timeout_ms);

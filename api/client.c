@@ -219,6 +219,19 @@ parse_reply (struct api_client *c, const char *method, const char *path,
   return 0;
 }
 
+/* Did the last transfer hand its request to the server?  curl counts
+ * the header bytes it sent: none when it failed to connect, resolve or
+ * finish the TLS handshake.
+ */
+static bool
+request_sent (struct api_client *c)
+{
+  long n = 0;
+
+  return curl_easy_getinfo (c->curl, CURLINFO_REQUEST_SIZE, &n) == CURLE_OK
+    && n > 0;
+}
+
 int
 api_client_call (struct api_client *c, const char *method, const char *path,
                  json_t *body, json_t **reply, int timeout_ms)
@@ -252,7 +265,7 @@ api_client_call (struct api_client *c, const char *method, const char *path,
   r = curl_easy_perform (c->curl);
   if (r != CURLE_OK)
     api_internal_curl_error (c->hostport, c->errbuf, method, path, r,
-                             buf.too_big);
+                             buf.too_big, request_sent (c));
   else if (curl_easy_getinfo (c->curl, CURLINFO_RESPONSE_CODE, &status) ==
              CURLE_OK &&
            parse_reply (c, method, path, status, &buf, reply) == 0)

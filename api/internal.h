@@ -154,7 +154,8 @@ extern enum MHD_Result api_internal_reply_error (struct MHD_Connection *c,
  */
 extern void api_internal_curl_error (const char *hostport, const char *errbuf,
                                      const char *method, const char *path,
-                                     CURLcode r, bool reply_too_big);
+                                     CURLcode r, bool reply_too_big,
+                                     bool sent);
 
 /* ---- PKI ---- */
 

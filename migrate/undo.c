@@ -176,13 +176,13 @@ unstage (const char *root, json_t *rec, bool restore)
 static json_t *
 ask_send_back (json_t *rec, const char *id, const char *addr, int port)
 {
-  struct api_client *c = api_client_new
+  struct mig_agent *a = mig_agent_new
     (json_string_value (json_object_get (rec, "host")),
      json_integer_value (json_object_get (rec, "port")),
-     json_string_value (json_object_get (rec, "tls_dir")));
-  json_auto_t *body = json_pack ("{s:s, s:s, s:i, s:[]}", "id", id, "to",
-                                 addr, "port", port, "disk_paths");
-  json_t *paths = json_object_get (body, "disk_paths"), *f, *reply = NULL;
+     json_string_value (json_object_get (rec, "tls_dir")), NULL);
+  json_auto_t *extra = json_pack ("{s:s, s:i, s:[]}", "to", addr, "port",
+                                  port, "disk_paths");
+  json_t *paths = json_object_get (extra, "disk_paths"), *f, *reply = NULL;
   size_t i;
   int status;
 
@@ -192,15 +192,9 @@ ask_send_back (json_t *rec, const char *id, const char *addr, int port)
       json_array_append_new (paths, json_null ());
     json_array_set (paths, k, json_object_get (f, "path"));
   }
-  status = c ? api_client_call (c, "POST", "/v1/send-back", body, &reply,
-                                SEND_BACK_TIMEOUT) : -1;
-  api_client_free (c);
-  if (status != 200 && status != -1) {
-    set_error (0, "the destination refused: %s", json_string_value
-               (json_object_get (reply, "error")));
-    json_decref (reply);
-    return NULL;
-  }
+  if (a)
+    reply = mig_agent_send_back (a, id, extra, SEND_BACK_TIMEOUT, &status);
+  mig_agent_free (a);
   return reply;
 }
 

@@ -20,23 +20,16 @@ ask_destination (struct source *s)
                                  "vm", mig_vm_to_json (s->vm),
                                  "migration_network",
                                  s->p->migration_network);
-  json_t *reply = NULL;
-  const char *e;
-  int status;
+  json_t *reply;
 
-  if (s->api == NULL)
-    s->api = api_client_new (s->p->host, s->p->port, s->p->tls_dir);
-  if (s->api == NULL || body == NULL)
+  if (s->agent == NULL)
+    s->agent = mig_agent_new (s->p->host, s->p->port, s->p->tls_dir, NULL);
+  if (s->agent == NULL || body == NULL)
     return NULL;
-  status = api_client_call (s->api, "POST", "/v1/check", body, &reply,
-                            CHECK_TIMEOUT);
-  if (status == -1)
-    return NULL;
-  if (status != 200 || !json_is_array (json_object_get (reply,
-                                                        "findings"))) {
-    e = json_string_value (json_object_get (reply, "error"));
-    set_error (0, "destination %s:%d could not check the VM (HTTP %d): %s",
-               s->p->host, s->p->port, status, e ? e : "no report");
+  reply = mig_agent_post (s->agent, "/v1/check", body, CHECK_TIMEOUT, NULL);
+  if (reply && !json_is_array (json_object_get (reply, "findings"))) {
+    set_error (0, "destination %s:%d sent no report for the VM",
+               s->p->host, s->p->port);
     json_decref (reply);
     return NULL;
   }
@@ -170,7 +163,7 @@ mig_check_run (const struct mig_source_params *p)
   clear_error ();
   r = check (&s);
   qmp_close (s.q);
-  api_client_free (s.api);
+  mig_agent_free (s.agent);
   mig_vm_free (s.vm);
   return r;
 }

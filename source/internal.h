@@ -35,7 +35,7 @@ struct source {
   const struct mig_source_params *p;
   struct qmp *q;
   struct mig_vm *vm;
-  struct api_client *api;
+  struct mig_agent *agent;      /* the destination's agent (agent.c) */
   struct progress pr;
   char id[40];                  /* migration id */
   enum src_stage stage;

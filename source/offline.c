@@ -38,7 +38,7 @@ struct offline {
   char id[40];
   char dir[64];                 /* our qemu-nbd sockets, or "" */
   pid_t *nbd;                   /* our qemu-nbd per disk (0: none) */
-  struct api_client *api;
+  struct mig_agent *agent;
   json_t *prepared;             /* prepare's reply */
   json_t *stored;               /* finish's reply */
   bool dest_made;               /* the destination may hold something */
@@ -116,20 +116,7 @@ stop_sources (struct offline *o)
 static json_t *
 call (struct offline *o, const char *path, json_t *body, int *status)
 {
-  json_t *reply = NULL;
-  const char *e;
-
-  *status = api_client_call (o->api, "POST", path, body, &reply,
-                             API_TIMEOUT);
-  if (*status == 200)
-    return reply;
-  if (*status != -1) {
-    e = json_string_value (json_object_get (reply, "error"));
-    set_error (0, "destination %s:%d refused %s (HTTP %d): %s", o->p->host,
-               o->p->port, path, *status, e ? e : "no message");
-  }
-  json_decref (reply);
-  return NULL;
+  return mig_agent_post (o->agent, path, body, API_TIMEOUT, status);
 }
 
 /* Ask the destination to store the VM: images created, data channel
@@ -141,8 +128,8 @@ prepare (struct offline *o)
   json_auto_t *body = NULL;
   int status;
 
-  o->api = api_client_new (o->p->host, o->p->port, o->p->tls_dir);
-  if (o->api == NULL)
+  o->agent = mig_agent_new (o->p->host, o->p->port, o->p->tls_dir, NULL);
+  if (o->agent == NULL)
     return MIG_REFUSED;
   body = json_pack ("{s:s, s:s, s:o, s:b, s:b, s:o*}", "id", o->id, "host",
                     o->p->host, "vm", mig_vm_to_json (o->vm), "offline", 1,
@@ -406,7 +393,7 @@ mig_offline_run (const struct mig_source_params *p)
     set_error (0, "%s", err);
   sum = summary (&o, r, t0);
   progress_result (&o.pr, sum);
-  api_client_free (o.api);
+  mig_agent_free (o.agent);
   mig_vm_free (o.vm);
   json_decref (o.prepared);
   json_decref (o.stored);

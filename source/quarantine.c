@@ -149,23 +149,17 @@ static int
 confirm (json_t *rec)
 {
   const char *id = json_string_value (json_object_get (rec, "id"));
-  struct api_client *c = api_client_new
+  struct mig_agent *a = mig_agent_new
     (json_string_value (json_object_get (rec, "host")),
      json_integer_value (json_object_get (rec, "port")),
-     json_string_value (json_object_get (rec, "tls_dir")));
-  json_auto_t *reply = NULL;
+     json_string_value (json_object_get (rec, "tls_dir")), NULL);
+  json_auto_t *reply = a ? mig_agent_status (a, API_TIMEOUT, NULL) : NULL;
   json_t *m;
   size_t i;
-  int status;
 
-  status = c ? api_client_call (c, "GET", "/v1/status", NULL, &reply,
-                                API_TIMEOUT) : -1;
-  api_client_free (c);
-  if (status != 200) {
-    if (status != -1)
-      set_error (0, "the destination's status: HTTP %d", status);
+  mig_agent_free (a);
+  if (reply == NULL)
     return -1;
-  }
   json_array_foreach (json_object_get (reply, "migrations"), i, m) {
     const char *mid = json_string_value (json_object_get (m, "id"));
     const char *st = json_string_value (json_object_get (m, "state"));

@@ -40,7 +40,7 @@ struct rec {
   json_t *state;                /* state.json */
   json_t *j;                    /* its journal (borrowed from state) */
   struct qmp *q;                /* the source QEMU, or NULL if gone */
-  struct api_client *api;
+  struct mig_agent *agent;
   const char *outcome;          /* "rolled back", "moved", ... */
   enum mig_result result;       /* exit code of this one */
   bool resolved;                /* close the journal */
@@ -62,19 +62,16 @@ ask_dest (struct rec *r, const char *path, int timeout)
   bool was_running = json_is_true (json_object_get (r->j, "was_running"));
   int status;
 
-  if (r->api == NULL)
-    r->api = api_client_new (jstr (dest, "host"),
-                             json_integer_value (json_object_get (dest,
-                                                                  "port")),
-                             r->p->tls_dir ? r->p->tls_dir
-                             : jstr (dest, "tls_dir"));
-  if (r->api == NULL)
+  if (r->agent == NULL)
+    r->agent = mig_agent_new (jstr (dest, "host"),
+                              json_integer_value (json_object_get (dest,
+                                                                   "port")),
+                              r->p->tls_dir ? r->p->tls_dir
+                              : jstr (dest, "tls_dir"), jstr (dest, "name"));
+  if (r->agent == NULL)
     return -1;
   body = json_pack ("{s:s, s:b}", "id", r->id, "resume", was_running);
-  status = api_client_call (r->api, "POST", path, body, &reply, timeout);
-  if (status != -1 && status != 200)
-    set_error (0, "destination %s: %s: HTTP %d: %s", jstr (dest, "name"),
-               path, status, jstr (reply, "error"));
+  reply = mig_agent_post (r->agent, path, body, timeout, &status);
   return status;
 }
 
@@ -304,7 +301,7 @@ recover_one (const struct mig_recover_params *p, const char *id)
   }
   report (&r);
   qmp_close (r.q);
-  api_client_free (r.api);
+  mig_agent_free (r.agent);
   json_decref (r.state);
   return r.result;
 }

@@ -150,20 +150,10 @@ static json_t *
 call_dest (struct source *s, const char *path, json_t *body, int timeout,
            int *status)
 {
-  json_t *reply = NULL;
-  const char *e;
+  json_t *reply = mig_agent_post (s->agent, path, body, timeout, status);
 
-  *status = api_client_call (s->api, "POST", path, body, &reply, timeout);
-  if (*status == -1)
-    return NULL;
-  if (*status != 200) {
-    s->dest_queued = json_is_true (json_object_get (reply, "queued"));
-    e = json_string_value (json_object_get (reply, "error"));
-    set_error (0, "destination %s:%d refused %s (HTTP %d): %s", s->p->host,
-               s->p->port, path, *status, e ? e : "no message");
-    json_decref (reply);
-    return NULL;
-  }
+  s->dest_queued = reply == NULL && *status == 503 &&
+    mig_agent_queued (s->agent);
   return reply;
 }
 
@@ -176,19 +166,16 @@ static int
 prepare_lost (struct source *s)
 {
   char why[1024];
-  json_auto_t *body = json_pack ("{s:s}", "id", s->id), *reply = NULL;
+  json_auto_t *reply = NULL;
   int status;
 
   snprintf (why, sizeof why, "%s", get_error ());
   /* Failures before the request was sent: nothing to undo there. */
-  if (strstr (why, "could not connect") || strstr (why, "could not resolve")
-      || strstr (why, "TLS") || strstr (why, "SSL") ||
-      strstr (why, "Connection timed out")) {
+  if (get_errno () == API_NOT_SENT) {
     set_error (0, "%s", why);
     return -1;
   }
-  status = api_client_call (s->api, "POST", "/v1/abort", body, &reply,
-                            API_TIMEOUT);
+  reply = mig_agent_abort (s->agent, s->id, NULL, API_TIMEOUT, &status);
   if (status != 200 && status != 404)
     src_journal_stage (s, SRC_PREPARED); /* it may hold a skeleton */
   set_error (0, "%s", why);
@@ -208,9 +195,9 @@ prepare (struct source *s)
   char local[64] = "";
   int status;
 
-  if (s->api == NULL)             /* src_check may have made it */
-    s->api = api_client_new (s->p->host, s->p->port, s->p->tls_dir);
-  if (s->api == NULL ||
+  if (s->agent == NULL)           /* src_check may have made it */
+    s->agent = mig_agent_new (s->p->host, s->p->port, s->p->tls_dir, NULL);
+  if (s->agent == NULL ||
       (s->p->migration_network &&
        net_local_addr_in (s->p->migration_network, local,
                           sizeof local) == -1) ||
@@ -696,7 +683,7 @@ mig_source_run (const struct mig_source_params *p)
   src_control_stop (s.ctl);
   src_relay_stop (&s, false);   /* left only by an uncertain end */
   qmp_close (s.q);
-  api_client_free (s.api);
+  mig_agent_free (s.agent);
   mig_vm_free (s.vm);
   json_decref (s.prepared);
   json_decref (s.migrate_info);

@@ -90,16 +90,16 @@ static int
 probe (struct source *s, json_t **shared)
 {
   json_auto_t *body = json_pack ("{s:s, s:[]}", "id", s->id, "paths");
-  json_t *reply = NULL;
+  json_t *reply;
   size_t i;
   int status;
 
   for (i = 0; body && i < s->vm->n_disks; i++)
     json_array_append_new (json_object_get (body, "paths"),
                            json_string (s->vm->disks[i].path));
-  status = api_client_call (s->api, "POST", "/v1/probe", body, &reply,
-                            SRC_QMP_TIMEOUT);
-  if (status == 200 && json_array_size (json_object_get (reply, "shared"))
+  reply = mig_agent_post (s->agent, "/v1/probe", body, SRC_QMP_TIMEOUT,
+                          &status);
+  if (reply && json_array_size (json_object_get (reply, "shared"))
       == s->vm->n_disks) {
     *shared = reply;
     return 0;

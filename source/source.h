@@ -204,6 +204,40 @@ int mig_quarantine_settle (const char *path, json_t *rec, const char *state,
 int mig_quarantine_release (const char *run_dir, const char *id,
                             const char *path, json_t *rec);
 
+/* ---- agent.c: the one client of vmferryd's API ---- */
+
+struct mig_agent;
+
+/* A client of the agent at host:port with the certificates of tls_dir;
+ * name (NULL: "HOST:PORT") names it in messages.  NULL + set_error.
+ */
+struct mig_agent *mig_agent_new (const char *host, int port,
+                                 const char *tls_dir, const char *name);
+void mig_agent_free (struct mig_agent *a);
+
+/* method path with body (borrowed, may be NULL), waiting up to
+ * timeout_ms.  The reply object of a 200 (new reference); else NULL +
+ * set_error: for an answer, "destination NAME refused PATH (HTTP N):
+ * MESSAGE"; for a transport failure, get_errno() API_NOT_SENT (the agent
+ * cannot have acted on it) or API_NO_REPLY (it may have).  *status (may
+ * be NULL): the HTTP status, or -1 for a transport failure.
+ */
+json_t *mig_agent_call (struct mig_agent *a, const char *method,
+                        const char *path, json_t *body, int timeout_ms,
+                        int *status);
+json_t *mig_agent_post (struct mig_agent *a, const char *path, json_t *body,
+                        int timeout_ms, int *status);
+/* The requests about migration id, with extra members (may be NULL). */
+json_t *mig_agent_abort (struct mig_agent *a, const char *id, json_t *extra,
+                         int timeout_ms, int *status);
+json_t *mig_agent_finish (struct mig_agent *a, const char *id,
+                          json_t *extra, int timeout_ms, int *status);
+json_t *mig_agent_send_back (struct mig_agent *a, const char *id,
+                             json_t *extra, int timeout_ms, int *status);
+json_t *mig_agent_status (struct mig_agent *a, int timeout_ms, int *status);
+/* Did the last refusal say the request waits in the agent's queue? */
+bool mig_agent_queued (const struct mig_agent *a);
+
 /* A fresh migration id (16 random hex digits) into id.  -1 + set_error. */
 int mig_new_id (char id[static 17]);
 

@@ -34,6 +34,21 @@ set_error (int errnum, const char *fmt, ...)
 }
 
 void
+set_error_class (int errnum, const char *fmt, ...)
+{
+  int saved = errno;
+  char msg[ERROR_MAX];
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (msg, ERROR_MAX, fmt, ap);
+  va_end (ap);
+  memcpy (last_error.msg, msg, ERROR_MAX);
+  last_error.errnum = errnum;
+  errno = saved;
+}
+
+void
 prefix_error (const char *fmt, ...)
 {
   int saved = errno;

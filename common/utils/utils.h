@@ -28,6 +28,13 @@
 void set_error (int errnum, const char *fmt, ...)
   __attribute__ ((format (printf, 2, 3)));
 
+/* Like set_error, but errnum is only recorded (for get_errno), not
+ * appended to the message: a class of failure the caller tests, whose
+ * strerror text would say nothing useful.
+ */
+void set_error_class (int errnum, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+
 /* Prefix the current thread's error with "context: " (used when a lower
  * layer's message needs to say which disk / VM / host it was about).
  */
