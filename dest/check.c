@@ -14,13 +14,11 @@
 
 #include "internal.h"
 
-#define QMP_TIMEOUT 10000
-
 /* [{name, deprecated}] from query-machines. */
 static json_t *
 probe_machines (struct qmp *q)
 {
-  json_auto_t *r = qmp_command (q, "query-machines", NULL, QMP_TIMEOUT);
+  json_auto_t *r = qmp_command (q, "query-machines", NULL, QMP_TIMEOUT_MS);
   json_t *list = json_array (), *m;
   size_t i;
 
@@ -37,7 +35,7 @@ static json_t *
 probe_cpu_models (struct qmp *q)
 {
   json_auto_t *r = qmp_command (q, "query-cpu-definitions", NULL,
-                                QMP_TIMEOUT);
+                                QMP_TIMEOUT_MS);
   json_t *list = json_array (), *m, *un;
   size_t i;
 
@@ -57,7 +55,7 @@ probe_cpu_features (struct qmp *q)
   json_auto_t *r = qmp_command (q, "query-cpu-model-expansion",
                                 json_pack ("{s:s, s:{s:s}}", "type", "static",
                                            "model", "name", "max"),
-                                QMP_TIMEOUT);
+                                QMP_TIMEOUT_MS);
   json_t *props = json_object_get (json_object_get (r, "model"), "props");
   json_t *list = json_array (), *v;
   const char *k;
@@ -100,7 +98,7 @@ probe_run (struct mig_dest *d, const char *dir, bool kvm)
                        "cpu_models", probe_cpu_models (q),
                        "cpu_features", probe_cpu_features (q));
   if (q)
-    json_decref (qmp_command (q, "quit", NULL, QMP_TIMEOUT));
+    json_decref (qmp_command (q, "quit", NULL, QMP_TIMEOUT_MS));
   qmp_close (q);
   mig_qemu_kill (pid);
   return facts;

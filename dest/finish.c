@@ -5,7 +5,6 @@
 
 #include "internal.h"
 
-#define QMP_TIMEOUT 10000
 #define COMPLETE_TIMEOUT 120000   /* dest's "completed" can lag the source's */
 
 /* MIGRATION events that end an incoming migration. */
@@ -40,7 +39,7 @@ cmd (struct qmp *q, const char *name, const char *fmt, ...)
     args = json_vpack_ex (NULL, 0, fmt, ap);
     va_end (ap);
   }
-  r = qmp_command (q, name, args, QMP_TIMEOUT);
+  r = qmp_command (q, name, args, QMP_TIMEOUT_MS);
   json_decref (r);
   return r ? 0 : -1;
 }
@@ -86,7 +85,7 @@ take_over (struct dest_job *j, bool resume, double *resumed)
   /* From here on the VM runs here: nothing below may report failure, or
    * the source could resume a second copy.
    */
-  ev = qmp_wait_event (j->qmp, "RESUME", NULL, NULL, QMP_TIMEOUT);
+  ev = qmp_wait_event (j->qmp, "RESUME", NULL, NULL, QMP_TIMEOUT_MS);
   *resumed = ev ? event_time (ev) : 0;
   /* Let switches learn the MAC's new port (RARP/GARP from the NICs). */
   if (cmd (j->qmp, "announce-self", "{s:i, s:i, s:i, s:i}",

@@ -216,7 +216,7 @@ dir_reusable (const char *dir)
      */
     if (is_pid && S_ISREG (st.st_mode))
       pid = read_file (p, NULL);
-    if ((pid && pid_alive (atoi (pid))) ||
+    if ((pid && pid_alive ((pid_t) strtol (pid, NULL, 10))) ||
         !(S_ISSOCK (st.st_mode) || (S_ISREG (st.st_mode) &&
                                     (is_pid || is_log))))
       ok = false;

@@ -9,13 +9,11 @@
 
 #include "internal.h"
 
-#define QMP_TIMEOUT 10000
-
 /* Run one QMP command and drop its reply. */
 static int
 cmd (struct qmp *q, const char *name, json_t *args)
 {
-  json_t *r = qmp_command (q, name, args, QMP_TIMEOUT);
+  json_t *r = qmp_command (q, name, args, QMP_TIMEOUT_MS);
 
   json_decref (r);
   return r ? 0 : -1;

@@ -21,8 +21,6 @@
 
 #include "internal.h"
 
-#define QMP_TIMEOUT 10000
-
 int
 mig_dest_undo_record (struct dest_job *j, const char *token)
 {
@@ -38,7 +36,7 @@ mig_dest_undo_record (struct dest_job *j, const char *token)
     r = qmp_command (j->qmp, "block-dirty-bitmap-add",
                      json_pack ("{s:s, s:s, s:i, s:b}", "node", k->node,
                                 "name", name, "granularity", 64 * 1024,
-                                "persistent", 1), QMP_TIMEOUT);
+                                "persistent", 1), QMP_TIMEOUT_MS);
     if (r == NULL)
       return -1;
   }

@@ -44,7 +44,7 @@ listening (void)
   snprintf (sock_path, sizeof sock_path, "/tmp/vmferry-fuzz-qmp.%d",
             (int) getpid ());
   unlink (sock_path);
-  strcpy (a.sun_path, sock_path);
+  snprintf (a.sun_path, sizeof a.sun_path, "%s", sock_path);
   fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd == -1 || bind (fd, (struct sockaddr *) &a, sizeof a) == -1 ||
       listen (fd, 4) == -1) {

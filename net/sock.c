@@ -209,7 +209,7 @@ unix_addr (const char *path, struct sockaddr_un *sun)
     set_error (ENAMETOOLONG, "unix socket %s", path);
     return -1;
   }
-  strcpy (sun->sun_path, path);
+  memcpy (sun->sun_path, path, strlen (path) + 1);
   return 0;
 }
 

@@ -193,10 +193,11 @@ fake_setup (void **state)
 
   assert_non_null (f);
   f->passed_fd = f->listen_fd = -1;
-  strcpy (f->dir, "/tmp/test-qmp-XXXXXX");
+  snprintf (f->dir, sizeof f->dir, "/tmp/test-qmp-XXXXXX");
   assert_non_null (mkdtemp (f->dir));
   snprintf (f->path, sizeof f->path, "%s/qmp.sock", f->dir);
-  strcpy (addr.sun_path, f->path);
+  assert_true (strlen (f->path) < sizeof addr.sun_path);
+  memcpy (addr.sun_path, f->path, strlen (f->path) + 1);
   f->listen_fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   assert_int_not_equal (f->listen_fd, -1);
   assert_int_equal (bind (f->listen_fd, (struct sockaddr *) &addr,

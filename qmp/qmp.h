@@ -39,6 +39,11 @@ struct qmp;
  */
 #define QMP_MAX_MESSAGE (16 * 1024 * 1024)
 
+/* The deadline vmferry gives an ordinary QMP command (ms): a healthy
+ * QEMU answers in milliseconds; a wedged one must not hang a migration.
+ */
+#define QMP_TIMEOUT_MS 10000
+
 /* Connect to the QMP unix socket at path, read the greeting and negotiate
  * capabilities, all within timeout_ms.  QMP sockets serve one client at a
  * time: when another client holds the socket, no greeting arrives and the

@@ -283,7 +283,8 @@ test_busy (void **state)
   char who[64];
   int64_t t;
 
-  strcpy (addr.sun_path, f->path);
+  assert_true (strlen (f->path) < sizeof addr.sun_path);
+  memcpy (addr.sun_path, f->path, strlen (f->path) + 1);
   assert_int_equal (connect (holder, (struct sockaddr *) &addr,
                              sizeof addr), 0);
   fake_start (f, script_hold);

@@ -101,7 +101,7 @@ setup (void **state)
   if (vm == NULL)
     return -1;
   vm->pid = -1;
-  strcpy (vm->dir, "/tmp/test-qmp-qemu-XXXXXX");
+  snprintf (vm->dir, sizeof vm->dir, "/tmp/test-qmp-qemu-XXXXXX");
   if (mkdtemp (vm->dir) == NULL) {
     free (vm);
     return -1;

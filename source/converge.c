@@ -72,10 +72,10 @@ storage_link_rate (struct source *s)
 static void
 start_dirty_rate (struct source *s)
 {
-  json_auto_t *r = src_cmd (s, "calc-dirty-rate", "{s:I}", "calc-time",
+  json_auto_t *r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "calc-dirty-rate", "{s:I}", "calc-time",
                             (json_int_t) DIRTY_CALC_S);
 
-  s->dirty_started = r ? now_ms () : 0;
+  s->conv.dirty_started = r ? now_ms () : 0;
   if (r == NULL)
     debug ("calc-dirty-rate: %s", get_error ());
 }
@@ -90,15 +90,15 @@ poll_dirty_rate (struct source *s)
   const char *st;
   json_int_t mib;
 
-  if (s->dirty_started == 0)
+  if (s->conv.dirty_started == 0)
     return -1;
-  if (now_ms () - s->dirty_polled < DIRTY_POLL_MS)
+  if (now_ms () - s->conv.dirty_polled < DIRTY_POLL_MS)
     return -2;
-  s->dirty_polled = now_ms ();
-  q = src_cmd (s, "query-dirty-rate", NULL);
+  s->conv.dirty_polled = now_ms ();
+  q = qmp_commandf (s->q, QMP_TIMEOUT_MS, "query-dirty-rate", NULL);
   st = json_string_value (json_object_get (q, "status"));
   if (st && strcmp (st, "measuring") == 0 &&
-      now_ms () - s->dirty_started < DIRTY_GIVE_UP_MS)
+      now_ms () - s->conv.dirty_started < DIRTY_GIVE_UP_MS)
     return -2;
   if (st == NULL || strcmp (st, "measured") != 0)
     return -1;
@@ -146,13 +146,13 @@ src_converge_begin (struct source *s)
 static void
 dirty_rate_known (struct source *s, double dirty, double link)
 {
-  s->dirty_rate = dirty;
+  s->conv.dirty_rate = dirty;
   if (dirty >= 0)
     report_forecast (s, dirty, link);
   else
     progress_note (&s->pr, "forecast: the guest's dirty rate could not be "
                    "measured");
-  s->forecast_done = link > 0 || dirty < 0;
+  s->conv.forecast_done = link > 0 || dirty < 0;
 }
 
 /* Before migrate: arm throttling, forecast (or leave the forecast for
@@ -171,11 +171,11 @@ src_converge_setup (struct source *s)
   double dirty = 0;
 
   if (pp.allow_throttle) {
-    json_auto_t *r = src_cmd (s, "migrate-set-parameters", "{s:i, s:i, s:i}",
+    json_auto_t *r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-set-parameters", "{s:i, s:i, s:i}",
                               "cpu-throttle-initial", DORMANT_THROTTLE,
                               "cpu-throttle-increment", DORMANT_THROTTLE,
                               "max-cpu-throttle", DORMANT_THROTTLE);
-    json_auto_t *c = r ? src_cmd (s, "migrate-set-capabilities",
+    json_auto_t *c = r ? qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-set-capabilities",
                                   "{s:[{s:s,s:b}]}", "capabilities",
                                   "capability", "auto-converge", "state", 1)
       : NULL;
@@ -183,17 +183,17 @@ src_converge_setup (struct source *s)
       return -1;
   }
   if (s->was_running) {
-    if (s->dirty_started == 0 || now_ms () - s->dirty_started > DIRTY_STALE_MS)
+    if (s->conv.dirty_started == 0 || now_ms () - s->conv.dirty_started > DIRTY_STALE_MS)
       start_dirty_rate (s);
-    s->dirty_polled = 0;
+    s->conv.dirty_polled = 0;
     dirty = poll_dirty_rate (s);
   }
   if (dirty == DIRTY_PENDING)
-    s->dirty_rate = DIRTY_PENDING;
+    s->conv.dirty_rate = DIRTY_PENDING;
   else
     dirty_rate_known (s, dirty, storage_link_rate (s));
-  mem_policy_init (&s->policy, &pp, now_ms ());
-  s->downtime_target = s->p->downtime_ms;
+  mem_policy_init (&s->conv.policy, &pp, now_ms ());
+  s->conv.downtime_target = s->p->downtime_ms;
   return 0;
 }
 
@@ -208,13 +208,13 @@ forecast_sample (struct source *s, json_t *ram, uint64_t round)
   /* No link rate before: the first round's rate is a good one. */
   if (link == 0 && round >= 2 && mbps > 0)
     link = mbps * 1e6 / 8;
-  if (s->dirty_rate == DIRTY_PENDING) {
+  if (s->conv.dirty_rate == DIRTY_PENDING) {
     if ((dirty = poll_dirty_rate (s)) != DIRTY_PENDING)
       dirty_rate_known (s, dirty, link);
   }
-  else if (!s->forecast_done && link > 0) {
-    s->forecast_done = true;
-    report_forecast (s, s->dirty_rate, link);
+  else if (!s->conv.forecast_done && link > 0) {
+    s->conv.forecast_done = true;
+    report_forecast (s, s->conv.dirty_rate, link);
   }
 }
 
@@ -222,7 +222,7 @@ uint64_t
 src_converge_first_limit (const struct source *s)
 {
   /* The relay path: no switchover before correct_downtime knows rates. */
-  return s->relay ? 1 : s->p->downtime_ms;
+  return s->rl.relay ? 1 : s->p->downtime_ms;
 }
 
 /* Rates for correct_downtime: QEMU's (the highest of about the last
@@ -232,26 +232,26 @@ static void
 note_rates (struct source *s, json_t *ram)
 {
   double q = json_number_value (json_object_get (ram, "mbps")) * 1e6 / 8;
-  uint64_t w = net_relay_wire_bytes (s->relay);
+  uint64_t w = net_relay_wire_bytes (s->rl.relay);
   int64_t t = now_ms ();
 
-  if (t - s->qrate_t >= 1000) {
-    s->qrate_prev = s->qrate_cur;
-    s->qrate_cur = 0;
-    s->qrate_t = t;
+  if (t - s->conv.qrate_t >= 1000) {
+    s->conv.qrate_prev = s->conv.qrate_cur;
+    s->conv.qrate_cur = 0;
+    s->conv.qrate_t = t;
   }
-  if (q > s->qrate_cur)
-    s->qrate_cur = q;
-  if (s->wire_t == 0 || w < s->wire_anchor) {
-    s->wire_t = t;
-    s->wire_anchor = w;
+  if (q > s->conv.qrate_cur)
+    s->conv.qrate_cur = q;
+  if (s->conv.wire_t == 0 || w < s->conv.wire_anchor) {
+    s->conv.wire_t = t;
+    s->conv.wire_anchor = w;
   }
-  else if (t - s->wire_t >= WIRE_SPAN_MS) {
-    double r = (w - s->wire_anchor) * 1000.0 / (t - s->wire_t);
-    if (r > s->wire_rate)
-      s->wire_rate = r;
-    s->wire_t = t;
-    s->wire_anchor = w;
+  else if (t - s->conv.wire_t >= WIRE_SPAN_MS) {
+    double r = (w - s->conv.wire_anchor) * 1000.0 / (t - s->conv.wire_t);
+    if (r > s->conv.wire_rate)
+      s->conv.wire_rate = r;
+    s->conv.wire_t = t;
+    s->conv.wire_anchor = w;
   }
 }
 
@@ -271,14 +271,14 @@ static int
 correct_downtime (struct source *s, json_t *ram)
 {
   double link = storage_link_rate (s), q;
-  double budget = (double) s->downtime_target - SWITCH_FIXED_MS;
+  double budget = (double) s->conv.downtime_target - SWITCH_FIXED_MS;
   uint64_t limit = 1;
   json_t *r;
 
   note_rates (s, ram);
-  if (s->wire_rate > link)
-    link = s->wire_rate;
-  q = s->qrate_cur > s->qrate_prev ? s->qrate_cur : s->qrate_prev;
+  if (s->conv.wire_rate > link)
+    link = s->conv.wire_rate;
+  q = s->conv.qrate_cur > s->conv.qrate_prev ? s->conv.qrate_cur : s->conv.qrate_prev;
   if (budget < 1)
     budget = 1;
   if (link > 0 && q > 0)
@@ -286,17 +286,17 @@ correct_downtime (struct source *s, json_t *ram)
   if (limit < 1)
     limit = 1;
   /* Move only on a real change (each is a QMP round trip). */
-  if (s->downtime_set && limit * 10 > s->downtime_set * 9 &&
-      limit * 10 < s->downtime_set * 11)
+  if (s->conv.downtime_set && limit * 10 > s->conv.downtime_set * 9 &&
+      limit * 10 < s->conv.downtime_set * 11)
     return 0;
-  r = src_cmd (s, "migrate-set-parameters", "{s:I}", "downtime-limit",
+  r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-set-parameters", "{s:I}", "downtime-limit",
                (json_int_t) limit);
   if (r == NULL)
     return -1;
   json_decref (r);
   debug ("switchover: downtime-limit %" PRIu64 " ms (QEMU's rate %.0f "
          "MB/s, link %.0f MB/s)", limit, q / 1e6, link / 1e6);
-  s->downtime_set = limit;
+  s->conv.downtime_set = limit;
   return 0;
 }
 
@@ -308,21 +308,21 @@ apply (struct source *s, const struct mem_action *a)
 
   switch (a->kind) {
   case MEM_ACT_THROTTLE:
-    r = src_cmd (s, "migrate-set-parameters", "{s:i, s:i, s:i}",
+    r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-set-parameters", "{s:i, s:i, s:i}",
                  "max-cpu-throttle", THROTTLE_MAX,
                  "cpu-throttle-initial", THROTTLE_INITIAL,
                  "cpu-throttle-increment", THROTTLE_INCREMENT);
     break;
   case MEM_ACT_DOWNTIME:
-    s->downtime_target = a->downtime_ms;
-    if (s->relay)               /* correct_downtime sets QEMU's */
+    s->conv.downtime_target = a->downtime_ms;
+    if (s->rl.relay)               /* correct_downtime sets QEMU's */
       return 0;
-    r = src_cmd (s, "migrate-set-parameters", "{s:I}", "downtime-limit",
+    r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-set-parameters", "{s:I}", "downtime-limit",
                  (json_int_t) a->downtime_ms);
     break;
   case MEM_ACT_POSTCOPY:
-    r = src_cmd (s, "migrate-start-postcopy", NULL);
-    s->postcopy = r != NULL;
+    r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-start-postcopy", NULL);
+    s->conv.postcopy = r != NULL;
     break;
   case MEM_ACT_ABORT:
     set_error (0, "pre-copy did not converge within --timeout %u s; "
@@ -373,11 +373,17 @@ src_converge_sample (struct source *s, json_t *info)
   if (ram == NULL)
     return 0;
   forecast_sample (s, ram, smp.round);
-  if (s->relay && correct_downtime (s, ram) == -1)
+  if (s->rl.relay && correct_downtime (s, ram) == -1)
     return -1;
-  a = mem_policy_sample (&s->policy, &smp);
+  a = mem_policy_sample (&s->conv.policy, &smp);
   if (a.kind == MEM_ACT_NONE)
     return 0;
   report_action (s, &a);
   return apply (s, &a);
+}
+
+bool
+src_converge_postcopy (const struct source *s)
+{
+  return s->conv.postcopy;
 }

@@ -38,7 +38,7 @@ cmd (struct source *s, const char *name, const char *fmt, ...)
   va_start (ap, fmt);
   args = fmt ? json_vpack_ex (NULL, 0, fmt, ap) : NULL;
   va_end (ap);
-  r = qmp_command (s->q, name, args, SRC_QMP_TIMEOUT);
+  r = qmp_command (s->q, name, args, QMP_TIMEOUT_MS);
   json_decref (r);
   return r ? 0 : -1;
 }
@@ -143,7 +143,7 @@ read_bitmap (struct src_engine *g, struct eng_disk *e, const char *bm,
   if (cmd (g->s, "block-export-del", "{s:s, s:s}", "id", id,
            "mode", "hard") == -1 ||
       (ev = qmp_wait_event (g->s->q, "BLOCK_EXPORT_DELETED", export_deleted,
-                            id, SRC_QMP_TIMEOUT)) == NULL)
+                            id, QMP_TIMEOUT_MS)) == NULL)
     r = -1;
   return r;
 }

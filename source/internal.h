@@ -31,6 +31,40 @@ enum src_stage {
   SRC_MOVED,            /* destination VM runs */
 };
 
+/* The convergence driver's state (converge.c owns it: no other file
+ * reads or writes it but through converge.c's functions).
+ */
+struct src_converge {
+  struct mem_policy policy;
+  double dirty_rate;            /* sampled, bytes/s (< 0: not known) */
+  int64_t dirty_started;        /* ms: calc-dirty-rate started (0: not) */
+  int64_t dirty_polled;         /* ms: last query-dirty-rate */
+  bool forecast_done;           /* a forecast with a link rate was given */
+  /* the relay path's downtime limit */
+  uint64_t downtime_target;     /* ms: what the policy allows now */
+  uint64_t downtime_set;        /* ms: QEMU's downtime-limit now */
+  double qrate_cur, qrate_prev; /* QEMU's highest rate, this / last second */
+  int64_t qrate_t;              /* ms: this second began */
+  uint64_t wire_anchor;         /* relay bytes on the wire at wire_t */
+  int64_t wire_t;
+  double wire_rate;             /* highest relay rate seen, bytes/s */
+  bool postcopy;                /* post-copy started: no way back */
+};
+
+/* QEMU's migration relayed through the data channel (relay.c owns it;
+ * memory.c, converge.c and run.c read it).
+ */
+struct src_relay {
+  struct net_relay *relay;      /* QEMU's migration relayed, or NULL */
+  struct mig_qemu_dir dir;      /* its private dir (host "" if none) */
+  char *uri;                    /* "unix:DIR/migration.sock" */
+  bool multifd_set;             /* the source QEMU's multifd capability */
+  unsigned multifd_channels;    /* ... with this many channels */
+  char multifd_compression[8]; /* and this multifd-compression */
+  uint64_t raw, wire;           /* QEMU's bytes, and on the wire */
+  unsigned conns;               /* connections relayed */
+};
+
 struct source {
   const struct mig_source_params *p;
   struct qmp *q;
@@ -55,39 +89,18 @@ struct source {
   struct src_engine *engine;    /* --storage-engine vmferry, else NULL */
   double stop_time;             /* source's STOP event */
   json_t *rehearsal;            /* --dry-run: what was exercised */
-  /* convergence (source-converge.c) */
   int64_t t_mirror;             /* storage phase start */
-  struct mem_policy policy;
-  double dirty_rate;            /* sampled, bytes/s (< 0: not known) */
-  int64_t dirty_started;        /* ms: calc-dirty-rate started (0: not) */
-  int64_t dirty_polled;         /* ms: last query-dirty-rate */
-  bool forecast_done;           /* a forecast with a link rate was given */
-  /* the relay path's downtime limit (source-converge.c) */
-  uint64_t downtime_target;     /* ms: what the policy allows now */
-  uint64_t downtime_set;        /* ms: QEMU's downtime-limit now */
-  double qrate_cur, qrate_prev; /* QEMU's highest rate, this / last second */
-  int64_t qrate_t;              /* ms: this second began */
-  uint64_t wire_anchor;         /* relay bytes on the wire at wire_t */
-  int64_t wire_t;
-  double wire_rate;             /* highest relay rate seen, bytes/s */
-  bool postcopy;                /* post-copy started: no way back */
+  struct src_converge conv;     /* owned by converge.c */
   struct src_control *ctl;      /* run dir: status and cancel (or NULL) */
   bool dest_queued;             /* last refusal said "queued" */
   bool shared;                  /* some disk is on shared storage */
   struct src_resume *resume;    /* source-resume.c (NULL before preflight) */
   char undo_token[33];          /* --keep-source=DURATION: the destination
                                    records writes for vmferry undo */
-  /* the data channel (source-relay.c) */
+  /* the data channel */
   struct net_pace *pace;        /* --bandwidth, disks and memory together */
-  struct net_relay *relay;      /* QEMU's migration relayed, or NULL */
-  struct mig_qemu_dir relay_dir; /* its private dir (host "" if none) */
   struct mig_qemu_dir tls_view; /* the TLS copy a confined QEMU reads */
-  char *relay_uri;              /* "unix:DIR/migration.sock" */
-  bool multifd_set;             /* the source QEMU's multifd capability */
-  unsigned multifd_channels;    /* ... with this many channels */
-  char multifd_compression[8]; /* and this multifd-compression */
-  uint64_t relay_raw, relay_wire; /* QEMU's bytes, and on the wire */
-  unsigned relay_conns;         /* connections relayed */
+  struct src_relay rl;          /* owned by relay.c */
   json_t *journal;              /* source-journal.c (NULL: no run dir) */
   uint64_t stall_bytes;         /* memory sent at stall_since */
   int64_t stall_since;          /* ms; 0: not sampled yet */
@@ -197,12 +210,11 @@ int src_converge_setup (struct source *s);
 /* The downtime-limit pre-copy starts with. */
 uint64_t src_converge_first_limit (const struct source *s);
 int src_converge_sample (struct source *s, json_t *info);
+/* Has the migration switched to post-copy (no way back to the source)? */
+bool src_converge_postcopy (const struct source *s);
 
-/* source.c */
+/* run.c */
 int src_preflight (struct source *s);
 bool src_cancel_requested (struct source *s);
-json_t *src_cmd (struct source *s, const char *cmd, const char *fmt, ...);
-
-#define SRC_QMP_TIMEOUT 10000
 
 #endif

@@ -47,7 +47,7 @@ migration_uri (struct source *s)
   int port = json_integer_value (json_object_get (s->prepared,
                                                   "migration_port"));
 
-  return s->relay_uri ? strdup (s->relay_uri) : net_tcp_uri (s->dhost, port);
+  return s->rl.uri ? strdup (s->rl.uri) : net_tcp_uri (s->dhost, port);
 }
 
 static int
@@ -60,9 +60,9 @@ setup (struct source *s)
   if (src_relay_start (s) == -1)
     return -1;
   /* On the direct path --bandwidth caps QEMU itself; the relay paces. */
-  bw = s->relay == NULL && s->p->bandwidth ? (json_int_t) s->p->bandwidth
+  bw = s->rl.relay == NULL && s->p->bandwidth ? (json_int_t) s->p->bandwidth
     : MAX_BANDWIDTH;
-  r = src_cmd (s, "migrate-set-capabilities",
+  r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-set-capabilities",
                "{s:[{s:s,s:b},{s:s,s:b},{s:s,s:b}]}",
                "capabilities", "capability", "events", "state", 1,
                "capability", "pause-before-switchover", "state", 1,
@@ -70,7 +70,7 @@ setup (struct source *s)
   json_decref (r);
   if (r == NULL || src_relay_qemu_setup (s) == -1)
     return -1;
-  r = src_cmd (s, "migrate-set-parameters", "{s:I, s:I}",
+  r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-set-parameters", "{s:I, s:I}",
                "max-bandwidth", bw,
                "downtime-limit", (json_int_t) src_converge_first_limit (s));
   json_decref (r);
@@ -78,7 +78,7 @@ setup (struct source *s)
       src_converge_setup (s) == -1)
     return -1;
   qmp_clear_events (s->q);
-  r = src_cmd (s, "migrate", "{s:s}", "uri", uri);
+  r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate", "{s:s}", "uri", uri);
   json_decref (r);
   if (r == NULL)
     return -1;
@@ -128,7 +128,7 @@ src_memory_run (struct source *s)
   /* The relay path corrects QEMU's downtime limit as QEMU's rate moves
    * (every 100 ms): it looks more often.
    */
-  int every = s->relay ? SAMPLE_RELAY_MS : SAMPLE_MS;
+  int every = s->rl.relay ? SAMPLE_RELAY_MS : SAMPLE_MS;
 
   if (setup (s) == -1)
     return -1;
@@ -137,7 +137,7 @@ src_memory_run (struct source *s)
     json_t *info;
     if (get_errno () != ETIMEDOUT || src_cancel_requested (s))
       return -1;
-    info = src_cmd (s, "query-migrate", NULL);
+    info = qmp_commandf (s->q, QMP_TIMEOUT_MS, "query-migrate", NULL);
     if (info == NULL)
       return -1;
     json_decref (s->migrate_info);
@@ -153,7 +153,7 @@ src_memory_run (struct source *s)
   st = json_string_value (json_object_get (json_object_get (ev, "data"),
                                            "status"));
   if (strcmp (st, "pre-switchover") != 0) {
-    json_auto_t *info = src_cmd (s, "query-migrate", NULL);
+    json_auto_t *info = qmp_commandf (s->q, QMP_TIMEOUT_MS, "query-migrate", NULL);
     const char *e = json_string_value (json_object_get (info, "error-desc"));
     set_error (0, "memory migration %s%s%s", st, e ? ": " : "", e ? e : "");
     return -1;
@@ -167,7 +167,7 @@ src_memory_continue (struct source *s)
 {
   static const char *const ends[] = { "completed", "failed", "cancelled",
                                       NULL };
-  json_auto_t *r = src_cmd (s, "migrate-continue", "{s:s}",
+  json_auto_t *r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-continue", "{s:s}",
                             "state", "pre-switchover");
   json_auto_t *ev = NULL, *info = NULL;
   const char *st;
@@ -180,7 +180,7 @@ src_memory_continue (struct source *s)
   st = json_string_value (json_object_get (json_object_get (ev, "data"),
                                            "status"));
   if (strcmp (st, "completed") != 0) {
-    info = src_cmd (s, "query-migrate", NULL);
+    info = qmp_commandf (s->q, QMP_TIMEOUT_MS, "query-migrate", NULL);
     const char *e = json_string_value (json_object_get (info, "error-desc"));
     set_error (0, "memory migration %s at switchover%s%s", st,
                e ? ": " : "", e ? e : "");
@@ -204,7 +204,7 @@ src_memory_final_info (struct source *s)
   int i;
 
   for (i = 0; i < 20; i++) {
-    json_t *info = src_cmd (s, "query-migrate", NULL);
+    json_t *info = qmp_commandf (s->q, QMP_TIMEOUT_MS, "query-migrate", NULL);
     if (info == NULL)
       return;
     json_decref (s->migrate_info);
@@ -224,10 +224,10 @@ src_memory_rollback (struct source *s)
   json_t *r;
 
   if (s->stage >= SRC_MIGRATING) {
-    json_auto_t *info = src_cmd (s, "query-migrate", NULL);
+    json_auto_t *info = qmp_commandf (s->q, QMP_TIMEOUT_MS, "query-migrate", NULL);
     const char *st = json_string_value (json_object_get (info, "status"));
     if (st && !str_in (st, ends)) {
-      json_decref (src_cmd (s, "migrate_cancel", NULL));
+      json_decref (qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate_cancel", NULL));
       json_decref (qmp_wait_event (s->q, "MIGRATION", status_is,
                                    (void *) ends, 30000));
     }
@@ -236,17 +236,17 @@ src_memory_rollback (struct source *s)
    * down even when a write blocks): cut what is left of the relay.
    */
   src_relay_stop (s, false);
-  r = src_cmd (s, "migrate-set-capabilities", "{s:[{s:s,s:b}]}",
+  r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-set-capabilities", "{s:[{s:s,s:b}]}",
                "capabilities", "capability", "pause-before-switchover",
                "state", 0);
   json_decref (r);
   /* multifd off, and its compression back to QEMU's default. */
-  if (s->multifd_set) {
-    json_decref (src_cmd (s, "migrate-set-capabilities", "{s:[{s:s,s:b}]}",
+  if (s->rl.multifd_set) {
+    json_decref (qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-set-capabilities", "{s:[{s:s,s:b}]}",
                           "capabilities", "capability", "multifd",
                           "state", 0));
-    json_decref (src_cmd (s, "migrate-set-parameters", "{s:s}",
+    json_decref (qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-set-parameters", "{s:s}",
                           "multifd-compression", "none"));
   }
-  s->multifd_set = false;
+  s->rl.multifd_set = false;
 }

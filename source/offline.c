@@ -69,7 +69,7 @@ serve_sources (struct offline *o)
 {
   size_t i;
 
-  strcpy (o->dir, "/tmp/vmferry-off-XXXXXX");
+  snprintf (o->dir, sizeof o->dir, "/tmp/vmferry-off-XXXXXX");
   if (mkdtemp (o->dir) == NULL) {
     o->dir[0] = '\0';
     set_error (errno, "mkdtemp");

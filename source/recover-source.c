@@ -11,7 +11,6 @@
 
 #include "recover.h"
 
-#define QMP_TIMEOUT 10000
 #define END_TIMEOUT 30000
 
 static bool
@@ -23,14 +22,14 @@ prefixed (const char *s)
 static const char *
 migration_status (struct qmp *q, json_t **info)
 {
-  *info = qmp_commandf (q, QMP_TIMEOUT, "query-migrate", NULL);
+  *info = qmp_commandf (q, QMP_TIMEOUT_MS, "query-migrate", NULL);
   return json_string_value (json_object_get (*info, "status"));
 }
 
 static const char *
 run_status (struct qmp *q, json_t **st)
 {
-  *st = qmp_commandf (q, QMP_TIMEOUT, "query-status", NULL);
+  *st = qmp_commandf (q, QMP_TIMEOUT_MS, "query-status", NULL);
   return json_string_value (json_object_get (*st, "status"));
 }
 
@@ -57,7 +56,7 @@ rec_source_migration (struct qmp *q, enum rec_migration *m)
     return 0;
   }
   if (!ended (ms)) {
-    json_decref (qmp_commandf (q, QMP_TIMEOUT, "migrate_cancel", NULL));
+    json_decref (qmp_commandf (q, QMP_TIMEOUT_MS, "migrate_cancel", NULL));
     for (i = 0; i < END_TIMEOUT / 100 && !ended (ms); i++) {
       json_decref (info);
       usleep (100000);
@@ -83,7 +82,7 @@ rec_source_migration (struct qmp *q, enum rec_migration *m)
 static void
 remove_job (struct qmp *q, json_t *job)
 {
-  json_decref (qmp_commandf (q, QMP_TIMEOUT, "block-job-cancel",
+  json_decref (qmp_commandf (q, QMP_TIMEOUT_MS, "block-job-cancel",
                              "{s:s, s:b}", "device", json_string_value
                              (json_object_get (job, "device")), "force", 1));
 }
@@ -92,7 +91,7 @@ static void
 remove_export (struct qmp *q, json_t *exp)
 {
   if (!json_is_true (json_object_get (exp, "shutting-down")))
-    json_decref (qmp_commandf (q, QMP_TIMEOUT, "block-export-del",
+    json_decref (qmp_commandf (q, QMP_TIMEOUT_MS, "block-export-del",
                                "{s:s, s:s}", "id", json_string_value
                                (json_object_get (exp, "id")),
                                "mode", "hard"));
@@ -109,7 +108,7 @@ remove_all (struct qmp *q, const char *query, const char *key,
   int i;
 
   for (i = 0; i < END_TIMEOUT / 100; i++) {
-    json_auto_t *items = qmp_commandf (q, QMP_TIMEOUT, query, NULL);
+    json_auto_t *items = qmp_commandf (q, QMP_TIMEOUT_MS, query, NULL);
     json_t *it;
     size_t k, n = 0;
     json_array_foreach (items, k, it) {
@@ -132,7 +131,7 @@ remove_all (struct qmp *q, const char *query, const char *key,
 static void
 del_nodes_and_bitmaps (struct qmp *q)
 {
-  json_auto_t *nodes = qmp_commandf (q, QMP_TIMEOUT, "query-named-block-nodes", NULL);
+  json_auto_t *nodes = qmp_commandf (q, QMP_TIMEOUT_MS, "query-named-block-nodes", NULL);
   json_t *n, *b;
   size_t i, k;
 
@@ -141,14 +140,14 @@ del_nodes_and_bitmaps (struct qmp *q)
     json_array_foreach (json_object_get (n, "dirty-bitmaps"), k, b) {
       const char *name = json_string_value (json_object_get (b, "name"));
       if (node && prefixed (name))
-        json_decref (qmp_commandf (q, QMP_TIMEOUT, "block-dirty-bitmap-remove", "{s:s, s:s}",
+        json_decref (qmp_commandf (q, QMP_TIMEOUT_MS, "block-dirty-bitmap-remove", "{s:s, s:s}",
                           "node", node, "name", name));
     }
   }
   json_array_foreach (nodes, i, n) {
     const char *node = json_string_value (json_object_get (n, "node-name"));
     if (node && strncmp (node, "vmferry-nbd-", 12) == 0)
-      json_decref (qmp_commandf (q, QMP_TIMEOUT, "blockdev-del", "{s:s}", "node-name", node));
+      json_decref (qmp_commandf (q, QMP_TIMEOUT_MS, "blockdev-del", "{s:s}", "node-name", node));
   }
 }
 
@@ -193,14 +192,14 @@ rec_source_rollback (struct qmp *q, json_t *j)
     r = -1;
   /* The NBD server only if vmferry started it (the VM may run its own). */
   if (journaled (j, "nbd-server"))
-    json_decref (qmp_commandf (q, QMP_TIMEOUT, "nbd-server-stop", NULL));
+    json_decref (qmp_commandf (q, QMP_TIMEOUT_MS, "nbd-server-stop", NULL));
   del_nodes_and_bitmaps (q);
   if (journaled (j, "tls")) {
-    json_decref (qmp_commandf (q, QMP_TIMEOUT, "migrate-set-parameters", "{s:s, s:s}",
+    json_decref (qmp_commandf (q, QMP_TIMEOUT_MS, "migrate-set-parameters", "{s:s, s:s}",
                       "tls-creds", "", "tls-hostname", ""));
-    json_decref (qmp_commandf (q, QMP_TIMEOUT, "object-del", "{s:s}", "id", MIG_TLS_ID));
+    json_decref (qmp_commandf (q, QMP_TIMEOUT_MS, "object-del", "{s:s}", "id", MIG_TLS_ID));
   }
-  json_decref (qmp_commandf (q, QMP_TIMEOUT, "migrate-set-capabilities", "{s:[{s:s, s:b}]}",
+  json_decref (qmp_commandf (q, QMP_TIMEOUT_MS, "migrate-set-capabilities", "{s:[{s:s, s:b}]}",
                     "capabilities", "capability", "pause-before-switchover",
                     "state", 0));
   del_dirs (j);
@@ -209,7 +208,7 @@ rec_source_rollback (struct qmp *q, json_t *j)
     return -1;
   if (json_is_true (json_object_get (j, "was_running")) &&
       strcmp (rs, "running") != 0) {
-    json_t *c = qmp_commandf (q, QMP_TIMEOUT, "cont", NULL);
+    json_t *c = qmp_commandf (q, QMP_TIMEOUT_MS, "cont", NULL);
     if (c == NULL)
       return -1;
     json_decref (c);
@@ -222,7 +221,7 @@ rec_source_quit (struct qmp *q, pid_t pid)
 {
   int i;
 
-  json_decref (qmp_commandf (q, QMP_TIMEOUT, "quit", NULL));
+  json_decref (qmp_commandf (q, QMP_TIMEOUT_MS, "quit", NULL));
   for (i = 0; i < 1000; i++) {
     if (!pid_alive (pid))
       return 0;

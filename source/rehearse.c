@@ -38,7 +38,7 @@ connect_export (struct source *s, size_t i, const char *port)
   json_t *r;
 
   snprintf (node, sizeof node, "vmferry-nbd-%zu", i);
-  r = src_cmd (s, "blockdev-add", "{s:s, s:s, s:{s:s, s:s, s:s}, s:s, s:s}",
+  r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "blockdev-add", "{s:s, s:s, s:{s:s, s:s, s:s}, s:s, s:s}",
                "driver", "nbd", "node-name", node,
                "server", "type", "inet", "host", s->dhost, "port", port,
                "export", d->id, "tls-creds", MIG_TLS_ID);
@@ -49,7 +49,7 @@ connect_export (struct source *s, size_t i, const char *port)
   }
   json_decref (r);
   s->n_nodes = i + 1;           /* rollback removes it on failure */
-  r = src_cmd (s, "blockdev-del", "{s:s}", "node-name", node);
+  r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "blockdev-del", "{s:s}", "node-name", node);
   if (r == NULL)
     return -1;
   json_decref (r);

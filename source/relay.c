@@ -37,7 +37,7 @@ src_relay_multifd (const struct source *s)
   json_int_t n = json_integer_value (json_object_get (s->prepared,
                                                       "multifd_channels"));
 
-  if (s->relay)
+  if (s->rl.relay)
     return s->p->channels > 1 ? s->p->channels : 0;
   return n > 1 && n <= MIG_MAX_CHANNELS ? n : 0;
 }
@@ -67,7 +67,7 @@ direct_compression (const struct source *s)
 static int
 direct_multifd_check (struct source *s, unsigned multifd)
 {
-  if (s->relay || s->p->channels < 2 || multifd == s->p->channels ||
+  if (s->rl.relay || s->p->channels < 2 || multifd == s->p->channels ||
       src_relay_wanted (s))       /* src_relay_start said why not */
     return 0;
   if (s->p->qemu_compression == NULL) {
@@ -104,18 +104,18 @@ src_relay_start (struct source *s)
     return 0;
   }
   /* vmferry listens; QEMU connects by its own path to the socket. */
-  if (mig_qemu_dir_make (s->vm->pid, "relay", &s->relay_dir) == -1)
+  if (mig_qemu_dir_make (s->vm->pid, "relay", &s->rl.dir) == -1)
     return -1;
-  if (src_journal_add (s, "dir", s->relay_dir.host) == -1)
+  if (src_journal_add (s, "dir", s->rl.dir.host) == -1)
     return -1;
-  if ((path = xasprintf ("%s/migration.sock", s->relay_dir.host)) == NULL)
+  if ((path = xasprintf ("%s/migration.sock", s->rl.dir.host)) == NULL)
     return -1;
   p.path = path;
-  s->relay = net_relay_start (&p);
-  if (s->relay == NULL || mig_qemu_dir_give (&s->relay_dir, path) == -1)
+  s->rl.relay = net_relay_start (&p);
+  if (s->rl.relay == NULL || mig_qemu_dir_give (&s->rl.dir, path) == -1)
     return -1;
-  s->relay_uri = xasprintf ("unix:%s/migration.sock", s->relay_dir.qemu);
-  return s->relay_uri ? 0 : -1;
+  s->rl.uri = xasprintf ("unix:%s/migration.sock", s->rl.dir.qemu);
+  return s->rl.uri ? 0 : -1;
 }
 
 /* The capabilities and parameters of this path on the source QEMU. */
@@ -127,31 +127,31 @@ src_relay_qemu_setup (struct source *s)
 
   if (direct_multifd_check (s, multifd) == -1)
     return -1;
-  r = src_cmd (s, "migrate-set-capabilities", "{s:[{s:s,s:b}]}",
+  r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-set-capabilities", "{s:[{s:s,s:b}]}",
                "capabilities", "capability", "multifd", "state",
                multifd > 0);
   json_decref (r);
   if (r == NULL)
     return -1;
-  s->multifd_set = multifd > 0;
-  s->multifd_channels = multifd;
-  snprintf (s->multifd_compression, sizeof s->multifd_compression, "%s",
-            s->relay ? "none" : direct_compression (s));
-  if (s->relay == NULL && multifd)
-    r = src_cmd (s, "migrate-set-parameters", "{s:s, s:s, s:i, s:s}",
+  s->rl.multifd_set = multifd > 0;
+  s->rl.multifd_channels = multifd;
+  snprintf (s->rl.multifd_compression, sizeof s->rl.multifd_compression, "%s",
+            s->rl.relay ? "none" : direct_compression (s));
+  if (s->rl.relay == NULL && multifd)
+    r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-set-parameters", "{s:s, s:s, s:i, s:s}",
                  "tls-creds", MIG_TLS_ID, "tls-hostname", s->dhost,
                  "multifd-channels", (int) multifd,
                  "multifd-compression", direct_compression (s));
-  else if (s->relay == NULL)
-    r = src_cmd (s, "migrate-set-parameters", "{s:s, s:s}",
+  else if (s->rl.relay == NULL)
+    r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-set-parameters", "{s:s, s:s}",
                  "tls-creds", MIG_TLS_ID, "tls-hostname", s->dhost);
   else if (multifd)
-    r = src_cmd (s, "migrate-set-parameters", "{s:s, s:s, s:i, s:s}",
+    r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-set-parameters", "{s:s, s:s, s:i, s:s}",
                  "tls-creds", "", "tls-hostname", "",
                  "multifd-channels", (int) multifd,
                  "multifd-compression", "none");
   else
-    r = src_cmd (s, "migrate-set-parameters", "{s:s, s:s}",
+    r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-set-parameters", "{s:s, s:s}",
                  "tls-creds", "", "tls-hostname", "");
   json_decref (r);
   return r ? 0 : -1;
@@ -166,24 +166,24 @@ src_relay_stop (struct source *s, bool completed)
   struct net_stream_stats st;
   int r;
 
-  if (s->relay == NULL && s->relay_dir.host[0] == '\0')
+  if (s->rl.relay == NULL && s->rl.dir.host[0] == '\0')
     return 0;
-  r = net_relay_stop (s->relay, completed ? END_GRACE_MS : 0, &st,
-                      &s->relay_conns);
-  s->relay = NULL;
-  if (s->relay_dir.host[0])
-    remove_tree (s->relay_dir.host);
-  s->relay_dir.host[0] = '\0';
-  free (s->relay_uri);
-  s->relay_uri = NULL;
-  s->relay_raw = st.raw_bytes;
-  s->relay_wire = st.wire_bytes;
+  r = net_relay_stop (s->rl.relay, completed ? END_GRACE_MS : 0, &st,
+                      &s->rl.conns);
+  s->rl.relay = NULL;
+  if (s->rl.dir.host[0])
+    remove_tree (s->rl.dir.host);
+  s->rl.dir.host[0] = '\0';
+  free (s->rl.uri);
+  s->rl.uri = NULL;
+  s->rl.raw = st.raw_bytes;
+  s->rl.wire = st.wire_bytes;
   if (completed)
     progress_note (&s->pr, "memory relay: %" PRIu64 " MiB of QEMU's "
                    "migration stream sent as %" PRIu64 " MiB over %u "
                    "connection(s) (%" PRIu64 " of %" PRIu64 " frames "
                    "compressed, %" PRIu64 " with zstd)", st.raw_bytes >> 20,
-                   st.wire_bytes >> 20, s->relay_conns, st.compressed,
+                   st.wire_bytes >> 20, s->rl.conns, st.compressed,
                    st.frames, st.zstd);
   return r;
 }

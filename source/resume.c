@@ -47,7 +47,7 @@ struct src_resume {
 static json_t *
 disk_bitmaps (struct source *s, const char *id)
 {
-  json_auto_t *r = src_cmd (s, "query-block", NULL);
+  json_auto_t *r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "query-block", NULL);
   size_t i;
   json_t *dev;
 
@@ -73,7 +73,7 @@ remove_bitmaps (struct source *s, const char *id, const char *keep)
     const char *name = json_string_value (json_object_get (b, "name"));
     if (name && strncmp (name, RESUME_PREFIX, strlen (RESUME_PREFIX)) == 0
         && (keep == NULL || strcmp (name, keep) != 0))
-      json_decref (src_cmd (s, "block-dirty-bitmap-remove", "{s:s, s:s}",
+      json_decref (qmp_commandf (s->q, QMP_TIMEOUT_MS, "block-dirty-bitmap-remove", "{s:s, s:s}",
                             "node", id, "name", name));
   }
 }

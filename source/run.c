@@ -35,24 +35,6 @@ mig_result_text (enum mig_result r)
   return "?";
 }
 
-json_t *
-src_cmd (struct source *s, const char *cmd, const char *fmt, ...)
-{
-  json_t *args = NULL;
-  va_list ap;
-
-  if (fmt) {
-    va_start (ap, fmt);
-    args = json_vpack_ex (NULL, 0, fmt, ap);
-    va_end (ap);
-    if (args == NULL) {
-      set_error (0, "%s: cannot build arguments", cmd);
-      return NULL;
-    }
-  }
-  return qmp_command (s->q, cmd, args, SRC_QMP_TIMEOUT);
-}
-
 /* Cancel (Ctrl-C, SIGTERM) is honoured until the switchover begins. */
 bool
 src_cancel_requested (struct source *s)
@@ -104,7 +86,7 @@ src_preflight (struct source *s)
 
   if (path == NULL || (s->q = qmp_connect (path, 5000)) == NULL)
     return -1;
-  st = src_cmd (s, "query-status", NULL);
+  st = qmp_commandf (s->q, QMP_TIMEOUT_MS, "query-status", NULL);
   status = json_string_value (json_object_get (st, "status"));
   if (status == NULL)
     return -1;
@@ -260,7 +242,7 @@ add_tls (struct source *s)
   /* A VM that came here through vmferryd may still carry the receiving
    * side's object of the same id.
    */
-  json_decref (src_cmd (s, "object-del", "{s:s}", "id", MIG_TLS_ID));
+  json_decref (qmp_commandf (s->q, QMP_TIMEOUT_MS, "object-del", "{s:s}", "id", MIG_TLS_ID));
   if (src_journal_add (s, "tls", MIG_TLS_ID) == -1)
     return -1;
   /* A confined QEMU reads a copy in its own namespace. */
@@ -276,12 +258,12 @@ add_tls (struct source *s)
   else
     dir = qdir;
   if (s->p->psk)
-    r = src_cmd (s, "object-add", "{s:s, s:s, s:s, s:s, s:s}",
+    r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "object-add", "{s:s, s:s, s:s, s:s, s:s}",
                  "qom-type", "tls-creds-psk", "id", MIG_TLS_ID,
                  "dir", dir, "endpoint", "client",
                  "username", MIG_PSK_USER);
   else
-    r = src_cmd (s, "object-add", "{s:s, s:s, s:s, s:s}",
+    r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "object-add", "{s:s, s:s, s:s, s:s}",
                  "qom-type", "tls-creds-x509", "id", MIG_TLS_ID,
                  "dir", dir, "endpoint", "client");
 
@@ -310,17 +292,17 @@ rollback (struct source *s)
     else
       src_storage_rollback (s);
     if (s->tls_added) {
-      json_decref (src_cmd (s, "migrate-set-parameters", "{s:s, s:s}",
+      json_decref (qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-set-parameters", "{s:s, s:s}",
                             "tls-creds", "", "tls-hostname", ""));
-      json_decref (src_cmd (s, "object-del", "{s:s}", "id", MIG_TLS_ID));
+      json_decref (qmp_commandf (s->q, QMP_TIMEOUT_MS, "object-del", "{s:s}", "id", MIG_TLS_ID));
     }
     if (s->tls_view.host[0])
       remove_tree (s->tls_view.host);
-    st = src_cmd (s, "query-status", NULL);
+    st = qmp_commandf (s->q, QMP_TIMEOUT_MS, "query-status", NULL);
     if (s->was_running && st &&
         strcmp (json_string_value (json_object_get (st, "status")),
                 "running") != 0)
-      json_decref (src_cmd (s, "cont", NULL));
+      json_decref (qmp_commandf (s->q, QMP_TIMEOUT_MS, "cont", NULL));
   }
   if (s->stage >= SRC_PREPARED) {
     /* The partial images stay there for a retry (source-resume.c). */
@@ -407,7 +389,7 @@ quit_source (struct source *s)
   pid_t pid = s->vm->pid;
   int i;
 
-  json_decref (src_cmd (s, "quit", NULL));
+  json_decref (qmp_commandf (s->q, QMP_TIMEOUT_MS, "quit", NULL));
   qmp_close (s->q);
   s->q = NULL;
   for (i = 0; i < 1000; i++) {
@@ -493,22 +475,22 @@ summary (struct source *s, enum mig_result r)
   json_object_set_new (o, "memory_bytes", json_integer
                        (json_integer_value (json_object_get (ram,
                                                              "transferred"))));
-  if (s->multifd_channels) {
+  if (s->rl.multifd_channels) {
     json_object_set_new (o, "multifd_channels",
-                         json_integer (s->multifd_channels));
+                         json_integer (s->rl.multifd_channels));
     json_object_set_new (o, "multifd_compression",
-                         json_string (s->multifd_compression));
+                         json_string (s->rl.multifd_compression));
   }
   net_pace_get_link (s->pace, &link, &cap);
   if (cap) {
     json_object_set_new (o, "link_bytes_per_s", json_integer (link));
     json_object_set_new (o, "paced_bytes_per_s", json_integer (cap));
   }
-  if (s->relay_conns) {
+  if (s->rl.conns) {
     json_object_set_new (o, "memory_wire_bytes",
-                         json_integer (s->relay_wire));
+                         json_integer (s->rl.wire));
     json_object_set_new (o, "memory_connections",
-                         json_integer (s->relay_conns));
+                         json_integer (s->rl.conns));
   }
   json_object_set (o, "qmp", json_object_get (s->prepared, "qmp"));
   json_object_set (o, "files", json_object_get (s->prepared, "files"));
@@ -628,7 +610,7 @@ run_phases (struct source *s)
   src_hold ("switchover");
   if ((s->engine ? src_engine_finish (s) : src_storage_complete (s)) == -1 ||
       src_memory_continue (s) == -1)
-    return s->postcopy ? postcopy_lost (s) : rollback (s);
+    return src_converge_postcopy (s) ? postcopy_lost (s) : rollback (s);
   r = finish (s);
   if (r == MIG_OK)
     src_engine_done (s);

@@ -97,7 +97,7 @@ probe (struct source *s, json_t **shared)
   for (i = 0; body && i < s->vm->n_disks; i++)
     json_array_append_new (json_object_get (body, "paths"),
                            json_string (s->vm->disks[i].path));
-  reply = mig_agent_post (s->agent, "/v1/probe", body, SRC_QMP_TIMEOUT,
+  reply = mig_agent_post (s->agent, "/v1/probe", body, QMP_TIMEOUT_MS,
                           &status);
   if (reply && json_array_size (json_object_get (reply, "shared"))
       == s->vm->n_disks) {

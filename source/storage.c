@@ -15,7 +15,7 @@ static int
 jobs_progress (struct source *s, uint64_t *done, uint64_t *total,
                size_t *found, size_t *ready)
 {
-  json_auto_t *r = src_cmd (s, "query-block-jobs", NULL);
+  json_auto_t *r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "query-block-jobs", NULL);
   size_t i;
   json_t *j;
 
@@ -64,7 +64,7 @@ src_storage_start (struct source *s, const char *sync)
     if (src_journal_add (s, "node", node) == -1 ||
         src_journal_add (s, "job", job) == -1)
       return -1;
-    r = src_cmd (s, "blockdev-add",
+    r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "blockdev-add",
                  "{s:s, s:s, s:{s:s, s:s, s:s}, s:s, s:s}",
                  "driver", "nbd", "node-name", node,
                  "server", "type", "inet", "host", s->dhost, "port", portstr,
@@ -73,7 +73,7 @@ src_storage_start (struct source *s, const char *sync)
       return -1;
     json_decref (r);
     s->n_nodes = i + 1;
-    r = src_cmd (s, "blockdev-mirror", "{s:s, s:s, s:s, s:s, s:s}",
+    r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "blockdev-mirror", "{s:s, s:s, s:s, s:s, s:s}",
                  "job-id", job, "device", d->id, "target", node,
                  "sync", sync, "copy-mode", "write-blocking");
     if (r == NULL)
@@ -161,7 +161,7 @@ job_ended (json_t *ev, void *opaque)
 static int
 stop_job (struct source *s, const char *job, bool force, bool must_sync)
 {
-  json_auto_t *r = src_cmd (s, "block-job-cancel", "{s:s, s:b}",
+  json_auto_t *r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "block-job-cancel", "{s:s, s:b}",
                             "device", job, "force", force);
   json_auto_t *ev = NULL;
   json_t *data;
@@ -199,7 +199,7 @@ del_nodes (struct source *s)
     if (!mig_disk_copied (&s->vm->disks[s->n_nodes]))
       continue;
     snprintf (node, sizeof node, "vmferry-nbd-%zu", s->n_nodes);
-    r = src_cmd (s, "blockdev-del", "{s:s}", "node-name", node);
+    r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "blockdev-del", "{s:s}", "node-name", node);
     if (r == NULL)
       ret = -1;
     json_decref (r);

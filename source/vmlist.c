@@ -12,7 +12,7 @@
 
 #include "internal.h"
 
-#define QMP_TIMEOUT 5000
+#define LIST_QMP_TIMEOUT_MS 5000  /* per VM, while listing many */
 
 struct vm_entry {
   char *name;
@@ -47,9 +47,9 @@ socket_of (const char *dir, const char *name)
 static uint64_t
 ram_of (const char *path)
 {
-  struct qmp *q = qmp_connect (path, QMP_TIMEOUT);
+  struct qmp *q = qmp_connect (path, LIST_QMP_TIMEOUT_MS);
   json_t *r = q ? qmp_command (q, "query-memory-size-summary", NULL,
-                               QMP_TIMEOUT) : NULL;
+                               LIST_QMP_TIMEOUT_MS) : NULL;
   uint64_t ram = r ? (uint64_t) json_integer_value (json_object_get
                                                     (r, "base-memory"))
     : UINT64_MAX;

@@ -63,7 +63,7 @@ setup (void **state)
   if (system ("qemu-nbd --version >/dev/null 2>&1") != 0 ||
       system ("qemu-img --version >/dev/null 2>&1") != 0)
     return -1;
-  strcpy (f->dir, "/tmp/vmferry-copy-XXXXXX");
+  snprintf (f->dir, sizeof f->dir, "/tmp/vmferry-copy-XXXXXX");
   if (mkdtemp (f->dir) == NULL)
     return -1;
   /* 1 MiB, 3 MiB and 1 MiB of data; an explicit zero MiB in between. */

@@ -15,8 +15,6 @@
 
 #include "internal.h"
 
-#define QMP_TIMEOUT 10000
-
 void
 mig_vm_free (struct mig_vm *vm)
 {
@@ -46,7 +44,7 @@ mig_vm_free (struct mig_vm *vm)
 static char *
 discover_name (struct qmp *q, const char *qmp_path)
 {
-  json_auto_t *r = qmp_command (q, "query-name", NULL, QMP_TIMEOUT);
+  json_auto_t *r = qmp_command (q, "query-name", NULL, QMP_TIMEOUT_MS);
   const char *n = json_string_value (json_object_get (r, "name"));
   CLEANUP_FREE char *copy = strdup (qmp_path);
   char *base, *dot;
@@ -126,7 +124,7 @@ discover_disk (struct mig_vm *vm, json_t *dev, struct mig_disk *d)
 static int
 discover_disks (struct qmp *q, struct mig_vm *vm)
 {
-  json_auto_t *r = qmp_command (q, "query-block", NULL, QMP_TIMEOUT);
+  json_auto_t *r = qmp_command (q, "query-block", NULL, QMP_TIMEOUT_MS);
   size_t i;
   json_t *dev;
 
@@ -167,7 +165,7 @@ discover_disks (struct qmp *q, struct mig_vm *vm)
 static int
 discover_machine (struct qmp *q, struct mig_vm *vm)
 {
-  json_auto_t *r = qmp_command (q, "query-machines", NULL, QMP_TIMEOUT);
+  json_auto_t *r = qmp_command (q, "query-machines", NULL, QMP_TIMEOUT_MS);
   const char *given = vm->desc->machine;
   size_t i;
   json_t *m;
@@ -269,7 +267,7 @@ finish_cmdline (struct mig_vm *vm)
 static int
 check_migratable (struct qmp *q, struct mig_vm *vm)
 {
-  json_auto_t *r = qmp_command (q, "query-migrate", NULL, QMP_TIMEOUT);
+  json_auto_t *r = qmp_command (q, "query-migrate", NULL, QMP_TIMEOUT_MS);
 
   if (r == NULL)
     return -1;
@@ -304,11 +302,11 @@ mig_vm_discover (struct qmp *q, const char *qmp_path)
       discover_machine (q, vm) == -1 || discover_disks (q, vm) == -1 ||
       discover_bridges (vm) == -1 || check_migratable (q, vm) == -1)
     goto err;
-  mem = qmp_command (q, "query-memory-size-summary", NULL, QMP_TIMEOUT);
+  mem = qmp_command (q, "query-memory-size-summary", NULL, QMP_TIMEOUT_MS);
   if (mem == NULL)
     goto err;
   vm->memory = json_integer_value (json_object_get (mem, "base-memory"));
-  kvm = qmp_command (q, "query-kvm", NULL, QMP_TIMEOUT);
+  kvm = qmp_command (q, "query-kvm", NULL, QMP_TIMEOUT_MS);
   if (kvm == NULL)
     goto err;
   vm->kvm = json_is_true (json_object_get (kvm, "enabled"));

@@ -8,8 +8,6 @@
 
 #include "internal.h"
 
-#define QMP_TIMEOUT 10000
-
 /* The guest's CPU: the model (QEMU's default for x86_64 is qemu64) and
  * its on/off feature switches as QMP props.
  */
@@ -60,7 +58,7 @@ cpu_facts (struct qmp *q, struct mig_vm *vm)
   r = qmp_command (q, "query-cpu-model-expansion",
                    json_pack ("{s:s, s:{s:s, s:O}}", "type", "static",
                               "model", "name", model, "props", props),
-                   QMP_TIMEOUT);
+                   QMP_TIMEOUT_MS);
   if (r == NULL) {
     prefix_error ("CPU model %s", model);
     return -1;
@@ -88,7 +86,7 @@ bridge_facts (struct mig_vm *vm)
 int
 mig_vm_gather_facts (struct qmp *q, struct mig_vm *vm)
 {
-  json_auto_t *mig = qmp_command (q, "query-migrate", NULL, QMP_TIMEOUT);
+  json_auto_t *mig = qmp_command (q, "query-migrate", NULL, QMP_TIMEOUT_MS);
   json_t *reasons = json_object_get (mig, "blocked-reasons");
   char *name = mig_host_cpu_model_name ();
 

@@ -203,7 +203,7 @@ struct vm_confine {
  */
 pid_t vm_spawn_confined (char *const *argv, const struct vm_confine *c);
 
-/* The sandbox every confined QEMU gets (QEMU's -sandbox argument):
+/* The sandbox every confined QEMU is given (its -sandbox argument):
  * seccomp with spawning, privilege changes, obsolete calls and resource
  * control denied.
  */

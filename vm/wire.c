@@ -29,7 +29,7 @@ mig_random_hex (char *buf, size_t nbytes)
     return -1;
   }
   for (i = 0; i < nbytes; i++)
-    sprintf (buf + 2 * i, "%02x", rnd[i]);
+    snprintf (buf + 2 * i, 3, "%02x", rnd[i]);
   return 0;
 }
 
