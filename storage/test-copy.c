@@ -1,7 +1,8 @@
 /* test-copy.c: the NBD copier against real qemu-nbd servers: contents
  * equal afterwards (qemu-img compare), zero extents skipped so the
- * destination stays sparse, a bitmap limits what is copied, and a bad
- * destination is a clear error, not a hang.
+ * destination stays sparse, a bitmap limits what is copied, a bad
+ * destination is a clear error, not a hang, and I/O errors (nbdkit's
+ * error filter) fail the copy with the error named.
  */
 #include <config.h>
 
@@ -167,6 +168,61 @@ test_bad_destinations (void **state)
   unserve (f, "dst");
 }
 
+/* nbdkit NAME on NAME.sock (pid in NAME.pid) with the error filter and
+ * ARGS (libnbd's copy-nbd-error.sh does the same).
+ */
+static void
+nbdkit (struct fixture *f, const char *name, const char *args)
+{
+  assert_int_equal (sh (f, "rm -f %s.sock && nbdkit -U %s/%s.sock "
+                        "-P %s/%s.pid --filter=error %s", name, f->dir, name,
+                        f->dir, name, args), 0);
+}
+
+/* I/O errors under the copier: a clear error that names the side and
+ * the failure, and no success reported for a partial copy.
+ */
+static void
+test_copy_errors (void **state)
+{
+  struct fixture *f = *state;
+  char src[128], dst[128];
+  struct storage_copy_params p = { .src_uri = src, .dst_uri = dst,
+                                   .block_size = BS, .workers = 2 };
+  struct storage_copy_stats st = { 0 };
+
+  if (system ("nbdkit --version >/dev/null 2>&1") != 0) {
+    print_message ("SKIP: nbdkit is missing\n");
+    return;
+  }
+  snprintf (src, sizeof src, "nbd+unix:///?socket=%s/src.sock", f->dir);
+  snprintf (dst, sizeof dst, "nbd+unix:///?socket=%s/bad.sock", f->dir);
+  /* Every write fails. */
+  nbdkit (f, "bad", "memory 64M error=EIO error-pwrite-rate=100%");
+  assert_int_equal (storage_copy (&p, &st), -1);
+  print_message ("all writes fail: %s\n", get_error ());
+  assert_non_null (strstr (get_error (), "Input/output error"));
+  unserve (f, "bad");
+  /* Half the writes fail: somewhere in the middle of the copy. */
+  nbdkit (f, "bad", "memory 64M error=EIO error-pwrite-rate=50%");
+  assert_int_equal (storage_copy (&p, &st), -1);
+  print_message ("half the writes fail: %s\n", get_error ());
+  assert_non_null (strstr (get_error (), "Input/output error"));
+  unserve (f, "bad");
+  /* Reads of the source fail (writes would succeed). */
+  nbdkit (f, "bad", "pattern 64M error=EIO error-pread-rate=100%");
+  assert_int_equal (sh (f, "rm -f dst.qcow2 && "
+                        "qemu-img create -q -f qcow2 dst.qcow2 64M"), 0);
+  serve (f, "dst", false);
+  snprintf (src, sizeof src, "nbd+unix:///?socket=%s/bad.sock", f->dir);
+  snprintf (dst, sizeof dst, "nbd+unix:///?socket=%s/dst.sock", f->dir);
+  assert_int_equal (storage_copy (&p, &st), -1);
+  print_message ("all reads fail: %s\n", get_error ());
+  assert_non_null (strstr (get_error (), "Input/output error"));
+  unserve (f, "bad");
+  unserve (f, "dst");
+}
+
 /* A persistent bitmap recorded by qemu-io's writes, read back over NBD. */
 static void
 test_read_dirty_bitmap (void **state)
@@ -210,6 +266,7 @@ main (void)
     cmocka_unit_test (test_copy_all_sparse),
     cmocka_unit_test (test_copy_bitmap_only),
     cmocka_unit_test (test_bad_destinations),
+    cmocka_unit_test (test_copy_errors),
     cmocka_unit_test (test_read_dirty_bitmap),
   };
 
