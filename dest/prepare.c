@@ -520,83 +520,43 @@ prepare_job (struct mig_dest *d, struct dest_job *j, const char *host,
   return status;
 }
 
-int
-mig_dest_prepare (void *opaque, const struct api_request *req,
-                  json_t **reply)
+/* What this host cannot do for the VM of the request: a VM that does
+ * not run has no CPU or devices to compare (an offline move checks what
+ * storing it needs); post-copy needs userfaultfd for the QEMU user.
+ * 0 or an HTTP status, with the reason.
+ */
+static int
+check_request (struct mig_dest *d, const struct api_request *req,
+               struct mig_vm *vm, bool offline, const char *host)
 {
-  struct mig_dest *d = opaque;
-  const char *id = json_string_value (json_object_get (req->body, "id"));
-  const char *used = json_string_value (json_object_get (req->body, "host"));
-  const char *cidr = json_string_value (json_object_get (req->body,
-                                                         "migration_network"));
-  const char *host = mig_dest_data_host (d, used, cidr);
-  const char *token = json_string_value (json_object_get (req->body,
-                                                         "resume_token"));
+  int status = offline ? mig_dest_offline_check (d, vm)
+    : check_compat (d, json_object_get (req->body, "vm"), host);
+
+  if (status == 0 && json_is_true (json_object_get (req->body, "postcopy"))
+      && !postcopy_possible ()) {
+    set_error (0, "post-copy: the confined QEMU (an unprivileged user) "
+               "cannot use userfaultfd here: set sysctl "
+               "vm.unprivileged_userfaultfd=1 on this host, or migrate "
+               "without --allow-postcopy");
+    status = 422;
+  }
+  return status;
+}
+
+/* Prepare admitted job j (its lock held, released here).  200 with
+ * *reply, or the job undone and an HTTP status.
+ */
+static int
+run_job (struct mig_dest *d, struct dest_job *j, const struct api_request *req,
+         const char *host, const char *token, json_t **reply)
+{
   const char *why = NULL;
-  bool offline = json_is_true (json_object_get (req->body, "offline"));
-  CLEANUP_STRV char **data_peers = NULL;
-  struct dest_job *j;
-  struct mig_vm *vm;
   int status;
 
-  if (!mig_safe_name (id) || (token && !mig_safe_name (token)))
-    return mig_dest_error (reply, 400, "missing or malformed \"id\"");
-  if (cidr && !net_cidr_valid (cidr))
-    return mig_dest_error (reply, 400, "malformed \"migration_network\"");
-  if (mig_dest_data_peers (req, &data_peers) == -1)
-    return mig_dest_error (reply, 400, get_error ());
-  if (host == NULL)
-    return no_data_host (d, cidr, reply);
-  j = mig_dest_find_job (d, id);
-  if (j) {                      /* a retry: same answer, or a conflict */
-    ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&j->lock);
-    if (!mig_dest_job_owned_by (j, req))
-      return mig_dest_not_owner (j, reply);
-    if (j->state != JOB_PREPARED)
-      return mig_dest_error (reply, 409, "migration id already used");
-    *reply = json_incref (j->prepared);
-    return 200;
-  }
-  vm = mig_vm_from_json (json_object_get (req->body, "vm"));
-  if (vm == NULL)
-    return mig_dest_error (reply, 400, get_error ());
-  /* A VM that does not run has no CPU or devices to compare: an offline
-   * move checks what storing it needs.
-   */
-  status = offline ? mig_dest_offline_check (d, vm)
-    : check_compat (d, json_object_get (req->body, "vm"), host);
-  if (status != 0) {
-    mig_vm_free (vm);
-    return mig_dest_error (reply, status, get_error ());
-  }
-  if ((status = mig_dest_admit (d, reply)) != 0) {
-    mig_vm_free (vm);
-    return status;
-  }
-  j = new_job (d, id, vm, req->peer_name);
-  if (j == NULL) {
-    mig_dest_slot_put (d);
-    mig_vm_free (vm);
-    return mig_dest_error (reply, 409, "migration id already used");
-  }
-  pthread_mutex_lock (&j->lock);
-  j->holds_slot = true;
-  j->data_peers = data_peers;
-  data_peers = NULL;
   j->postcopy = json_is_true (json_object_get (req->body, "postcopy"));
-  if (j->postcopy && !postcopy_possible ()) {
-    mig_dest_job_cleanup (j);
-    mig_dest_job_end (d, j, JOB_ABORTED);
-    pthread_mutex_unlock (&j->lock);
-    return mig_dest_error (reply, 422, "post-copy: the confined QEMU (an "
-                           "unprivileged user) cannot use userfaultfd here: "
-                           "set sysctl vm.unprivileged_userfaultfd=1 on "
-                           "this host, or migrate without "
-                           "--allow-postcopy");
-  }
-  j->offline = offline;
-  /* The data channel needs x509 certificates (not TLS-PSK). */
+  j->offline = json_is_true (json_object_get (req->body, "offline"));
   mig_dest_partial_sweep (d);
+  /* The data channel needs x509 certificates (not TLS-PSK). */
   status = prepare_job (d, j, host, !d->p.psk &&
                         json_is_true (json_object_get (req->body, "channel")),
                         req->body, token, &why);
@@ -618,4 +578,67 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
   *reply = json_incref (j->prepared);
   pthread_mutex_unlock (&j->lock);
   return 200;
+}
+
+/* A retry of prepare for job j: the same answer, or a conflict. */
+static int
+retried (struct dest_job *j, const struct api_request *req, json_t **reply)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&j->lock);
+
+  if (!mig_dest_job_owned_by (j, req))
+    return mig_dest_not_owner (j, reply);
+  if (j->state != JOB_PREPARED)
+    return mig_dest_error (reply, 409, "migration id already used");
+  *reply = json_incref (j->prepared);
+  return 200;
+}
+
+int
+mig_dest_prepare (void *opaque, const struct api_request *req,
+                  json_t **reply)
+{
+  struct mig_dest *d = opaque;
+  const char *id = json_string_value (json_object_get (req->body, "id"));
+  const char *used = json_string_value (json_object_get (req->body, "host"));
+  const char *cidr = json_string_value (json_object_get (req->body,
+                                                         "migration_network"));
+  const char *host = mig_dest_data_host (d, used, cidr);
+  const char *token = json_string_value (json_object_get (req->body,
+                                                         "resume_token"));
+  bool offline = json_is_true (json_object_get (req->body, "offline"));
+  CLEANUP_STRV char **data_peers = NULL;
+  struct dest_job *j;
+  struct mig_vm *vm;
+  int status;
+
+  if (!mig_safe_name (id) || (token && !mig_safe_name (token)))
+    return mig_dest_error (reply, 400, "missing or malformed \"id\"");
+  if (cidr && !net_cidr_valid (cidr))
+    return mig_dest_error (reply, 400, "malformed \"migration_network\"");
+  if (mig_dest_data_peers (req, &data_peers) == -1)
+    return mig_dest_error (reply, 400, get_error ());
+  if (host == NULL)
+    return no_data_host (d, cidr, reply);
+  if ((j = mig_dest_find_job (d, id)) != NULL)
+    return retried (j, req, reply);
+  vm = mig_vm_from_json (json_object_get (req->body, "vm"));
+  if (vm == NULL)
+    return mig_dest_error (reply, 400, get_error ());
+  if ((status = check_request (d, req, vm, offline, host)) != 0 ||
+      (status = mig_dest_admit (d, reply)) != 0) {
+    mig_vm_free (vm);
+    return *reply ? status : mig_dest_error (reply, status, get_error ());
+  }
+  j = new_job (d, id, vm, req->peer_name);
+  if (j == NULL) {
+    mig_dest_slot_put (d);
+    mig_vm_free (vm);
+    return mig_dest_error (reply, 409, "migration id already used");
+  }
+  pthread_mutex_lock (&j->lock);
+  j->holds_slot = true;
+  j->data_peers = data_peers;
+  data_peers = NULL;
+  return run_job (d, j, req, host, token, reply);
 }
