@@ -43,5 +43,11 @@ exits=$(code '*.c' | grep -E '\b(exit|abort) *\(' |
 gen=$(git ls-files | grep -E '(^|/)(Makefile\.in|configure|config\.h|aclocal\.m4)$|^man/.*\.[1-8]$')
 [ -z "$gen" ] || { echo "$gen"; fail "generated files are tracked in git"; }
 
+# Built programs (test binaries, fuzzers) must never be committed.
+elf=$(git ls-files -z | while IFS= read -r -d '' f; do
+        [ -f "$f" ] && [ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ] &&
+            echo "$f"; done)
+[ -z "$elf" ] || { echo "$elf"; fail "compiled programs are tracked in git"; }
+
 echo "syntax-check: $(git ls-files '*.c' '*.h' | wc -l) C files clean"
 exit 0
