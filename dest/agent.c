@@ -19,10 +19,16 @@ static const char *const state_names[] = {
   [JOB_STORED] = "stored",
 };
 
+/* An error reply.  A 500 is vmferryd's own failure, never a property
+ * of the VM (those are 4xx): it says so, and where to look.
+ */
 int
 mig_dest_error (json_t **reply, int status, const char *msg)
 {
-  *reply = json_pack ("{s:s}", "error", msg);
+  CLEANUP_FREE char *own = status == 500 ?
+    xasprintf ("vmferryd failed (see its log): %s", msg) : NULL;
+
+  *reply = json_pack ("{s:s}", "error", own ? own : msg);
   return status;
 }
 
