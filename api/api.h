@@ -152,5 +152,11 @@ int api_pki_init (const char *dir);
  */
 int api_pki_issue (const char *ca_dir, const char *out_dir, const char *name,
                    char *const *ips, int days);
+/* The same with one subjectAltName DNS entry per element of dns
+ * (NULL-terminated, may be NULL): other names the host is reached by.
+ */
+int api_pki_issue_names (const char *ca_dir, const char *out_dir,
+                         const char *name, char *const *ips,
+                         char *const *dns, int days);
 
 #endif /* VMFERRY_API_H */

@@ -193,14 +193,15 @@ extern gnutls_x509_privkey_t api_internal_new_key (void);
 enum api_cert_kind { API_CERT_CA, API_CERT_SERVER, API_CERT_CLIENT };
 
 /* A certificate for key with subject CN=name, the extensions for kind
- * (basicConstraints, keyUsage, keyPurpose; SAN DNS:name + ips for server
- * and client), random serial, valid from a day ago for days days (days < 0:
- * expired since -days days).  Signed by issuer/issuer_key, or self-signed
- * when issuer is NULL.  NULL + set_error.
+ * (basicConstraints, keyUsage, keyPurpose; SAN DNS:name + ips + dns for
+ * server and client), random serial, valid from a day ago for days days
+ * (days < 0: expired since -days days).  Signed by issuer/issuer_key, or
+ * self-signed when issuer is NULL.  NULL + set_error.
  */
 extern gnutls_x509_crt_t
 api_internal_new_cert (enum api_cert_kind kind, const char *name,
-                       char *const *ips, int days, gnutls_x509_privkey_t key,
+                       char *const *ips, char *const *dns, int days,
+                       gnutls_x509_privkey_t key,
                        gnutls_x509_crt_t issuer,
                        gnutls_x509_privkey_t issuer_key);
 
