@@ -47,7 +47,7 @@ wait "$mig_pid"
 rc=$?
 cat "$TEST_DIR/migrate.out"
 [ "$rc" = 3 ] || fail "exit code $rc, expected 3"
-grep -q '"result":"failed, source VM still running, destination cleaned"' \
+grep -q '"result":"failed_rolled_back"' \
   "$TEST_DIR/migrate.out" || fail "the result line does not say so"
 
 # The source runs on, untouched.
