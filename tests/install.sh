@@ -80,24 +80,35 @@ grep -q "bad.conf:1: unknown setting 'bogus-key'" "$TEST_DIR/bad.out" ||
 "$dest$bindir/vmferryd" --config "$TEST_DIR/test.conf" --help > /dev/null ||
   fail "vmferryd rejects the example configuration"
 
-# Every option of --help is offered by the completion.
-for prog in vmferry vmferryd; do
-  for opt in $("$dest$bindir/$prog" --help | grep -Eo -- '--[a-z][a-z0-9-]*' |
-               sort -u); do
-    grep -q -- "$opt\\b" "$comp" ||
-      fail "the bash completion does not offer $prog $opt"
-  done
+# Every option of vmferryd --help is offered by the completion;
+# vmferry's asks vmferry for each command's own options.
+for opt in $("$dest$bindir/vmferryd" --help |
+             grep -Eo -- '--[a-z][a-z0-9-]*' | sort -u); do
+  grep -q -- "$opt\\b" "$comp" ||
+    fail "the bash completion does not offer vmferryd $opt"
 done
-# And it works in bash with bash-completion loaded.
+# And it works in bash with bash-completion loaded: each command of
+# vmferry gets exactly its options (status is offered no --bandwidth).
 bc=/usr/share/bash-completion/bash_completion
 if command -v bash > /dev/null && [ -r "$bc" ]; then
-  got=$(bash -c '. "$1"; . "$2"
+  got=$(PATH="$dest$bindir:$PATH" bash -c '. "$1"; . "$2"
     COMP_WORDS=(vmferry migrate --ssh-r); COMP_CWORD=2; COMP_LINE="${COMP_WORDS[*]}"
     COMP_POINT=${#COMP_LINE}; _vmferry; echo "${COMPREPLY[*]}"
     COMP_WORDS=(vmferryd --data-tls ""); COMP_CWORD=2; COMP_LINE="${COMP_WORDS[*]} "
     COMP_POINT=${#COMP_LINE}; _vmferryd; echo "${COMPREPLY[*]}"' sh "$bc" "$comp")
   [ "$got" = "--ssh-run-root
 x509 psk" ] || fail "bash completion offered: $got"
+  for cmd in migrate check evacuate status cancel recover undo "pki issue"; do
+    # shellcheck disable=SC2086
+    want=$("$dest$bindir/vmferry" $cmd --long-options | sort | tr '\n' ' ')
+    got=$(PATH="$dest$bindir:$PATH" bash -c '. "$1"; . "$2"; shift 2
+      COMP_WORDS=(vmferry "$@" --); COMP_CWORD=$#; COMP_CWORD=$((COMP_CWORD + 1))
+      COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}; _vmferry
+      printf "%s\n" "${COMPREPLY[@]}"' sh "$bc" "$comp" $cmd |
+          sort | tr '\n' ' ')
+    [ -n "$want" ] && [ "$got" = "$want" ] ||
+      fail "completion of vmferry $cmd: offered '$got', expected '$want'"
+  done
   echo "bash completion: ok"
 fi
 exit 0
