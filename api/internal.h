@@ -56,6 +56,7 @@ struct api_server {
   void *opaque;    /* passed to every handler */
   size_t max_body; /* never 0 */
   int port;        /* bound port */
+  api_observer_fn observe; /* or NULL */
 
   /* PEM text handed to libmicrohttpd, kept until the daemon stops. */
   char *key_pem, *cert_pem, *ca_pem;
@@ -141,6 +142,12 @@ extern void api_internal_completed (void *cls, struct MHD_Connection *c,
 extern enum MHD_Result api_internal_reply (struct MHD_Connection *c,
                                            unsigned status,
                                            const json_t *reply);
+/* Queue text (malloc'd, freed here, also on failure; NULL: MHD_NO) with
+ * status and Content-Type type, on a connection that closes after it.
+ */
+extern enum MHD_Result api_internal_reply_text (struct MHD_Connection *c,
+                                                unsigned status, char *text,
+                                                const char *type);
 /* Queue {"error": "formatted message"} with status. */
 extern enum MHD_Result api_internal_reply_error (struct MHD_Connection *c,
                                                  unsigned status,
