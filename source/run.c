@@ -368,6 +368,11 @@ finish (struct source *s)
   body = json_pack ("{s:s, s:b, s:s?}", "id", s->id, "resume",
                     s->was_running, "undo_token",
                     s->undo_token[0] ? s->undo_token : NULL);
+  /* The guest's pause here (QMP STOP, epoch seconds): the destination's
+   * downtime metric (vmferryd --metrics) is its resume minus this.
+   */
+  if (body && s->stop_time > 0)
+    json_object_set_new (body, "stop_time", json_real (s->stop_time));
 
   progress_phase (&s->pr, "resume", "destination resumes the VM");
   src_hold ("resume");
