@@ -346,6 +346,10 @@ main (int argc, char **argv)
   };
   int r;
 
+  /* vmferry undo runs an agent in this process: its audit lines go
+   * to stderr when a request fails, not for each one that succeeds.
+   */
+  log_setup ("vmferry", LOG_LEVEL_WARNING, NULL);
   if (getenv ("VMFERRY_DEBUG"))
     vmferry_debug_enable ("vmferry");
   a.mp.out = stdout;
