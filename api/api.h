@@ -52,6 +52,15 @@ struct api_route {
   api_handler_fn handler;
 };
 
+/* An observer sees every request once it is answered: the request (a
+ * client refused for its certificate has peer_name NULL and no body),
+ * the status sent and the reply (borrowed; NULL means {}).  It runs on
+ * the request's thread (an audit log, metrics): it must be thread-safe
+ * and quick.
+ */
+typedef void (*api_observer_fn) (void *opaque, const struct api_request *req,
+                                 int status, json_t *reply);
+
 struct api_server_params {
   const char *address; /* listen address (IPv4 or IPv6 literal) */
   int port;            /* 0: pick a free port */
@@ -61,6 +70,7 @@ struct api_server_params {
   size_t n_routes;
   void *opaque;    /* passed to every handler */
   size_t max_body; /* largest accepted body; 0: 1 MiB */
+  api_observer_fn observe; /* may be NULL; gets opaque */
 };
 
 struct api_server;
@@ -87,6 +97,21 @@ int api_server_port (struct api_server *s);
 
 /* Stop listening, wait for running handlers, free (accepts NULL). */
 void api_server_stop (struct api_server *s);
+
+/* ---- plain HTTP text (metrics.c) ---- */
+
+/* A server of plain HTTP (no TLS) for GET /metrics: each request gets
+ * text (malloc'd, freed by the server) from fn, as Prometheus' text
+ * format (Content-Type text/plain; version=0.0.4); other paths get 404,
+ * other methods 405.  address is an IPv4 or IPv6 literal, port 0 picks
+ * one.  One thread; fn runs on it.  NULL + set_error.
+ */
+typedef char *(*api_text_fn) (void *opaque);
+struct api_text_server;
+struct api_text_server *api_text_server_start (const char *address, int port,
+                                               api_text_fn fn, void *opaque);
+int api_text_server_port (struct api_text_server *s);
+void api_text_server_stop (struct api_text_server *s);
 
 /* ---- client (libcurl) ---- */
 
@@ -152,5 +177,11 @@ int api_pki_init (const char *dir);
  */
 int api_pki_issue (const char *ca_dir, const char *out_dir, const char *name,
                    char *const *ips, int days);
+/* The same with one subjectAltName DNS entry per element of dns
+ * (NULL-terminated, may be NULL): other names the host is reached by.
+ */
+int api_pki_issue_names (const char *ca_dir, const char *out_dir,
+                         const char *name, char *const *ips,
+                         char *const *dns, int days);
 
 #endif /* VMFERRY_API_H */

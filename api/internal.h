@@ -56,6 +56,7 @@ struct api_server {
   void *opaque;    /* passed to every handler */
   size_t max_body; /* never 0 */
   int port;        /* bound port */
+  api_observer_fn observe; /* or NULL */
 
   /* PEM text handed to libmicrohttpd, kept until the daemon stops. */
   char *key_pem, *cert_pem, *ca_pem;
@@ -141,6 +142,12 @@ extern void api_internal_completed (void *cls, struct MHD_Connection *c,
 extern enum MHD_Result api_internal_reply (struct MHD_Connection *c,
                                            unsigned status,
                                            const json_t *reply);
+/* Queue text (malloc'd, freed here, also on failure; NULL: MHD_NO) with
+ * status and Content-Type type, on a connection that closes after it.
+ */
+extern enum MHD_Result api_internal_reply_text (struct MHD_Connection *c,
+                                                unsigned status, char *text,
+                                                const char *type);
 /* Queue {"error": "formatted message"} with status. */
 extern enum MHD_Result api_internal_reply_error (struct MHD_Connection *c,
                                                  unsigned status,
@@ -193,14 +200,15 @@ extern gnutls_x509_privkey_t api_internal_new_key (void);
 enum api_cert_kind { API_CERT_CA, API_CERT_SERVER, API_CERT_CLIENT };
 
 /* A certificate for key with subject CN=name, the extensions for kind
- * (basicConstraints, keyUsage, keyPurpose; SAN DNS:name + ips for server
- * and client), random serial, valid from a day ago for days days (days < 0:
- * expired since -days days).  Signed by issuer/issuer_key, or self-signed
- * when issuer is NULL.  NULL + set_error.
+ * (basicConstraints, keyUsage, keyPurpose; SAN DNS:name + ips + dns for
+ * server and client), random serial, valid from a day ago for days days
+ * (days < 0: expired since -days days).  Signed by issuer/issuer_key, or
+ * self-signed when issuer is NULL.  NULL + set_error.
  */
 extern gnutls_x509_crt_t
 api_internal_new_cert (enum api_cert_kind kind, const char *name,
-                       char *const *ips, int days, gnutls_x509_privkey_t key,
+                       char *const *ips, char *const *dns, int days,
+                       gnutls_x509_privkey_t key,
                        gnutls_x509_crt_t issuer,
                        gnutls_x509_privkey_t issuer_key);
 

@@ -93,9 +93,12 @@ add_san (gnutls_x509_crt_t crt, const char *a, bool dns_ok)
   return 0;
 }
 
-/* subjectAltName: DNS:name (IP:name for an IP literal), IP:ip... */
+/* subjectAltName: DNS:name (IP:name for an IP literal), IP:ip...,
+ * DNS:dns... (each checked by the caller).
+ */
 static int
-set_san (gnutls_x509_crt_t crt, const char *name, char *const *ips)
+set_san (gnutls_x509_crt_t crt, const char *name, char *const *ips,
+         char *const *dns)
 {
   size_t i;
 
@@ -104,13 +107,16 @@ set_san (gnutls_x509_crt_t crt, const char *name, char *const *ips)
   for (i = 0; ips && ips[i]; i++)
     if (add_san (crt, ips[i], false) == -1)
       return -1;
+  for (i = 0; dns && dns[i]; i++)
+    if (add_san (crt, dns[i], true) == -1)
+      return -1;
   return 0;
 }
 
 /* basicConstraints, keyUsage (both critical), keyPurpose, SAN. */
 static int
 set_extensions (gnutls_x509_crt_t crt, enum api_cert_kind kind,
-                const char *name, char *const *ips)
+                const char *name, char *const *ips, char *const *dns)
 {
   bool ca = kind == API_CERT_CA;
   unsigned usage = ca ? GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN
@@ -127,7 +133,7 @@ set_extensions (gnutls_x509_crt_t crt, enum api_cert_kind kind,
     return 0;
   if ((r = gnutls_x509_crt_set_key_purpose_oid (crt, purpose, 0)) < 0)
     return api_gnutls_error (r, "keyPurpose");
-  return set_san (crt, name, ips);
+  return set_san (crt, name, ips, dns);
 }
 
 /* subjectKeyIdentifier, authorityKeyIdentifier, signature. */
@@ -159,7 +165,8 @@ sign (gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
 
 gnutls_x509_crt_t
 api_internal_new_cert (enum api_cert_kind kind, const char *name,
-                       char *const *ips, int days, gnutls_x509_privkey_t key,
+                       char *const *ips, char *const *dns, int days,
+                       gnutls_x509_privkey_t key,
                        gnutls_x509_crt_t issuer,
                        gnutls_x509_privkey_t issuer_key)
 {
@@ -172,7 +179,7 @@ api_internal_new_cert (enum api_cert_kind kind, const char *name,
     return NULL;
   }
   if (set_basics (crt, name, days, key) == -1 ||
-      set_extensions (crt, kind, name, ips) == -1 ||
+      set_extensions (crt, kind, name, ips, dns) == -1 ||
       sign (crt, key, issuer, issuer_key) == -1) {
     gnutls_x509_crt_deinit (crt);
     return NULL;

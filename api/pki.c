@@ -20,16 +20,26 @@ is_ip (const char *s)
          inet_pton (AF_INET6, s, addr) == 1;
 }
 
+/* A DNS name (or at least nothing else: letters, digits, '.', '-',
+ * '_'; at most 253 characters).
+ */
+static bool
+is_dns (const char *s)
+{
+  return s && s[0] != '\0' && s[0] != '-' && s[0] != '.' &&
+    strlen (s) <= 253 &&
+    strspn (s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+            "0123456789.-_") == strlen (s);
+}
+
 /* Refuse bad input before spending time on RSA key generation. */
 static int
-check_names (const char *name, char *const *ips, int days)
+check_names (const char *name, char *const *ips, char *const *dns,
+             int days)
 {
   size_t i;
 
-  if (name == NULL || name[0] == '\0' || strlen (name) > 253 ||
-      (!is_ip (name) &&
-       strspn (name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                     "0123456789.-_") != strlen (name))) {
+  if (name == NULL || (!is_ip (name) && !is_dns (name))) {
     set_error (0,
                "invalid host name \"%s\" (expected a DNS name or "
                "an IP address)",
@@ -39,6 +49,12 @@ check_names (const char *name, char *const *ips, int days)
   for (i = 0; ips && ips[i]; i++) {
     if (!is_ip (ips[i])) {
       set_error (0, "invalid IP address \"%s\"", ips[i]);
+      return -1;
+    }
+  }
+  for (i = 0; dns && dns[i]; i++) {
+    if (!is_dns (dns[i])) {
+      set_error (0, "invalid DNS name \"%s\"", dns[i]);
       return -1;
     }
   }
@@ -78,7 +94,8 @@ api_pki_init (const char *dir)
   key = api_internal_new_key ();
   if (key == NULL)
     return -1;
-  crt = api_internal_new_cert (API_CERT_CA, cn, NULL, 3650, key, NULL, NULL);
+  crt = api_internal_new_cert (API_CERT_CA, cn, NULL, NULL, 3650, key, NULL,
+                               NULL);
   if (crt == NULL)
     return -1;
   if (api_internal_save_pem (dir, API_CA_KEY, NULL, key, 0600, false) == -1)
@@ -95,7 +112,7 @@ api_pki_init (const char *dir)
 /* A key and a certificate of kind, named prefix-key.pem / prefix-cert.pem. */
 static int
 issue_one (enum api_cert_kind kind, const char *out_dir, const char *name,
-           char *const *ips, int days, gnutls_x509_crt_t ca,
+           char *const *ips, char *const *dns, int days, gnutls_x509_crt_t ca,
            gnutls_x509_privkey_t ca_key)
 {
   CLEANUP_KEY gnutls_x509_privkey_t key = NULL;
@@ -105,7 +122,7 @@ issue_one (enum api_cert_kind kind, const char *out_dir, const char *name,
   key = api_internal_new_key ();
   if (key == NULL)
     return -1;
-  crt = api_internal_new_cert (kind, name, ips, days, key, ca, ca_key);
+  crt = api_internal_new_cert (kind, name, ips, dns, days, key, ca, ca_key);
   if (crt == NULL)
     return -1;
   if (api_internal_save_pem (out_dir, server ? API_SERVER_KEY : API_CLIENT_KEY,
@@ -131,10 +148,18 @@ int
 api_pki_issue (const char *ca_dir, const char *out_dir, const char *name,
                char *const *ips, int days)
 {
+  return api_pki_issue_names (ca_dir, out_dir, name, ips, NULL, days);
+}
+
+int
+api_pki_issue_names (const char *ca_dir, const char *out_dir,
+                     const char *name, char *const *ips, char *const *dns,
+                     int days)
+{
   CLEANUP_KEY gnutls_x509_privkey_t ca_key = NULL;
   CLEANUP_CRT gnutls_x509_crt_t ca = NULL;
 
-  if (check_names (name, ips, days) == -1)
+  if (check_names (name, ips, dns, days) == -1)
     return -1;
   ca = api_internal_load_cert (ca_dir, API_CA_CERT);
   if (ca == NULL)
@@ -144,8 +169,10 @@ api_pki_issue (const char *ca_dir, const char *out_dir, const char *name,
     return -1;
   if (mkdir_p (out_dir, 0700) == -1)
     return -1;
-  if (issue_one (API_CERT_SERVER, out_dir, name, ips, days, ca, ca_key) == -1 ||
-      issue_one (API_CERT_CLIENT, out_dir, name, ips, days, ca, ca_key) == -1)
+  if (issue_one (API_CERT_SERVER, out_dir, name, ips, dns, days, ca,
+                 ca_key) == -1 ||
+      issue_one (API_CERT_CLIENT, out_dir, name, ips, dns, days, ca,
+                 ca_key) == -1)
     return -1;
   if (!same_dir (ca_dir, out_dir) &&
       api_internal_save_pem (out_dir, API_CA_CERT, ca, NULL, 0644, true) == -1)

@@ -7,11 +7,18 @@ enum MHD_Result
 api_internal_reply (struct MHD_Connection *c, unsigned status,
                     const json_t *reply)
 {
+  return api_internal_reply_text (c, status, reply ? json_dumps
+                                  (reply, JSON_COMPACT) : strdup ("{}"),
+                                  "application/json");
+}
+
+enum MHD_Result
+api_internal_reply_text (struct MHD_Connection *c, unsigned status,
+                         char *text, const char *type)
+{
   struct MHD_Response *resp;
   enum MHD_Result ret;
-  char *text;
 
-  text = reply ? json_dumps (reply, JSON_COMPACT) : strdup ("{}");
   if (text == NULL)
     return MHD_NO;
   /* MUST_FREE: libmicrohttpd free()s text (jansson allocates with malloc). */
@@ -26,7 +33,7 @@ api_internal_reply (struct MHD_Connection *c, unsigned status,
    * --once stops right after its last reply).
    */
   if (MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                               "application/json") == MHD_NO ||
+                               type) == MHD_NO ||
       MHD_add_response_header (resp, MHD_HTTP_HEADER_CONNECTION,
                                "close") == MHD_NO) {
     MHD_destroy_response (resp);

@@ -14,6 +14,19 @@
 /* 413 (libmicrohttpd renamed its constant between versions). */
 #define HTTP_TOO_LARGE 413
 
+/* Tell the observer (if any) about an error answer with message msg. */
+static void
+observe (struct api_server *s, const struct api_request *req, unsigned status,
+         const char *msg)
+{
+  json_auto_t *reply = NULL;
+
+  if (s->observe == NULL)
+    return;
+  reply = json_pack ("{s:s}", "error", msg);
+  s->observe (s->opaque, req, status, reply);
+}
+
 /* Find the route for method+url.  NULL with *status 404 (no such path) or
  * 405 (path known, method not).
  */
@@ -85,7 +98,10 @@ first_call (struct api_server *s, struct MHD_Connection *c, const char *url,
 
   peer_addr (c, addr);
   if (api_internal_check_peer (c, name) == -1) {
+    struct api_request req = { .method = method, .path = url,
+                               .peer_addr = addr };
     debug ("api: %s %s from %s refused: %s", method, url, addr, get_error ());
+    observe (s, &req, MHD_HTTP_FORBIDDEN, get_error ());
     return api_internal_reply_error (c, MHD_HTTP_FORBIDDEN, "%s", get_error ());
   }
   /* The connection is trusted from now on (server-guard.c). */
@@ -176,17 +192,20 @@ run_handler (struct api_server *s, struct MHD_Connection *c,
 
   clear_error ();
   status = handler (s->opaque, req, &reply);
-  if (status == -1)
-    return api_internal_reply_error (c, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
-                                     get_error ()[0] ? get_error ()
-                                                     : "handler failed");
-  if (status < 100 || status > 599)
-    return api_internal_reply_error (c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                     "handler returned HTTP status %d", status);
-  if (reply != NULL && !json_is_object (reply))
-    return api_internal_reply_error (c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                     "handler reply is not a JSON object");
-  return api_internal_reply (c, status, reply);
+  if (status == -1 && get_error ()[0] == '\0')
+    set_error (0, "handler failed");
+  else if (status != -1 && (status < 100 || status > 599))
+    set_error (0, "handler returned HTTP status %d", status);
+  else if (status != -1 && reply != NULL && !json_is_object (reply))
+    set_error (0, "handler reply is not a JSON object");
+  else if (status != -1) {
+    if (s->observe)
+      s->observe (s->opaque, req, status, reply);
+    return api_internal_reply (c, status, reply);
+  }
+  observe (s, req, MHD_HTTP_INTERNAL_SERVER_ERROR, get_error ());
+  return api_internal_reply_error (c, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
+                                   get_error ());
 }
 
 /* The body is complete. */

@@ -120,6 +120,7 @@ copy_params (struct api_server *s, const struct api_server_params *p)
   }
   s->n_routes = p->n_routes;
   s->opaque = p->opaque;
+  s->observe = p->observe;
   s->max_body = p->max_body ? p->max_body : API_DEFAULT_MAX_BODY;
   if (check_tls_files (p->tls_dir) == -1 ||
       load_pem (p->tls_dir, API_SERVER_KEY, &s->key_pem) == -1 ||

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <strings.h>
 #include <sys/signalfd.h>
 
 #include "utils.h"
@@ -33,7 +34,13 @@ cmd_parse_hostport (const char *s, char **addr, int *port)
   if (colon) {
     errno = 0;
     p = strtol (colon + 1, &e, 10);
-    if (errno || *e || p < 0 || p > 65535)
+    if (errno == ERANGE || (*e == '\0' && e != colon + 1 &&
+                            (p < 0 || p > 65535))) {
+      set_error (0, "'%s': port %s is out of range (ports go up to 65535)",
+                 s, colon + 1);
+      return -1;
+    }
+    if (errno || *e || e == colon + 1)
       goto bad;
     *port = p;
   }
@@ -106,4 +113,48 @@ cmd_parse_duration (const char *s, const char *opt, uint64_t *out)
   set_error (0, "%s: '%s' is not a duration (N, Ns, Nm, Nh or Nd; at "
              "most a year)", opt, s);
   return -1;
+}
+
+int
+cmd_parse_bandwidth (const char *s, const char *opt, uint64_t *out)
+{
+  static const struct { const char *unit; double mult; } units[] = {
+    { "", 1048576 }, { "K", 1024 }, { "KiB", 1024 }, { "M", 1048576 },
+    { "MiB", 1048576 }, { "G", 1073741824 }, { "GiB", 1073741824 },
+  };
+  char *e;
+  double v;
+  size_t i;
+
+  errno = 0;
+  v = strtod (s, &e);
+  /* Digits and at most one '.' (no sign, exponent, hex, inf or nan). */
+  if (errno == 0 && e != s && strspn (s, "0123456789.") == (size_t) (e - s))
+    for (i = 0; i < sizeof units / sizeof units[0]; i++)
+      if (strcasecmp (e, units[i].unit) == 0 && v * units[i].mult >= 1024 &&
+          v * units[i].mult <= 1099511627776.0) {
+        *out = v * units[i].mult;
+        return 0;
+      }
+  set_error (0, "%s '%s': say the rate in MiB per second (0.5, 100) or "
+             "with a unit, K, M or G (500K, 20M, 1G: bytes per second, "
+             "powers of 1024), from 1K to 1024G", opt, s);
+  return -1;
+}
+
+int
+cmd_check_tls_files (const char *dir, const char *const *files)
+{
+  size_t i;
+
+  for (i = 0; files[i]; i++) {
+    CLEANUP_FREE char *path = xasprintf ("%s/%s", dir, files[i]);
+    if (path == NULL)
+      return -1;
+    if (access (path, R_OK) == -1) {
+      set_error (errno, "%s", path);
+      return -1;
+    }
+  }
+  return 0;
 }

@@ -28,4 +28,16 @@ int cmd_parse_uint (const char *s, const char *opt, uint64_t min,
  */
 int cmd_parse_duration (const char *s, const char *opt, uint64_t *out);
 
+/* Parse a rate for option opt into *out bytes per second: a decimal
+ * number of MiB ("0.5", "100"), or with a unit K, M, G (also KiB, MiB,
+ * GiB; powers of 1024; any case).  From 1 KiB/s to 1 TiB/s.  -1 +
+ * set_error.
+ */
+int cmd_parse_bandwidth (const char *s, const char *opt, uint64_t *out);
+
+/* Are the files (NULL-terminated names) in dir readable?  -1 +
+ * set_error naming the first that is not.
+ */
+int cmd_check_tls_files (const char *dir, const char *const *files);
+
 #endif

@@ -1,216 +1,29 @@
-/* vmferryd: the agent on every host that can receive VMs.  Parses
- * arguments and the configuration file, starts migrate/'s destination
- * side and waits for a signal (or, with --once, for one migration).
+/* vmferryd: the agent on every host that can receive VMs.  Reads its
+ * settings (vmferryd-config.c), starts dest/'s agent and the metrics
+ * server, tells systemd it is ready, and waits: SIGHUP reloads the
+ * configuration, SIGINT and SIGTERM stop it (or, with --once, the end
+ * of one migration).
  */
 #include <config.h>
 
+#include <errno.h>
+#include <signal.h>
+#include <arpa/inet.h>
 #include <sys/resource.h>
-
-#include <getopt.h>
+#include <sys/signalfd.h>
 
 #include "utils.h"
+#include "api.h"
 #include "net.h"
 #include "vm.h"
 #include "migrate.h"
 #include "common.h"
+#include "vmferryd.h"
 
-static void
-usage (FILE *fp)
-{
-  fprintf (fp,
-"Usage: vmferryd --listen ADDR[:PORT] --storage-root DIR --run-root DIR\n"
-"                [--tls-dir DIR] [--config FILE] [--once] [--qemu PATH]\n"
-"                [--data-addr ADDR] [--data-tls x509|psk]\n"
-"                [--max-incoming N] [--queue | --refuse]\n"
-"                [--migration-address ADDR]... [--read-dir DIR]...\n"
-"                [--qemu-user USER] [--bridge BRIDGE]... [--verbose]\n"
-"\n"
-"Receives live migrations from vmferry over HTTPS with mutual TLS.\n"
-"Disk images are created only under --storage-root; sockets and logs go\n"
-"to --run-root.  ADDR is an IP address.  Default port %d, default TLS\n"
-"directory %s.  Port 0 picks a free port (printed).\n"
-"At most --max-incoming migrations (default %d) are received at once;\n"
-"others are refused with a message (--refuse, the default) or wait in\n"
-"a queue (--queue).\n"
-"Disk and memory data listen on the first --migration-address that is\n"
-"configured here (and in the network the source asked for), else on the\n"
-"address the source used.  --data-addr ADDR is the same as\n"
-"--migration-address ADDR.  --data-tls psk: the QEMUs use TLS-PSK from\n"
-"--tls-dir/keys.psk (set by vmferry for ssh:// destinations).\n"
-"A VM may read -kernel, -initrd, -bios, -dtb, -L and read-only images\n"
-"only from under a --read-dir (default: QEMU's firmware directories).\n"
-"Every QEMU runs confined as --qemu-user (default %s), and a\n"
-"VM's taps may join only the bridges named by --bridge.\n",
-           VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR,
-           MIG_DEFAULT_MAX_INCOMING, MIG_DEFAULT_QEMU_USER);
-}
-
-enum { OPT_LISTEN = 256, OPT_STORAGE, OPT_RUN, OPT_TLS, OPT_CONFIG,
-       OPT_ONCE, OPT_QEMU, OPT_DATA_ADDR, OPT_DATA_TLS, OPT_MAX_INCOMING,
-       OPT_QUEUE, OPT_REFUSE, OPT_MIGRATION_ADDRESS, OPT_READ_DIR,
-       OPT_QEMU_USER, OPT_BRIDGE };
-
-static const struct option long_options[] = {
-  { "listen", required_argument, NULL, OPT_LISTEN },
-  { "storage-root", required_argument, NULL, OPT_STORAGE },
-  { "run-root", required_argument, NULL, OPT_RUN },
-  { "tls-dir", required_argument, NULL, OPT_TLS },
-  { "config", required_argument, NULL, OPT_CONFIG },
-  { "once", no_argument, NULL, OPT_ONCE },
-  { "qemu", required_argument, NULL, OPT_QEMU },
-  { "data-addr", required_argument, NULL, OPT_DATA_ADDR },
-  { "data-tls", required_argument, NULL, OPT_DATA_TLS },
-  { "max-incoming", required_argument, NULL, OPT_MAX_INCOMING },
-  { "queue", no_argument, NULL, OPT_QUEUE },
-  { "refuse", no_argument, NULL, OPT_REFUSE },
-  { "migration-address", required_argument, NULL, OPT_MIGRATION_ADDRESS },
-  { "read-dir", required_argument, NULL, OPT_READ_DIR },
-  { "qemu-user", required_argument, NULL, OPT_QEMU_USER },
-  { "bridge", required_argument, NULL, OPT_BRIDGE },
-  { "verbose", no_argument, NULL, 'v' },
-  { "help", no_argument, NULL, 'h' },
-  { "version", no_argument, NULL, 'V' },
-  { NULL },
+/* The settings a reload applies at once; the others wait for a start. */
+static const char *const live_keys[] = {
+  "log-level", "max-incoming", "queue", "port-range", NULL,
 };
-
-struct args {
-  struct mig_dest_params dp;
-  char *listen;                 /* ADDR[:PORT] (owned) */
-  char **strings;               /* every value set (owned) */
-  char **maddrs;                /* --migration-address list (owned) */
-  char **rdirs;                 /* --read-dir list (owned) */
-  char **bridges;               /* --bridge list (owned) */
-};
-
-/* Append "ADDR[,ADDR]..." to the migration addresses. */
-static int
-add_addresses (struct args *a, const char *v)
-{
-  CLEANUP_FREE char *copy = strdup (v);
-  char *p = copy, *next;
-
-  for (; p; p = next) {
-    next = strchr (p, ',');
-    if (next)
-      *next++ = '\0';
-    if (strchr (p, '/') || !net_cidr_valid (p)) {
-      set_error (0, "migration-address: '%s' is not an IP address", p);
-      return -1;
-    }
-    if (strv_push (&a->maddrs, p) == -1)
-      return -1;
-  }
-  a->dp.migration_addrs = a->maddrs;
-  return 0;
-}
-
-/* Set one option by its long name (from argv or the config file). */
-static int
-set_option (void *opaque, const char *key, const char *value)
-{
-  struct args *a = opaque;
-  char *v;
-
-  if (strv_push (&a->strings, value) == -1)
-    return -1;
-  v = a->strings[strv_len (a->strings) - 1];
-  if (strcmp (key, "listen") == 0) a->listen = v;
-  else if (strcmp (key, "storage-root") == 0) a->dp.storage_root = v;
-  else if (strcmp (key, "run-root") == 0) a->dp.run_root = v;
-  else if (strcmp (key, "tls-dir") == 0) a->dp.tls_dir = v;
-  else if (strcmp (key, "qemu") == 0) a->dp.qemu = v;
-  else if (strcmp (key, "once") == 0) a->dp.once = strcmp (v, "true") == 0;
-  else if (strcmp (key, "data-addr") == 0 ||
-           strcmp (key, "migration-address") == 0)
-    return add_addresses (a, v);
-  else if (strcmp (key, "data-tls") == 0 &&
-           (strcmp (v, "psk") == 0 || strcmp (v, "x509") == 0))
-    a->dp.psk = strcmp (v, "psk") == 0;
-  else if (strcmp (key, "data-tls") == 0) {
-    set_error (0, "data-tls: '%s' is neither x509 nor psk", v);
-    return -1;
-  }
-  else if (strcmp (key, "read-dir") == 0) {
-    if (v[0] != '/') {
-      set_error (0, "read-dir: '%s' is not an absolute path", v);
-      return -1;
-    }
-    if (strv_push (&a->rdirs, v) == -1)
-      return -1;
-    a->dp.read_dirs = a->rdirs;
-  }
-  else if (strcmp (key, "qemu-user") == 0) a->dp.qemu_user = v;
-  else if (strcmp (key, "bridge") == 0) {
-    if (v[0] == '\0' || strlen (v) >= 16 || strchr (v, '/')) {
-      set_error (0, "bridge: '%s' is not an interface name", v);
-      return -1;
-    }
-    if (strv_push (&a->bridges, v) == -1)
-      return -1;
-    a->dp.bridges = a->bridges;
-  }
-  else if (strcmp (key, "queue") == 0) a->dp.queue = strcmp (v, "true") == 0;
-  else if (strcmp (key, "max-incoming") == 0) {
-    uint64_t n;
-    if (cmd_parse_uint (v, "max-incoming", 1, 1000, &n) == -1)
-      return -1;
-    a->dp.max_incoming = n;
-  }
-  else {
-    set_error (0, "unknown setting '%s'", key);
-    return -1;
-  }
-  return 0;
-}
-
-static int
-parse (int argc, char **argv, struct args *a)
-{
-  int c, i;
-
-  /* The configuration file first, so the command line overrides it. */
-  for (i = 1; i < argc; i++) {
-    const char *f = NULL;
-    if (strcmp (argv[i], "--config") == 0 && i + 1 < argc)
-      f = argv[i + 1];
-    else if (strncmp (argv[i], "--config=", 9) == 0)
-      f = argv[i] + 9;
-    if (f && conf_read (f, set_option, a) == -1)
-      return -1;
-  }
-  while ((c = getopt_long (argc, argv, "vhV", long_options, NULL)) != -1) {
-    const char *key = NULL;
-    switch (c) {
-    case OPT_LISTEN: key = "listen"; break;
-    case OPT_STORAGE: key = "storage-root"; break;
-    case OPT_RUN: key = "run-root"; break;
-    case OPT_TLS: key = "tls-dir"; break;
-    case OPT_QEMU: key = "qemu"; break;
-    case OPT_DATA_ADDR: key = "data-addr"; break;
-    case OPT_DATA_TLS: key = "data-tls"; break;
-    case OPT_CONFIG: break;
-    case OPT_ONCE: a->dp.once = true; break;
-    case OPT_MAX_INCOMING: key = "max-incoming"; break;
-    case OPT_QUEUE: a->dp.queue = true; break;
-    case OPT_REFUSE: a->dp.queue = false; break;
-    case OPT_MIGRATION_ADDRESS: key = "migration-address"; break;
-    case OPT_READ_DIR: key = "read-dir"; break;
-    case OPT_QEMU_USER: key = "qemu-user"; break;
-    case OPT_BRIDGE: key = "bridge"; break;
-    case 'v': vmferry_debug_enable ("vmferryd"); break;
-    case 'h': usage (stdout); exit (0);
-    case 'V': printf ("vmferryd %s\n", PACKAGE_VERSION); exit (0);
-    default: set_error (0, "bad arguments"); return -1;
-    }
-    if (key && set_option (a, key, optarg) == -1)
-      return -1;
-  }
-  if (optind != argc) {
-    set_error (0, "unexpected argument '%s'", argv[optind]);
-    return -1;
-  }
-  return 0;
-}
 
 /* The CPU time vmferryd used (its own threads: API, data channel), for
  * the log and the benchmark.
@@ -226,28 +39,203 @@ print_cpu (void)
             ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
 }
 
+/* "ADDR[:PORT]" with ADDR a host name or an address: *addr gets an
+ * address (malloc'd), *port the port (unchanged when absent).
+ */
 static int
-run (struct args *a)
+resolve (const char *what, const char *s, char **addr, int *port)
+{
+  CLEANUP_FREE char *host = NULL;
+  char buf[64];
+
+  if (cmd_parse_hostport (s, &host, port) == -1 ||
+      net_resolve (host, buf, sizeof buf) == -1) {
+    prefix_error ("--%s", what);
+    return -1;
+  }
+  *addr = strdup (buf);
+  return *addr ? 0 : -1;
+}
+
+static char *
+metrics_text (void *opaque)
+{
+  return mig_dest_metrics (opaque);
+}
+
+/* --metrics ADDR:PORT: Prometheus' endpoint, or NULL without one. */
+static int
+start_metrics (struct dargs *a, struct mig_dest *d,
+               struct api_text_server **m)
+{
+  CLEANUP_FREE char *addr = NULL;
+  int port = -1;
+
+  *m = NULL;
+  if (a->metrics == NULL)
+    return 0;
+  if (resolve ("metrics", a->metrics, &addr, &port) == -1)
+    return -1;
+  if (port == -1) {
+    set_error (0, "--metrics %s: say ADDR:PORT (e.g. 127.0.0.1:9480)",
+               a->metrics);
+    return -1;
+  }
+  if ((*m = api_text_server_start (addr, port, metrics_text, d)) == NULL)
+    return -1;
+  printf ("vmferryd: metrics on http://%s%s%s:%d/metrics\n",
+          strchr (addr, ':') ? "[" : "", addr, strchr (addr, ':') ? "]" : "",
+          api_text_server_port (*m));
+  return 0;
+}
+
+/* Do settings x and y ("key=value" strings) give key the same values,
+ * in the same order (a list key may have several)?
+ */
+static bool
+same_values (char *const *x, char *const *y, const char *key)
+{
+  size_t n = strlen (key), i, j;
+
+  for (i = j = 0;; i++, j++) {
+    while (x && x[i] && (strncmp (x[i], key, n) || x[i][n] != '='))
+      i++;
+    while (y && y[j] && (strncmp (y[j], key, n) || y[j][n] != '='))
+      j++;
+    if (!(x && x[i]) || !(y && y[j]))
+      return !(x && x[i]) && !(y && y[j]);
+    if (strcmp (x[i], y[j]) != 0)
+      return false;
+  }
+}
+
+/* The names of the settings that changed but apply only at a start. */
+static void
+changed_later (const struct dargs *old, const struct dargs *now, char *buf,
+               size_t n)
+{
+  char *const *lists[2] = { old->settings, now->settings };
+  size_t len = 0, k, i;
+
+  buf[0] = '\0';
+  for (k = 0; k < 2; k++)
+    for (i = 0; lists[k] && lists[k][i]; i++) {
+      CLEANUP_FREE char *key = strndup (lists[k][i],
+                                        strcspn (lists[k][i], "="));
+      bool live = false;
+      for (size_t l = 0; key && live_keys[l]; l++)
+        live |= strcmp (key, live_keys[l]) == 0;
+      if (key && !live && !strstr (buf, key) &&
+          !same_values (old->settings, now->settings, key) && len < n)
+        len += snprintf (buf + len, n - len, "%s%s", len ? ", " : "", key);
+    }
+}
+
+/* The settings a reload can change, as they are now. */
+static void
+log_live (const char *what, const struct dargs *a)
+{
+  log_fields (LOG_LEVEL_INFO, NULL, "%s%s%s: log-level %s, max-incoming %u, "
+              "%s, port-range %d-%d", what, a->config ? " " : "",
+              a->config ? a->config : "", log_level_name (a->log_level),
+              a->dp.max_incoming ? a->dp.max_incoming
+              : MIG_DEFAULT_MAX_INCOMING, a->dp.queue ? "queue" : "refuse",
+              a->dp.port_low, a->dp.port_high);
+}
+
+/* SIGHUP: read the configuration again; apply what can change live. */
+static void
+reload (struct dargs *a, int argc, char **argv, struct mig_dest *d)
+{
+  struct dargs b;
+  char later[512];
+  int r;
+
+  cmd_notify ("RELOADING=1");
+  vmfd_init (&b);
+  optind = 0;
+  r = vmfd_parse (argc, argv, &b);
+  if (r != 0)
+    log_fields (LOG_LEVEL_ERROR, NULL, "reload: the configuration has "
+                "errors (above); nothing changed");
+  else {
+    log_set_level (getenv ("VMFERRY_DEBUG") ? LOG_LEVEL_DEBUG
+                   : b.log_level);
+    mig_dest_reconfigure (d, &b.dp);
+    changed_later (a, &b, later, sizeof later);
+    b.config = a->config;
+    log_live ("reloaded", &b);
+    if (later[0])
+      log_fields (LOG_LEVEL_WARNING, NULL, "reload: %s changed: takes effect "
+                  "when vmferryd restarts (received VMs keep running)",
+                  later);
+  }
+  vmfd_free (&b);
+  cmd_notify ("READY=1");
+}
+
+/* Which signal made sfd readable (0 if none could be read). */
+static int
+which_signal (int sfd)
+{
+  struct signalfd_siginfo si;
+
+  if (read (sfd, &si, sizeof si) != sizeof si)
+    return 0;
+  return si.ssi_signo;
+}
+
+/* Serve until a stop signal (or, with --once, one migration ended). */
+static void
+serve (struct dargs *a, int argc, char **argv, struct mig_dest *d, int sfd)
+{
+  int r;
+
+  for (;;) {
+    r = mig_dest_wait (d, sfd);
+    if (r == 1 && a->dp.once)
+      return;
+    if (r == 1)
+      continue;
+    if (which_signal (sfd) != SIGHUP)
+      return;
+    reload (a, argc, argv, d);
+  }
+}
+
+static int
+run (struct dargs *a, int argc, char **argv)
 {
   struct mig_dest *d;
+  struct api_text_server *m = NULL;
   char *const *notes;
   CLEANUP_FREE char *addr = NULL;
+  char status[256];
   int sfd = cmd_signal_fd ();
 
   a->dp.port = VMFERRY_DEFAULT_PORT;
-  if (sfd == -1 || cmd_parse_hostport (a->listen, &addr, &a->dp.port) == -1)
+  if (sfd == -1 || resolve ("listen", a->listen, &addr, &a->dp.port) == -1)
     return -1;
   a->dp.listen_addr = addr;
-  d = mig_dest_start (&a->dp);
-  if (d == NULL)
+  if ((d = mig_dest_start (&a->dp)) == NULL)
     return -1;
+  if (start_metrics (a, d, &m) == -1) {
+    mig_dest_stop (d);
+    return -1;
+  }
   for (notes = mig_dest_recovered (d); notes && *notes; notes++)
     printf ("vmferryd: recovery: %s\n", *notes);
   printf ("vmferryd: listening on %s port %d (storage %s, run %s)\n",
           addr, mig_dest_port (d), a->dp.storage_root, a->dp.run_root);
   fflush (stdout);
-  while (mig_dest_wait (d, sfd) == 1 && !a->dp.once)
-    ;
+  log_live ("started", a);
+  snprintf (status, sizeof status, "STATUS=listening on %s port %d", addr,
+            mig_dest_port (d));
+  cmd_notify (status);
+  cmd_notify ("READY=1");
+  serve (a, argc, argv, d, sfd);
+  cmd_notify ("STOPPING=1");
+  api_text_server_stop (m);
   mig_dest_stop (d);
   print_cpu ();
   return 0;
@@ -256,30 +244,23 @@ run (struct args *a)
 int
 main (int argc, char **argv)
 {
-  struct args a = { .dp = { .tls_dir = VMFERRY_DEFAULT_TLS_DIR,
-                            .qemu = "qemu-system-x86_64",
-                            .qemu_user = MIG_DEFAULT_QEMU_USER,
-                            .send_back = mig_send_back_run } };
+  struct dargs a;
   int r;
 
+  vmfd_init (&a);
+  r = vmfd_parse (argc, argv, &a);
+  if (r != 0) {
+    vmfd_free (&a);
+    exit (r == 2 ? 0 : 1);
+  }
   if (getenv ("VMFERRY_DEBUG"))
-    vmferry_debug_enable ("vmferryd");
-  if (parse (argc, argv, &a) == -1) {
+    a.log_level = LOG_LEVEL_DEBUG;
+  log_setup ("vmferryd", a.log_level, cmd_journal_sink ());
+  r = run (&a, argc, argv);
+  if (r == -1) {
     fprintf (stderr, "vmferryd: %s\n", get_error ());
-    usage (stderr);
-    exit (1);
+    cmd_notify ("STATUS=failed to start");
   }
-  if (a.listen == NULL || a.dp.storage_root == NULL || a.dp.run_root == NULL) {
-    fprintf (stderr, "vmferryd: --listen, --storage-root and --run-root "
-             "are required\n");
-    exit (1);
-  }
-  r = run (&a);
-  if (r == -1)
-    fprintf (stderr, "vmferryd: %s\n", get_error ());
-  strv_free (a.strings);
-  strv_free (a.maddrs);
-  strv_free (a.rdirs);
-  strv_free (a.bridges);
+  vmfd_free (&a);
   exit (r == -1 ? 1 : 0);
 }

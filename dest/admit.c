@@ -69,6 +69,17 @@ wait_turn_locked (struct mig_dest *d)
   return r;
 }
 
+unsigned
+mig_dest_queue_length_locked (struct mig_dest *d)
+{
+  struct dest_waiter *w;
+  unsigned n = 0;
+
+  for (w = d->waiters; w; w = w->next)
+    n++;
+  return n;
+}
+
 int
 mig_dest_admit (struct mig_dest *d, json_t **reply)
 {

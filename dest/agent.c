@@ -223,6 +223,7 @@ mig_dest_start (const struct mig_dest_params *p)
   struct api_server_params sp = {
     .address = p->listen_addr, .port = p->port, .tls_dir = p->tls_dir,
     .routes = routes, .n_routes = sizeof routes / sizeof routes[0],
+    .observe = mig_dest_observe,
   };
   uid_t uid;
   gid_t gid;
@@ -240,7 +241,9 @@ mig_dest_start (const struct mig_dest_params *p)
   pthread_mutex_init (&d->journal_lock, NULL);
   d->ended_pipe[0] = d->ended_pipe[1] = -1;
   sp.opaque = d;
-  if (check_dir ("storage root", p->storage_root) == -1 ||
+  if ((d->ports = net_ports_new (p->port_low, p->port_high)) == NULL ||
+      (d->metrics = mig_dest_metrics_new ()) == NULL ||
+      check_dir ("storage root", p->storage_root) == -1 ||
       check_dir ("run root", p->run_root) == -1 ||
       vm_user_ids (d->p.qemu_user, &uid, &gid) == -1 ||
       (d->qemu_version = mig_qemu_binary_version (p->qemu)) == -1 ||
@@ -261,6 +264,25 @@ int
 mig_dest_port (struct mig_dest *d)
 {
   return api_server_port (d->srv);
+}
+
+void
+mig_dest_reconfigure (struct mig_dest *d, const struct mig_dest_params *p)
+{
+  net_ports_set (d->ports, p->port_low, p->port_high);
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&d->lock);
+  d->p.max_incoming = p->max_incoming;
+  d->p.queue = p->queue;
+  /* Waiters see the new limit (and a refusing agent's queue empties as
+   * their holds end).
+   */
+  pthread_cond_broadcast (&d->slot_cond);
+}
+
+int
+mig_dest_port_status (void)
+{
+  return get_errno () == EADDRNOTAVAIL ? 503 : 500;
 }
 
 int
@@ -329,6 +351,8 @@ mig_dest_stop (struct mig_dest *d)
   pthread_mutex_destroy (&d->probe_lock);
   pthread_mutex_destroy (&d->journal_lock);
   strv_free (d->recovered);
+  net_ports_free (d->ports);
+  mig_dest_metrics_free (d->metrics);
   pthread_mutex_destroy (&d->lock);
   free (d);
 }

@@ -84,6 +84,7 @@ struct dest_channel {
   struct dest_receiver *receivers;
   unsigned handshakes;          /* receivers in their TLS handshake */
   char error[512];              /* the first frame that failed, or "" */
+  struct dest_metrics *metrics; /* the agent's (bytes received) */
 };
 
 /* The NBD handle of disk i, opened on first use. */
@@ -180,6 +181,8 @@ apply (struct dest_receiver *r, struct net_stream *s, struct nbd_handle **h,
 
   if (f->type == NET_FRAME_CONTROL)
     return control (r, s, h, f, pl);
+  mig_dest_metrics_bytes (r->ch->metrics, false,
+                          f->type == NET_FRAME_STREAM, f->raw_len);
   if (f->type == NET_FRAME_STREAM)
     return relay_write (r, pl, f->raw_len);
   if (f->type != NET_FRAME_DATA && f->type != NET_FRAME_ZERO) {
@@ -580,7 +583,7 @@ mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
                         const char *relay_path)
 {
   struct dest_channel *ch = calloc (1, sizeof *ch);
-  int port;
+  int port = 0;
 
   if (ch == NULL || uris == NULL) {
     free (ch);
@@ -589,6 +592,7 @@ mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
     return -1;
   }
   j->channel = ch;
+  ch->metrics = d->metrics;
   ch->uris = uris;
   ch->n_disks = j->vm->n_disks;
   ch->lfd = ch->stop_pipe[0] = ch->stop_pipe[1] = -1;
@@ -604,7 +608,7 @@ mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
   }
   if (set_peers (ch, j->data_peers) == -1)
     return -1;
-  if ((ch->lfd = net_listen (host, &port)) == -1)
+  if ((ch->lfd = net_ports_listen (d->ports, host, &port)) == -1)
     return -1;
   if (pthread_create (&ch->acceptor, NULL, accept_loop, ch) != 0) {
     close (ch->lfd);

@@ -168,7 +168,7 @@ mig_dest_facts (struct mig_dest *d, json_t *vm, const char *host)
     json_object_set_new (f, "probe_error", json_string (get_error ()));
   if (host)
     json_object_set_new (f, "data_address", json_string (host));
-  if (host == NULL || net_free_port (host) == -1)
+  if (host == NULL || net_ports_pick (d->ports, host, 0) == -1)
     json_object_set_new (f, "ports_error", json_string
                          (host ? get_error () : "no data address"));
   return f;

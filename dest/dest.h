@@ -59,6 +59,10 @@ struct mig_dest_params {
   char *const *dest_paths;      /* NULL: a disk's dest_path must be a file
                                  * in STORAGE_ROOT/NAME/; else exactly one
                                  * of these (undo: the original images) */
+  int port_low, port_high;      /* --port-range: every port a migration
+                                   opens here (QEMU's NBD server and
+                                   incoming migration, the data channel)
+                                   is in it; 0: the kernel's free ports */
 };
 
 struct mig_dest;
@@ -73,6 +77,19 @@ char *const *mig_dest_recovered (struct mig_dest *d);
 
 /* The port the API listens on. */
 int mig_dest_port (struct mig_dest *d);
+
+/* The settings that may change while the agent runs (vmferryd's
+ * reload): max_incoming, queue, the port range.  The others of p are
+ * ignored.
+ */
+void mig_dest_reconfigure (struct mig_dest *d,
+                           const struct mig_dest_params *p);
+
+/* The agent's metrics in Prometheus' text format (malloc'd; NULL when
+ * out of memory): migrations by direction and result, bytes by kind,
+ * downtime and duration, in progress, the admission queue (metrics.c).
+ */
+char *mig_dest_metrics (struct mig_dest *d);
 
 /* Wait until a migration reached an end (finished or aborted) or until
  * stop_fd becomes readable.  Returns 1 when a migration ended, 0 when

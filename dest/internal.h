@@ -79,6 +79,8 @@ struct dest_job {
   char *qmp_path;               /* vmferry's monitor of the skeleton */
   uint64_t qemu_start;          /* the skeleton's start time and command */
   char **qemu_argv;             /* line, as first journaled (identity) */
+  int64_t started_ms;           /* prepare came (monotonic), for metrics */
+  bool counted;                 /* its end is in the metrics (j->lock) */
 };
 
 struct mig_dest {
@@ -97,6 +99,8 @@ struct mig_dest {
   struct dest_waiter *waiters;  /* queued prepares, FIFO */
   pthread_mutex_t journal_lock; /* the journal directory (dest-journal.c) */
   char **recovered;             /* notes of the start-up recovery */
+  struct net_ports *ports;      /* --port-range: the ports it may open */
+  struct dest_metrics *metrics; /* metrics.c */
 };
 
 /* dest-vm.c: plan parses the VM's command line (j->vm->argv) into
@@ -138,6 +142,37 @@ int mig_dest_recover (struct mig_dest *d);
 int mig_dest_admit (struct mig_dest *d, json_t **reply);
 /* Give back a slot taken by mig_dest_admit() that no job holds. */
 void mig_dest_slot_put (struct mig_dest *d);
+/* Prepares waiting in the queue (caller holds d->lock). */
+unsigned mig_dest_queue_length_locked (struct mig_dest *d);
+
+/* metrics.c: the counters of vmferryd --metrics (thread safe; each
+ * function accepts m NULL).  result: a static string ("migrated",
+ * "aborted", "refused", a send-back's result code); out: a send-back.
+ * bytes: sent (a send-back) or received (the data channel), memory or
+ * disk.  times: seconds, < 0 when not known.  sending: +1 / -1 around a
+ * send-back.
+ */
+struct dest_metrics;
+struct dest_metrics *mig_dest_metrics_new (void);
+void mig_dest_metrics_free (struct dest_metrics *m);
+void mig_dest_metrics_result (struct dest_metrics *m, bool out,
+                              const char *result);
+void mig_dest_metrics_bytes (struct dest_metrics *m, bool sent, bool memory,
+                             uint64_t n);
+void mig_dest_metrics_times (struct dest_metrics *m, double total_s,
+                             double downtime_s);
+void mig_dest_metrics_sending (struct dest_metrics *m, int delta);
+
+/* audit.c: the API's observer (api.h): the audit log line of a request
+ * and the metrics of its answer.
+ */
+void mig_dest_observe (void *opaque, const struct api_request *req,
+                       int status, json_t *reply);
+
+/* The HTTP status for a port that could not be had: 503 when the port
+ * range has none free (get_errno() EADDRNOTAVAIL), else 500.
+ */
+int mig_dest_port_status (void);
 /* Job j ends in state (caller holds j->lock): its slot is given back. */
 void mig_dest_job_end (struct mig_dest *d, struct dest_job *j,
                        enum job_state state);

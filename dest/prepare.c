@@ -370,16 +370,15 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host,
                                         j->run_dir)) == NULL)
     return 500;
   n.relay_sock = relay_sock;
-  if ((n.nbd_port = net_free_port (host)) == -1)
-    return 500;
+  if ((n.nbd_port = net_ports_pick (d->ports, host, 0)) == -1)
+    return mig_dest_port_status ();
   /* The first port is free again once probed: the second probe may
    * return it too (seen: migrate-incoming then found it in use).
    */
-  if (!relay)
-    do
-      n.migration_port = net_free_port (host);
-    while (n.migration_port == n.nbd_port);
-  if (n.migration_port == -1 || mig_skeleton_setup (j->qmp, &n, j->vm) == -1)
+  if (!relay &&
+      (n.migration_port = net_ports_pick (d->ports, host, n.nbd_port)) == -1)
+    return mig_dest_port_status ();
+  if (mig_skeleton_setup (j->qmp, &n, j->vm) == -1)
     return 500;
   j->prepared = json_pack ("{s:s, s:s, s:i, s:s?, s:o, s:s, s:s}",
                            "id", j->id, "host", host, "nbd_port", n.nbd_port,
@@ -397,7 +396,7 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host,
   if (j->prepared && channel &&
       mig_dest_channel_start (d, j, host, mig_dest_skeleton_uris
                               (d, j, host, n.nbd_port), relay_sock) == -1)
-    return 500;
+    return mig_dest_port_status ();
   return j->prepared ? 0 : 500;
 }
 
@@ -469,6 +468,7 @@ new_job (struct mig_dest *d, const char *id, struct mig_vm *vm,
     return NULL;
   }
   j->vm = vm;
+  j->started_ms = now_ms ();
   pthread_mutex_init (&j->lock, NULL);
   pthread_mutex_lock (&d->lock);
   j->next = d->jobs;

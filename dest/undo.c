@@ -121,7 +121,9 @@ send_back (struct mig_dest *d, struct dest_job *j, const char *to, int port,
     r->result = "refused, nothing was done";
     return;
   }
+  mig_dest_metrics_sending (d->metrics, 1);
   d->p.send_back (&b, r);
+  mig_dest_metrics_sending (d->metrics, -1);
 }
 
 int

@@ -40,12 +40,14 @@ struct mig_ssh_params {
   const char *vmferryd;         /* vmferryd on the destination */
   const char *storage_root;     /* destination's roots (created) */
   const char *run_root;
+  bool check;                   /* vmferry check: the report, no move */
 };
 
 /* Start "vmferryd --once" on the destination over ssh with fresh
  * per-migration credentials, run mig_source_run() through it (mp's
  * host, port, tls_dir, psk and dest_name are set here), and tear the
  * connection down.  Returns where the VM is, as mig_source_run().
+ * With sp->check, run mig_check_run() instead (nothing moves).
  */
 enum mig_result mig_ssh_run (const struct mig_ssh_params *sp,
                              struct mig_source_params *mp);

@@ -27,6 +27,8 @@ struct many {
   enum mig_result *results;
   char **errors;                /* per VM, malloc'd, NULL if ok */
   bool *started;
+  char (*ids)[17];              /* per VM, its migration id ("": none) */
+  int64_t t0;                   /* start, ms (monotonic) */
 };
 
 static void *
@@ -49,6 +51,7 @@ worker (void *opaque)
     m->started[i] = true;
     pthread_mutex_unlock (&m->lock);
     p.vm = m->vms[i];
+    p.id_out = m->ids[i];
     p.label = m->n > 1 ? m->vms[i] : NULL;
     p.tty = p.tty && m->n == 1;
     r = mig_source_run (&p);
@@ -77,12 +80,17 @@ report (struct many *m, FILE *out, bool json)
     if (m->started[i] && m->results[i] > worst)
       worst = m->results[i];
     if (json) {
-      json_auto_t *o = json_pack ("{s:s, s:s, s:s, s:i, s:s?}", "event",
+      json_auto_t *o = json_pack ("{s:s, s:s, s:s, s:s, s:i, s:s?}", "event",
                                   "vm_result", "vm", m->vms[i], "result",
-                                  what, "exit_code", m->started[i] ?
+                                  m->started[i] ?
+                                  mig_result_code (m->results[i])
+                                  : "not_started", "result_text", what,
+                                  "exit_code", m->started[i] ?
                                   (int) m->results[i] : -1,
                                   "error", m->errors[i]);
-      CLEANUP_FREE char *s = json_dumps (o, JSON_COMPACT);
+      CLEANUP_FREE char *s = NULL;
+      mig_event_stamp (o, m->ids[i][0] ? m->ids[i] : NULL, m->t0);
+      s = json_dumps (o, JSON_COMPACT | JSON_REAL_PRECISION (15));
       fprintf (out, "%s\n", s ? s : "{}");
     }
     else
@@ -97,7 +105,8 @@ enum mig_result
 mig_source_run_many (const struct mig_source_params *base, char *const *vms,
                      unsigned parallel, bool keep_going)
 {
-  struct many m = { .base = base, .vms = vms, .keep_going = keep_going };
+  struct many m = { .base = base, .vms = vms, .keep_going = keep_going,
+                    .t0 = now_ms () };
   pthread_t th[MAX_PARALLEL];
   size_t i, nth;
   enum mig_result r = MIG_USAGE;
@@ -111,7 +120,9 @@ mig_source_run_many (const struct mig_source_params *base, char *const *vms,
   m.results = calloc (m.n + 1, sizeof *m.results);
   m.errors = calloc (m.n + 1, sizeof *m.errors);
   m.started = calloc (m.n + 1, sizeof *m.started);
-  if (m.results == NULL || m.errors == NULL || m.started == NULL) {
+  m.ids = calloc (m.n + 1, sizeof *m.ids);
+  if (m.results == NULL || m.errors == NULL || m.started == NULL ||
+      m.ids == NULL) {
     set_error (errno, "calloc");
     goto out;
   }
@@ -136,6 +147,7 @@ mig_source_run_many (const struct mig_source_params *base, char *const *vms,
   free (m.results);
   free (m.errors);
   free (m.started);
+  free (m.ids);
   pthread_mutex_destroy (&m.lock);
   return r;
 }

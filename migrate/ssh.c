@@ -475,9 +475,9 @@ mig_ssh_run (const struct mig_ssh_params *sp, struct mig_source_params *mp)
       mp->port = c.lport;
       mp->tls_dir = c.tls;
       mp->psk = true;
-      r = mig_source_run (mp);
+      r = sp->check ? mig_check_run (mp) : mig_source_run (mp);
     }
-    else
+    else if (!sp->check)
       mig_source_early_result (mp, r);
   }
   snprintf (err, sizeof err, "%s", get_error ());

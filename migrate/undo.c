@@ -31,7 +31,9 @@
 
 #define SEND_BACK_TIMEOUT 1800000       /* the whole migration back */
 
-/* The address of this host toward host (UDP connect sends nothing). */
+/* The address of this host toward host, a name or an address (UDP
+ * connect sends nothing).
+ */
 static int
 local_addr (const char *host, int port, char *buf, size_t n)
 {
@@ -40,18 +42,22 @@ local_addr (const char *host, int port, char *buf, size_t n)
   struct sockaddr_in6 *v6 = (struct sockaddr_in6 *) &ss;
   socklen_t len = sizeof ss;
   CLEANUP_CLOSE int fd = -1;
+  char addr[64];
 
-  if (inet_pton (AF_INET, host, &v4->sin_addr) == 1) {
+  if (net_resolve (host, addr, sizeof addr) == -1) {
+    prefix_error ("undo: the destination");
+    return -1;
+  }
+  if (inet_pton (AF_INET, addr, &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons (port);
   }
-  else if (inet_pton (AF_INET6, host, &v6->sin6_addr) == 1) {
+  else if (inet_pton (AF_INET6, addr, &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons (port);
   }
   else {
-    set_error (0, "undo needs the destination as an IP address, not %s",
-               host);
+    set_error (0, "undo: %s resolves to %s, not an IP address", host, addr);
     return -1;
   }
   fd = socket (ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -140,6 +140,8 @@ void net_addr_text (const struct net_addr *a, char *buf, size_t n);
  * Returns the listening socket or -1.
  */
 int net_listen (const char *addr, int *port);
+/* The same on port *port (0: a free one, as net_listen). */
+int net_listen_port (const char *addr, int *port);
 /* Accept one connection (TCP_NODELAY); the socket or -1.  With peer,
  * also the peer's address.
  */
@@ -446,5 +448,37 @@ bool net_cidr_valid (const char *cidr);
 int net_free_port (const char *host);
 /* "tcp:HOST:PORT", brackets around an IPv6 host (malloc'd). */
 char *net_tcp_uri (const char *host, int port);
+
+/* The ports vmferryd may open for a migration (--port-range LOW-HIGH):
+ * QEMU's NBD server and incoming migration, the data channel.  Without
+ * a range (low 0) every pick is a free port of the kernel's ephemeral
+ * range.  Picks go round the range from the port after the last one
+ * given, skipping ports in use, so that two migrations being prepared
+ * at once do not get the same port.  Thread safe.
+ */
+struct net_ports;
+/* NULL + set_error. */
+struct net_ports *net_ports_new (int low, int high);
+void net_ports_free (struct net_ports *p);
+/* A new range (vmferryd's reload); picks go on with it. */
+void net_ports_set (struct net_ports *p, int low, int high);
+/* The range into *low, *high (0, 0: none). */
+void net_ports_get (struct net_ports *p, int *low, int *high);
+/* A free port on host (an IP literal), not avoid (0: none).  When the
+ * range has no free port: -1, get_errno() EADDRNOTAVAIL and a message
+ * naming the range.
+ */
+int net_ports_pick (struct net_ports *p, const char *host, int avoid);
+/* Listen on host at a port of the range; *port receives it.  The
+ * socket, or -1 (EADDRNOTAVAIL as net_ports_pick).
+ */
+int net_ports_listen (struct net_ports *p, const char *host, int *port);
+/* Parse "LOW-HIGH" (1 <= LOW <= HIGH <= 65535).  -1 + set_error. */
+int net_ports_parse (const char *s, int *low, int *high);
+
+/* The first address host (a name or an IP literal) resolves to, as a
+ * numeric literal into buf (IPv4 first).  -1 + set_error.
+ */
+int net_resolve (const char *host, char *buf, size_t n);
 
 #endif /* VMFERRY_NET_H */

@@ -91,14 +91,23 @@ tune (int fd, bool bbr)
 int
 net_listen (const char *addr, int *port)
 {
+  *port = 0;
+  return net_listen_port (addr, port);
+}
+
+int
+net_listen_port (const char *addr, int *port)
+{
   struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
                             .ai_flags = AI_PASSIVE | AI_NUMERICHOST };
   struct addrinfo *ai = NULL;
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   int fd = -1, r, one = 1;
+  char service[16];
 
-  if ((r = getaddrinfo (addr, "0", &hints, &ai)) != 0) {
+  snprintf (service, sizeof service, "%d", *port);
+  if ((r = getaddrinfo (addr, service, &hints, &ai)) != 0) {
     set_error (0, "data listener: address %s: %s", addr, gai_strerror (r));
     return -1;
   }

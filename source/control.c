@@ -1,7 +1,8 @@
 /* control.c: a running migration's face to other vmferry commands.
  *
  *   RUN_DIR/ID/state.json    the migration's latest events, one object
- *                            per event kind plus pid, id, vm, phase;
+ *                            per event kind plus pid, id, vm,
+ *                            destination, started_ms (wall clock), phase;
  *                            rewritten atomically (rename) as it goes;
  *                            its "journal" object (source-journal.c) is
  *                            what vmferry recover needs after a crash
@@ -134,7 +135,7 @@ listen_unix (const char *path)
 
 struct src_control *
 src_control_start (const char *run_dir, const char *id, const char *vm,
-                   struct progress *pr)
+                   const char *dest, struct progress *pr)
 {
   struct src_control *c = calloc (1, sizeof *c);
 
@@ -149,8 +150,10 @@ src_control_start (const char *run_dir, const char *id, const char *vm,
   c->dir = xasprintf ("%s/%s", run_dir, id);
   c->sock_path = xasprintf ("%s/%s/control.sock", run_dir, id);
   c->state_path = xasprintf ("%s/%s/state.json", run_dir, id);
-  c->state = json_pack ("{s:s, s:i, s:s, s:s}", "id", id,
-                        "pid", (int) getpid (), "vm", vm, "phase", "start");
+  c->state = json_pack ("{s:s, s:i, s:s, s:s?, s:I, s:s}", "id", id,
+                        "pid", (int) getpid (), "vm", vm, "destination",
+                        dest, "started_ms", (json_int_t) wall_ms (),
+                        "phase", "start");
   if (c->dir == NULL || c->sock_path == NULL || c->state_path == NULL ||
       c->state == NULL || mkdir_p (c->dir, 0700) == -1 ||
       pipe2 (c->cancel_pipe, O_CLOEXEC | O_NONBLOCK) == -1 ||
@@ -170,7 +173,7 @@ src_control_start (const char *run_dir, const char *id, const char *vm,
  err:
   if (get_error ()[0] == '\0')
     set_error (errno, "%s", c->dir ? c->dir : run_dir);
-  src_control_stop (c);
+  src_control_stop (c, false);
   return NULL;
 }
 
@@ -207,7 +210,7 @@ src_control_last_cancel (struct src_control *c)
 }
 
 void
-src_control_stop (struct src_control *c)
+src_control_stop (struct src_control *c, bool discard)
 {
   if (c == NULL)
     return;
@@ -220,7 +223,9 @@ src_control_stop (struct src_control *c)
     close (c->listen_fd);
     unlink (c->sock_path);
   }
-  if (c->state && c->state_path && c->dir)
+  if (discard && c->dir && remove_tree (c->dir) == -1)
+    debug ("control: %s", get_error ());
+  else if (!discard && c->state && c->state_path && c->dir)
     write_state_locked (c);     /* the final one, with the result */
   for (int i = 0; i < 2; i++) {
     if (c->cancel_pipe[i] >= 0)

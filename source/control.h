@@ -13,7 +13,8 @@ struct progress;
  * pr's events update the state file.  NULL + set_error.
  */
 struct src_control *src_control_start (const char *run_dir, const char *id,
-                                       const char *vm, struct progress *pr);
+                                       const char *vm, const char *dest,
+                                       struct progress *pr);
 
 /* Store the journal object (copied) in the state file, durably, now.
  * 0 when c is NULL; -1 + set_error if it could not be written.
@@ -29,8 +30,10 @@ int src_control_cancel_fd (struct src_control *c);
 int src_control_last_cancel (struct src_control *c);
 
 /* Stop serving, remove the socket, write the final state.  NULL ok.
- * The caller must have unhooked the progress sink first.
+ * With discard, remove RUN_DIR/ID instead (a migration refused before
+ * anything was done leaves nothing behind).  The caller must have
+ * unhooked the progress sink first.
  */
-void src_control_stop (struct src_control *c);
+void src_control_stop (struct src_control *c, bool discard);
 
 #endif

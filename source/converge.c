@@ -112,10 +112,11 @@ report_forecast (struct source *s, double dirty, double link)
 {
   struct mem_forecast f = mem_forecast (s->vm->memory, dirty, link,
                                         s->p->downtime_ms);
-  json_t *ev = json_pack ("{s:s, s:f, s:f, s:b, s:b, s:f, s:i}",
-                          "event", "forecast", "dirty_rate", dirty,
-                          "link_rate", link, "known", f.known,
-                          "converges", f.converges, "seconds", f.seconds,
+  json_t *ev = json_pack ("{s:s, s:I, s:I, s:b, s:b, s:o, s:i}",
+                          "event", "forecast", "dirty_rate",
+                          (json_int_t) dirty, "link_rate", (json_int_t) link,
+                          "known", f.known, "converges", f.converges,
+                          "seconds", progress_seconds (f.seconds),
                           "rounds", (int) f.rounds);
 
   if (!f.known)

@@ -19,17 +19,41 @@
 #define ENOUGH_BLOCKS 64
 #define BULK_SEGMENT (32u << 20) /* resume state advances by this at least */
 
-/* storage_copy's progress callback: a line every half second. */
+/* Disk e's line on a terminal (progress.h draws it only there). */
+static void
+show_disk (struct src_engine *g, struct eng_disk *e)
+{
+  progress_disk (&g->s->pr, e->idx, e->d->id,
+                 e->done < e->total ? e->done : e->total, e->total);
+}
+
+/* storage_copy's progress callback: a line every half second, the
+ * totals and the disk being copied.
+ */
 static void
 on_progress (void *opaque, uint64_t bytes)
 {
   struct src_engine *g = opaque;
 
   g->done += bytes;
+  if (g->current)
+    g->current->done += bytes;
   if (now_ms () - g->shown >= 500) {
     g->shown = now_ms ();
     progress_storage (&g->s->pr, g->done, g->total);
+    if (g->current)
+      show_disk (g, g->current);
   }
+}
+
+/* A copy of disk e begins: total bytes to go. */
+static void
+begin_disk (struct src_engine *g, struct eng_disk *e, uint64_t total)
+{
+  g->current = e;
+  e->done = 0;
+  e->total = total;
+  show_disk (g, e);
 }
 
 /* Copy set of disk e.  fresh: the destination still reads as zeroes
@@ -88,8 +112,11 @@ eng_copy_round (struct src_engine *g, struct eng_disk *e)
   if (storage_bitmap_init (&set, e->rounds.nblocks) == -1)
     return -1;
   r = storage_rounds_begin (&e->rounds, &set);
+  begin_disk (g, e, storage_bitmap_count (&set) * BLOCK_SIZE);
   if (r == 0)
     r = copy_set (g, e, &set, false);
+  if (r == 0)
+    show_disk (g, e);
   storage_bitmap_free (&set);
   return r;
 }
@@ -113,6 +140,7 @@ eng_bulk_copy (struct src_engine *g, struct eng_disk *e, bool fresh)
     r = -1;
     goto out;
   }
+  begin_disk (g, e, storage_bitmap_count (&set) * BLOCK_SIZE);
   if (!src_resume_enabled (g->s)) {
     r = copy_set (g, e, &set, fresh);
     goto out;
@@ -131,6 +159,8 @@ eng_bulk_copy (struct src_engine *g, struct eng_disk *e, bool fresh)
       r = -1;
   }
  out:
+  if (r == 0)
+    show_disk (g, e);
   storage_bitmap_free (&set);
   storage_bitmap_free (&part);
   return r;

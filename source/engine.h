@@ -19,6 +19,7 @@ struct eng_disk {
   unsigned gen;                 /* current bitmap: vmferry-bm-IDX-GEN */
   bool bitmap;                  /* it exists */
   char src_uri[400], dst_uri[512];
+  uint64_t done, total;         /* progress of its current copy */
 };
 
 struct src_engine {
@@ -28,6 +29,7 @@ struct src_engine {
   size_t n;
   uint64_t done, total;         /* progress of the current copy */
   int64_t shown;                /* last progress line, ms */
+  struct eng_disk *current;     /* the disk being copied (its line) */
   struct source *s;
   struct net_channel *ch;       /* the data channel, or NULL: direct */
   double copy_rate;             /* bulk copy, data bytes/s (0: unknown) */

@@ -311,14 +311,16 @@ run_phases (struct offline *o)
 {
   enum mig_result r;
 
+  if (mig_new_id (o->id) == -1)
+    return MIG_REFUSED;
+  o->pr.id = o->id;
   progress_phase (&o->pr, "preflight", "the VM must not be running");
   if (o->p->psk) {
     set_error (0, "--offline needs the data channel, which needs x509 "
                "certificates: not over ssh://");
     return MIG_REFUSED;
   }
-  if (mig_new_id (o->id) == -1 ||
-      (o->vm = mig_offline_vm (o->p->vm, o->p->argv_file, o->p->disks,
+  if ((o->vm = mig_offline_vm (o->p->vm, o->p->argv_file, o->p->disks,
                                o->p->disk_map)) == NULL ||
       serve_sources (o) == -1)
     return MIG_REFUSED;
@@ -343,12 +345,15 @@ run_phases (struct offline *o)
 static json_t *
 summary (struct offline *o, enum mig_result r, int64_t t0)
 {
-  json_t *s = json_pack ("{s:s, s:i, s:s, s:s?, s:s, s:f, s:b}",
-                         "result", mig_offline_result_text (r),
+  json_t *s = json_pack ("{s:s, s:s, s:i, s:s, s:s?, s:s, s:o, s:b}",
+                         "result", r == MIG_OK ? "stored"
+                         : mig_result_code (r),
+                         "result_text", mig_offline_result_text (r),
                          "exit_code", r,
                          "vm", o->p->vm, "id", o->id[0] ? o->id : NULL,
                          "destination", o->p->dest_name ? o->p->dest_name
-                         : o->p->host, "total_s", (now_ms () - t0) / 1000.0,
+                         : o->p->host, "total_s",
+                         progress_seconds ((now_ms () - t0) / 1000.0),
                          "offline", 1);
 
   if (r != MIG_OK) {

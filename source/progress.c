@@ -4,7 +4,10 @@
  */
 #include <config.h>
 
+#include <time.h>
+
 #include "utils.h"
+#include "source.h"
 #include "progress.h"
 
 #define BAR_WIDTH 20
@@ -23,6 +26,39 @@ static double
 elapsed (struct progress *pr)
 {
   return (now_ms () - pr->t0) / 1000.0;
+}
+
+json_t *
+progress_seconds (double s)
+{
+  /* Rounded half away from zero, without libm. */
+  return json_real ((int64_t) (s * 1000 + (s < 0 ? -0.5 : 0.5)) / 1000.0);
+}
+
+/* The wall clock, RFC 3339 in UTC with milliseconds. */
+static json_t *
+timestamp (void)
+{
+  int64_t ms = wall_ms ();
+  time_t t = ms / 1000;
+  struct tm tm;
+  char buf[64];
+
+  if (gmtime_r (&t, &tm) == NULL)
+    return json_null ();
+  strftime (buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return json_sprintf ("%s.%03dZ", buf, (int) (ms % 1000));
+}
+
+/* The envelope of every event: see man/vmferry-events.schema.json. */
+void
+mig_event_stamp (json_t *ev, const char *id, int64_t t0_ms)
+{
+  json_object_set_new (ev, "time", progress_seconds ((now_ms () - t0_ms)
+                                                     / 1000.0));
+  json_object_set_new (ev, "ts", timestamp ());
+  json_object_set_new (ev, "schema", json_integer (PROGRESS_SCHEMA));
+  json_object_set_new (ev, "id", id ? json_string (id) : json_null ());
 }
 
 /* Take the board off the screen (the cursor goes back to its top). */
@@ -57,7 +93,7 @@ deliver (struct progress *pr, json_t *ev)
 
   if (ev == NULL)
     return false;
-  json_object_set_new (ev, "time", json_real (elapsed (pr)));
+  mig_event_stamp (ev, pr->id, pr->t0);
   if (pr->label)
     json_object_set_new (ev, "label", json_string (pr->label));
   if (pr->sink)
@@ -66,7 +102,7 @@ deliver (struct progress *pr, json_t *ev)
     json_decref (ev);
     return false;
   }
-  s = json_dumps (ev, JSON_COMPACT);
+  s = json_dumps (ev, PROGRESS_JSON_FLAGS);
   if (s)
     fprintf (pr->out, "%s\n", s);
   free (s);
@@ -165,6 +201,7 @@ progress_disk (struct progress *pr, size_t idx, const char *name,
 
   if (idx >= PROGRESS_MEMORY_SLOT || !pr->tty)
     return;                     /* elsewhere: the storage totals */
+  pr->disk_lines = true;
   rate = meter_update (&pr->meter[idx], done);
   snprintf (line, sizeof line, "  disk %-10s %s %8.1f / %.1f MiB %5.1f%% "
             "%7.1f MiB/s  ETA %s", name, bar (b, total ? (double) done /
@@ -181,11 +218,12 @@ progress_storage (struct progress *pr, uint64_t done, uint64_t total)
   double rate = meter_update (&pr->storage, done);
   char line[200], e[32];
 
-  if (deliver (pr, json_pack ("{s:s, s:I, s:I, s:f}", "event", "storage",
+  if (deliver (pr, json_pack ("{s:s, s:I, s:I, s:I}", "event", "storage",
                               "done", (json_int_t) done,
-                              "total", (json_int_t) total, "rate", rate)))
+                              "total", (json_int_t) total,
+                              "rate", (json_int_t) rate)))
     return;
-  if (pr->tty)
+  if (pr->disk_lines)
     return;                     /* the disk lines say it */
   snprintf (line, sizeof line, "  disks %6.1f / %.1f MiB  %5.1f%%  "
             "%6.1f MiB/s  ETA %s", done / 1048576.0, total / 1048576.0,
@@ -225,11 +263,12 @@ progress_memory (struct progress *pr, json_t *info)
   json_t *ram = json_object_get (info, "ram");
   uint64_t sent = json_integer_value (json_object_get (ram, "transferred"));
   double rate = meter_update (&pr->meter[PROGRESS_MEMORY_SLOT], sent);
-  json_t *ev = json_pack ("{s:s, s:O?, s:O?, s:I, s:f, s:O?, s:O?, s:I}",
+  json_t *ev = json_pack ("{s:s, s:O?, s:O?, s:I, s:I, s:O?, s:O?, s:I}",
                           "event", "memory",
                           "remaining", json_object_get (ram, "remaining"),
                           "total", json_object_get (ram, "total"),
-                          "transferred", (json_int_t) sent, "rate", rate,
+                          "transferred", (json_int_t) sent,
+                          "rate", (json_int_t) rate,
                           "dirty_pages_rate",
                           json_object_get (ram, "dirty-pages-rate"),
                           "round", json_object_get (ram, "dirty-sync-count"),
@@ -291,9 +330,11 @@ progress_result (struct progress *pr, json_t *summary)
   pr->shown = 0;                /* the board stays as it ended */
   json_object_del (ev, "event");
   json_object_del (ev, "time");
+  json_object_del (ev, "ts");
+  json_object_del (ev, "schema");
   json_object_foreach (ev, k, v) {
     CLEANUP_FREE char *s = json_is_string (v) ? NULL
-      : json_dumps (v, JSON_COMPACT | JSON_ENCODE_ANY);
+      : json_dumps (v, PROGRESS_JSON_FLAGS | JSON_ENCODE_ANY);
     fprintf (pr->out, "  %-18s %s\n", k,
              json_is_string (v) ? json_string_value (v) : s ? s : "?");
   }

@@ -36,7 +36,24 @@ struct progress {
   void (*sink) (void *opaque, json_t *ev); /* every event (borrowed) */
   void *sink_opaque;
   const char *label;            /* "[label] " before lines, JSON "label" */
+  const char *id;               /* the migration id, in every event (NULL
+                                   until it is chosen: "id": null) */
+  bool disk_lines;              /* tty: per-disk lines are on the board */
 };
+
+/* The version of the events' format ("schema" in every event): raised
+ * when a field changes its meaning or goes away; new fields may appear
+ * within a version.  man/vmferry-events.schema.json describes it.
+ */
+#define PROGRESS_SCHEMA 1
+
+/* How events are printed: compact, reals in their shortest form (the
+ * values are rounded where they are made: seconds to 3 decimals).
+ */
+#define PROGRESS_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION (15))
+
+/* Seconds as a JSON number with 3 decimals. */
+json_t *progress_seconds (double s);
 
 void progress_init (struct progress *pr, FILE *out, bool json, bool tty);
 
@@ -50,7 +67,9 @@ void progress_phase (struct progress *pr, const char *phase,
 void progress_disk (struct progress *pr, size_t idx, const char *name,
                     uint64_t done, uint64_t total);
 
-/* Storage copy: done of total bytes over all disks. */
+/* Storage copy: done of total bytes over all disks (on a terminal a
+ * line of its own only when no disk has a line).
+ */
 void progress_storage (struct progress *pr, uint64_t done, uint64_t total);
 
 /* Memory pre-copy, from query-migrate's reply (its "ram" object and

@@ -35,6 +35,20 @@ mig_result_text (enum mig_result r)
   return "?";
 }
 
+const char *
+mig_result_code (enum mig_result r)
+{
+  switch (r) {
+  case MIG_OK: return "migrated";
+  case MIG_USAGE: return "usage_error";
+  case MIG_REFUSED: return "refused";
+  case MIG_FAILED_CLEAN: return "failed_rolled_back";
+  case MIG_FAILED_LEFTOVERS: return "failed_leftovers";
+  case MIG_UNCERTAIN: return "uncertain";
+  }
+  return "?";
+}
+
 /* Cancel (Ctrl-C, SIGTERM) is honoured until the switchover begins. */
 bool
 src_cancel_requested (struct source *s)
@@ -354,6 +368,11 @@ finish (struct source *s)
   body = json_pack ("{s:s, s:b, s:s?}", "id", s->id, "resume",
                     s->was_running, "undo_token",
                     s->undo_token[0] ? s->undo_token : NULL);
+  /* The guest's pause here (QMP STOP, epoch seconds): the destination's
+   * downtime metric (vmferryd --metrics) is its resume minus this.
+   */
+  if (body && s->stop_time > 0)
+    json_object_set_new (body, "stop_time", json_real (s->stop_time));
 
   progress_phase (&s->pr, "resume", "destination resumes the VM");
   src_hold ("resume");
@@ -445,13 +464,15 @@ summary (struct source *s, enum mig_result r)
   double resumed = json_real_value (json_object_get (s->prepared,
                                                      "resumed"));
   uint64_t link, cap;
-  json_t *o = json_pack ("{s:s, s:i, s:s, s:s?, s:s, s:f}",
-                         "result", mig_result_text (r), "exit_code", r,
+  json_t *o = json_pack ("{s:s, s:s, s:i, s:s, s:s?, s:s, s:o}",
+                         "result", mig_result_code (r),
+                         "result_text", mig_result_text (r), "exit_code", r,
                          "vm", s->vm ? s->vm->name : s->p->vm,
                          "id", s->id[0] ? s->id : NULL,
                          "destination", s->p->dest_name ? s->p->dest_name
                          : s->p->host,
-                         "total_s", (now_ms () - s->t_start) / 1000.0);
+                         "total_s", progress_seconds ((now_ms () - s->t_start)
+                                                      / 1000.0));
 
   if (r != MIG_OK) {
     json_object_set_new (o, "error", json_string (get_error ()));
@@ -459,13 +480,16 @@ summary (struct source *s, enum mig_result r)
   }
   if (s->p->dry_run) {
     json_object_set_new (o, "result", json_string ("rehearsed"));
+    json_object_set_new (o, "result_text", json_string
+                         ("rehearsed: everything was connected, then torn "
+                          "down; the VM runs on the source"));
     json_object_set (o, "exercised", s->rehearsal);
     return o;
   }
-  json_object_set_new (o, "storage_s",
-                       json_real ((s->t_storage - s->t_start) / 1000.0));
-  json_object_set_new (o, "memory_s",
-                       json_real ((s->t_memory - s->t_storage) / 1000.0));
+  json_object_set_new (o, "storage_s", progress_seconds
+                       ((s->t_storage - s->t_start) / 1000.0));
+  json_object_set_new (o, "memory_s", progress_seconds
+                       ((s->t_memory - s->t_storage) / 1000.0));
   if (json_object_get (info, "downtime"))
     json_object_set (o, "downtime_ms", json_object_get (info, "downtime"));
   if (resumed > 0 && s->stop_time > 0)
@@ -552,7 +576,9 @@ start_control (struct source *s)
 {
   if (s->p->run_dir == NULL)
     return;
-  s->ctl = src_control_start (s->p->run_dir, s->id, s->p->vm, &s->pr);
+  s->ctl = src_control_start (s->p->run_dir, s->id, s->p->vm,
+                              s->p->dest_name ? s->p->dest_name : s->p->host,
+                              &s->pr);
   if (s->ctl == NULL)
     progress_note (&s->pr, "warning: vmferry status and cancel cannot see "
                    "this migration: %s", get_error ());
@@ -567,9 +593,12 @@ run_phases (struct source *s)
 {
   enum mig_result r;
 
-  progress_phase (&s->pr, "preflight", NULL);
   if (mig_new_id (s->id) == -1)
     return MIG_REFUSED;
+  s->pr.id = s->id;
+  if (s->p->id_out)
+    memcpy (s->p->id_out, s->id, sizeof s->id);
+  progress_phase (&s->pr, "preflight", NULL);
   start_control (s);
   if (src_preflight (s) == -1 || src_check (s) == -1 ||
       src_journal_begin (s) == -1 || src_resume_load (s) == -1)
@@ -662,7 +691,8 @@ mig_source_run (const struct mig_source_params *p)
   sum = summary (&s, r);
   progress_result (&s.pr, sum);
   s.pr.sink = NULL;
-  src_control_stop (s.ctl);
+  /* Refused before anything was done: nothing for status or recover. */
+  src_control_stop (s.ctl, r == MIG_REFUSED && s.stage == SRC_NOTHING);
   src_relay_stop (&s, false);   /* left only by an uncertain end */
   qmp_close (s.q);
   mig_agent_free (s.agent);
@@ -683,9 +713,11 @@ mig_source_early_result (const struct mig_source_params *mp,
                          enum mig_result r)
 {
   struct progress pr;
-  json_auto_t *o = json_pack ("{s:s, s:i, s:s, s:s, s:f, s:s}",
-                              "result", mig_result_text (r), "exit_code", r,
-                              "vm", mp->vm, "destination",
+  json_auto_t *o = json_pack ("{s:s, s:s, s:i, s:s, s:n, s:s, s:f, s:s}",
+                              "result", mig_result_code (r),
+                              "result_text", mig_result_text (r),
+                              "exit_code", r, "vm", mp->vm, "id",
+                              "destination",
                               mp->dest_name ? mp->dest_name : "?",
                               "total_s", 0.0, "error", get_error ());
 

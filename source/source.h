@@ -33,8 +33,16 @@ enum mig_result {
   MIG_UNCERTAIN = 5,            /* state uncertain: inspect both hosts */
 };
 
-/* Short text for a result ("migrated", "refused", ...). */
+/* Short text for a result ("migrated", "refused, nothing was done",
+ * ...), for people.
+ */
 const char *mig_result_text (enum mig_result r);
+/* The stable code of a result, "result" in the JSON summary:
+ * "migrated", "usage_error", "refused", "failed_rolled_back",
+ * "failed_leftovers", "uncertain" (the summary of a dry run says
+ * "rehearsed", of an offline move "stored").
+ */
+const char *mig_result_code (enum mig_result r);
 
 /* --shared-storage: no (copy the disks), yes, or detect per disk. */
 enum mig_shared { MIG_SHARED_NO, MIG_SHARED_YES, MIG_SHARED_AUTO };
@@ -86,6 +94,8 @@ struct mig_source_params {
   bool allow_postcopy;          /* may switch to post-copy when stalled */
   const char *run_dir;          /* RUN_DIR/ID: state + control socket */
   const char *label;            /* tags output lines (several at once) */
+  char *id_out;                 /* if not NULL, receives the migration id
+                                   (17 bytes) once it is chosen */
   enum mig_shared shared_storage; /* disks on storage both hosts see */
   const char *migration_network; /* CIDR the data must use (or NULL) */
   enum mig_transport transport; /* how disk and memory data travel */
@@ -103,6 +113,12 @@ struct mig_source_params {
   const char *argv_file;        /* its QEMU command line (or NULL) */
   char *const *disks;           /* else its images, NULL-terminated */
 };
+
+/* The envelope every JSON event of vmferry carries (progress.h):
+ * "time" (seconds since t0_ms, monotonic), "ts" (wall clock, RFC 3339),
+ * "schema" and "id" (may be NULL).  For events made outside a run.
+ */
+void mig_event_stamp (json_t *ev, const char *id, int64_t t0_ms);
 
 /* For a run that ended before mig_source_run() took over (e.g. the ssh
  * set-up failed): with --json, still end with a result object, as every
@@ -134,10 +150,19 @@ enum mig_result mig_check_run (const struct mig_source_params *p);
 /* Default run directory of vmferry migrate/status/cancel. */
 #define MIG_DEFAULT_RUN_DIR "/run/vmferry/migrations"
 
-/* vmferry status [ID]: one line per migration in run_dir (or the state
- * object with json).  -1 + set_error.
+/* vmferry status [ID]: a header, then one line per migration in
+ * run_dir, newest first: id, start, VM, destination, phase, result (or
+ * the state objects, one per line, with json).  -1 + set_error.
  */
 int mig_status (const char *run_dir, const char *id, bool json, FILE *out);
+
+/* Remove the directories of run_dir whose migration ended more than
+ * max_age_s ago and holds nothing for recover or a quarantine (prune.c
+ * has the rule).  The number removed, or -1 + set_error.
+ */
+int mig_state_prune (const char *run_dir, uint64_t max_age_s);
+/* How long vmferry status and migrate keep them (--keep-state). */
+#define MIG_DEFAULT_KEEP_STATE_S (7 * 86400)
 
 /* vmferry cancel ID: ask the running migration to cancel, then wait for
  * its result (printed).  -1 + set_error if it cannot be cancelled (not

@@ -54,9 +54,11 @@ st=$(call evil --cert "$TEST_DIR/evil/client-cert.pem" \
        --key "$TEST_DIR/evil/client-key.pem" "$url/v1/host")
 case $st in 403|000) ;; *) fail "other CA's certificate: HTTP $st" ;; esac
 
-# An expired certificate from the right CA.
-vmferry pki issue "$MIG_CA" --name old --ip "$SRC_IP" --days -1 \
-  --out "$TEST_DIR/old" >/dev/null || fail "pki issue expired"
+# An expired certificate from the right CA (--days takes 1 to 36500;
+# the testing aid VMFERRY_TEST_PKI_EXPIRED makes it expired a day ago).
+VMFERRY_TEST_PKI_EXPIRED=1 vmferry pki issue "$MIG_CA" --name old \
+  --ip "$SRC_IP" --days 1 --out "$TEST_DIR/old" >/dev/null ||
+  fail "pki issue expired"
 st=$(call old --cert "$TEST_DIR/old/client-cert.pem" \
        --key "$TEST_DIR/old/client-key.pem" "$url/v1/host")
 case $st in 403|000) ;; *) fail "expired certificate: HTTP $st" ;; esac

@@ -107,6 +107,21 @@ mig_migrate ()
   echo "vmferry exit code: $MIG_RC"
 }
 
+# mig_check_events [FILE]: vmferry's --json output (default
+#   $TEST_DIR/migrate.out) matches man/vmferry-events.schema.json
+#   (without python3-jsonschema this says so and checks nothing).
+mig_check_events ()
+{
+  /usr/bin/python3 "$abs_top_srcdir/tests/check-events.py" \
+    "$abs_top_srcdir/man/vmferry-events.schema.json" \
+    "${1:-$TEST_DIR/migrate.out}"
+  case $? in
+    0) ;;
+    77) echo "events not checked against the schema (no python3-jsonschema)" ;;
+    *) fail "vmferry's events do not match man/vmferry-events.schema.json" ;;
+  esac
+}
+
 # mig_result_field KEY: a field of the final --json object.
 mig_result_field ()
 {

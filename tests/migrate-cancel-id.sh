@@ -44,7 +44,7 @@ cat "$TEST_DIR/migrate.out"
 [ -n "$round" ] && [ "$round" -ge 2 ] || fail "no second round in status: $st"
 id=$(printf '%s\n' "$st" | jq -r .id)
 [ "$(printf '%s\n' "$st" | jq -r .phase)" = memory ] || fail "phase: $st"
-vmferry status "$id" --run-dir "$runs" | grep -q "^$id  vm .* phase memory" ||
+vmferry status "$id" --run-dir "$runs" | grep -q "^$id .* memory  *running" ||
   fail "vmferry status $id does not show the memory phase"
 
 vmferry cancel "$id" --run-dir "$runs" > "$TEST_DIR/cancel.out" 2>&1 ||

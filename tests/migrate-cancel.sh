@@ -47,8 +47,9 @@ wait "$mig_pid"
 rc=$?
 cat "$TEST_DIR/migrate.out"
 [ "$rc" = 3 ] || fail "exit code $rc, expected 3"
-grep -q '"result":"failed, source VM still running, destination cleaned"' \
+grep -q '"result":"failed_rolled_back"' \
   "$TEST_DIR/migrate.out" || fail "the result line does not say so"
+mig_check_events
 
 # The source runs on, untouched.
 vm_running "$src" || fail "the source VM is gone"

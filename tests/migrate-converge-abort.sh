@@ -28,7 +28,7 @@ out="$TEST_DIR/migrate.out"
 [ "$MIG_RC" = 3 ] || fail "exit code $MIG_RC, expected 3"
 actions=$(grep '"event":"converge"' "$out" | jq -r .action | tr '\n' ' ')
 [ "$actions" = "stalled abort " ] || fail "convergence actions: $actions"
-grep -q '"result":"failed, source VM still running, destination cleaned"' \
+grep -q '"result":"failed_rolled_back"' \
   "$out" || fail "the result line does not say so"
 grep '"event":"result"' "$out" | grep -q 'did not converge within --timeout' ||
   fail "the error does not name the timeout"

@@ -31,6 +31,7 @@ mig_migrate "$src/qmp.sock" --json --timeout 150 --max-downtime 2000 \
   --transport tcp
 [ "$MIG_RC" = 0 ] || fail "vmferry migrate failed"
 out="$TEST_DIR/migrate.out"
+mig_check_events "$out"
 
 # The forecast came first and said it would not converge unaided.
 grep '"event":"forecast"' "$out" | grep -q '"converges":false' ||

@@ -40,6 +40,7 @@ grep -q '"node-name": "disk0"' "$TEST_DIR/before" || fail "no disk0 node"
 mig_migrate "$src/qmp.sock" --dry-run --json
 [ "$MIG_RC" = 0 ] || fail "vmferry migrate --dry-run failed"
 [ "$(mig_result_field result)" = rehearsed ] || fail "result is not rehearsed"
+mig_check_events
 mig_result_field 'exercised[]' > "$TEST_DIR/exercised"
 grep -q '^disk disk0: the source QEMU connected to its NBD export on .* with TLS' \
   "$TEST_DIR/exercised" || fail "the disk's NBD export was not exercised"

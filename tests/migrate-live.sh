@@ -28,6 +28,7 @@ vm_wait_ack "$src" 20
 mig_migrate "$src/qmp.sock" --json
 [ "$MIG_RC" = 0 ] || fail "vmferry migrate failed"
 [ "$(mig_result_field result)" = migrated ] || fail "result is not migrated"
+mig_check_events
 dst="$DST_RUN/live1"
 dimg="$DST_STORAGE/live1/disk0.qcow2"
 [ "$(mig_result_field qmp)" = "$dst/qmp.sock" ] ||

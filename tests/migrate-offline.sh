@@ -87,6 +87,7 @@ offline off1 --argv-file "$src/qemu.args"
 [ "$MIG_RC" = 0 ] || fail "vmferry migrate --offline failed"
 wire=$(( $(tx) - tx0 ))
 [ "$(mig_result_field result)" = stored ] || fail "result is not 'stored'"
+mig_check_events
 copied=$(mig_result_field storage_bytes)
 dimg="$DST_STORAGE/off1/disk0.qcow2"
 dargv="$DST_STORAGE/off1/off1.argv"

@@ -159,6 +159,52 @@ test_run_timeout (void **state)
   assert_non_null (strstr (get_error (), "no answer in 200 ms"));
 }
 
+/* conf_read: comments after values, "FILE:LINE" errors; conf_bool's
+ * words.
+ */
+static int
+collect (void *opaque, const char *key, const char *value)
+{
+  char ***kv = opaque;
+
+  if (strcmp (key, "bad") == 0) {
+    set_error (0, "bad: no");
+    return -1;
+  }
+  return strv_push (kv, key) == -1 || strv_push (kv, value) == -1 ? -1 : 0;
+}
+
+static void
+test_conf (void **state)
+{
+  char path[] = "/tmp/vmferry-test-conf-XXXXXX";
+  const char *text = "# comment\n a = 1   # after\nb=x#y\n\nc = # empty\n"
+    "bad = 1\n";
+  CLEANUP_STRV char **kv = NULL;
+  int fd = mkstemp (path);
+  bool v = false;
+
+  assert_true (fd >= 0);
+  assert_int_equal (write_all (fd, text, strlen (text)), 0);
+  close (fd);
+  assert_int_equal (conf_read (path, collect, &kv), -1);
+  assert_non_null (strstr (get_error (), path));
+  assert_non_null (strstr (get_error (), ":6: bad: no"));
+  unlink (path);
+  assert_int_equal (strv_len (kv), 6);
+  assert_string_equal (kv[1], "1");
+  assert_string_equal (kv[3], "x#y");
+  assert_string_equal (kv[5], "");
+
+  assert_int_equal (conf_bool ("q", "YES", &v), 0);
+  assert_true (v);
+  assert_int_equal (conf_bool ("q", "off", &v), 0);
+  assert_false (v);
+  assert_int_equal (conf_bool ("q", "0", &v), 0);
+  assert_int_equal (conf_bool ("q", "yess", &v), -1);
+  assert_non_null (strstr (get_error (), "q: 'yess' is not a boolean"));
+}
+
 int
 main (void)
 {
@@ -170,6 +216,7 @@ main (void)
     cmocka_unit_test (test_durable),
     cmocka_unit_test (test_hold_points),
     cmocka_unit_test (test_run_timeout),
+    cmocka_unit_test (test_conf),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

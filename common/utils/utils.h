@@ -65,6 +65,35 @@ void vmferry_debug_print (const char *fmt, ...)
       vmferry_debug_print ((fs), ##__VA_ARGS__);                        \
   } while (0)
 
+/* --- leveled log messages (log.c) ---
+ *
+ * For vmferryd's audit trail and notes: "prog: LEVEL: message" on
+ * stderr, or through the sink main() installs (the journal, with the
+ * fields).  Levels are syslog's priorities.  Off above the level set
+ * (default info); debug also turns debug() on.
+ */
+enum log_level {
+  LOG_LEVEL_ERROR = 3, LOG_LEVEL_WARNING = 4, LOG_LEVEL_INFO = 6,
+  LOG_LEVEL_DEBUG = 7,
+};
+/* A sink gets the level, the fields ("KEY=value" strings, NULL-ended;
+ * may be NULL) and the message; it returns 0, or -1 to have the message
+ * go to stderr instead.
+ */
+typedef int (*log_sink_fn) (enum log_level l, const char *const *fields,
+                            const char *msg);
+/* "error", "warning", "info", "debug" (any case).  -1 + set_error. */
+int log_level_parse (const char *s, enum log_level *out);
+const char *log_level_name (enum log_level l);
+/* Called by main() before threads start; sink NULL: stderr. */
+void log_setup (const char *prog, enum log_level max, log_sink_fn sink);
+/* A new level (on reload). */
+void log_set_level (enum log_level max);
+bool log_enabled (enum log_level l);
+void log_fields (enum log_level l, const char *const *fields,
+                 const char *fmt, ...)
+  __attribute__ ((format (printf, 3, 4)));
+
 /* --- small helpers (misc.c) --- */
 
 /* Monotonic clock in milliseconds / wall clock in milliseconds. */
@@ -128,11 +157,19 @@ int run_capture_timeout (char *const *argv, char **output, int timeout_ms);
 int run_logged (char *const *argv, const char *log);
 
 /* Read a configuration file of "key = value" lines (blank lines and
- * lines starting with '#' ignored) and call fn for each pair.  fn returns
- * -1 + set_error to stop; the error is then prefixed with "FILE:LINE".
+ * lines starting with '#' ignored; a '#' that starts a word ends the
+ * value: "queue = yes   # comment") and call fn for each pair.  fn
+ * returns -1 + set_error to stop; the error is then prefixed with
+ * "FILE:LINE".  A line without '=' or longer than 4094 bytes is an
+ * error ("FILE:LINE: ...").
  */
 typedef int (*conf_fn) (void *opaque, const char *key, const char *value);
 int conf_read (const char *path, conf_fn fn, void *opaque);
+
+/* A boolean setting: yes/no, true/false, on/off, 1/0 (any case) into
+ * *out; anything else is -1 + set_error naming key.
+ */
+int conf_bool (const char *key, const char *value, bool *out);
 
 /* --- crash-safe JSON state files (jsonfile.c) --- */
 
