@@ -27,7 +27,7 @@ struct many {
   enum mig_result *results;
   char **errors;                /* per VM, malloc'd, NULL if ok */
   bool *started;
-  char (*ids)[17];              /* per VM, its migration id ("": none) */
+  char (*ids)[MIG_ID_SIZE];     /* per VM, its migration id ("": none) */
   int64_t t0;                   /* start, ms (monotonic) */
 };
 

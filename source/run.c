@@ -596,8 +596,11 @@ run_phases (struct source *s)
   if (mig_new_id (s->id) == -1)
     return MIG_REFUSED;
   s->pr.id = s->id;
-  if (s->p->id_out)
-    memcpy (s->p->id_out, s->id, sizeof s->id);
+  if (s->p->id_out) {           /* the id is 16 hex digits */
+    size_t n = strnlen (s->id, MIG_ID_SIZE - 1);
+    memcpy (s->p->id_out, s->id, n);
+    s->p->id_out[n] = '\0';
+  }
   progress_phase (&s->pr, "preflight", NULL);
   start_control (s);
   if (src_preflight (s) == -1 || src_check (s) == -1 ||

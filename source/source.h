@@ -62,6 +62,9 @@ enum mig_transport {
 };
 
 
+/* The size of a migration id with its NUL (16 hex digits). */
+#define MIG_ID_SIZE 17
+
 struct mig_source_params {
   const char *vm;               /* QMP socket path or VM name */
   const char *vm_dir;           /* directory of QMP sockets, for names */
@@ -95,7 +98,7 @@ struct mig_source_params {
   const char *run_dir;          /* RUN_DIR/ID: state + control socket */
   const char *label;            /* tags output lines (several at once) */
   char *id_out;                 /* if not NULL, receives the migration id
-                                   (17 bytes) once it is chosen */
+                                   (MIG_ID_SIZE bytes) once it is chosen */
   enum mig_shared shared_storage; /* disks on storage both hosts see */
   const char *migration_network; /* CIDR the data must use (or NULL) */
   enum mig_transport transport; /* how disk and memory data travel */
