@@ -194,7 +194,8 @@ mount -t tmpfs -o size=24m tmpfs "$small/storage" || fail "mount tmpfs"
 cleanup_fn "umount '$small/storage'"
 ip netns exec "$DST_NS" vmferryd --listen "$DST_IP:7481" \
   --storage-root "$small/storage" --run-root "$small/run" \
-  --tls-dir "$DST_TLS" > "$TEST_DIR/vmferryd-small.log" 2>&1 &
+  --vm-dir "$small/vms" --tls-dir "$DST_TLS" \
+  > "$TEST_DIR/vmferryd-small.log" 2>&1 &
 small_pid=$!
 cleanup_fn "kill $small_pid 2>/dev/null"
 for _i in $(seq 100); do
