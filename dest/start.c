@@ -97,12 +97,18 @@ int
 mig_dest_start_saved (const char *definition, const char *vm_dir,
                       pid_t *pid)
 {
-  struct vm_definition *def = vm_definition_load (definition);
+  /* The file itself, not VM_DIR/NAME/definition.json: that link is
+   * made again below, to what it points to.
+   */
+  CLEANUP_FREE char *file = realpath (definition, NULL);
+  struct vm_definition *def = file ? vm_definition_load (file) : NULL;
   CLEANUP_FREE char *sroot = NULL, *rroot = NULL, *sock = NULL;
   struct mig_dest d = { 0 };
   struct dest_job j = { 0 };
   int r = -1;
 
+  if (file == NULL)
+    set_error (errno, "%s", definition);
   if (def == NULL)
     return -1;
   if (def->vm->argv == NULL || def->vm->argv[0] == NULL) {
@@ -120,7 +126,7 @@ mig_dest_start_saved (const char *definition, const char *vm_dir,
   d.p.vm_dir = vm_dir;
   j = (struct dest_job) { .id = (char *) "start", .vm = def->vm,
                           .run_dir = def->run_dir, .vm_dir = def->vm_dir };
-  if (boot (&d, &j) == 0 && mig_dest_home_entry (&d, def, definition) == 0) {
+  if (boot (&d, &j) == 0 && mig_dest_home_entry (&d, def, file) == 0) {
     *pid = j.qemu_pid;
     r = 0;
   }

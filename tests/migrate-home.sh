@@ -56,6 +56,7 @@ field () { jq -r ".vms[] | select(.name == \"h1\") | $1" "$TEST_DIR/list.json"; 
 
 echo "--- 1. A -> B: listed on B, defined, a second h1 refused"
 src="$TEST_DIR/h1"
+mkdir -p "$src"
 disk_create "$src/disk0.qcow2" 1G
 vm_start "$src" h1 "$SRC_NS" "$src/disk0.qcow2" vmferry.disk_rate=50
 vm_wait_ready "$src"
@@ -101,6 +102,8 @@ list "$DST_NS" "$DST_VMS"
 [ "$(field .state)" = running ] || fail "h1 not listed after the restart"
 
 echo "--- 3. B -> A by name: verified on A, forgotten by B"
+# B's console log, kept by a hard link: B removes its run directory.
+ln "$DST_RUN/h1/console.log" "$TEST_DIR/b-console.log"
 ip netns exec "$DST_NS" vmferry migrate h1 --vm-dir "$DST_VMS" \
   --to "$SRC_IP" --tls-dir "$DST_TLS" --run-dir "$TEST_DIR/runs-b" \
   > "$TEST_DIR/back.out" 2>&1
@@ -128,7 +131,7 @@ ip netns exec "$SRC_NS" vmferry stop h1 --timeout 3 --vm-dir "$A_VMS" ||
   fail "vmferry stop failed"
 pid_alive "$qpid" && fail "QEMU still runs after vmferry stop"
 vm_check_image "$A_STORAGE/h1/disk0.qcow2" "$src/console.log" \
-  "$DST_RUN/h1/console.log" "$A_RUN/h1/console.log" ||
+  "$TEST_DIR/b-console.log" "$A_RUN/h1/console.log" ||
   fail "check-image rejected h1's image after the round trip"
 list "$SRC_NS" "$A_VMS"
 [ "$(field .state)" = stopped ] || fail "a stopped h1 is not listed stopped"
@@ -136,8 +139,12 @@ sleep 4                         # a sweep of A's vmferryd: h1 must stay
 [ -e "$A_STORAGE/.vmferry-vms/h1.json" ] || fail "a stopped VM was forgotten"
 ip netns exec "$SRC_NS" vmferry start h1 --vm-dir "$A_VMS" ||
   fail "vmferry start failed"
-ip netns exec "$SRC_NS" vmferry start h1 --vm-dir "$A_VMS" 2>&1 |
-  grep -q 'already runs' || fail "a second start was not refused"
+out=$(ip netns exec "$SRC_NS" vmferry start h1 --vm-dir "$A_VMS" 2>&1) &&
+  fail "a second start succeeded: $out"
+case $out in
+  *"already runs"*) ;;
+  *) fail "a second start was refused for another reason: $out" ;;
+esac
 vm_wait_ready "$A_RUN/h1" 120
 qpid=$(vm_pid "$A_RUN/h1") || fail "no QEMU after vmferry start"
 grep -q "^Uid:.*\b$(id -u vmferry-qemu)\b" "/proc/$qpid/status" ||
