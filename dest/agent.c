@@ -148,6 +148,20 @@ handle_status (void *opaque, const struct api_request *req, json_t **reply)
   return 200;
 }
 
+/* GET /v1/vms: the VMs the caller sent that live here (by name, from
+ * their saved definitions: known across restarts of vmferryd).
+ */
+static int
+handle_vms (void *opaque, const struct api_request *req, json_t **reply)
+{
+  json_t *vms = mig_dest_home_list (opaque, req->peer_name);
+
+  if (vms == NULL)
+    return mig_dest_error (reply, 500, "out of memory");
+  *reply = json_pack ("{s:o}", "vms", vms);
+  return 200;
+}
+
 /* POST /v1/abort {"id"}: kill the skeleton, delete what prepare made.
  * Idempotent; refused once the VM runs here (it is the only copy then),
  * and to any certificate but the one that prepared it.
@@ -195,6 +209,7 @@ mig_dest_abort (void *opaque, const struct api_request *req, json_t **reply)
 static const struct api_route routes[] = {
   { "GET", "/v1/host", handle_host },
   { "GET", "/v1/status", handle_status },
+  { "GET", "/v1/vms", handle_vms },
   { "POST", "/v1/prepare", mig_dest_prepare },
   { "POST", "/v1/finish", mig_dest_finish },
   { "POST", "/v1/abort", mig_dest_abort },

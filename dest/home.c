@@ -322,11 +322,11 @@ forget (struct mig_dest *d, const struct vm_definition *def,
 }
 
 typedef void (*def_fn) (struct mig_dest *d, struct vm_definition *def,
-                        const char *path);
+                        const char *path, void *opaque);
 
 /* Call fn for every definition (whose file name is its VM's name). */
 static void
-each_definition (struct mig_dest *d, def_fn fn)
+each_definition (struct mig_dest *d, def_fn fn, void *opaque)
 {
   CLEANUP_FREE char *dir = xasprintf ("%s/" VM_DEFINITIONS,
                                       d->p.storage_root);
@@ -346,7 +346,7 @@ each_definition (struct mig_dest *d, def_fn fn)
       debug ("home: %s", get_error ());
     else if (strlen (def->vm->name) == n - 5 &&
              strncmp (def->vm->name, de->d_name, n - 5) == 0)
-      fn (d, def, path);
+      fn (d, def, path, opaque);
     vm_definition_free (def);
   }
   if (dh)
@@ -354,7 +354,8 @@ each_definition (struct mig_dest *d, def_fn fn)
 }
 
 static void
-restore_one (struct mig_dest *d, struct vm_definition *def, const char *path)
+restore_one (struct mig_dest *d, struct vm_definition *def, const char *path,
+             void *opaque __attribute__ ((unused)))
 {
   if (mig_dest_home_entry (d, def, path) == -1) {
     char *note = xasprintf ("VM %s: its entry in %s: %s", def->vm->name,
@@ -368,11 +369,12 @@ restore_one (struct mig_dest *d, struct vm_definition *def, const char *path)
 void
 mig_dest_home_restore (struct mig_dest *d)
 {
-  each_definition (d, restore_one);
+  each_definition (d, restore_one, NULL);
 }
 
 static void
-sweep_one (struct mig_dest *d, struct vm_definition *def, const char *path)
+sweep_one (struct mig_dest *d, struct vm_definition *def, const char *path,
+           void *opaque __attribute__ ((unused)))
 {
   if (left (def))
     forget (d, def, path);
@@ -381,5 +383,36 @@ sweep_one (struct mig_dest *d, struct vm_definition *def, const char *path)
 void
 mig_dest_home_sweep (struct mig_dest *d)
 {
-  each_definition (d, sweep_one);
+  each_definition (d, sweep_one, NULL);
+}
+
+struct list_ctx {
+  const char *peer;
+  json_t *vms;
+};
+
+static void
+list_one (struct mig_dest *d __attribute__ ((unused)),
+          struct vm_definition *def,
+          const char *path __attribute__ ((unused)), void *opaque)
+{
+  struct list_ctx *c = opaque;
+  CLEANUP_FREE char *qmp = xasprintf ("%s/vmferry-qmp.sock", def->run_dir);
+
+  if (def->peer == NULL || strcmp (def->peer, c->peer) != 0 || left (def))
+    return;
+  json_array_append_new (c->vms, json_pack (
+    "{s:s, s:s, s:I}", "name", def->vm->name, "state",
+    def->stored ? "stored" : qmp && mig_dest_home_running (qmp) ?
+    "running" : "stopped", "arrived", (json_int_t) def->arrived));
+}
+
+json_t *
+mig_dest_home_list (struct mig_dest *d, const char *peer)
+{
+  struct list_ctx c = { .peer = peer, .vms = json_array () };
+
+  if (peer && c.vms)
+    each_definition (d, list_one, &c);
+  return c.vms;
 }

@@ -309,6 +309,10 @@ int mig_dest_home_entry (struct mig_dest *d, const struct vm_definition *def,
                          const char *path);
 bool mig_dest_home_running (const char *path);
 void mig_dest_home_sweep (struct mig_dest *d);
+/* GET /v1/vms: the VMs living here that peer (a client certificate's
+ * CN) sent: [{"name", "state": running|stopped|stored, "arrived"}].
+ */
+json_t *mig_dest_home_list (struct mig_dest *d, const char *peer);
 
 /* {"error": msg} with status. */
 int mig_dest_error (json_t **reply, int status, const char *msg);
