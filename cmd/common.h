@@ -6,6 +6,10 @@
 
 #define VMFERRY_DEFAULT_PORT 7480
 #define VMFERRY_DEFAULT_TLS_DIR "/etc/pki/vmferry"
+/* Where vmferry finds this host's VMs and vmferryd registers the VMs it
+ * receives (vmferry --vm-dir, vmferryd --vm-dir).
+ */
+#define VMFERRY_DEFAULT_VM_DIR "/run/vmferry/vms"
 
 /* Split "ADDR[:PORT]" / "[V6]:PORT" into a malloc'd *addr and *port
  * (unchanged when absent; 0 is accepted: vmferryd then picks a port).  -1 + set_error if malformed.

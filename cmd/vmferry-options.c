@@ -60,6 +60,14 @@ static const struct vmf_cmd_info {
     "which CA? Give the directory that vmferry pki init made",
     "issue a host's certificates, signed by the CA in CADIR" },
   { "quarantine-reap", CMD_REAP, 1, 1, "ID", "which migration?", NULL },
+  { "list", CMD_LIST, 0, 0, "", NULL,
+    "this host's VMs: state, memory, disks, QEMU, where they came from" },
+  { "start", CMD_START, 1, 1, "NAME",
+    "which VM? Give its name (vmferry list shows them)",
+    "start a stopped VM this host received, from its saved definition" },
+  { "stop", CMD_STOP, 1, 1, "NAME",
+    "which VM? Give its name (vmferry list shows them)",
+    "shut a VM down (ACPI power button, then quit after --timeout)" },
 };
 
 /* The options: name, argument, the commands that take it, help. */
@@ -78,7 +86,8 @@ static const struct vmf_opt {
     MOVE | CMD_CHECK | CMD_RECOVER,
     "this host's certificates (default " VMFERRY_DEFAULT_TLS_DIR "; "
     "made with vmferry pki issue)" },
-  { "vm-dir", required_argument, "DIR", MOVE | CMD_CHECK,
+  { "vm-dir", required_argument, "DIR",
+    MOVE | CMD_CHECK | CMD_LIST | CMD_START | CMD_STOP,
     "where VM names are looked up as NAME.qmp or NAME/qmp.sock (default "
     "/run/vmferry/vms)" },
   { "storage-engine", required_argument, "vmferry|qemu", MOVE,
@@ -93,7 +102,7 @@ static const struct vmf_opt {
   { "dry-run", no_argument, NULL, MOVE,
     "rehearse: connect everything, move nothing" },
   { "json", no_argument, NULL,
-    MOVE | CMD_CHECK | CMD_STATUS | CMD_RECOVER,
+    MOVE | CMD_CHECK | CMD_STATUS | CMD_RECOVER | CMD_LIST,
     "one JSON object per line (vmferry(1), OUTPUT)" },
   { "offline", no_argument, NULL, CMD_MIGRATE,
     "move a VM that is shut down: its disks and command line" },
@@ -114,15 +123,17 @@ static const struct vmf_opt {
     "the downtime limit pre-copy starts with (default 300)" },
   { "max-downtime", required_argument, "MS", MOVE,
     "raise the downtime limit up to this when pre-copy stalls" },
-  { "timeout", required_argument, "S", MOVE,
-    "cancel pre-copy after S seconds (0, the default: never)" },
+  { "timeout", required_argument, "S", MOVE | CMD_STOP,
+    "cancel pre-copy after S seconds (0, the default: never); for stop, "
+    "wait S seconds for the guest to shut down, then quit (default 60)" },
   { "no-throttle", no_argument, NULL, MOVE,
     "never throttle the guest's vCPUs when pre-copy stalls" },
   { "allow-postcopy", no_argument, NULL, MOVE,
     "switch to post-copy when pre-copy stalls (a lost host or link then "
     "loses the VM)" },
   { "run-dir", required_argument, "DIR",
-    MOVE | CMD_STATUS | CMD_CANCEL | CMD_RECOVER | CMD_UNDO | CMD_REAP,
+    MOVE | CMD_STATUS | CMD_CANCEL | CMD_RECOVER | CMD_UNDO | CMD_REAP |
+    CMD_LIST,
     "migrations' state and control sockets (default "
     MIG_DEFAULT_RUN_DIR ")" },
   { "keep-state", required_argument, "DURATION", MOVE | CMD_STATUS,

@@ -12,6 +12,7 @@
 #include "migrate.h"
 #include "common.h"
 #include "vmferry.h"
+#include "vmferry-home.h"
 
 /* --offline takes --argv-file or --disk (not both), and those need it. */
 static int
@@ -329,6 +330,13 @@ run (struct args *a)
     return do_pki (a);
   case CMD_REAP:                /* the reaper --keep-source= starts */
     return mig_quarantine_reap (a->mp.run_dir, a->pos[0], true) ? 1 : 0;
+  case CMD_LIST:
+    return cmd_list (a->mp.vm_dir, a->mp.run_dir, a->mp.json);
+  case CMD_START:
+    return cmd_start (a->mp.vm_dir, a->pos[0]);
+  case CMD_STOP:
+    return cmd_stop (a->mp.vm_dir, a->pos[0],
+                     a->mp.timeout_s ? a->mp.timeout_s : 60);
   }
   return MIG_USAGE;
 }
@@ -338,7 +346,7 @@ main (int argc, char **argv)
 {
   struct args a = {
     .mp = { .tls_dir = VMFERRY_DEFAULT_TLS_DIR,
-            .vm_dir = "/run/vmferry/vms", .cancel_fd = -1,
+            .vm_dir = VMFERRY_DEFAULT_VM_DIR, .cancel_fd = -1,
             .downtime_ms = 300, .run_dir = MIG_DEFAULT_RUN_DIR },
     .sp = { .vmferryd = "vmferryd", .storage_root = "/var/lib/vmferry",
             .run_root = "/run/vmferry" },

@@ -21,6 +21,9 @@ enum vmf_cmd {
   CMD_PKI_INIT = 1 << 7,
   CMD_PKI_ISSUE = 1 << 8,
   CMD_REAP = 1 << 9,            /* internal: the reaper of --keep-source= */
+  CMD_LIST = 1 << 10,
+  CMD_START = 1 << 11,
+  CMD_STOP = 1 << 12,
 };
 
 /* Everything the command line can say. */

@@ -55,18 +55,21 @@ usage (void)
 "only from under a --read-dir (default: QEMU's firmware directories).\n"
 "Every QEMU runs confined as --qemu-user (default %s), and a\n"
 "VM's taps may join only the bridges named by --bridge.\n"
+"Each VM received is registered in --vm-dir (default %s), where vmferry\n"
+"finds VMs, and its definition is saved under --storage-root.\n"
 "SIGHUP reloads the configuration file: --log-level, --max-incoming,\n"
 "--queue and --port-range apply at once, the rest at the next start.\n"
 "See vmferryd(8) and vmferry.conf(5).\n",
            VMFERRY_DEFAULT_PORT, VMFERRY_DEFAULT_TLS_DIR,
-           MIG_DEFAULT_MAX_INCOMING, MIG_DEFAULT_QEMU_USER);
+           MIG_DEFAULT_MAX_INCOMING, MIG_DEFAULT_QEMU_USER,
+           VMFERRY_DEFAULT_VM_DIR);
 }
 
 enum { OPT_LISTEN = 256, OPT_STORAGE, OPT_RUN, OPT_TLS, OPT_CONFIG,
        OPT_ONCE, OPT_QEMU, OPT_DATA_ADDR, OPT_DATA_TLS, OPT_MAX_INCOMING,
        OPT_QUEUE, OPT_REFUSE, OPT_MIGRATION_ADDRESS, OPT_READ_DIR,
        OPT_QEMU_USER, OPT_BRIDGE, OPT_PORT_RANGE, OPT_METRICS,
-       OPT_LOG_LEVEL };
+       OPT_LOG_LEVEL, OPT_VM_DIR };
 
 static const struct option long_options[] = {
   { "listen", required_argument, NULL, OPT_LISTEN },
@@ -88,6 +91,7 @@ static const struct option long_options[] = {
   { "port-range", required_argument, NULL, OPT_PORT_RANGE },
   { "metrics", required_argument, NULL, OPT_METRICS },
   { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+  { "vm-dir", required_argument, NULL, OPT_VM_DIR },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -101,6 +105,7 @@ vmfd_init (struct dargs *a)
   a->dp.tls_dir = VMFERRY_DEFAULT_TLS_DIR;
   a->dp.qemu = "qemu-system-x86_64";
   a->dp.qemu_user = MIG_DEFAULT_QEMU_USER;
+  a->dp.vm_dir = VMFERRY_DEFAULT_VM_DIR;
   a->dp.send_back = mig_send_back_run;
   a->log_level = LOG_LEVEL_INFO;
 }
@@ -212,6 +217,14 @@ set_option (void *opaque, const char *key, const char *value)
   else if (strcmp (key, "qemu") == 0) a->dp.qemu = v;
   else if (strcmp (key, "qemu-user") == 0) a->dp.qemu_user = v;
   else if (strcmp (key, "metrics") == 0) a->metrics = v;
+  else if (strcmp (key, "vm-dir") == 0) {
+    if (v[0] != '/') {
+      set_error (0, "vm-dir: '%s' is not an absolute path; give the "
+                 "directory where vmferry finds this host's VMs", v);
+      return -1;
+    }
+    a->dp.vm_dir = v;
+  }
   else if (strcmp (key, "data-addr") == 0 ||
            strcmp (key, "migration-address") == 0)
     return add_addresses (a, v);

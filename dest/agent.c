@@ -11,6 +11,7 @@
 #include "internal.h"
 
 #define SWEEP_INTERVAL_MS (3600 * 1000)
+#define HOME_SWEEP_MS 3000
 
 static const char *const state_names[] = {
   [JOB_PREPARING] = "preparing", [JOB_PREPARED] = "prepared",
@@ -70,11 +71,14 @@ mig_dest_job_ended (struct mig_dest *d)
 }
 
 int
-mig_dest_job_cleanup (struct dest_job *j)
+mig_dest_job_cleanup (struct mig_dest *d, struct dest_job *j)
 {
   int r = 0;
   size_t i;
 
+  if (j->home)
+    mig_dest_home_drop (d, j->vm->name);
+  j->home = false;
   mig_dest_channel_stop (j);
   mig_dest_taps_close (j);
   if (mig_dest_offline_stop_nbd (j) == -1)
@@ -144,6 +148,20 @@ handle_status (void *opaque, const struct api_request *req, json_t **reply)
   return 200;
 }
 
+/* GET /v1/vms: the VMs the caller sent that live here (by name, from
+ * their saved definitions: known across restarts of vmferryd).
+ */
+static int
+handle_vms (void *opaque, const struct api_request *req, json_t **reply)
+{
+  json_t *vms = mig_dest_home_list (opaque, req->peer_name);
+
+  if (vms == NULL)
+    return mig_dest_error (reply, 500, "out of memory");
+  *reply = json_pack ("{s:o}", "vms", vms);
+  return 200;
+}
+
 /* POST /v1/abort {"id"}: kill the skeleton, delete what prepare made.
  * Idempotent; refused once the VM runs here (it is the only copy then),
  * and to any certificate but the one that prepared it.
@@ -176,7 +194,7 @@ mig_dest_abort (void *opaque, const struct api_request *req, json_t **reply)
   mig_dest_channel_error (j, data_error, sizeof data_error);
   if (keep && j->state != JOB_ABORTED)
     kept = mig_dest_partial_keep (d, j, keep);
-  r = mig_dest_job_cleanup (j);
+  r = mig_dest_job_cleanup (d, j);
   mig_dest_job_end (d, j, JOB_ABORTED);
   pthread_mutex_unlock (&j->lock);
   mig_dest_job_ended (d);
@@ -191,6 +209,7 @@ mig_dest_abort (void *opaque, const struct api_request *req, json_t **reply)
 static const struct api_route routes[] = {
   { "GET", "/v1/host", handle_host },
   { "GET", "/v1/status", handle_status },
+  { "GET", "/v1/vms", handle_vms },
   { "POST", "/v1/prepare", mig_dest_prepare },
   { "POST", "/v1/finish", mig_dest_finish },
   { "POST", "/v1/abort", mig_dest_abort },
@@ -257,6 +276,9 @@ mig_dest_start (const struct mig_dest_params *p)
     return NULL;
   }
   mig_dest_partial_sweep (d);   /* expired while vmferryd was down */
+  d->partial_swept = now_ms ();
+  mig_dest_home_restore (d);
+  mig_dest_home_sweep (d);
   return d;
 }
 
@@ -295,12 +317,17 @@ mig_dest_wait (struct mig_dest *d, int stop_fd)
   char c;
   int n;
 
-  /* Wake up every hour to delete expired partial images. */
-  while ((n = poll (pfd, 2, SWEEP_INTERVAL_MS)) <= 0) {
-    if (n == 0)
-      mig_dest_partial_sweep (d);
-    else if (errno != EINTR)
+  /* Wake up every few seconds to forget the VMs that left, every hour
+   * to delete expired partial images.
+   */
+  while ((n = poll (pfd, 2, HOME_SWEEP_MS)) <= 0) {
+    if (n == -1 && errno != EINTR)
       return 0;
+    mig_dest_home_sweep (d);
+    if (now_ms () - d->partial_swept >= SWEEP_INTERVAL_MS) {
+      mig_dest_partial_sweep (d);
+      d->partial_swept = now_ms ();
+    }
   }
   if (pfd[0].revents & POLLIN) {
     if (read (d->ended_pipe[0], &c, 1) == -1)
@@ -322,7 +349,7 @@ mig_dest_stop (struct mig_dest *d)
     next = j->next;
     if (j->state == JOB_RUNNING || j->state == JOB_STORED)
       qmp_close (j->qmp);
-    else if (mig_dest_job_cleanup (j) == 0 && j->state != JOB_ABORTED)
+    else if (mig_dest_job_cleanup (d, j) == 0 && j->state != JOB_ABORTED)
       mig_dest_journal_remove (d, j);
     mig_dest_channel_stop (j);
     mig_vm_free (j->vm);

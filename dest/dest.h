@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* POST /v1/send-back (vmferry undo): the migration of a VM received
  * here back to the host it came from.  dest/ knows nothing of the
@@ -56,6 +57,9 @@ struct mig_dest_params {
                                    (NULL: MIG_DEFAULT_QEMU_USER) */
 #define MIG_DEFAULT_QEMU_USER "vmferry-qemu"
   char *const *bridges;         /* bridges a VM's taps may join */
+  const char *vm_dir;           /* VMs received here are registered in
+                                   this VM directory (vmferry's --vm-dir),
+                                   NULL: not (home.c) */
   char *const *dest_paths;      /* NULL: a disk's dest_path must be a file
                                  * in STORAGE_ROOT/NAME/; else exactly one
                                  * of these (undo: the original images) */
@@ -97,6 +101,13 @@ char *mig_dest_metrics (struct mig_dest *d);
  * hour.
  */
 int mig_dest_wait (struct mig_dest *d, int stop_fd);
+
+/* vmferry start: boot the VM of the definition file (vm.h) again,
+ * confined as vmferryd would, registered in vm_dir (NULL: not).  Its
+ * QEMU's PID in *pid.  -1 + set_error.
+ */
+int mig_dest_start_saved (const char *definition, const char *vm_dir,
+                          pid_t *pid);
 
 /* Stop the API and free.  Skeletons of unfinished migrations are killed
  * and their files removed; finished VMs keep running.

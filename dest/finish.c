@@ -171,6 +171,11 @@ mig_dest_finish (void *opaque, const struct api_request *req,
       return mig_dest_error (reply, status, msg);
     }
     mig_dest_job_end (d, j, JOB_RUNNING);
+    /* The VM runs here whatever happens next: its home is a courtesy. */
+    if (mig_dest_home_save (d, j, false) == -1)
+      fprintf (stderr, "vmferryd: VM %s runs here but was not registered: "
+               "%s\n", j->vm->name, get_error ());
+    j->home = false;
     json_object_set_new (j->prepared, "resumed", json_real (resumed));
     qmp_close (j->qmp);         /* the VM now lives on its own */
     j->qmp = NULL;

@@ -81,6 +81,7 @@ struct dest_job {
   char **qemu_argv;             /* line, as first journaled (identity) */
   int64_t started_ms;           /* prepare came (monotonic), for metrics */
   bool counted;                 /* its end is in the metrics (j->lock) */
+  bool home;                    /* its arriving entry exists (home.c) */
 };
 
 struct mig_dest {
@@ -101,6 +102,7 @@ struct mig_dest {
   char **recovered;             /* notes of the start-up recovery */
   struct net_ports *ports;      /* --port-range: the ports it may open */
   struct dest_metrics *metrics; /* metrics.c */
+  int64_t partial_swept;        /* now_ms() of the last partial sweep */
 };
 
 /* dest-vm.c: plan parses the VM's command line (j->vm->argv) into
@@ -115,6 +117,13 @@ int mig_dest_vm_plan (struct mig_dest *d, struct dest_job *j,
                       const char *run_dir);
 int mig_dest_vm_spawn (struct mig_dest *d, struct dest_job *j,
                        char *const *argv, const char *qmp);
+/* dest-prepare.c: QEMU's command line for job j: the generated one
+ * plus ours: with incoming, paused and waiting for its incoming
+ * migration (the skeleton; else it boots); our own monitor (*qmp) and
+ * pidfile (*pidfile), the sandbox.  NULL + set_error.
+ */
+char **mig_dest_qemu_argv (struct dest_job *j, bool incoming,
+                           char **pidfile, char **qmp);
 /* Give shared images back to their owners (the VM did not move here). */
 void mig_dest_shared_restore (struct dest_job *j);
 
@@ -278,8 +287,32 @@ bool mig_dest_job_owned_by (const struct dest_job *j,
 /* The 403 for a request about job j from another certificate. */
 int mig_dest_not_owner (const struct dest_job *j, json_t **reply);
 /* Undo everything the job created on this host (caller holds job lock). */
-int mig_dest_job_cleanup (struct dest_job *j);
+int mig_dest_job_cleanup (struct mig_dest *d, struct dest_job *j);
 void mig_dest_job_ended (struct mig_dest *d);
+
+/* home.c: received VMs live here (see there).  check: 0, or 409 +
+ * set_error if a VM of that name lives here already.  arriving: its
+ * entry while it is received (j->home set); drop removes that entry of
+ * an arrival that failed.  save: after finish (stored: an offline
+ * move), its definition and entry.  restore (start-up) makes the
+ * entries of every definition; sweep forgets the VMs that left.
+ */
+int mig_dest_home_check (struct mig_dest *d, const char *name);
+int mig_dest_home_arriving (struct mig_dest *d, struct dest_job *j);
+void mig_dest_home_drop (struct mig_dest *d, const char *name);
+int mig_dest_home_save (struct mig_dest *d, struct dest_job *j, bool stored);
+void mig_dest_home_restore (struct mig_dest *d);
+/* entry: VM_DIR/NAME's links for definition def (at path), if d has a
+ * VM directory.  running: a QEMU listens on monitor socket path.
+ */
+int mig_dest_home_entry (struct mig_dest *d, const struct vm_definition *def,
+                         const char *path);
+bool mig_dest_home_running (const char *path);
+void mig_dest_home_sweep (struct mig_dest *d);
+/* GET /v1/vms: the VMs living here that peer (a client certificate's
+ * CN) sent: [{"name", "state": running|stopped|stored, "arrived"}].
+ */
+json_t *mig_dest_home_list (struct mig_dest *d, const char *peer);
 
 /* {"error": msg} with status. */
 int mig_dest_error (json_t **reply, int status, const char *msg);

@@ -254,6 +254,10 @@ mig_dest_offline_finish (struct mig_dest *d, struct dest_job *j,
     }
     remove_nbd_files (j);
     mig_dest_job_end (d, j, JOB_STORED);
+    if (mig_dest_home_save (d, j, true) == -1)
+      fprintf (stderr, "vmferryd: VM %s is stored here but was not "
+               "registered: %s\n", j->vm->name, get_error ());
+    j->home = false;
     /* The images are the user's now: a restarted vmferryd must not
      * roll this move back (the source deletes its files on our reply).
      */

@@ -247,12 +247,9 @@ make_vm_dir (const char *path)
   return NULL;
 }
 
-/* The skeleton's command line: the generated one plus ours: paused,
- * waiting for its incoming migration, our own monitor and pidfile, and
- * the sandbox.
- */
-static char **
-skeleton_argv (struct dest_job *j, char **pidfile, char **qmp)
+char **
+mig_dest_qemu_argv (struct dest_job *j, bool incoming, char **pidfile,
+                    char **qmp)
 {
   CLEANUP_FREE char *qmpopt = NULL;
   char **v = NULL;
@@ -268,8 +265,9 @@ skeleton_argv (struct dest_job *j, char **pidfile, char **qmp)
   for (i = 0; j->cmd.argv[i]; i++)
     if (strv_push (&v, j->cmd.argv[i]) == -1)
       goto err;
-  if (strv_push (&v, "-S") == -1 || strv_push (&v, "-incoming") == -1 ||
-      strv_push (&v, "defer") == -1 ||
+  if ((incoming && (strv_push (&v, "-S") == -1 ||
+                    strv_push (&v, "-incoming") == -1 ||
+                    strv_push (&v, "defer") == -1)) ||
       (j->cmd.pidfile == NULL && (strv_push (&v, "-pidfile") == -1 ||
                                   strv_push (&v, *pidfile) == -1)) ||
       strv_push (&v, "-qmp") == -1 || strv_push (&v, qmpopt) == -1 ||
@@ -351,7 +349,7 @@ start_skeleton (struct mig_dest *d, struct dest_job *j, const char *host,
 
   int status;
 
-  if ((argv = skeleton_argv (j, &pidfile, &qmp)) == NULL ||
+  if ((argv = mig_dest_qemu_argv (j, true, &pidfile, &qmp)) == NULL ||
       (j->pidfile = strdup (pidfile)) == NULL ||
       (j->qmp_path = strdup (qmp)) == NULL ||
       mig_dest_journal_write (d, j, "preparing") == -1)
@@ -529,8 +527,11 @@ static int
 check_request (struct mig_dest *d, const struct api_request *req,
                struct mig_vm *vm, bool offline, const char *host)
 {
-  int status = offline ? mig_dest_offline_check (d, vm)
-    : check_compat (d, json_object_get (req->body, "vm"), host);
+  int status = mig_dest_home_check (d, vm->name);
+
+  if (status == 0)
+    status = offline ? mig_dest_offline_check (d, vm)
+      : check_compat (d, json_object_get (req->body, "vm"), host);
 
   if (status == 0 && json_is_true (json_object_get (req->body, "postcopy"))
       && !postcopy_possible ()) {
@@ -563,12 +564,16 @@ run_job (struct mig_dest *d, struct dest_job *j, const struct api_request *req,
   if (status != 0) {
     char msg[1024];
     snprintf (msg, sizeof msg, "%s", get_error ());
-    mig_dest_job_cleanup (j);
+    mig_dest_job_cleanup (d, j);
     mig_dest_job_end (d, j, JOB_ABORTED);
     pthread_mutex_unlock (&j->lock);
     return mig_dest_error (reply, status, msg);
   }
   j->state = JOB_PREPARED;
+  if (mig_dest_home_arriving (d, j) == 0)
+    j->home = true;
+  else
+    debug ("home: %s", get_error ());   /* vmferry list will miss it */
   if (mig_dest_journal_write (d, j, "prepared") == -1)
     debug ("journal: %s", get_error ());  /* "preparing" rolls back too */
   json_object_set_new (j->prepared, "partial_reused",

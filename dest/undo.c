@@ -165,7 +165,7 @@ mig_dest_send_back (void *opaque, const struct api_request *req,
   free (r.log);
   if (r.exit_code == 0) {
     /* Its images are gone with the move: the rest of the job too. */
-    if (mig_dest_job_cleanup (j) == -1)
+    if (mig_dest_job_cleanup (d, j) == -1)
       json_object_set_new (*reply, "warning", json_string (get_error ()));
     mig_dest_job_end (d, j, JOB_LEFT);
     /* The VM runs here no more: a restarted vmferryd has nothing to

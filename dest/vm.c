@@ -125,6 +125,9 @@ give_to_user (struct mig_dest *d, struct dest_job *j, uid_t uid, gid_t gid)
    * own directory is not.
    */
   free (j->qemu_tls_dir);
+  j->qemu_tls_dir = NULL;
+  if (d->p.tls_dir == NULL)     /* vmferry start: no migration yet */
+    return 0;
   j->qemu_tls_dir = xasprintf ("%s/vmferry-tls", j->run_dir);
   return j->qemu_tls_dir ? mig_copy_creds (d->p.tls_dir, j->qemu_tls_dir,
                                            tls_files, uid, gid) : -1;
@@ -199,6 +202,8 @@ mig_dest_vm_spawn (struct mig_dest *d, struct dest_job *j, char *const *argv,
   c.keep_fds = keep;
   j->qmp = mig_qemu_start (argv, &c, qmp, &j->qemu_pid);
   mig_dest_taps_close (j);      /* QEMU holds its own now */
+  if (j->qemu_pid > 0 && vm_scope_register (j->vm->name, j->qemu_pid) == -1)
+    fprintf (stderr, "vmferryd: warning: %s\n", get_error ());
   if (j->qmp == NULL)           /* started, but QEMU refused the VM */
     return j->qemu_pid ? 422 : 500;
   return 0;

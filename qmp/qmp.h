@@ -54,6 +54,12 @@ struct qmp;
  */
 struct qmp *qmp_connect (const char *path, int timeout_ms);
 
+/* Is a QEMU listening on monitor socket path?  Without talking to it
+ * (a monitor held by another client still accepts into its backlog):
+ * its PID (1 if it cannot be told), or 0 if nobody listens.
+ */
+pid_t qmp_listener_pid (const char *path);
+
 /* Close and free (accepts NULL). */
 void qmp_close (struct qmp *q);
 

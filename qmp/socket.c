@@ -96,3 +96,20 @@ qmp_internal_open_socket (const char *path, int64_t deadline,
   fd = -1;
   return ret;
 }
+
+pid_t
+qmp_listener_pid (const char *path)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  CLEANUP_CLOSE int fd = -1;
+
+  if (strlen (path) >= sizeof addr.sun_path)
+    return 0;
+  memcpy (addr.sun_path, path, strlen (path));
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd == -1)
+    return 0;
+  if (connect (fd, (const struct sockaddr *) &addr, sizeof addr) == 0)
+    return peer_pid (fd) > 0 ? peer_pid (fd) : 1;
+  return errno == EAGAIN ? 1 : 0;   /* a full queue: someone listens */
+}

@@ -217,6 +217,26 @@ int mig_quarantine_cancel (const char *run_dir, const char *id, FILE *out);
  */
 char **mig_list_vms (const char *vm_dir);
 
+/* ---- inventory.c: vmferry list ---- */
+
+/* This host's VMs: the VM directory's (running, paused, migrating out,
+ * busy, arriving, stopped) and the quarantines of run_dir, sorted by
+ * name; each {"name", "state", "qmp", "memory", "disks": [{"id",
+ * "path", "format", "virtual_size", "allocated"}], "qemu_version",
+ * "machine", "received": {"from", "peer", "arrived", "stored"} or
+ * null, ...}.  NULL + set_error if vm_dir cannot be read (a missing one
+ * is empty).
+ */
+json_t *mig_inventory (const char *vm_dir, const char *run_dir);
+
+/* ---- stop.c: vmferry stop ---- */
+
+/* Shut down the VM whose monitor is sock: the ACPI power button, then
+ * quit if the guest has not powered off within timeout_s.  Returns once
+ * its QEMU is gone; says how on out.  -1 + set_error.
+ */
+int mig_vm_stop (const char *sock, int timeout_s, FILE *out);
+
 /* ---- quarantine.c, for undo.c ---- */
 
 /* Take migration id's open quarantine over: stop its reaper, mark it

@@ -1,4 +1,4 @@
-/* vmlist.c: the VMs of this host, for vmferry evacuate: the QMP
+/* vmlist.c: the VMs of this host, for vmferry evacuate: the live QMP
  * sockets in the VM directory (NAME.qmp or NAME/qmp.sock, the names
  * vmferry migrate resolves), smallest RAM first so that the most VMs
  * are moved soonest.
@@ -27,7 +27,10 @@ is_qmp_name (const char *name)
   return len > 4 && strcmp (name + len - 4, ".qmp") == 0;
 }
 
-/* The QMP socket of entry name in dir, or NULL. */
+/* The QMP socket of entry name in dir, or NULL: also when nobody
+ * listens on it (a VM that is stopped, e.g. one vmferryd received and
+ * vmferry stop ended: vmferry list shows it, evacuate leaves it).
+ */
 static char *
 socket_of (const char *dir, const char *name)
 {
@@ -38,7 +41,8 @@ socket_of (const char *dir, const char *name)
     p = xasprintf ("%s/%s", dir, name);
   else
     p = xasprintf ("%s/%s/qmp.sock", dir, name);
-  if (p && stat (p, &st) == 0 && S_ISSOCK (st.st_mode))
+  if (p && stat (p, &st) == 0 && S_ISSOCK (st.st_mode) &&
+      qmp_listener_pid (p) > 0)
     return p;
   free (p);
   return NULL;

@@ -2,15 +2,20 @@
 # ansible-migrate.sh: the Ansible module vmferry_migrate, run by the
 # real ansible-playbook (Debian's ansible-core, local connection) in
 # the source namespace, against a vmferryd in the destination one.
-#   1. check mode: changed (a move would happen), nothing moves;
+#   1. check mode: vmferry check runs (not the module's own preflight):
+#      changed (a move would happen), nothing moves;
 #   2. an unreachable destination: the task fails with exit_code 2, its
 #      meaning, and vm_location "source"; the VM still runs here;
 #   3. the example playbook evacuate-host.yml moves the VM: changed,
 #      result "migrated", the summary's fields; the guest verifies its
 #      disk and memory on the destination, check-image accepts the
 #      destination image, and the VM runs on exactly one host;
-#   4. the module again: changed=false, "already on the destination"
-#      (the agent's /v1/status lists the VM as running).
+#   4. after vmferryd on the destination was killed and restarted, the
+#      module again, the VM named but given as a socket path that is not
+#      here: changed=false, "already on the destination", dest_state
+#      running (the agent's inventory, GET /v1/vms, by name);
+#   5. vmferry_vm_info on the destination lists ans1 running, received
+#      from the source; with another name, an empty list.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 . "$abs_top_srcdir/tests/mig-functions.sh"
@@ -92,6 +97,8 @@ play "$TEST_DIR/one.yml" --check -e "dest=$DST_IP"
 show '{changed, failed, result, vm_location}'
 [ "$(field changed)" = true ] || fail "check mode: not changed"
 [ "$(field failed)" = false ] || fail "check mode: failed"
+field result | grep -q preflight &&
+  fail "check mode did not use vmferry check: $(field result)"
 vm_running "$src" || fail "check mode moved the VM"
 mig_dir_empty "$DST_RUN" || fail "check mode made files on the destination"
 
@@ -121,13 +128,48 @@ dst_pid=$(vm_pid "$dst") || fail "no QEMU runs on the destination"
 ip netns identify "$dst_pid" | grep -qx "$DST_NS" ||
   fail "the destination QEMU runs outside $DST_NS"
 
+kill -9 "$VMFERRYD_PID"
+mig_start_vmferryd
+sed -i "s|vm: ans1$|vm: $TEST_DIR/gone/ans1.qmp\\n        name: ans1|" \
+  "$TEST_DIR/one.yml"
+sed -i 's|\\n|\n|' "$TEST_DIR/one.yml"
+grep -q "name: ans1" "$TEST_DIR/one.yml" || fail "one.yml not rewritten"
 rm -f "$TEST_DIR/r.json"
 play "$TEST_DIR/one.yml" -e "dest=$DST_IP"
-show '{changed, failed, result, vm_location}'
+show '{changed, failed, result, vm_location, dest_state}'
 [ "$(field changed)" = false ] || fail "second run: changed"
 [ "$(field failed)" = false ] || fail "second run: failed"
 [ "$(field result)" = "already on the destination" ] ||
   fail "second run: wrong result"
+[ "$(field dest_state)" = running ] || fail "second run: no dest_state"
+
+# vmferry_vm_info NAME: run on the destination; its vms in r.json.
+cat > "$TEST_DIR/info.yml" <<YML
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: info
+      vmferry.migration.vmferry_vm_info:
+        name: "{{ vm }}"
+        vm_dir: "$DST_VMS"
+        vmferry: "$abs_top_builddir/cmd/vmferry"
+      register: r
+    - name: save
+      ansible.builtin.copy:
+        content: "{{ r | to_nice_json }}"
+        dest: "$TEST_DIR/r.json"
+YML
+SRC_NS_SAVED=$SRC_NS SRC_NS=$DST_NS
+play "$TEST_DIR/info.yml" -e vm=ans1
+show '.vms'
+[ "$(jq -r '.vms[0].state' "$TEST_DIR/r.json")" = running ] ||
+  fail "vmferry_vm_info does not show ans1 running"
+[ "$(jq -r '.vms[0].received.from' "$TEST_DIR/r.json")" = "$SRC_IP" ] ||
+  fail "vmferry_vm_info does not say where ans1 came from"
+play "$TEST_DIR/info.yml" -e vm=nosuch
+[ "$(jq -r '.vms | length' "$TEST_DIR/r.json")" = 0 ] ||
+  fail "vmferry_vm_info lists a VM of another name"
+SRC_NS=$SRC_NS_SAVED
 
 last=$(vm_last_ack "$src")
 vm_wait_ack "$dst" $((last + 10)) 60

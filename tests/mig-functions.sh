@@ -28,19 +28,20 @@ mig_hosts ()
   vmferry pki issue "$MIG_CA" --name dst --ip "$DST_IP" --out "$DST_TLS" \
     >/dev/null || fail "pki issue dst"
   DST_STORAGE="$TEST_DIR/dst-storage" DST_RUN="$TEST_DIR/dst-run"
+  DST_VMS="$TEST_DIR/dst-vms"     # the destination's VM directory
   mkdir -p "$DST_STORAGE" "$DST_RUN" || fail "mkdir roots"
 }
 
 # mig_start_vmferryd [ARG...]: start vmferryd in DST_NS on DST_IP:7480
-#   with the roots and DST_TLS, the test guest's directory as a
-#   --read-dir (its -kernel and -initrd), plus ARGs, and wait until it
-#   listens.
+#   with the roots, DST_VMS as its VM directory and DST_TLS, the test
+#   guest's directory as a --read-dir (its -kernel and -initrd), plus
+#   ARGs, and wait until it listens.
 #   Log in $TEST_DIR/vmferryd.log.  Sets VMFERRYD_PID.  Cleanup: kill it
 #   and every QEMU it started (pidfiles under DST_RUN).
 mig_start_vmferryd ()
 {
   ip netns exec "$DST_NS" vmferryd --listen "$DST_IP:7480" \
-    --storage-root "$DST_STORAGE" --run-root "$DST_RUN" \
+    --storage-root "$DST_STORAGE" --run-root "$DST_RUN" --vm-dir "$DST_VMS" \
     --tls-dir "$DST_TLS" ${GUEST_DIR:+--read-dir "$GUEST_DIR"} "$@" \
     > "$TEST_DIR/vmferryd.log" 2>&1 &
   VMFERRYD_PID=$!

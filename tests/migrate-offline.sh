@@ -4,7 +4,8 @@
 # through qemu-nbd and the data channel (link shaped to 100 Mbit/s) into
 # the destination's storage root, with the rewritten command line saved
 # beside them.  Checked: every acknowledged record is in the destination
-# image, the VM boots there from the saved command line and verifies its
+# image, the VM starts there (vmferry start, from the definition the
+# offline move saved) and verifies its
 # disk and memory, the source files are gone, the destination image is
 # sparse and the bytes on the link match the allocated data.  Refused
 # (exit 2, nothing created): a running VM (its disk is locked), a missing
@@ -114,17 +115,15 @@ vm_check_image "$dimg" "$src/console.log" ||
   fail "check-image rejected the moved image"
 mig_image_starts_with "$dimg" "$TEST_DIR/fill"
 
-echo "--- the VM boots on the destination from the saved command line"
+echo "--- the VM starts on the destination: vmferry start, its definition"
 dst="$DST_RUN/off1"
 cleanup_fn "vm_kill '$dst'"
-(
-  IFS='
-'
-  set -f
-  # shellcheck disable=SC2046
-  set -- $(cat "$dargv")
-  ip netns exec "$DST_NS" "$@" -daemonize
-) || fail "QEMU did not start from $dargv"
+ip netns exec "$DST_NS" vmferry list --json --vm-dir "$DST_VMS" \
+  > "$TEST_DIR/list.json" || fail "vmferry list failed"
+[ "$(jq -r '.vms[] | select(.name == "off1") | .state' "$TEST_DIR/list.json")" \
+  = stopped ] || fail "off1 is not listed stopped: $(cat "$TEST_DIR/list.json")"
+ip netns exec "$DST_NS" vmferry start off1 --vm-dir "$DST_VMS" ||
+  fail "vmferry start off1 failed"
 vm_running "$dst" || fail "no QEMU runs on the destination"
 vm_running "$src" && fail "a QEMU runs on the source too"
 vm_wait_ready "$dst"
@@ -194,7 +193,8 @@ mount -t tmpfs -o size=24m tmpfs "$small/storage" || fail "mount tmpfs"
 cleanup_fn "umount '$small/storage'"
 ip netns exec "$DST_NS" vmferryd --listen "$DST_IP:7481" \
   --storage-root "$small/storage" --run-root "$small/run" \
-  --tls-dir "$DST_TLS" > "$TEST_DIR/vmferryd-small.log" 2>&1 &
+  --vm-dir "$small/vms" --tls-dir "$DST_TLS" \
+  > "$TEST_DIR/vmferryd-small.log" 2>&1 &
 small_pid=$!
 cleanup_fn "kill $small_pid 2>/dev/null"
 for _i in $(seq 100); do

@@ -20,6 +20,11 @@ mig_hosts
 SSH_CLIENT_NS=$SRC_NS ssh_server "$DST_NS" "$DST_IP" 2222
 LTMP="$TEST_DIR/ltmp"
 mkdir -p "$LTMP"
+# The one-shot vmferryd registers the VM in its default VM directory, the
+# host's: here the test's own.
+printf '#!/bin/sh\nexec "%s" --vm-dir "%s" "$@"\n' \
+  "$abs_top_builddir/cmd/vmferryd" "$DST_VMS" > "$TEST_DIR/vmferryd"
+chmod +x "$TEST_DIR/vmferryd"
 
 # migrate_ssh KEY ARG...: vmferry migrate over ssh as root with KEY.
 migrate_ssh ()
@@ -30,7 +35,7 @@ migrate_ssh ()
   ip netns exec "$SRC_NS" env TMPDIR="$LTMP" VMFERRY_DEBUG=1 vmferry migrate "$@" \
     --to "ssh://root@$DST_IP:2222" $SSH_OPTS \
     --ssh-option "IdentityFile=$_key" \
-    --ssh-vmferryd "${REMOTE_VMFERRYD:-$abs_top_builddir/cmd/vmferryd}" \
+    --ssh-vmferryd "${REMOTE_VMFERRYD:-$TEST_DIR/vmferryd}" \
     --ssh-storage-root "$DST_STORAGE" --ssh-run-root "$DST_RUN" \
     > "$TEST_DIR/migrate.out" 2>&1
   MIG_RC=$?

@@ -210,6 +210,17 @@ pid_t vm_spawn_confined (char *const *argv, const struct vm_confine *c);
 #define VM_QEMU_SANDBOX \
   "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 
+/* ---- scope.c: a VM's QEMU outside its starter's cgroup ---- */
+
+/* systemd is PID 1 here. */
+bool vm_scope_systemd (void);
+/* Where systemd runs, put the QEMU of VM name (pid) in a scope of its
+ * own, registered with machined (else a transient scope), so that
+ * stopping its starter (vmferryd) does not stop it.  Elsewhere: nothing
+ * to do (0).  -1 + set_error if systemd runs and it failed.
+ */
+int vm_scope_register (const char *name, pid_t pid);
+
 /* uid and gid of user name (getpwnam).  -1 + set_error naming the user
  * and how to create it.
  */
@@ -308,6 +319,41 @@ bool mig_qemu_compression_valid (const char *c);
 
 /* A name that is safe as one path component (wire.c). */
 bool mig_safe_name (const char *s);
+
+/* ---- definition.c: the saved definition of a VM living here ---- */
+
+/* What vmferryd saves for each VM it received (or stored), durably, to
+ * list and start it again: the canonical description (disks with their
+ * dest_path), where it came from, and how vmferryd ran it.
+ */
+struct vm_definition {
+  struct mig_vm *vm;
+  char *from;                   /* address of the host it came from */
+  char *peer;                   /* CN of the certificate that sent it */
+  int64_t arrived;              /* when (seconds since the epoch) */
+  bool stored;                  /* an offline move: it never ran here */
+  char *run_dir;                /* RUN_ROOT/NAME */
+  char *vm_dir;                 /* STORAGE_ROOT/NAME */
+  char *qemu;                   /* the QEMU binary */
+  char *qemu_user;              /* the user its QEMU runs as */
+  char **read_dirs;             /* the read dirs it was admitted with */
+  char **bridges;               /* the bridges its taps may join */
+};
+
+/* Where vmferryd keeps definitions: STORAGE_ROOT/VM_DEFINITIONS/NAME.json
+ * (no request can name it: request names never start with '.').
+ */
+#define VM_DEFINITIONS ".vmferry-vms"
+
+/* Save durably (atomic replace) / load and check (mig_vm_from_json's
+ * rules, absolute directories named after the VM).  -1/NULL + set_error.
+ */
+int vm_definition_save (const struct vm_definition *def, const char *path);
+struct vm_definition *vm_definition_load (const char *path);
+void vm_definition_free (struct vm_definition *def);
+
+/* The last component of path (after the last '/'). */
+const char *vm_base_name (const char *path);
 
 /* ---- hostinfo.c: facts about this host ---- */
 char *mig_host_cpu_vendor (void);

@@ -13,24 +13,32 @@ short_description: Live-migrate a running QEMU VM, with its disks, with vmferry
 description:
   - Runs C(vmferry migrate VM --to DEST --json) on the VM's host (the
     source; run the task there) and returns vmferry's final summary.
-  - Idempotent. The VM counts as on this host when its QMP socket exists
-    here (I(vm) as a path, or C(NAME.qmp) / C(NAME/qmp.sock) in
-    I(vm_dir)). Then it is migrated. When it is not here, the
-    destination is asked; if the VM runs there the result is
-    C(changed=false), else the task fails.
-  - The destination confirms a VM as follows. An agent (I(to) is
-    C(ADDR[:PORT])) must list a migration of that VM name in state
-    C(running) in C(GET /v1/status) (asked with this host's client
-    certificate from I(tls_dir); the agent remembers migrations since
-    it started). For C(ssh://) destinations, the directory
+  - "I(state=present): the VM named I(name) is to live on I(to).
+    Idempotent by name. The VM counts as on this host when its QMP
+    socket exists here (I(vm) as a path, or C(NAME.qmp) /
+    C(NAME/qmp.sock) in I(vm_dir)). Then it is migrated. When it is not
+    here, the destination's inventory is asked by name; if the VM lives
+    there (running or stopped) the result is C(changed=false), else the
+    task fails."
+  - The destination's inventory. An agent (I(to) is C(ADDR[:PORT]))
+    answers C(GET /v1/vms) (asked with this host's client certificate
+    from I(tls_dir)) with the VMs this host sent that live there, from
+    their saved definitions (vmferryd remembers them across restarts);
+    an older agent is asked C(GET /v1/status) (its running migrations
+    since it started). For C(ssh://) destinations, the directory
     C(RUN_ROOT/NAME) there must hold a unix socket.
-  - In check mode nothing changes. If C(vmferry --help) lists
-    C(vmferry check), C(vmferry check VM --to DEST --json) runs;
+  - In check mode nothing changes. If C(vmferry check --help) succeeds,
+    C(vmferry check VM --to DEST --json) runs;
     otherwise a preflight of the module's own runs (the VM's QMP socket
     exists; the destination answers C(GET /v1/host), or the ssh login
     works and finds vmferryd). C(changed) says whether a migration
     would run.
 options:
+  state:
+    description: C(present), the VM lives on I(to) (the only state).
+    type: str
+    choices: [present]
+    default: present
   vm:
     description: QMP socket path of the VM (contains a C(/)), or its name in I(vm_dir).
     type: str
@@ -121,6 +129,11 @@ vm_location:
   description: Where the VM runs now, "source", "destination" or "unknown".
   returned: always
   type: str
+dest_state:
+  description: When the VM was already on the destination, its state there (running, stopped, stored).
+  returned: when the VM was not on this host
+  returned: always
+  type: str
 summary:
   description: vmferry's final JSON object (vm, id, destination, total_s, downtime_ms, qmp, files, error, ...); its fields are also returned at the top level.
   returned: when vmferry printed one
@@ -131,6 +144,7 @@ import json
 import os
 import re
 import ssl
+import urllib.error
 import urllib.request
 
 from ansible.module_utils.basic import AnsibleModule
@@ -205,22 +219,29 @@ def agent_get(p, path):
 
 
 def runs_on_destination(module, p, name):
-    """True if the destination says the VM runs there; else the reason."""
+    """The VM's state on the destination if it lives there; else False
+    and the reason."""
     if is_ssh(p):
         d = os.path.join(p['ssh_run_root'], name)
         remote = ('for f in %s/*; do [ -S "$f" ] && exit 0; done; exit 1'
                   % shell_quote(d))
         rc, out, err = module.run_command(ssh_argv(p, remote))
-        return True if rc == 0 else 'no socket in %s there (%s)' % (
-            d, err.strip() or 'ssh exit %d' % rc)
+        return ('running', None) if rc == 0 else (False, 'no socket in %s '
+                'there (%s)' % (d, err.strip() or 'ssh exit %d' % rc))
     try:
-        st = agent_get(p, '/v1/status')
+        vms = agent_get(p, '/v1/vms').get('vms', [])
+    except urllib.error.HTTPError as e:
+        if e.code != 404:
+            return False, 'asking the destination failed: %s' % e
+        vms = [dict(name=m.get('name'), state='running') for m in
+               agent_get(p, '/v1/status').get('migrations', [])
+               if m.get('state') == 'running']
     except Exception as e:
-        return 'asking the destination failed: %s' % e
-    for m in st.get('migrations', []):
-        if m.get('name') == name and m.get('state') == 'running':
-            return True
-    return 'the destination does not list %s as running' % name
+        return False, 'asking the destination failed: %s' % e
+    for v in vms:
+        if v.get('name') == name:
+            return v.get('state', 'running'), None
+    return False, 'the destination does not list %s among its VMs' % name
 
 
 def shell_quote(s):
@@ -307,6 +328,7 @@ def preflight(module, p):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            state=dict(type='str', default='present', choices=['present']),
             vm=dict(type='str', required=True),
             to=dict(type='str', required=True),
             name=dict(type='str'),
@@ -326,16 +348,16 @@ def main():
     p = module.params
     if not os.path.exists(vm_socket(p)):
         name = vm_name(p)
-        why = runs_on_destination(module, p, name)
-        if why is True:
+        state, why = runs_on_destination(module, p, name)
+        if state:
             module.exit_json(changed=False, vm_location='destination',
                              result='already on the destination', vm=name,
-                             destination=p['to'])
+                             destination=p['to'], dest_state=state)
         module.fail_json(msg='VM %s is not on this host (%s) and %s'
                          % (name, vm_socket(p), why), vm_location='unknown')
     if module.check_mode:
-        rc, out, err = module.run_command([p['vmferry'], '--help'])
-        if not re.search(r'^\s*vmferry check ', out, re.M):
+        rc, out, err = module.run_command([p['vmferry'], 'check', '--help'])
+        if rc != 0:
             preflight(module, p)
         rc, out, err = module.run_command(vmferry_argv(p, 'check'))
         report(module, rc, out, err, True, check=True)
