@@ -321,6 +321,17 @@ forget (struct mig_dest *d, const struct vm_definition *def,
   debug ("home: VM %s left this host: forgotten", name);
 }
 
+void
+mig_dest_home_left (struct mig_dest *d, const char *name)
+{
+  CLEANUP_FREE char *path = def_path (d, name);
+  struct vm_definition *def = path ? vm_definition_load (path) : NULL;
+
+  if (def && left (def))
+    forget (d, def, path);
+  vm_definition_free (def);
+}
+
 typedef void (*def_fn) (struct mig_dest *d, struct vm_definition *def,
                         const char *path, void *opaque);
 

@@ -309,6 +309,10 @@ int mig_dest_home_entry (struct mig_dest *d, const struct vm_definition *def,
                          const char *path);
 bool mig_dest_home_running (const char *path);
 void mig_dest_home_sweep (struct mig_dest *d);
+/* The VM name left this host now (sent back): forget it at once, as
+ * the sweep would (only if it did leave).
+ */
+void mig_dest_home_left (struct mig_dest *d, const char *name);
 /* GET /v1/vms: the VMs living here that peer (a client certificate's
  * CN) sent: [{"name", "state": running|stopped|stored, "arrived"}].
  */

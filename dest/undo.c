@@ -173,6 +173,7 @@ mig_dest_send_back (void *opaque, const struct api_request *req,
      */
     mig_dest_journal_remove (d, j);
     mig_dest_job_ended (d);
+    mig_dest_home_left (d, j->vm->name);
   }
   return 200;
 }

@@ -6,15 +6,19 @@
 #      changed (a move would happen), nothing moves;
 #   2. an unreachable destination: the task fails with exit_code 2, its
 #      meaning, and vm_location "source"; the VM still runs here;
-#   3. the example playbook evacuate-host.yml moves the VM: changed,
+#   3. the example playbook vmferry.migration.evacuate_host stops at
+#      the first failure: a dead VM socket sorted first fails, the play
+#      fails, and ans1 is not attempted (still here, nothing on the
+#      destination);
+#   4. the playbook moves the VM: changed,
 #      result "migrated", the summary's fields; the guest verifies its
 #      disk and memory on the destination, check-image accepts the
 #      destination image, and the VM runs on exactly one host;
-#   4. after vmferryd on the destination was killed and restarted, the
+#   5. after vmferryd on the destination was killed and restarted, the
 #      module again, the VM named but given as a socket path that is not
 #      here: changed=false, "already on the destination", dest_state
 #      running (the agent's inventory, GET /v1/vms, by name);
-#   5. vmferry_vm_info on the destination lists ans1 running, received
+#   6. vmferry_vm_info on the destination lists ans1 running, received
 #      from the source; with another name, an empty list.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
@@ -28,7 +32,7 @@ guest_test_init
 mig_hosts
 mig_start_vmferryd
 coll="$abs_top_srcdir/contrib/ansible"
-evacuate="$coll/ansible_collections/vmferry/migration/playbooks/evacuate-host.yml"
+evacuate=vmferry.migration.evacuate_host
 
 src="$TEST_DIR/src"
 vms="$TEST_DIR/vms"
@@ -70,7 +74,7 @@ cat > "$TEST_DIR/evacuate.yml" <<YML
     - name: save
       check_mode: false
       ansible.builtin.copy:
-        content: "{{ moved.results[0] | to_nice_json }}"
+        content: "{{ evacuated[0] | to_nice_json }}"
         dest: "$TEST_DIR/r.json"
 YML
 
@@ -111,6 +115,23 @@ show '{failed, exit_code, meaning, vm_location, msg}'
 field meaning | grep -q '^refused' || fail "no meaning for exit 2"
 field msg | grep -q 'could not connect' || fail "msg lacks the reason"
 vm_running "$src" || fail "the VM stopped after a refused migration"
+
+# A socket nobody listens on, sorted before ans1: its move fails.
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
+  "$vms/ans0.qmp" || fail "making a dead socket"
+ip netns exec "$SRC_NS" env HOME="$TEST_DIR" \
+  ANSIBLE_COLLECTIONS_PATH="$coll" ANSIBLE_LOCAL_TEMP="$TEST_DIR/ansible-tmp" \
+  ANSIBLE_NOCOLOR=1 PATH="$abs_top_builddir/cmd:$PATH" \
+  ansible-playbook -i localhost, -c local \
+  -e ansible_python_interpreter=/usr/bin/python3 "$TEST_DIR/evacuate.yml" \
+  -e "evacuate_to=$DST_IP" -e "vm_dir=$vms" -e "tls_dir=$SRC_TLS" \
+  > "$TEST_DIR/play.out" 2>&1 && fail "the evacuation with a dead VM succeeded"
+grep -q 'the VMs after it were not attempted' "$TEST_DIR/play.out" ||
+  { cat "$TEST_DIR/play.out"; fail "the play did not stop at the first failure"; }
+grep -q 'Move .*/ans1.qmp' "$TEST_DIR/play.out" && fail "ans1 was attempted"
+vm_running "$src" || fail "ans1 stopped after another VM failed"
+mig_dir_empty "$DST_RUN" || fail "the destination got something"
+rm -f "$vms/ans0.qmp"
 
 rm -f "$TEST_DIR/r.json"
 play "$TEST_DIR/evacuate.yml" -e "evacuate_to=$DST_IP" -e "vm_dir=$vms" \

@@ -66,14 +66,34 @@ options:
     description: Keep the source image files.
     type: bool
     default: false
+  keep_source_for:
+    description:
+      - Set the source images aside and delete them this long after the
+        move (C(10m), C(1h), C(2d)); meanwhile C(vmferry undo ID) moves
+        the VM back (vmferry C(--keep-source=DURATION)).
+    type: str
+  bandwidth:
+    description: At most this much per second for disk and memory data together, in MiB (C(0.5), C(100)) or with a unit (C(500K), C(20M), C(1G)) (vmferry C(--bandwidth)).
+    type: str
+  timeout:
+    description: Cancel the move when pre-copy has not finished after this many seconds; the VM stays on the source (vmferry C(--timeout); 0, never).
+    type: int
+  migration_network:
+    description: The network (CIDR) disk and memory data take (vmferry C(--migration-network)).
+    type: str
+  dry_run:
+    description: Rehearse the move (connect everything, move nothing; vmferry C(--dry-run)). The result is C(rehearsed), C(changed=false).
+    type: bool
+    default: false
   disk_path:
     description: C(SRC=DST) items, placing disks on the destination.
     type: list
     elements: str
     default: []
   storage_engine:
-    description: vmferry --storage-engine.
+    description: Who copies the disks (vmferry C(--storage-engine)).
     type: str
+    choices: [vmferry, qemu]
   ssh_options:
     description: ssh C(-o) options for C(ssh://) destinations.
     type: list
@@ -94,8 +114,19 @@ options:
     description: The vmferry program.
     type: str
     default: vmferry
+requirements:
+  - vmferry (the same version as the destination's vmferryd) on the host the task runs on
+  - python3 on that host
+attributes:
+  check_mode:
+    support: full
+    description: Runs C(vmferry check), which changes nothing on either host.
+  diff_mode:
+    support: none
+    description: No diff.
+version_added: 0.1.0
 author:
-  - the vmferry developers
+  - vmferry developers (@vmferry)
 '''
 
 EXAMPLES = r'''
@@ -114,7 +145,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 result:
-  description: vmferry's result text ("migrated", "refused, nothing was done", ...), or "already on the destination".
+  description: vmferry's result code (migrated, rehearsed, refused, failed_rolled_back, failed_leftovers, uncertain; vmferry(1) OUTPUT), or "already on the destination"; result_text says it in words.
   returned: always
   type: str
 exit_code:
@@ -131,8 +162,7 @@ vm_location:
   type: str
 dest_state:
   description: When the VM was already on the destination, its state there (running, stopped, stored).
-  returned: when the VM was not on this host
-  returned: always
+  returned: when the VM was already on the destination
   type: str
 summary:
   description: vmferry's final JSON object (vm, id, destination, total_s, downtime_ms, qmp, files, error, ...); its fields are also returned at the top level.
@@ -268,6 +298,16 @@ def vmferry_argv(p, sub):
         a += ['--disk-path', d]
     if p['storage_engine']:
         a += ['--storage-engine', p['storage_engine']]
+    if p['keep_source_for']:
+        a.append('--keep-source=' + p['keep_source_for'])
+    if p['bandwidth']:
+        a += ['--bandwidth', p['bandwidth']]
+    if p['timeout'] is not None:
+        a += ['--timeout', str(p['timeout'])]
+    if p['migration_network']:
+        a += ['--migration-network', p['migration_network']]
+    if p['dry_run']:
+        a.append('--dry-run')
     return a
 
 
@@ -336,7 +376,12 @@ def main():
             tls_dir=dict(type='path', default='/etc/pki/vmferry'),
             keep_source=dict(type='bool', default=False),
             disk_path=dict(type='list', elements='str', default=[]),
-            storage_engine=dict(type='str'),
+            storage_engine=dict(type='str', choices=['vmferry', 'qemu']),
+            keep_source_for=dict(type='str'),
+            bandwidth=dict(type='str'),
+            timeout=dict(type='int'),
+            migration_network=dict(type='str'),
+            dry_run=dict(type='bool', default=False),
             ssh_options=dict(type='list', elements='str', default=[]),
             ssh_vmferryd=dict(type='str'),
             ssh_storage_root=dict(type='str', default='/var/lib/vmferry'),
@@ -344,6 +389,7 @@ def main():
             vmferry=dict(type='str', default='vmferry'),
         ),
         supports_check_mode=True,
+        mutually_exclusive=[('keep_source', 'keep_source_for')],
     )
     p = module.params
     if not os.path.exists(vm_socket(p)):
@@ -362,7 +408,7 @@ def main():
         rc, out, err = module.run_command(vmferry_argv(p, 'check'))
         report(module, rc, out, err, True, check=True)
     rc, out, err = module.run_command(vmferry_argv(p, 'migrate'))
-    report(module, rc, out, err, True)
+    report(module, rc, out, err, not p['dry_run'], check=p['dry_run'])
 
 
 if __name__ == '__main__':

@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 module: vmferry_vm_info
 short_description: This host's VMs, as vmferry list shows them
 description:
-  - Runs C(vmferry list --json) on the host and returns its VMs: the ones
+  - Runs C(vmferry list --json) on the host and returns its VMs, the ones
     vmferry finds in I(vm_dir) (started by hand, or received by
     vmferryd, which registers each VM it receives there by name).
   - Changes nothing; supports check mode.
@@ -29,8 +29,18 @@ options:
     description: The vmferry program.
     type: str
     default: vmferry
+requirements:
+  - vmferry on the host the task runs on
+attributes:
+  check_mode:
+    support: full
+    description: Reads only.
+  diff_mode:
+    support: none
+    description: No diff.
+version_added: 0.2.0
 author:
-  - the vmferry developers
+  - vmferry developers (@vmferry)
 '''
 
 EXAMPLES = r'''
