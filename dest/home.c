@@ -140,8 +140,10 @@ mig_dest_home_check (struct mig_dest *d, const char *name)
   }
   if (entry && lstat (entry, &st) == 0) {
     if (!entry_stale (entry)) {
-      set_error (0, "a VM named %s already runs on this host (%s)", name,
-                 entry);
+      CLEANUP_FREE char *arriving = entry_path (d, name, ARRIVING);
+      bool coming = arriving && lstat (arriving, &st) == 0;
+      set_error (0, "a VM named %s %s on this host (%s)", name,
+                 coming ? "is being received" : "already runs", entry);
       return 409;
     }
     entry_remove (d, name);
@@ -377,9 +379,50 @@ restore_one (struct mig_dest *d, struct vm_definition *def, const char *path,
   }
 }
 
+/* A job vmferryd loaded from its journal for VM name (it runs here). */
+static bool
+job_named (struct mig_dest *d, const char *name)
+{
+  struct dest_job *j;
+
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&d->lock);
+  for (j = d->jobs; j; j = j->next)
+    if (j->vm && j->vm->name && strcmp (j->vm->name, name) == 0)
+      return true;
+  return false;
+}
+
+/* At start-up nothing is being received: an entry still "arriving",
+ * without a definition or a job, is what a killed vmferryd left of an
+ * arrival its journal rolled back.
+ */
+static void
+drop_dead_arrivals (struct mig_dest *d)
+{
+  DIR *dh = d->p.vm_dir ? opendir (d->p.vm_dir) : NULL;
+  struct dirent *de;
+
+  while (dh && (de = readdir (dh)) != NULL) {
+    CLEANUP_FREE char *arriving = NULL, *def = NULL;
+    struct stat st;
+    if (de->d_name[0] == '.' || !mig_safe_name (de->d_name))
+      continue;
+    arriving = entry_path (d, de->d_name, ARRIVING);
+    def = def_path (d, de->d_name);
+    if (arriving && def && lstat (arriving, &st) == 0 &&
+        stat (def, &st) == -1 && !job_named (d, de->d_name)) {
+      debug ("home: %s: an arrival that did not complete", de->d_name);
+      entry_remove (d, de->d_name);
+    }
+  }
+  if (dh)
+    closedir (dh);
+}
+
 void
 mig_dest_home_restore (struct mig_dest *d)
 {
+  drop_dead_arrivals (d);
   each_definition (d, restore_one, NULL);
 }
 

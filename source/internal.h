@@ -104,7 +104,19 @@ struct source {
   json_t *journal;              /* source-journal.c (NULL: no run dir) */
   uint64_t stall_bytes;         /* memory sent at stall_since */
   int64_t stall_since;          /* ms; 0: not sampled yet */
+  struct src_latency *latency;  /* latency.c (NULL: not measured) */
 };
+
+/* latency.c: the guest's write latency per phase, from QEMU's block
+ * latency histograms.  start: -1 (noted) if it cannot be measured;
+ * mark closes the phase named (since the last mark); report is a new
+ * reference to {"PHASE": {"writes", "p50_us", "p99_us", "max_us"}}
+ * or NULL; stop frees it (remove: also turn the histograms off).
+ */
+int src_latency_start (struct source *s);
+void src_latency_mark (struct source *s, const char *phase);
+json_t *src_latency_report (const struct source *s);
+void src_latency_stop (struct source *s, bool remove);
 
 /* source-journal.c: the crash-safe journal in RUN_DIR/ID/state.json.
  * Each call writes it durably before returning; -1 + set_error if it

@@ -519,6 +519,8 @@ summary (struct source *s, enum mig_result r)
   json_object_set (o, "qmp", json_object_get (s->prepared, "qmp"));
   json_object_set (o, "files", json_object_get (s->prepared, "files"));
   json_object_set_new (o, "source_deleted", json_boolean (s->deleted));
+  if (s->latency)
+    json_object_set_new (o, "write_latency", src_latency_report (s));
   if (s->p->quarantine_s)
     json_object_set_new (o, "quarantine_s",
                          json_integer (s->p->quarantine_s));
@@ -607,6 +609,7 @@ run_phases (struct source *s)
       src_journal_begin (s) == -1 || src_resume_load (s) == -1)
     return MIG_REFUSED;
   progress_phase (&s->pr, "setup", "preparing the destination");
+  src_latency_start (s);
   src_hold ("setup");
   if (prepare (s) == -1)
     return s->stage == SRC_NOTHING ? MIG_REFUSED : rollback (s);
@@ -615,6 +618,7 @@ run_phases (struct source *s)
   if (src_journal_stage (s, SRC_MIRRORING) == -1)
     return rollback (s);
   s->t_mirror = now_ms ();
+  src_latency_mark (s, "before");
   src_converge_begin (s);
   if (s->p->qemu_storage) {
     progress_phase (&s->pr, "storage", "mirroring disks (QEMU blockdev-mirror)");
@@ -628,6 +632,7 @@ run_phases (struct source *s)
       return rollback (s);
   }
   s->t_storage = now_ms ();
+  src_latency_mark (s, "copy");
   progress_phase (&s->pr, "memory", "disks synchronized; pre-copying RAM");
   src_hold ("memory");
   if (src_memory_run (s) == -1)
@@ -638,6 +643,7 @@ run_phases (struct source *s)
     return rollback (s);
   }
   s->t_memory = now_ms ();
+  src_latency_mark (s, "mirror_memory");
   progress_phase (&s->pr, "switchover", "guest paused");
   src_hold ("switchover");
   if ((s->engine ? src_engine_finish (s) : src_storage_complete (s)) == -1 ||
@@ -692,6 +698,7 @@ mig_source_run (const struct mig_source_params *p)
   src_journal_close (&s, r == MIG_FAILED_LEFTOVERS || r == MIG_UNCERTAIN
                      || (r == MIG_OK && err[0] != '\0'));
   sum = summary (&s, r);
+  src_latency_stop (&s, r != MIG_OK || p->dry_run);
   progress_result (&s.pr, sum);
   s.pr.sink = NULL;
   /* Refused before anything was done: nothing for status or recover. */

@@ -6,7 +6,8 @@
 # Mbit/s so that memory takes several pre-copy rounds.  Afterwards: the guest on
 # the destination verifies its disk and memory, the host checker finds
 # every acknowledged record in the destination image, the source QEMU is
-# gone and the source image deleted, and the VM runs on exactly one host.
+# gone and the source image deleted, and the VM runs on exactly one host;
+# the summary's write latency per phase counts the guest's writes.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 . "$abs_top_srcdir/tests/mig-functions.sh"
@@ -25,6 +26,7 @@ src_pid=$VM_PID
 vm_wait_ready "$src"
 vm_wait_ack "$src" 20
 
+ack0=$(vm_last_ack "$src")
 mig_migrate "$src/qmp.sock" --json
 [ "$MIG_RC" = 0 ] || fail "vmferry migrate failed"
 [ "$(mig_result_field result)" = migrated ] || fail "result is not migrated"
@@ -37,6 +39,22 @@ grep -q '"event":"memory"' "$TEST_DIR/migrate.out" ||
   fail "no memory progress was reported"
 echo "downtime (QEMU): $(mig_result_field downtime_ms) ms," \
   "STOP to RESUME: $(mig_result_field stop_to_resume_ms) ms"
+
+# What the guest felt: its writes per phase, from QEMU's latency
+# histograms.  The guest acknowledged records during the migration: the
+# writes counted cover them (the count starts after the preflight, a
+# fraction of a second in), and the bounds are ordered.
+acks=$(( $(vm_last_ack "$src") - ack0 ))
+lat=$(grep '"event":"result"' "$TEST_DIR/migrate.out" | jq -c .write_latency)
+echo "records acknowledged during the migration: $acks; write latency: $lat"
+writes=$(echo "$lat" | jq '[.[] | .writes] | add')
+[ "${writes:-0}" -ge $((acks / 2)) ] && [ "$writes" -gt 0 ] ||
+  fail "the write latency counted $writes writes for $acks records"
+for ph in copy mirror_memory; do
+  echo "$lat" | jq -e ".$ph | .writes > 0 and .p50_us > 0 and
+    .p50_us <= .p99_us and .p99_us <= .max_us" > /dev/null ||
+    fail "no sane write latency for phase $ph: $lat"
+done
 
 # Exactly one host runs the VM; the source image is gone.
 pid_alive "$src_pid" && fail "the source QEMU still runs"

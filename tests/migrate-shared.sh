@@ -17,7 +17,7 @@
 dst_images ()
 {
   find "$DST_STORAGE" -path "$DST_STORAGE/.vmferryd-journal" -prune \
-    -o -type f -print
+    -o -path "$DST_STORAGE/.vmferry-vms" -prune -o -type f -print
 }
 
 guest_test_init
@@ -51,6 +51,9 @@ tr '\0' '\n' < "/proc/$dst_pid/cmdline" | grep -qF "filename=$img," ||
   fail "the destination QEMU does not open the shared image"
 [ -z "$(dst_images)" ] ||
   fail "files in the destination's storage root: $(dst_images)"
+# The VM's definition is all vmferryd keeps for it (vmferry start).
+[ "$(ls "$DST_STORAGE/.vmferry-vms")" = sh1.json ] ||
+  fail "no definition of sh1 on the destination"
 ls -a "$shared" | grep -q vmferry-shared && fail "a marker file is left"
 
 mig_verify_moved "$src" "$dst" "$img" 20
