@@ -313,6 +313,8 @@ apply (struct source *s, const struct mem_action *a)
                  "max-cpu-throttle", THROTTLE_MAX,
                  "cpu-throttle-initial", THROTTLE_INITIAL,
                  "cpu-throttle-increment", THROTTLE_INCREMENT);
+    if (r && s->conv.throttle_since == 0)
+      s->conv.throttle_since = now_ms ();
     break;
   case MEM_ACT_DOWNTIME:
     s->conv.downtime_target = a->downtime_ms;
@@ -373,6 +375,12 @@ src_converge_sample (struct source *s, json_t *info)
 
   if (ram == NULL)
     return 0;
+  if (s->conv.throttle_since) {
+    int pct = json_integer_value (json_object_get (info,
+                                                   "cpu-throttle-percentage"));
+    if (pct > s->conv.throttle_max)
+      s->conv.throttle_max = pct;
+  }
   forecast_sample (s, ram, smp.round);
   if (s->rl.relay && correct_downtime (s, ram) == -1)
     return -1;

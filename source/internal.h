@@ -49,6 +49,8 @@ struct src_converge {
   int64_t wire_t;
   double wire_rate;             /* highest relay rate seen, bytes/s */
   bool postcopy;                /* post-copy started: no way back */
+  int64_t throttle_since;       /* ms: the throttle's cap lifted (0: not) */
+  int throttle_max;             /* highest throttle QEMU applied since, % */
 };
 
 /* QEMU's migration relayed through the data channel (relay.c owns it;

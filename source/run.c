@@ -456,6 +456,24 @@ clean_source (struct source *s)
 }
 
 /* The final object: times, downtime, bytes, where the VM is now. */
+/* What stopped the guest, from QEMU's figures: the vCPUs throttled
+ * (from the policy's throttle to the switchover) and the downtime.
+ */
+static void
+stall (const struct source *s, json_t *o)
+{
+  int64_t throttled = s->conv.throttle_since && s->t_memory
+    ? s->t_memory - s->conv.throttle_since : 0;
+  json_int_t down = json_integer_value (json_object_get (o, "downtime_ms"));
+
+  if (throttled > 0) {
+    json_object_set_new (o, "throttled_ms", json_integer (throttled));
+    json_object_set_new (o, "throttle_max_percent",
+                         json_integer (s->conv.throttle_max));
+  }
+  json_object_set_new (o, "stall_ms", json_integer (down + throttled));
+}
+
 static json_t *
 summary (struct source *s, enum mig_result r)
 {
@@ -492,6 +510,7 @@ summary (struct source *s, enum mig_result r)
                        ((s->t_memory - s->t_storage) / 1000.0));
   if (json_object_get (info, "downtime"))
     json_object_set (o, "downtime_ms", json_object_get (info, "downtime"));
+  stall (s, o);
   if (resumed > 0 && s->stop_time > 0)
     json_object_set_new (o, "stop_to_resume_ms",
                          json_integer ((resumed - s->stop_time) * 1000));

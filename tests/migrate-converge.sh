@@ -41,6 +41,19 @@ first=$(grep '"event":"converge"' "$out" | head -n 1 | jq -r .action)
 [ "$first" = throttle ] || fail "first convergence action: '$first'"
 grep '"event":"memory"' "$out" | grep -q '"throttle_percent":[1-9]' ||
   fail "QEMU never reported a throttled guest"
+# The summary's stall: the downtime plus the time the vCPUs were
+# throttled, which began with the throttle action (before the memory
+# phase ended): more than the downtime, at most the memory phase longer.
+down=$(mig_result_field downtime_ms) thr=$(mig_result_field throttled_ms)
+stall=$(mig_result_field stall_ms) mem=$(mig_result_field memory_s)
+echo "downtime $down ms, throttled $thr ms (max" \
+  "$(mig_result_field throttle_max_percent) %), stall $stall ms"
+[ "$thr" -gt 0 ] && [ "$stall" = $((down + thr)) ] ||
+  fail "the stall is not the downtime plus the throttled time"
+[ "$thr" -le "$(echo "$mem" | awk '{ printf "%d", $1 * 1000 + 1 }')" ] ||
+  fail "throttled longer ($thr ms) than the memory phase ($mem s)"
+[ "$(mig_result_field throttle_max_percent)" -ge 1 ] ||
+  fail "no throttle percentage in the summary"
 
 dst="$DST_RUN/conv1"
 dimg="$DST_STORAGE/conv1/disk0.qcow2"

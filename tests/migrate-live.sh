@@ -56,6 +56,13 @@ for ph in copy mirror_memory; do
     fail "no sane write latency for phase $ph: $lat"
 done
 
+# Not throttled (the guest's memory converges on this link): the stall
+# is the downtime alone.
+[ "$(mig_result_field throttled_ms)" = null ] ||
+  fail "a throttle was reported for a guest that was not throttled"
+[ "$(mig_result_field stall_ms)" = "$(mig_result_field downtime_ms)" ] ||
+  fail "the stall is not the downtime"
+
 # Exactly one host runs the VM; the source image is gone.
 pid_alive "$src_pid" && fail "the source QEMU still runs"
 dst_pid=$(vm_pid "$dst") || fail "no QEMU runs on the destination"
