@@ -276,3 +276,58 @@ lv_verify_moved ()
   vm_check_image "$LV_DST_IMG" "$LV_SRC/console.log" "$LV_DST/console.log" ||
     fail "check-image rejected $LV_DST_IMG"
 }
+
+# lv_start_vmferryd [ARG...]: vmferryd in host dst (its namespaces: the
+#   relay's sockets are made in its LV_ROOT/run), listening on
+#   DST_IP:7480 with DST_TLS, roots LV_ROOT/storage and LV_ROOT/run
+#   (DST_RUN and DST_STORAGE as seen from here), plus ARGs.  Log in
+#   $TEST_DIR/vmferryd.log.  Sets VMFERRYD_PID.  Cleanup: kill it.
+lv_start_vmferryd ()
+{
+  DST_STORAGE="$TEST_DIR/host-dst/lv/storage" DST_RUN="$TEST_DIR/host-dst/lv/run"
+  lv_in dst vmferryd --listen "$DST_IP:7480" \
+    --storage-root "$LV_ROOT/storage" --run-root "$LV_ROOT/run" \
+    --tls-dir "$DST_TLS" "$@" > "$TEST_DIR/vmferryd.log" 2>&1 < /dev/null &
+  VMFERRYD_PID=$!
+  cleanup_fn "kill $VMFERRYD_PID 2>/dev/null"
+  for _i in $(seq 100); do
+    grep -q 'listening on' "$TEST_DIR/vmferryd.log" && return 0
+    pid_alive "$VMFERRYD_PID" || break
+    sleep 0.1
+  done
+  cat "$TEST_DIR/vmferryd.log" >&2
+  fail "vmferryd did not start"
+}
+
+# lv_migrate ARG...: "vmferry migrate ARG... --to DST_IP --tls-dir SRC_TLS
+#   --libvirt-peer-uri LV_DST_URI --run-dir $TEST_DIR/vmferry-run" in
+#   host src.  Output in $TEST_DIR/migrate.out (shown), exit code in
+#   MIG_RC.  With LV_BACKGROUND=1 it runs in the background instead
+#   (LV_MIGRATE_PID; wait for it, then read $TEST_DIR/migrate.out).
+lv_migrate ()
+{
+  set -- "$@" --to "$DST_IP" --tls-dir "$SRC_TLS" \
+    --libvirt-peer-uri "$LV_DST_URI" --run-dir "$TEST_DIR/vmferry-run"
+  if [ "${LV_BACKGROUND:-0}" = 1 ]; then
+    lv_in src vmferry migrate "$@" > "$TEST_DIR/migrate.out" 2>&1 \
+      < /dev/null &
+    LV_MIGRATE_PID=$!
+    cleanup_fn "kill $LV_MIGRATE_PID 2>/dev/null"
+    return 0
+  fi
+  lv_in src vmferry migrate "$@" > "$TEST_DIR/migrate.out" 2>&1 < /dev/null
+  MIG_RC=$?
+  cat "$TEST_DIR/migrate.out"
+  echo "vmferry exit code: $MIG_RC"
+}
+
+# lv_relay_clean: nothing of the relay is left on either host (the
+#   socket directories LV_ROOT/run/libvirt-*, vmferryd's listeners but
+#   its API).
+lv_relay_clean ()
+{
+  _lr=$(ls -d "$TEST_DIR"/host-*/lv/run/libvirt-* 2>/dev/null)
+  [ -z "$_lr" ] || fail "the relay's directories are left: $_lr"
+  _left=$(ip netns exec "$DST_NS" ss -Htln | grep -v -e ":7480 " -e ":16509 ")
+  [ -z "$_left" ] || { echo "$_left"; fail "a listener is left on the destination"; }
+}

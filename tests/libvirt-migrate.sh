@@ -1,0 +1,55 @@
+#!/bin/sh
+# libvirt-migrate.sh: vmferry migrate libvirt:DOMAIN in the libvirt lab
+# (libvirt-functions.sh).  libvirt migrates a running TCG domain with a
+# local qcow2 disk peer to peer while its guest writes; its NBD mirror
+# and its memory migration go to unix sockets, which vmferry relays both
+# ways through its data channel (mutual TLS, compressed frames) to
+# vmferryd, into the destination QEMU's sockets.  Afterwards: vmferry
+# says migrated (exit 0) with libvirt's figures, the relay carried the
+# migration and NBD connections, the domain runs on the destination
+# only, persistent there, undefined on the source, the source image is
+# deleted (and gone from the source's storage pool), nothing of the
+# relay is left on either host, and the guest verifies its memory and
+# disk, and check-image accepts the destination's image.
+
+. "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
+. "$abs_top_srcdir/tests/mig-functions.sh"
+. "$abs_top_srcdir/tests/libvirt-functions.sh"
+
+guest_test_init
+lv_hosts
+lv_start_vmferryd --once
+lv_guest lvm1
+
+# vmferry check first: it can move.
+lv_in src vmferry check libvirt:lvm1 --to "$DST_IP" --tls-dir "$SRC_TLS" \
+  --libvirt-peer-uri "$LV_DST_URI" || fail "vmferry check libvirt:lvm1 refused"
+
+lv_migrate libvirt:lvm1 --json
+[ "$MIG_RC" = 0 ] || fail "vmferry migrate libvirt:lvm1 failed"
+[ "$(mig_result_field result)" = migrated ] || fail "result is not migrated"
+conns=$(mig_result_field relay_connections)
+raw=$(mig_result_field relay_raw_bytes)
+wire=$(mig_result_field relay_wire_bytes)
+mem=$(mig_result_field memory_bytes)
+disk=$(mig_result_field storage_bytes)
+echo "libvirt: memory $mem bytes, disk $disk bytes, downtime" \
+     "$(mig_result_field downtime_ms) ms; the relay carried $raw bytes as" \
+     "$wire over $conns connection(s)"
+# The migration stream and one NBD connection (the disk's mirror).
+[ "$conns" -ge 2 ] || fail "the relay carried $conns connection(s)"
+[ "$raw" -gt "$mem" ] || fail "the relay carried $raw bytes, libvirt migrated $mem of memory"
+[ "$wire" -lt "$raw" ] || fail "nothing was compressed ($wire of $raw bytes)"
+grep -q '"event":"memory"' "$TEST_DIR/migrate.out" ||
+  fail "no memory progress from libvirt's job"
+
+[ "$(lv_persistent dst lvm1)" = yes ] || fail "lvm1 is not persistent on dst"
+[ "$(lv_state src lvm1)" = none ] || fail "lvm1 is still defined on src"
+[ ! -e "$LV_SRC_IMG" ] || fail "the source image $LV_SRC_IMG is still there"
+lv_in src virsh -q vol-list vmf | grep -q lvm1 &&
+  fail "the source pool still lists the image"
+[ "$(mig_result_field 'files_deleted[0]')" = "$LV_ROOT/images/lvm1.qcow2" ] ||
+  fail "files_deleted does not name the image"
+lv_relay_clean
+lv_verify_moved lvm1
+exit 0
