@@ -209,6 +209,9 @@ do_migrate (struct args *a, char **vms)
   a->mp.tty = isatty (STDOUT_FILENO);
   if (strncmp (vms[0], MIG_LIBVIRT_PREFIX, strlen (MIG_LIBVIRT_PREFIX)) == 0)
     return do_libvirt (a, vms, host);
+  if (a->lp.uri || a->lp.peer_uri || a->lp.transient || a->lp.keep_definition)
+    return vmf_usage_error (a, "--libvirt-* options go with VM "
+                            "libvirt:DOMAIN, not %s", vms[0]);
   a->sp.target = a->to;
   a->sp.ssh_options = a->ssh_options;
   a->sp.ssh = getenv ("VMFERRY_SSH") ? getenv ("VMFERRY_SSH") : "ssh";

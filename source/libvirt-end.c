@@ -203,23 +203,24 @@ lv_run_end (struct lv_run *m, bool ok)
 static json_t *
 summary (struct lv_run *m, enum mig_result r)
 {
-  json_t *o = json_pack ("{s:s, s:i, s:s, s:s?, s:s, s:f}",
-                         "result", mig_result_text (r), "exit_code", r,
-                         "vm", m->p->vm, "id", m->id[0] ? m->id : NULL,
-                         "destination", m->p->dest_name ? m->p->dest_name
-                         : m->p->host,
-                         "total_s", (now_ms () - m->t_start) / 1000.0);
+  json_t *o = json_pack ("{s:s, s:s, s:i, s:s, s:s, s:o}",
+                         "result", mig_result_code (r),
+                         "result_text", mig_result_text (r), "exit_code", r,
+                         "vm", m->p->vm, "destination", m->p->dest_name
+                         ? m->p->dest_name : m->p->host,
+                         "total_s", progress_seconds ((now_ms () - m->t_start)
+                                                      / 1000.0));
   json_t *c = m->completed;
 
   if (o == NULL)
     return NULL;
-  json_object_set_new (o, "libvirt_flags", json_integer (m->flags));
-  json_object_set_new (o, "relay_connections", json_integer (m->conns));
-  json_object_set_new (o, "relay_raw_bytes", json_integer (m->up.raw_bytes));
-  json_object_set_new (o, "relay_wire_bytes",
-                       json_integer (m->up.wire_bytes));
-  json_object_set_new (o, "relay_back_bytes",
-                       json_integer (m->down.wire_bytes));
+  json_object_set_new (o, "libvirt", json_pack
+                       ("{s:I, s:I, s:I, s:I, s:I}",
+                        "flags", (json_int_t) m->flags,
+                        "relay_connections", (json_int_t) m->conns,
+                        "relay_raw_bytes", (json_int_t) m->up.raw_bytes,
+                        "relay_wire_bytes", (json_int_t) m->up.wire_bytes,
+                        "relay_back_bytes", (json_int_t) m->down.wire_bytes));
   if (r != MIG_OK) {
     json_object_set_new (o, "error", json_string (get_error ()));
     return o;
@@ -230,11 +231,13 @@ summary (struct lv_run *m, enum mig_result r)
                    json_object_get (c, VIR_DOMAIN_JOB_MEMORY_PROCESSED));
   json_object_set (o, "storage_bytes",
                    json_object_get (c, VIR_DOMAIN_JOB_DISK_PROCESSED));
-  json_object_set (o, "libvirt_time_ms",
+  json_object_set (json_object_get (o, "libvirt"), "time_ms",
                    json_object_get (c, VIR_DOMAIN_JOB_TIME_ELAPSED));
   json_object_set_new (o, "source_deleted",
                        json_boolean (json_array_size (m->deleted) > 0));
-  json_object_set (o, "files_deleted", m->deleted);
+  if (m->deleted)
+    json_object_set (json_object_get (o, "libvirt"), "source_files_deleted",
+                     m->deleted);
   return o;
 }
 
@@ -251,7 +254,8 @@ lv_run_finish (struct lv_run *m, enum mig_result r)
   sum = summary (m, r);
   progress_result (&m->pr, sum);
   m->pr.sink = NULL;
-  src_control_stop (m->ctl);
+  /* Refused before vmferryd was asked: nothing for vmferry status. */
+  src_control_stop (m->ctl, r == MIG_REFUSED && m->prepared == NULL);
   mig_agent_free (m->agent);
   json_decref (m->prepared);
   json_decref (m->completed);

@@ -360,11 +360,17 @@ run (struct lv_run *m)
   enum mig_result r;
 
   phase (m, "preflight", NULL);
-  if (mig_new_id (m->id) == -1 || preflight (m) == -1)
+  if (mig_new_id (m->id) == -1)
+    return MIG_REFUSED;
+  m->pr.id = m->id;
+  if (m->p->id_out)
+    memcpy (m->p->id_out, m->id, sizeof m->id);
+  if (preflight (m) == -1)
     return MIG_REFUSED;
   if (m->p->run_dir &&
       (m->ctl = src_control_start (m->p->run_dir, m->id, m->p->vm,
-                                   &m->pr)) != NULL)
+                                   m->p->dest_name ? m->p->dest_name
+                                   : m->p->host, &m->pr)) != NULL)
     progress_note (&m->pr, "migration %s (vmferry status|cancel %s)", m->id,
                    m->id);
   phase (m, "setup", "vmferryd opens the destination ends of the relay");
