@@ -156,7 +156,8 @@ static int
 duplex (struct dest_receiver *r, struct net_stream *s, uint64_t arg)
 {
   struct dest_channel *ch = r->ch;
-  int fd;
+  uint64_t n = 0;
+  int fd, ret;
 
   if (r->mig_fd >= 0 || (fd = mig_dest_duplex_connect (ch->duplex, arg)) == -1)
     return -1;
@@ -165,8 +166,12 @@ duplex (struct dest_receiver *r, struct net_stream *s, uint64_t arg)
   pthread_mutex_unlock (&ch->lock);
   if (net_control_send (s, "ok", arg) == -1)
     return -1;
-  return arg & 1 ? net_duplex_send (fd, s, arg >> 8, NULL)
-    : net_duplex_recv (s, fd);
+  if (arg & 1)
+    return net_duplex_send (fd, s, arg >> 8, NULL);
+  ret = net_duplex_recv (s, fd, &n);
+  mig_dest_duplex_delivered (ch->duplex, n);
+  mig_dest_metrics_bytes (ch->metrics, false, (arg >> 1 & 0x7f) == 0, n);
+  return ret;
 }
 
 /* A CONTROL frame: "flush", or a relay's "relay" and "eof", or

@@ -341,6 +341,10 @@ int mig_dest_libvirt_prepare (void *opaque, const struct api_request *req,
 int mig_dest_libvirt_finish (void *opaque, const struct api_request *req,
                              json_t **reply);
 int mig_dest_duplex_connect (struct dest_duplex *x, uint64_t arg);
+/* What vmferryd wrote into the destination QEMU's sockets: bytes, which
+ * finish answers (any thread; NULL x: a no-op).
+ */
+void mig_dest_duplex_delivered (struct dest_duplex *x, uint64_t bytes);
 void mig_dest_duplex_free (struct dest_duplex *x);
 
 /* {"error": msg} with status. */

@@ -38,7 +38,17 @@ struct dest_duplex {
   pthread_mutex_t lock;                 /* protects fds */
   int fds[MAX_CONNS];                   /* a connection's other direction
                                            until its down stream takes it */
+  unsigned conns;                       /* connections made (lock) */
+  uint64_t delivered;                   /* bytes written into the
+                                           targets (atomic) */
 };
+
+void
+mig_dest_duplex_delivered (struct dest_duplex *x, uint64_t bytes)
+{
+  if (x)
+    __atomic_add_fetch (&x->delivered, bytes, __ATOMIC_RELAXED);
+}
 
 void
 mig_dest_duplex_free (struct dest_duplex *x)
@@ -102,6 +112,7 @@ mig_dest_duplex_connect (struct dest_duplex *x, uint64_t arg)
   }
   if ((fd = net_unix_connect (x->paths[target])) == -1)
     return -1;
+  x->conns++;
   if ((x->fds[conn] = fcntl (fd, F_DUPFD_CLOEXEC, 0)) == -1) {
     set_error (errno, "dup");
     close (fd);
@@ -238,6 +249,8 @@ mig_dest_libvirt_finish (void *opaque, const struct api_request *req,
   struct mig_dest *d = opaque;
   const char *id = json_string_value (json_object_get (req->body, "id"));
   struct dest_job *j = id ? mig_dest_find_job (d, id) : NULL;
+  uint64_t delivered = 0;
+  unsigned conns = 0;
   int r;
 
   if (j == NULL || !j->libvirt)
@@ -251,12 +264,23 @@ mig_dest_libvirt_finish (void *opaque, const struct api_request *req,
     pthread_mutex_unlock (&j->lock);
     return mig_dest_error (reply, 409, "this migration was aborted");
   }
+  /* The source ended its relay first: each connection's "eof" was
+   * answered, so what was delivered is all there will be.
+   */
+  if (j->duplex) {
+    pthread_mutex_lock (&j->duplex->lock);
+    conns = j->duplex->conns;
+    pthread_mutex_unlock (&j->duplex->lock);
+    delivered = __atomic_load_n (&j->duplex->delivered, __ATOMIC_RELAXED);
+  }
   r = mig_dest_job_cleanup (j);
   mig_dest_job_end (d, j, JOB_HANDED);
   pthread_mutex_unlock (&j->lock);
   mig_dest_job_ended (d);
   if (r == -1)
     return mig_dest_error (reply, 500, get_error ());
-  *reply = json_pack ("{s:s}", "state", "handed");
+  *reply = json_pack ("{s:s, s:I, s:i}", "state", "handed",
+                      "delivered_bytes", (json_int_t) delivered,
+                      "connections", (int) conns);
   return 200;
 }

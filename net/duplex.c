@@ -108,7 +108,7 @@ send_all (int fd, const char *p, size_t len)
 }
 
 int
-net_duplex_recv (struct net_stream *s, int fd)
+net_duplex_recv (struct net_stream *s, int fd, uint64_t *raw)
 {
   struct net_frame f;
   const void *pl;
@@ -119,6 +119,8 @@ net_duplex_recv (struct net_stream *s, int fd)
     if (f.type == NET_FRAME_STREAM) {
       if (send_all (fd, pl, f.raw_len) == -1)
         return -1;
+      if (raw)
+        __atomic_add_fetch (raw, f.raw_len, __ATOMIC_RELAXED);
       continue;
     }
     if (f.type == NET_FRAME_CONTROL && f.raw_len == 3 &&
@@ -191,7 +193,7 @@ pump_thread (void *opaque)
   struct pump *pp = opaque;
   struct conn *c = pp->c;
   struct net_duplex *d = c->d;
-  int r = pp->down ? net_duplex_recv (pp->s, c->fd)
+  int r = pp->down ? net_duplex_recv (pp->s, c->fd, NULL)
     : net_duplex_send (c->fd, pp->s, c->idx, &d->wire);
 
   if (r == -1) {

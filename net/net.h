@@ -428,13 +428,14 @@ int net_relay_stop (struct net_relay *r, int grace_ms,
  * yields goes as STREAM frames (compressed per the stream's mode) until
  * fd's end of stream, then "eof" seq, answered "ack" seq once the far
  * end has everything; *wire (may be NULL) grows atomically by the bytes
- * sent.  recv: STREAM frames are written to fd; "eof" shuts down fd's
- * writing side and is answered "ack".  Both return 0 at that end, -1 on
+ * sent.  recv: STREAM frames are written to fd (*raw, may be NULL, grows
+ * atomically by their bytes); "eof" shuts down fd's writing side and is
+ * answered "ack".  Both return 0 at that end, -1 on
  * any failure (an "error MSG" from the far end becomes the error).
  */
 int net_duplex_send (int fd, struct net_stream *s, uint16_t channel,
                      uint64_t *wire);
-int net_duplex_recv (struct net_stream *s, int fd);
+int net_duplex_recv (struct net_stream *s, int fd, uint64_t *raw);
 
 /* Connections relayed both ways (libvirt's migration and NBD, which
  * talk back): unix sockets a local QEMU connects to, one per target.

@@ -108,8 +108,10 @@ read_list (xmlXPathContextPtr ctx, const char *expr, char ***v)
 
   ctx->node = NULL;
   o = xmlXPathEvalExpression ((const xmlChar *) expr, ctx);
-  if (strv_push (v, NULL) == -1)     /* an empty list, not NULL */
+  if (*v == NULL && (*v = calloc (1, sizeof **v)) == NULL) {
+    set_error (errno, "calloc");      /* an empty list, not NULL */
     r = -1;
+  }
   for (i = 0; r == 0 && o && o->nodesetval && i < o->nodesetval->nodeNr;
        i++) {
     xmlChar *s = xmlNodeGetContent (o->nodesetval->nodeTab[i]);
@@ -285,5 +287,41 @@ lv_path_used_elsewhere (struct lv_domain *d, const char *path)
     virDomainFree (doms[i]);
   }
   free (doms);
+  return r;
+}
+
+int
+lv_domain_runs_at (const char *uri, const char *name)
+{
+  virConnectPtr c;
+  virDomainPtr d;
+  int state = 0, reason, r;
+
+  lv_quiet ();
+  if (uri == NULL || name == NULL) {
+    set_error (0, "no libvirt URI or domain to ask");
+    return -1;
+  }
+  if ((c = virConnectOpen (uri)) == NULL) {
+    set_error (0, "%s: %s", uri, lv_error ());
+    return -1;
+  }
+  d = virDomainLookupByName (c, name);
+  if (d == NULL) {
+    r = virGetLastErrorCode () == VIR_ERR_NO_DOMAIN ? 0 : -1;
+    set_error (0, "%s on %s: %s", name, uri, lv_error ());
+  }
+  else if (virDomainGetState (d, &state, &reason, 0) < 0) {
+    r = -1;
+    set_error (0, "the state of %s on %s: %s", name, uri, lv_error ());
+  }
+  else {
+    r = state == VIR_DOMAIN_RUNNING;
+    if (r == 0)
+      set_error (0, "%s does not run on %s (state %d)", name, uri, state);
+  }
+  if (d)
+    virDomainFree (d);
+  virConnectClose (c);
   return r;
 }

@@ -134,6 +134,41 @@ delete_source_images (struct lv_run *m)
   return r;
 }
 
+/* --keep-source=DURATION: the same images renamed aside, deleted by
+ * the reaper once the destination's libvirt says the domain still runs
+ * there (quarantine.c).
+ */
+static int
+quarantine_source_images (struct lv_run *m)
+{
+  json_auto_t *rec = json_pack ("{s:s, s:[], s:s, s:s}", "vm", m->p->vm,
+                                "files", "libvirt_uri", m->peer_uri,
+                                "domain", m->d.name);
+  json_t *files = json_object_get (rec, "files");
+  size_t i;
+  int used;
+
+  for (i = 0; rec && i < m->d.n_disks; i++) {
+    struct lv_disk *k = &m->d.disks[i];
+    if (!k->copy || strcmp (k->type, "file") != 0)
+      continue;
+    if ((used = lv_path_used_elsewhere (&m->d, k->path)) != 0)
+      progress_note (&m->pr, "keeping %s: %s", k->path, used == 1 ?
+                     "another domain uses it" : get_error ());
+    else
+      json_array_append_new (files, json_pack ("{s:s}", "path", k->path));
+  }
+  if (rec == NULL)
+    return -1;
+  if (m->ctl == NULL) {
+    set_error (0, "no run directory to record the quarantine in: the "
+               "source files are kept");
+    return -1;
+  }
+  return src_quarantine_files (m->p->run_dir, m->id, rec,
+                               m->p->quarantine_s, &m->pr);
+}
+
 static enum mig_result
 moved (struct lv_run *m)
 {
@@ -143,12 +178,14 @@ moved (struct lv_run *m)
 
   progress_phase (&m->pr, "cleanup", m->p->keep_source ||
                   m->lp->keep_definition ? "keeping the source files"
+                  : m->p->quarantine_s ? "quarantining the source files"
                   : "deleting the source files");
   if (stop_relay (m, END_GRACE_MS) == -1)
     progress_note (&m->pr, "warning: the domain runs on the destination, "
                    "but the relay ended badly: %s", get_error ());
   reply = mig_agent_post (m->agent, "/v1/libvirt-finish", body, API_TIMEOUT,
                           &status);
+  m->finished = json_incref (reply);
   if (reply == NULL)
     progress_note (&m->pr, "warning: vmferryd did not end its part: %s",
                    get_error ());
@@ -156,8 +193,12 @@ moved (struct lv_run *m)
     prefix_error ("libvirt said the migration succeeded, but");
     return MIG_UNCERTAIN;
   }
-  if (!m->p->keep_source && !m->lp->keep_definition &&
-      delete_source_images (m) == -1)
+  if (m->p->keep_source || m->lp->keep_definition)
+    return MIG_OK;
+  if (m->p->quarantine_s && quarantine_source_images (m) == -1)
+    progress_note (&m->pr, "warning: the source files are kept: %s",
+                   get_error ());
+  else if (!m->p->quarantine_s && delete_source_images (m) == -1)
     progress_note (&m->pr, "warning: some source files remain");
   return MIG_OK;
 }
@@ -225,6 +266,9 @@ summary (struct lv_run *m, enum mig_result r)
     json_object_set_new (o, "error", json_string (get_error ()));
     return o;
   }
+  if (json_is_integer (json_object_get (m->finished, "delivered_bytes")))
+    json_object_set (json_object_get (o, "libvirt"), "delivered_bytes",
+                     json_object_get (m->finished, "delivered_bytes"));
   json_object_set (o, "downtime_ms",
                    json_object_get (c, VIR_DOMAIN_JOB_DOWNTIME));
   json_object_set (o, "memory_bytes",
@@ -235,6 +279,9 @@ summary (struct lv_run *m, enum mig_result r)
                    json_object_get (c, VIR_DOMAIN_JOB_TIME_ELAPSED));
   json_object_set_new (o, "source_deleted",
                        json_boolean (json_array_size (m->deleted) > 0));
+  if (m->p->quarantine_s)
+    json_object_set_new (o, "quarantine_s",
+                         json_integer (m->p->quarantine_s));
   if (m->deleted)
     json_object_set (json_object_get (o, "libvirt"), "source_files_deleted",
                      m->deleted);
@@ -259,6 +306,7 @@ lv_run_finish (struct lv_run *m, enum mig_result r)
   mig_agent_free (m->agent);
   json_decref (m->prepared);
   json_decref (m->completed);
+  json_decref (m->finished);
   json_decref (m->deleted);
   virTypedParamsFree (m->params, m->nparams);
   if (m->done_pipe[0] >= 0) {

@@ -51,10 +51,9 @@ unsupported (const struct mig_source_params *p)
   if (p->transport == MIG_TRANSPORT_DIRECT)
     return "--transport direct: that is libvirt's own transport (virsh "
       "migrate); vmferry carries libvirt's streams through its channel";
-  if (p->qemu_storage || p->disk_map || p->quarantine_s)
-    return "--storage-engine, --disk-path and --keep-source=DURATION do "
-      "not apply to libvirt domains (libvirt copies the disks to the same "
-      "paths; --keep-source keeps the source files)";
+  if (p->qemu_storage || p->disk_map)
+    return "--storage-engine and --disk-path do not apply to libvirt "
+      "domains (libvirt's QEMU mirrors the disks to the same paths)";
   return NULL;
 }
 

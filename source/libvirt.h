@@ -68,6 +68,11 @@ size_t lv_choose_disks (struct lv_domain *d, bool shared_storage);
  */
 int lv_path_used_elsewhere (struct lv_domain *d, const char *path);
 
+/* Does domain name run on the libvirt of uri?  1 yes, 0 no (it says
+ * so: not there, or not running), -1 cannot tell (set_error).
+ */
+int lv_domain_runs_at (const char *uri, const char *name);
+
 /* One run of vmferry migrate libvirt:NAME (libvirt-run.c, libvirt-end.c). */
 struct lv_run {
   const struct mig_source_params *p;
@@ -83,7 +88,9 @@ struct lv_run {
   struct net_pace *pace;
   struct net_duplex *dx;
   struct net_stream_stats up, down;
-  unsigned conns;
+  unsigned conns;               /* connections relayed here */
+  json_t *finished;             /* vmferryd's answer to finish: what it
+                                   delivered into the destination QEMU */
   size_t n_copy;                /* disks copied */
   unsigned flags;               /* virDomainMigrateFlags */
   virTypedParameterPtr params;

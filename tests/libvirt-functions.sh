@@ -321,6 +321,14 @@ lv_migrate ()
   echo "vmferry exit code: $MIG_RC"
 }
 
+# lv_link_rx: the bytes host dst received on the link from host src so
+#   far (the veth's counter in DST_NS): whatever path libvirt's data
+#   took between the hosts, it crossed this link.
+lv_link_rx ()
+{
+  ip -n "$DST_NS" -s -j link show dev "$NETNS_IF" | jq '.[0].stats64.rx.bytes'
+}
+
 # lv_relay_clean: nothing of the relay is left on either host (the
 #   socket directories LV_ROOT/run/libvirt-*, vmferryd's listeners but
 #   its API).

@@ -5,11 +5,15 @@
 # and its memory migration go to unix sockets, which vmferry relays both
 # ways through its data channel (mutual TLS, compressed frames) to
 # vmferryd, into the destination QEMU's sockets.  Afterwards: vmferry
-# says migrated (exit 0) with libvirt's figures, the relay carried the
-# migration and NBD connections, the domain runs on the destination
-# only, persistent there, undefined on the source, the source image is
-# deleted (and gone from the source's storage pool), nothing of the
-# relay is left on either host, and the guest verifies its memory and
+# says migrated (exit 0) with libvirt's figures, and events that match
+# the schema; the data went through vmferry's channel: vmferryd wrote
+# into the destination QEMU's sockets what vmferry read from the
+# source QEMU (more than libvirt's memory and disk bytes), and the link
+# between the hosts carried less than that (compressed frames: not
+# libvirt's raw stream); the domain runs on the destination only,
+# persistent there, undefined on the source; the source image is
+# deleted (and gone from the source's storage pool); nothing of the
+# relay is left on either host; the guest verifies its memory and
 # disk, and check-image accepts the destination's image.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
@@ -25,31 +29,46 @@ lv_guest lvm1
 lv_in src vmferry check libvirt:lvm1 --to "$DST_IP" --tls-dir "$SRC_TLS" \
   --libvirt-peer-uri "$LV_DST_URI" || fail "vmferry check libvirt:lvm1 refused"
 
+rx0=$(lv_link_rx)
 lv_migrate libvirt:lvm1 --json
+rx=$(( $(lv_link_rx) - rx0 ))
 [ "$MIG_RC" = 0 ] || fail "vmferry migrate libvirt:lvm1 failed"
 [ "$(mig_result_field result)" = migrated ] || fail "result is not migrated"
-conns=$(mig_result_field relay_connections)
-raw=$(mig_result_field relay_raw_bytes)
-wire=$(mig_result_field relay_wire_bytes)
+mig_check_events
+conns=$(mig_result_field libvirt.relay_connections)
+raw=$(mig_result_field libvirt.relay_raw_bytes)
+wire=$(mig_result_field libvirt.relay_wire_bytes)
+delivered=$(mig_result_field libvirt.delivered_bytes)
 mem=$(mig_result_field memory_bytes)
 disk=$(mig_result_field storage_bytes)
 echo "libvirt: memory $mem bytes, disk $disk bytes, downtime" \
-     "$(mig_result_field downtime_ms) ms; the relay carried $raw bytes as" \
-     "$wire over $conns connection(s)"
+     "$(mig_result_field downtime_ms) ms, job $(mig_result_field libvirt.time_ms)" \
+     "ms, vmferry total $(mig_result_field total_s) s; the relay read $raw" \
+     "bytes here over $conns connection(s), sent them as $wire, vmferryd" \
+     "delivered $delivered; the link carried $rx bytes to dst"
 # The migration stream and one NBD connection (the disk's mirror).
 [ "$conns" -ge 2 ] || fail "the relay carried $conns connection(s)"
-[ "$raw" -gt "$mem" ] || fail "the relay carried $raw bytes, libvirt migrated $mem of memory"
+[ "$delivered" -gt $((mem + disk)) ] ||
+  fail "vmferryd delivered $delivered bytes, libvirt migrated $mem + $disk"
+# What the source QEMU wrote reached the destination QEMU whole (the
+# raw count also has the few bytes of each stream's control frames).
+[ "$delivered" -le "$raw" ] && [ $((raw - delivered)) -lt $((conns * 4096)) ] ||
+  fail "vmferry read $raw bytes here, vmferryd delivered $delivered there"
 [ "$wire" -lt "$raw" ] || fail "nothing was compressed ($wire of $raw bytes)"
+[ "$rx" -ge "$wire" ] && [ "$rx" -lt "$delivered" ] ||
+  fail "the link carried $rx bytes: not vmferry's $wire compressed bytes"
 grep -q '"event":"memory"' "$TEST_DIR/migrate.out" ||
   fail "no memory progress from libvirt's job"
 
 [ "$(lv_persistent dst lvm1)" = yes ] || fail "lvm1 is not persistent on dst"
 [ "$(lv_state src lvm1)" = none ] || fail "lvm1 is still defined on src"
+lv_in src virsh -q list --all --name | grep -qx lvm1 && fail "virsh list on src shows lvm1"
+lv_in dst virsh -q list --name | grep -qx lvm1 || fail "virsh list on dst does not show lvm1 running"
 [ ! -e "$LV_SRC_IMG" ] || fail "the source image $LV_SRC_IMG is still there"
 lv_in src virsh -q vol-list vmf | grep -q lvm1 &&
   fail "the source pool still lists the image"
-[ "$(mig_result_field 'files_deleted[0]')" = "$LV_ROOT/images/lvm1.qcow2" ] ||
-  fail "files_deleted does not name the image"
+[ "$(mig_result_field 'libvirt.source_files_deleted[0]')" = "$LV_ROOT/images/lvm1.qcow2" ] ||
+  fail "source_files_deleted does not name the image"
 lv_relay_clean
 lv_verify_moved lvm1
 exit 0
