@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 
+#include "minmax.h"
 #include "internal.h"
 #include "libvirt.h"
 
@@ -273,8 +274,10 @@ summary (struct lv_run *m, enum mig_result r)
                    json_object_get (c, VIR_DOMAIN_JOB_DOWNTIME));
   json_object_set (o, "memory_bytes",
                    json_object_get (c, VIR_DOMAIN_JOB_MEMORY_PROCESSED));
-  json_object_set (o, "storage_bytes",
-                   json_object_get (c, VIR_DOMAIN_JOB_DISK_PROCESSED));
+  json_object_set_new (o, "storage_bytes", json_integer
+                       (MAX ((json_int_t) m->disk_seen, json_integer_value
+                             (json_object_get (c,
+                                               VIR_DOMAIN_JOB_DISK_PROCESSED)))));
   json_object_set (json_object_get (o, "libvirt"), "time_ms",
                    json_object_get (c, VIR_DOMAIN_JOB_TIME_ELAPSED));
   json_object_set_new (o, "source_deleted",

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/signalfd.h>
 
+#include "minmax.h"
 #include "internal.h"
 #include "libvirt.h"
 
@@ -277,6 +278,8 @@ report_job (struct lv_run *m)
   }
   mem = stat_ull (par, n, VIR_DOMAIN_JOB_MEMORY_PROCESSED);
   dtotal = stat_ull (par, n, VIR_DOMAIN_JOB_DISK_TOTAL);
+  m->disk_seen = MAX (m->disk_seen,
+                      stat_ull (par, n, VIR_DOMAIN_JOB_DISK_PROCESSED));
   if (mem == 0 && dtotal) {
     phase (m, "storage", "libvirt mirrors the disks (QEMU's NBD mirror, "
            "relayed)");

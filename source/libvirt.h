@@ -102,6 +102,9 @@ struct lv_run {
   bool cancelled;
   const char *phase;
   json_t *completed;            /* the destination's job statistics */
+  uint64_t disk_seen;           /* the most disk bytes libvirt's job said
+                                   it mirrored (the destination's
+                                   statistics may not have them) */
   json_t *deleted;              /* source files deleted */
   int64_t t_start;
 };
