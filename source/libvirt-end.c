@@ -231,7 +231,10 @@ not_moved (struct lv_run *m)
                "vmferryd (migration %s)", why, m->id);
     return MIG_FAILED_LEFTOVERS;
   }
-  set_error (0, "%s", m->cancelled ? "cancelled by the user" : why);
+  if (m->cancelled)
+    set_error (0, "cancelled by the user (libvirt: %s)", m->err);
+  else
+    set_error (0, "%s", why);
   return MIG_FAILED_CLEAN;
 }
 

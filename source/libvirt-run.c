@@ -280,7 +280,9 @@ report_job (struct lv_run *m)
   dtotal = stat_ull (par, n, VIR_DOMAIN_JOB_DISK_TOTAL);
   m->disk_seen = MAX (m->disk_seen,
                       stat_ull (par, n, VIR_DOMAIN_JOB_DISK_PROCESSED));
-  if (mem == 0 && dtotal) {
+  /* Memory follows the disks: never back to "storage". */
+  if (mem == 0 && dtotal && (m->phase == NULL ||
+                             strcmp (m->phase, "memory") != 0)) {
     phase (m, "storage", "libvirt mirrors the disks (QEMU's NBD mirror, "
            "relayed)");
     progress_storage (&m->pr, stat_ull (par, n, VIR_DOMAIN_JOB_DISK_PROCESSED),

@@ -1,12 +1,14 @@
 #!/bin/sh
 # libvirt-cancel.sh: vmferry cancel ID during vmferry migrate
 # libvirt:DOMAIN aborts libvirt's job.  The relay is paced to 2 MiB/s
-# (--bandwidth 2) so that libvirt's NBD mirror is still copying when
-# the cancel comes.  Afterwards: vmferry exits 3 (failed, the source
+# (--bandwidth 2) and the cancel comes with libvirt's first progress
+# event, so that libvirt's job is still copying then.  Afterwards: vmferry exits 3 (failed, the source
 # runs, the destination is clean) and says it was cancelled; the domain
-# runs on the source, still defined there, and not on the destination;
-# the source image is untouched; nothing of the relay is left on either
-# host; and the guest goes on writing and verifies its memory and disk.
+# runs on the source, still defined there, and not on the destination
+# (virsh list on both); libvirt says its job was aborted; the source
+# image is there and the destination's image is not; nothing of the
+# relay is left on either host; and the guest goes on writing and
+# verifies its memory and disk.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 . "$abs_top_srcdir/tests/mig-functions.sh"
@@ -36,12 +38,22 @@ rc=$?
 cat "$TEST_DIR/migrate.out"
 echo "vmferry exit code: $rc"
 [ "$rc" = 3 ] || fail "vmferry migrate exited $rc after the cancel, not 3"
-mig_result_field error | grep -q cancelled || fail "the result does not say cancelled"
+mig_check_events
+err=$(mig_result_field error)
+echo "$err" | grep -q "cancelled by the user" || fail "the result does not say cancelled"
+# libvirt's own job was aborted (virDomainAbortJob), not just cut off.
+echo "$err" | grep -qi "canceled by client\|operation aborted" ||
+  fail "libvirt's job was not aborted: $err"
 
 [ "$(lv_state src lvc1)" = running ] || fail "lvc1 does not run on the source"
 [ "$(lv_persistent src lvc1)" = yes ] || fail "lvc1 is no longer defined on the source"
 [ "$(lv_state dst lvc1)" = none ] || fail "lvc1 exists on the destination"
+lv_in dst virsh -q list --all --name | grep -qx lvc1 &&
+  fail "virsh list --all on the destination shows lvc1"
+lv_in src virsh -q list --name | grep -qx lvc1 ||
+  fail "virsh list on the source does not show lvc1 running"
 [ -f "$LV_SRC_IMG" ] || fail "the source image is gone"
+[ -e "$LV_DST_IMG" ] && fail "the destination image $LV_DST_IMG is left"
 lv_relay_clean
 # The guest goes on on the source, whole.
 last=$(vm_last_ack "$LV_SRC")
