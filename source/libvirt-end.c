@@ -204,12 +204,49 @@ moved (struct lv_run *m)
   return MIG_OK;
 }
 
+/* After a failure: the images libvirt created on the destination for
+ * the copied disks (none was there before, libvirt-run.c), deleted
+ * through the destination's libvirt unless the domain is there.  The
+ * paths of those left, or "" (NULL: out of memory).
+ */
+static char *
+delete_dest_images (struct lv_run *m)
+{
+  virDomainPtr dd = m->dc ? virDomainLookupByName (m->dc, m->d.name) : NULL;
+  char *left = strdup ("");
+  size_t i;
+
+  if (dd) {                     /* the domain is there: not ours */
+    virDomainFree (dd);
+    return left;
+  }
+  for (i = 0; left && m->dc && i < m->d.n_disks; i++) {
+    struct lv_disk *k = &m->d.disks[i];
+    virStorageVolPtr v = k->absent_there
+      ? virStorageVolLookupByPath (m->dc, k->path) : NULL;
+    if (v == NULL)
+      continue;
+    if (virStorageVolDelete (v, 0) < 0) {
+      char *more = xasprintf ("%s%s%s (%s)", left, left[0] ? ", " : "",
+                              k->path, lv_error ());
+      free (left);
+      left = more;
+    }
+    else
+      progress_note (&m->pr, "deleted %s on the destination (libvirt "
+                     "created it for the migration)", k->path);
+    virStorageVolFree (v);
+  }
+  return left;
+}
+
 /* Where is the domain after a failure? */
 static enum mig_result
 not_moved (struct lv_run *m)
 {
   char why[1024];
   json_auto_t *reply = NULL;
+  CLEANUP_FREE char *images = NULL;
   int status = 404, active;
   bool left = false;
 
@@ -220,15 +257,21 @@ not_moved (struct lv_run *m)
   if (m->agent && m->prepared)
     reply = mig_agent_abort (m->agent, m->id, NULL, API_TIMEOUT, &status);
   left = status != 200 && status != 404;
+  images = delete_dest_images (m);
   active = m->d.dom ? virDomainIsActive (m->d.dom) : -1;
   if (active != 1) {
     set_error (0, "%s; the domain is not running here (%s): look at both "
                "hosts", why, active == 0 ? "shut off" : lv_error ());
     return MIG_UNCERTAIN;
   }
-  if (left) {
-    set_error (0, "%s; leftovers: the relay's directory and listener of "
-               "vmferryd (migration %s)", why, m->id);
+  if (left || images == NULL || images[0]) {
+    char relay[128] = "";
+    if (left)
+      snprintf (relay, sizeof relay, " the relay's directory and listener "
+                "of vmferryd (migration %s)", m->id);
+    set_error (0, "%s; leftovers on the destination:%s%s%s", why, relay,
+               images && images[0] == '\0' ? "" : left ? "; images " :
+               " images ", images ? images : "libvirt made");
     return MIG_FAILED_LEFTOVERS;
   }
   if (m->cancelled)
@@ -320,6 +363,8 @@ lv_run_finish (struct lv_run *m, enum mig_result r)
     close (m->done_pipe[1]);
   }
   free (m->peer_uri);
+  if (m->dc)
+    virConnectClose (m->dc);
   net_pace_free (m->pace);
   lv_domain_close (&m->d);
   set_error (0, "%s", err);

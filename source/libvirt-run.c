@@ -70,6 +70,37 @@ lv_peer_uri (const struct mig_source_params *p,
                     v6 ? "]" : "");
 }
 
+/* No copied disk's image may exist on the destination yet: libvirt
+ * creates each in the destination's storage pool, and after a failure
+ * vmferry deletes what libvirt created and left (libvirt-end.c), never
+ * an image that was there before.
+ */
+static int
+images_absent_there (struct lv_run *m)
+{
+  size_t i;
+
+  if ((m->dc = virConnectOpen (m->peer_uri)) == NULL) {
+    set_error (0, "the destination's libvirt (%s, --libvirt-peer-uri): %s",
+               m->peer_uri, lv_error ());
+    return -1;
+  }
+  for (i = 0; i < m->d.n_disks; i++) {
+    struct lv_disk *k = &m->d.disks[i];
+    virStorageVolPtr v;
+    if (!k->copy)
+      continue;
+    if ((v = virStorageVolLookupByPath (m->dc, k->path)) != NULL) {
+      virStorageVolFree (v);
+      set_error (0, "disk %s: %s already exists on the destination",
+                 k->target, k->path);
+      return -1;
+    }
+    k->absent_there = true;
+  }
+  return 0;
+}
+
 /* The domain, its disks, and what it refuses. */
 static int
 preflight (struct lv_run *m)
@@ -107,7 +138,9 @@ preflight (struct lv_run *m)
       progress_note (&m->pr, "disk %s: %s (%s) is copied", k->target,
                      k->path, k->format);
   }
-  return (m->peer_uri = lv_peer_uri (m->p, m->lp)) ? 0 : -1;
+  if ((m->peer_uri = lv_peer_uri (m->p, m->lp)) == NULL)
+    return -1;
+  return images_absent_there (m);
 }
 
 /* vmferryd's socket_dir: an absolute, plain path ending in

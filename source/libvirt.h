@@ -30,6 +30,9 @@ struct lv_disk {
   char *type;                   /* "file", "block", "network", ... */
   bool read_only, shareable;
   bool copy;                    /* vmferry's choice: migrate it */
+  bool absent_there;            /* copied, and no image at its path on
+                                   the destination before (libvirt
+                                   creates one there) */
 };
 
 /* The domain as its XML describes it (what vmferry looks at). */
@@ -85,6 +88,7 @@ struct lv_run {
   json_t *prepared;             /* vmferryd's answer */
   char *dir;                    /* the sockets' directory here (ours) */
   char *peer_uri;
+  virConnectPtr dc;             /* the destination's libvirt, or NULL */
   struct net_pace *pace;
   struct net_duplex *dx;
   struct net_stream_stats up, down;
