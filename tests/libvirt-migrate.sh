@@ -25,9 +25,32 @@ lv_hosts
 lv_start_vmferryd --once
 lv_guest lvm1
 
-# vmferry check first: it can move.
+# vmferry check first: it can move; its report covers the disk's pool
+# there, the CPU and memory.
 lv_in src vmferry check libvirt:lvm1 --to "$DST_IP" --tls-dir "$SRC_TLS" \
-  --libvirt-peer-uri "$LV_DST_URI" || fail "vmferry check libvirt:lvm1 refused"
+  --libvirt-peer-uri "$LV_DST_URI" --json > "$TEST_DIR/check.json" ||
+  { cat "$TEST_DIR/check.json"; fail "vmferry check libvirt:lvm1 refused"; }
+cat "$TEST_DIR/check.json"
+[ "$(jq -r .can_move "$TEST_DIR/check.json")" = true ] || fail "check: can_move is not true"
+for f in disk cpu; do
+  jq -e ".findings[] | select(.id == \"$f\")" "$TEST_DIR/check.json" > /dev/null ||
+    fail "check reported nothing about $f"
+done
+# ... and it cannot when the destination's libvirt cannot be reached,
+# or the domain does not exist (one clear line, exit 2).
+lv_in src vmferry check libvirt:lvm1 --to "$DST_IP" --tls-dir "$SRC_TLS" \
+  --libvirt-peer-uri "qemu+tcp://$DST_IP:1/system" > "$TEST_DIR/check2.out" 2>&1
+rc=$?
+cat "$TEST_DIR/check2.out"
+[ $rc = 2 ] && grep -q "libvirt-peer" "$TEST_DIR/check2.out" ||
+  fail "check with an unreachable peer libvirt: exit $rc"
+lv_in src vmferry migrate libvirt:nosuch --to "$DST_IP" --tls-dir "$SRC_TLS" \
+  --run-dir "$TEST_DIR/vmferry-run" \
+  --libvirt-peer-uri "$LV_DST_URI" > "$TEST_DIR/nosuch.out" 2>&1
+rc=$?
+cat "$TEST_DIR/nosuch.out"
+[ $rc = 2 ] && grep -q "nosuch" "$TEST_DIR/nosuch.out" ||
+  fail "migrate libvirt:nosuch: exit $rc"
 
 rx0=$(lv_link_rx)
 lv_migrate libvirt:lvm1 --json
