@@ -178,6 +178,9 @@ do_libvirt (struct args *a, char **vms, const char *host)
   if (vms[1] || host == NULL)
     return vmf_usage_error (a, "libvirt domains move one at a time, to a "
                             "running vmferryd (not ssh://)");
+  if (vms[0][strlen (MIG_LIBVIRT_PREFIX)] == '\0')
+    return vmf_usage_error (a, "'%s': say libvirt:DOMAIN, the domain's "
+                            "name in the local libvirt", vms[0]);
   if (!check) {
     a->mp.cancel_fd = cmd_signal_fd ();
     prune (a);

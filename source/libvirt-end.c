@@ -302,7 +302,8 @@ summary (struct lv_run *m, enum mig_result r)
 
   if (o == NULL)
     return NULL;
-  json_object_set_new (o, "libvirt", json_pack
+  if (m->prepared)              /* the relay existed */
+    json_object_set_new (o, "libvirt", json_pack
                        ("{s:I, s:I, s:I, s:I, s:I}",
                         "flags", (json_int_t) m->flags,
                         "relay_connections", (json_int_t) m->conns,
