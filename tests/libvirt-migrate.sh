@@ -82,6 +82,11 @@ echo "libvirt: memory $mem bytes, disk $disk bytes, downtime" \
   fail "the link carried $rx bytes: not vmferry's $wire compressed bytes"
 grep -q '"event":"memory"' "$TEST_DIR/migrate.out" ||
   fail "no memory progress from libvirt's job"
+id=$(mig_result_field id)
+lv_in src vmferry status "$id" --run-dir "$TEST_DIR/vmferry-run" \
+  > "$TEST_DIR/status.out" 2>&1
+cat "$TEST_DIR/status.out"
+grep -q "migrated" "$TEST_DIR/status.out" || fail "vmferry status $id does not say migrated"
 
 [ "$(lv_persistent dst lvm1)" = yes ] || fail "lvm1 is not persistent on dst"
 [ "$(lv_state src lvm1)" = none ] || fail "lvm1 is still defined on src"
