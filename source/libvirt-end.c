@@ -358,6 +358,7 @@ lv_run_finish (struct lv_run *m, enum mig_result r)
   json_decref (m->completed);
   json_decref (m->finished);
   json_decref (m->deleted);
+  lv_events_stop (&m->ev);
   virTypedParamsFree (m->params, m->nparams);
   if (m->done_pipe[0] >= 0) {
     close (m->done_pipe[0]);

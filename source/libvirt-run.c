@@ -304,6 +304,8 @@ report_job (struct lv_run *m)
   unsigned long long mem, dtotal;
   json_auto_t *info = NULL;
 
+  if (m->phase && strcmp (m->phase, "switchover") == 0)
+    return;                     /* the guest is paused: nothing moves */
   if (virDomainGetJobStats (m->d.dom, &type, &par, &n, 0) < 0 ||
       type == VIR_DOMAIN_JOB_NONE) {
     virTypedParamsFree (par, n);
@@ -359,26 +361,49 @@ cancel (struct lv_run *m, int sigfd)
     progress_note (&m->pr, "libvirt did not abort its job: %s", lv_error ());
 }
 
+/* The domain's events that came (libvirt-events.c). */
+static void
+report_events (struct lv_run *m)
+{
+  struct lv_event ev;
+
+  while (lv_events_read (&m->ev, &ev) == 1) {
+    if (ev.kind == 'p')
+      phase (m, "switchover", "libvirt paused the domain for the last "
+             "pass");
+    else if (ev.kind == 'r' && m->phase &&
+             strcmp (m->phase, "switchover") == 0)
+      progress_note (&m->pr, "libvirt resumed the domain here");
+    else if (ev.kind == 'i')
+      debug ("libvirt: memory pass %d", ev.value);
+  }
+}
+
 /* Run libvirt's migration and watch it until it returns. */
 static int
 run_migration (struct lv_run *m)
 {
   pthread_t t;
 
+  if (lv_events_start (&m->ev, m->d.conn, m->d.dom) == -1)
+    progress_note (&m->pr, "warning: without libvirt's events: %s",
+                   get_error ());
   if (migrate_params (m) == -1 || pipe2 (m->done_pipe, O_CLOEXEC) == -1 ||
       pthread_create (&t, NULL, migrate_thread, m) != 0) {
     set_error (errno, "starting libvirt's migration");
     return -1;
   }
   for (;;) {
-    struct pollfd pfd[3] = {
+    struct pollfd pfd[4] = {
       { .fd = m->done_pipe[0], .events = POLLIN },
       { .fd = m->p->cancel_fd, .events = POLLIN },
       { .fd = m->cancelled ? -1 : src_control_cancel_fd (m->ctl),
         .events = POLLIN },
+      { .fd = lv_events_fd (&m->ev), .events = POLLIN },
     };
-    if (poll (pfd, 3, WATCH_MS) == -1 && errno != EINTR)
+    if (poll (pfd, 4, WATCH_MS) == -1 && errno != EINTR)
       break;
+    report_events (m);
     if (pfd[0].revents)
       break;
     if (pfd[1].revents || pfd[2].revents)
@@ -386,6 +411,8 @@ run_migration (struct lv_run *m)
     report_job (m);
   }
   pthread_join (t, NULL);
+  report_events (m);
+  lv_events_stop (&m->ev);
   if (m->rc < 0)
     set_error (0, "%s%s", m->cancelled ? "cancelled: " : "", m->err);
   return m->rc < 0 ? -1 : 0;
@@ -430,8 +457,16 @@ mig_libvirt_run (const struct mig_source_params *p,
                  const struct mig_libvirt_params *lp)
 {
   struct lv_run m = { .p = p, .lp = lp, .t_start = now_ms (),
-                      .done_pipe = { -1, -1 } };
+                      .done_pipe = { -1, -1 },
+                      .ev = { .ids = { -1, -1 }, .timer = -1,
+                              .pipe = { -1, -1 } } };
   enum mig_result r;
+
+  /* libvirt's event loop, before any connection: once per process
+   * (vmferry migrates one libvirt domain per process, cmd/vmferry.c).
+   */
+  if (virEventRegisterDefaultImpl () < 0)
+    debug ("libvirt's event loop: %s", lv_error ());
 
   progress_init (&m.pr, p->out, p->json, p->tty);
   m.pr.label = p->label;

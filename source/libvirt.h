@@ -12,6 +12,7 @@
 #ifndef VMFERRY_SOURCE_LIBVIRT_H
 #define VMFERRY_SOURCE_LIBVIRT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <libvirt/libvirt.h>
@@ -76,6 +77,34 @@ int lv_path_used_elsewhere (struct lv_domain *d, const char *path);
  */
 int lv_domain_runs_at (const char *uri, const char *name);
 
+/* libvirt-events.c: the domain's events, from libvirt's event loop
+ * (run by a thread of start) to a pipe that the watch loop reads.
+ * virEventRegisterDefaultImpl must have been called before the
+ * connection was opened.  kind: 'p' paused for the switchover, 'r'
+ * resumed (value: libvirt's detail), 'i' memory pass (value: its
+ * number).
+ */
+struct lv_event {
+  char kind;
+  int value;
+};
+struct lv_events {
+  virConnectPtr conn;
+  int ids[2];                   /* callbacks, or -1 */
+  int timer;                    /* the loop's wake-up, or -1 */
+  int pipe[2];                  /* callbacks -> watch loop */
+  pthread_t thread;
+  bool running, stop;           /* stop: atomic */
+};
+/* -1 + set_error (then nothing is left to stop). */
+int lv_events_start (struct lv_events *e, virConnectPtr c, virDomainPtr d);
+/* The read end, for poll (-1 when not started). */
+#define lv_events_fd(e) ((e)->pipe[0])
+/* One event into *ev: 1, or 0 when none is waiting. */
+int lv_events_read (struct lv_events *e, struct lv_event *ev);
+/* Deregister, stop the thread, close the pipe.  Idempotent. */
+void lv_events_stop (struct lv_events *e);
+
 /* One run of vmferry migrate libvirt:NAME (libvirt-run.c, libvirt-end.c). */
 struct lv_run {
   const struct mig_source_params *p;
@@ -99,6 +128,7 @@ struct lv_run {
   unsigned flags;               /* virDomainMigrateFlags */
   virTypedParameterPtr params;
   int nparams;
+  struct lv_events ev;          /* the domain's events */
   /* the libvirt call (its thread writes these, then done_pipe) */
   int done_pipe[2];
   int rc;
