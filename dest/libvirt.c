@@ -232,7 +232,7 @@ mig_dest_libvirt_prepare (void *opaque, const struct api_request *req,
                         json_is_true (json_object_get (req->body, "nbd")),
                         reply);
   if (status != 200) {
-    mig_dest_job_cleanup (j);
+    mig_dest_job_cleanup (d, j);
     mig_dest_job_end (d, j, JOB_ABORTED);
   }
   pthread_mutex_unlock (&j->lock);
@@ -273,7 +273,7 @@ mig_dest_libvirt_finish (void *opaque, const struct api_request *req,
     pthread_mutex_unlock (&j->duplex->lock);
     delivered = __atomic_load_n (&j->duplex->delivered, __ATOMIC_RELAXED);
   }
-  r = mig_dest_job_cleanup (j);
+  r = mig_dest_job_cleanup (d, j);
   mig_dest_job_end (d, j, JOB_HANDED);
   pthread_mutex_unlock (&j->lock);
   mig_dest_job_ended (d);
