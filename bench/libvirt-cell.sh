@@ -35,7 +35,7 @@ completed ()
 {
   lv_in dst virsh domjobinfo --completed "$1" > "$out/$1.jobinfo"
   cat "$out/$1.jobinfo" >&2
-  d=$(sed -n 's/^Total downtime: *\([0-9]*\) ms/\1/p' "$out/$1.jobinfo")
+  d=$(sed -n 's/^Total downtime: *\([0-9]*\) *ms/\1/p' "$out/$1.jobinfo")
   m=$(sed -n 's/^Memory processed: *\([0-9.]*\) MiB/\1/p' "$out/$1.jobinfo")
   echo "${d:-null} ${m:-null}"
 }
