@@ -35,11 +35,13 @@ static const struct vmf_cmd_info {
   const char *summary;          /* for vmferry --help */
 } cmds[] = {
   { "migrate", CMD_MIGRATE, 1, -1, "VM... --to ADDR[:PORT]",
-    "which VM? Give its QMP socket (a path) or its name in --vm-dir",
+    "which VM? Give its QMP socket (a path), its name in --vm-dir or "
+    "libvirt:DOMAIN",
     "move running VMs (or with --offline one that is shut down) to "
     "another host" },
   { "check", CMD_CHECK, 1, 1, "VM --to ADDR[:PORT]",
-    "which VM? Give its QMP socket (a path) or its name in --vm-dir",
+    "which VM? Give its QMP socket (a path), its name in --vm-dir or "
+    "libvirt:DOMAIN",
     "can the VM move there?  Changes nothing" },
   { "evacuate", CMD_EVACUATE, 0, 0, "--to ADDR[:PORT]", NULL,
     "move every VM of --vm-dir, smallest RAM first" },
@@ -158,6 +160,18 @@ static const struct vmf_opt {
     "QEMU's memory migration over N connections (multifd)" },
   { "qemu-compression", required_argument, "none|zlib|zstd", MOVE,
     "with --transport direct: QEMU's multifd compression" },
+  { "libvirt-uri", required_argument, "URI", CMD_MIGRATE | CMD_CHECK,
+    "with VM libvirt:DOMAIN: the local libvirt (default: libvirt's "
+    "default, qemu:///system for root)" },
+  { "libvirt-peer-uri", required_argument, "URI", CMD_MIGRATE | CMD_CHECK,
+    "with VM libvirt:DOMAIN: the destination's libvirt as the local "
+    "libvirtd reaches it (default qemu+tls://HOST/system)" },
+  { "libvirt-transient", no_argument, NULL, CMD_MIGRATE,
+    "with VM libvirt:DOMAIN: do not define the domain on the destination "
+    "(only run it there)" },
+  { "libvirt-keep-definition", no_argument, NULL, CMD_MIGRATE,
+    "with VM libvirt:DOMAIN: keep the domain defined on the source (and "
+    "its images)" },
   { "name", required_argument, "NAME", CMD_PKI_ISSUE,
     "the host's name (its certificates' CN and a DNS name)" },
   { "ip", required_argument, "ADDR", CMD_PKI_ISSUE,

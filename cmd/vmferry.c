@@ -166,6 +166,35 @@ prune (struct args *a)
     debug ("--keep-state: %s", get_error ());
 }
 
+/* VM libvirt:DOMAIN (migrate or check): one at a time, to a running
+ * vmferryd.
+ */
+static int
+do_libvirt (struct args *a, char **vms, const char *host)
+{
+  bool check = a->cmd == CMD_CHECK;
+  enum mig_result r;
+
+  if (vms[1] || host == NULL)
+    return vmf_usage_error (a, "libvirt domains move one at a time, to a "
+                            "running vmferryd (not ssh://)");
+  if (vms[0][strlen (MIG_LIBVIRT_PREFIX)] == '\0')
+    return vmf_usage_error (a, "'%s': say libvirt:DOMAIN, the domain's "
+                            "name in the local libvirt", vms[0]);
+  if (!check) {
+    a->mp.cancel_fd = cmd_signal_fd ();
+    prune (a);
+  }
+  r = check ? mig_libvirt_check (&a->mp, &a->lp)
+    : mig_libvirt_run (&a->mp, &a->lp);
+  if (r != MIG_OK)
+    fprintf (stderr, "vmferry %s: %s: %s\n", a->cmd_name, check ?
+             "the VM cannot move" : mig_result_text (r), get_error ());
+  if (check)
+    return r == MIG_OK || r == MIG_USAGE ? r : MIG_REFUSED;
+  return r;
+}
+
 /* vmferry migrate VM..., evacuate, check. */
 static int
 do_migrate (struct args *a, char **vms)
@@ -181,6 +210,11 @@ do_migrate (struct args *a, char **vms)
   a->mp.disk_map = a->disk_map;
   a->mp.out = stdout;
   a->mp.tty = isatty (STDOUT_FILENO);
+  if (strncmp (vms[0], MIG_LIBVIRT_PREFIX, strlen (MIG_LIBVIRT_PREFIX)) == 0)
+    return do_libvirt (a, vms, host);
+  if (a->lp.uri || a->lp.peer_uri || a->lp.transient || a->lp.keep_definition)
+    return vmf_usage_error (a, "--libvirt-* options go with VM "
+                            "libvirt:DOMAIN, not %s", vms[0]);
   a->sp.target = a->to;
   a->sp.ssh_options = a->ssh_options;
   a->sp.ssh = getenv ("VMFERRY_SSH") ? getenv ("VMFERRY_SSH") : "ssh";

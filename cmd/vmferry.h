@@ -34,6 +34,7 @@ struct args {
   int n_pos;
   struct mig_source_params mp;
   struct mig_ssh_params sp;     /* --to ssh://... */
+  struct mig_libvirt_params lp; /* VM libvirt:DOMAIN */
   char **ssh_options;
   const char *to, *engine, *name, *out;
   char **disk_map, **ips, **dns;

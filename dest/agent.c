@@ -18,6 +18,7 @@ static const char *const state_names[] = {
   [JOB_RUNNING] = "running", [JOB_ABORTED] = "aborted",
   [JOB_LEFT] = "left",
   [JOB_STORED] = "stored",
+  [JOB_HANDED] = "handed",
 };
 
 /* An error reply.  A 500 is vmferryd's own failure, never a property
@@ -80,6 +81,8 @@ mig_dest_job_cleanup (struct mig_dest *d, struct dest_job *j)
     mig_dest_home_drop (d, j->vm->name);
   j->home = false;
   mig_dest_channel_stop (j);
+  mig_dest_duplex_free (j->duplex);
+  j->duplex = NULL;
   mig_dest_taps_close (j);
   if (mig_dest_offline_stop_nbd (j) == -1)
     r = -1;
@@ -216,6 +219,8 @@ static const struct api_route routes[] = {
   { "POST", "/v1/check", mig_dest_check },
   { "POST", "/v1/probe", mig_dest_probe },
   { "POST", "/v1/send-back", mig_dest_send_back },
+  { "POST", "/v1/libvirt-prepare", mig_dest_libvirt_prepare },
+  { "POST", "/v1/libvirt-finish", mig_dest_libvirt_finish },
 };
 
 /* The roots must exist and be directories. */

@@ -74,6 +74,8 @@ struct dest_channel {
   size_t n_disks;
   char *relay_path;             /* the skeleton's incoming migration socket,
                                    NULL: no relay */
+  struct dest_duplex *duplex;   /* a libvirt domain's relayed connections
+                                   (the job's, outlives the channel) */
   int lfd;                      /* listener */
   int stop_pipe[2];
   int wake_pipe[2];             /* a handshake ended (non-blocking) */
@@ -147,7 +149,34 @@ relay_write (struct dest_receiver *r, const void *buf, size_t len)
   return 0;
 }
 
-/* A CONTROL frame: "flush", or a relay's "relay" and "eof". */
+/* "duplex": this stream carries one direction of a connection relayed
+ * both ways (net.h, dest-libvirt.c) until its end.
+ */
+static int
+duplex (struct dest_receiver *r, struct net_stream *s, uint64_t arg)
+{
+  struct dest_channel *ch = r->ch;
+  uint64_t n = 0;
+  int fd, ret;
+
+  if (r->mig_fd >= 0 || (fd = mig_dest_duplex_connect (ch->duplex, arg)) == -1)
+    return -1;
+  pthread_mutex_lock (&ch->lock);
+  r->mig_fd = fd;
+  pthread_mutex_unlock (&ch->lock);
+  if (net_control_send (s, "ok", arg) == -1)
+    return -1;
+  if (arg & 1)
+    return net_duplex_send (fd, s, arg >> 8, NULL);
+  ret = net_duplex_recv (s, fd, &n);
+  mig_dest_duplex_delivered (ch->duplex, n);
+  mig_dest_metrics_bytes (ch->metrics, false, (arg >> 1 & 0x7f) == 0, n);
+  return ret;
+}
+
+/* A CONTROL frame: "flush", or a relay's "relay" and "eof", or
+ * "duplex".
+ */
 static int
 control (struct dest_receiver *r, struct net_stream *s,
          struct nbd_handle **h, const struct net_frame *f, const void *pl)
@@ -157,6 +186,8 @@ control (struct dest_receiver *r, struct net_stream *s,
 
   if (f->raw_len == 5 && memcmp (pl, "relay", 5) == 0)
     return relay_open (r, s, f->arg);
+  if (f->raw_len == 6 && memcmp (pl, "duplex", 6) == 0)
+    return duplex (r, s, f->arg);
   if (f->raw_len == 3 && memcmp (pl, "eof", 3) == 0 && r->mig_fd >= 0) {
     shutdown (r->mig_fd, SHUT_WR);
     return net_control_send (s, "ack", f->arg);
@@ -583,18 +614,21 @@ mig_dest_channel_start (struct mig_dest *d, struct dest_job *j,
                         const char *relay_path)
 {
   struct dest_channel *ch = calloc (1, sizeof *ch);
+  /* A libvirt domain's job has no VM of ours and no disks to write. */
+  size_t n_disks = j->vm ? j->vm->n_disks : 0;
   int port = 0;
 
-  if (ch == NULL || uris == NULL) {
+  if (ch == NULL || (uris == NULL && n_disks)) {
     free (ch);
-    free_uris (uris, j->vm->n_disks);
+    free_uris (uris, n_disks);
     set_error (errno, "data channel");
     return -1;
   }
   j->channel = ch;
   ch->metrics = d->metrics;
   ch->uris = uris;
-  ch->n_disks = j->vm->n_disks;
+  ch->n_disks = n_disks;
+  ch->duplex = j->duplex;
   ch->lfd = ch->stop_pipe[0] = ch->stop_pipe[1] = -1;
   ch->wake_pipe[0] = ch->wake_pipe[1] = -1;
   pthread_mutex_init (&ch->lock, NULL);

@@ -42,6 +42,8 @@ enum job_state {
   JOB_PREPARING, JOB_PREPARED, JOB_RUNNING, JOB_ABORTED,
   JOB_STORED,                   /* offline move done: images here, VM off */
   JOB_LEFT,                     /* moved back by vmferry undo */
+  JOB_HANDED,                   /* libvirt's migration ended: the domain
+                                   is libvirt's (dest/libvirt.c) */
 };
 
 /* One incoming migration.  Fields after lock are protected by it. */
@@ -82,6 +84,9 @@ struct dest_job {
   int64_t started_ms;           /* prepare came (monotonic), for metrics */
   bool counted;                 /* its end is in the metrics (j->lock) */
   bool home;                    /* its arriving entry exists (home.c) */
+  bool libvirt;                 /* a libvirt domain's (dest/libvirt.c):
+                                   no VM of ours, no journal */
+  struct dest_duplex *duplex;   /* its relayed connections, or NULL */
 };
 
 struct mig_dest {
@@ -275,6 +280,11 @@ int mig_dest_send_back (void *opaque, const struct api_request *req,
 
 /* Registry. */
 struct dest_job *mig_dest_find_job (struct mig_dest *d, const char *id);
+/* Register a new job of owner peer (dest-prepare.c); NULL if the id is
+ * taken.
+ */
+struct dest_job *mig_dest_new_job (struct mig_dest *d, const char *id,
+                                   struct mig_vm *vm, const char *peer);
 /* A job belongs to the client certificate that prepared it (j->peer):
  * true if req comes from it.  No lock needed (j->peer never changes).
  * Every request about one job (finish, abort, prepare's retry,
@@ -317,6 +327,25 @@ void mig_dest_home_left (struct mig_dest *d, const char *name);
  * CN) sent: [{"name", "state": running|stopped|stored, "arrived"}].
  */
 json_t *mig_dest_home_list (struct mig_dest *d, const char *peer);
+
+/* dest-libvirt.c: a libvirt domain's migration, which vmferryd only
+ * relays: POST /v1/libvirt-prepare and /v1/libvirt-finish.  The relayed
+ * connections of a job: connect gives the local end of the stream that
+ * "duplex" ARG (NET_DUPLEX_ARG) introduces (up: a new connection to the
+ * target's socket; down: the other direction of that connection), -1 +
+ * set_error; free accepts NULL.
+ */
+struct dest_duplex;
+int mig_dest_libvirt_prepare (void *opaque, const struct api_request *req,
+                              json_t **reply);
+int mig_dest_libvirt_finish (void *opaque, const struct api_request *req,
+                             json_t **reply);
+int mig_dest_duplex_connect (struct dest_duplex *x, uint64_t arg);
+/* What vmferryd wrote into the destination QEMU's sockets: bytes, which
+ * finish answers (any thread; NULL x: a no-op).
+ */
+void mig_dest_duplex_delivered (struct dest_duplex *x, uint64_t bytes);
+void mig_dest_duplex_free (struct dest_duplex *x);
 
 /* {"error": msg} with status. */
 int mig_dest_error (json_t **reply, int status, const char *msg);

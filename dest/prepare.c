@@ -446,11 +446,9 @@ postcopy_possible (void)
   return v && v[0] == '1';
 }
 
-/* Register a new job of owner peer; NULL if the id is taken.  The owner
- * is set before anyone can find the job.
- */
-static struct dest_job *
-new_job (struct mig_dest *d, const char *id, struct mig_vm *vm,
+/* The owner is set before anyone can find the job. */
+struct dest_job *
+mig_dest_new_job (struct mig_dest *d, const char *id, struct mig_vm *vm,
          const char *peer)
 {
   struct dest_job *j;
@@ -635,7 +633,7 @@ mig_dest_prepare (void *opaque, const struct api_request *req,
     mig_vm_free (vm);
     return *reply ? status : mig_dest_error (reply, status, get_error ());
   }
-  j = new_job (d, id, vm, req->peer_name);
+  j = mig_dest_new_job (d, id, vm, req->peer_name);
   if (j == NULL) {
     mig_dest_slot_put (d);
     mig_vm_free (vm);

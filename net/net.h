@@ -422,6 +422,50 @@ uint64_t net_relay_wire_bytes (struct net_relay *r);
 int net_relay_stop (struct net_relay *r, int grace_ms,
                     struct net_stream_stats *st, unsigned *conns);
 
+/* ---- duplex.c: byte streams, one way and both ways ---- */
+
+/* The pumps of one direction of a relayed connection.  send: what fd
+ * yields goes as STREAM frames (compressed per the stream's mode) until
+ * fd's end of stream, then "eof" seq, answered "ack" seq once the far
+ * end has everything; *wire (may be NULL) grows atomically by the bytes
+ * sent.  recv: STREAM frames are written to fd (*raw, may be NULL, grows
+ * atomically by their bytes); "eof" shuts down fd's writing side and is
+ * answered "ack".  Both return 0 at that end, -1 on
+ * any failure (an "error MSG" from the far end becomes the error).
+ */
+int net_duplex_send (int fd, struct net_stream *s, uint16_t channel,
+                     uint64_t *wire);
+int net_duplex_recv (struct net_stream *s, int fd, uint64_t *raw);
+
+/* Connections relayed both ways (libvirt's migration and NBD, which
+ * talk back): unix sockets a local QEMU connects to, one per target.
+ * Each connection, in the order they arrive, gets two streams to
+ * vmferryd: up (what the local end writes, paced) then down (what the
+ * far end writes), each introduced by "duplex" NET_DUPLEX_ARG and
+ * answered "ok": for up once vmferryd has connected to the target's
+ * far end, for down once it has taken that connection's other
+ * direction.  Each direction ends with "eof" / "ack" (net_duplex_send).
+ */
+#define NET_DUPLEX_TARGETS 2    /* 0: the migration stream, 1: NBD */
+#define NET_DUPLEX_ARG(conn, target, down) \
+  (((uint64_t) (conn) << 8) | ((uint64_t) (target) << 1) | (down))
+struct net_duplex_params {
+  const char *paths[NET_DUPLEX_TARGETS]; /* sockets to create (copied;
+                                            NULL: no such target) */
+  struct net_channel_params ch; /* as net_relay_params' */
+  unsigned max_conns;           /* connections accepted, >= 1 */
+};
+struct net_duplex;
+struct net_duplex *net_duplex_start (const struct net_duplex_params *p);
+/* Bytes sent up so far (any thread; d may be NULL: 0). */
+uint64_t net_duplex_wire_bytes (struct net_duplex *d);
+/* As net_relay_stop; up and down (may be NULL) receive the sums over
+ * each direction's streams.
+ */
+int net_duplex_stop (struct net_duplex *d, int grace_ms,
+                     struct net_stream_stats *up,
+                     struct net_stream_stats *down, unsigned *conns);
+
 /* ---- netsel.c: the migration network ----  */
 
 /* addr (an IP literal) lies in cidr (NULL: any). */

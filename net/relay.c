@@ -18,7 +18,6 @@
 #include "net.h"
 #include "internal.h"
 
-#define FRAME_TARGET (256 * 1024)  /* bytes gathered for one frame */
 #define MAX_CONNS 64
 
 struct pump {
@@ -55,80 +54,13 @@ fail (struct net_relay *r, const char *what, unsigned idx)
                           get_error ());
 }
 
-/* Read what QEMU wrote: block for the first bytes, then take what else
- * is already there up to FRAME_TARGET.  Returns the bytes read, 0 at
- * QEMU's end of stream (*eof), -1 on error.
- */
-static ssize_t
-gather (int fd, char *buf, bool *eof)
-{
-  ssize_t n, m;
-
-  do
-    n = read (fd, buf, FRAME_TARGET);
-  while (n == -1 && errno == EINTR);
-  if (n <= 0) {
-    *eof = n == 0;
-    if (n == -1)
-      set_error (errno, "reading QEMU's stream");
-    return n;
-  }
-  while (n < FRAME_TARGET) {
-    m = recv (fd, buf + n, FRAME_TARGET - n, MSG_DONTWAIT);
-    if (m == 0)
-      *eof = true;
-    if (m <= 0)
-      break;
-    n += m;
-  }
-  return n;
-}
-
-/* Relay one connection until QEMU's end of stream, then "eof" and wait
- * for vmferryd's "ack".
- */
-static int
-pump_run (struct pump *pp)
-{
-  CLEANUP_FREE char *buf = malloc (FRAME_TARGET);
-  struct net_frame f = { .type = NET_FRAME_STREAM, .channel = pp->idx };
-  bool eof = false;
-  uint64_t seq = 0, before;
-  struct net_stream_stats st;
-  ssize_t n;
-
-  if (buf == NULL) {
-    set_error (errno, "malloc");
-    return -1;
-  }
-  while (!eof) {
-    if ((n = gather (pp->fd, buf, &eof)) == -1)
-      return -1;
-    if (n == 0)
-      break;
-    f.raw_len = n;
-    f.arg = seq++;
-    net_stream_get_stats (pp->s, &st);
-    before = st.wire_bytes;
-    if (net_stream_send (pp->s, &f, buf) == -1)
-      return -1;
-    net_stream_get_stats (pp->s, &st);
-    __atomic_add_fetch (&pp->r->wire, st.wire_bytes - before,
-                        __ATOMIC_RELAXED);
-  }
-  if (net_control_send (pp->s, "eof", seq) == -1 ||
-      net_control_expect (pp->s, "ack", seq) == -1)
-    return -1;
-  return 0;
-}
-
 static void *
 pump_thread (void *opaque)
 {
   struct pump *pp = opaque;
   struct net_relay *r = pp->r;
 
-  if (pump_run (pp) == -1)
+  if (net_duplex_send (pp->fd, pp->s, pp->idx, &r->wire) == -1)
     fail (r, "relaying", pp->idx);
   /* QEMU sees its connection end (an error, if it was still sending). */
   shutdown (pp->fd, SHUT_RDWR);

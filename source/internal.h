@@ -183,6 +183,14 @@ void src_resume_free (struct src_resume *r);
  * not renamed are kept).
  */
 int src_quarantine (struct source *s);
+/* The same for any source: rec has "files" [{"path", ...}] (renamed
+ * aside, each given its "quarantine" name) and what the reaper's
+ * confirmation needs: "host", "port", "tls_dir" (vmferryd's status) or
+ * "libvirt_uri", "domain" (libvirt's).  id, deadline and state are set
+ * here.
+ */
+int src_quarantine_files (const char *run_dir, const char *id, json_t *rec,
+                          uint64_t seconds, struct progress *pr);
 /* source-relay.c: QEMU's migration through the data channel */
 /* Should prepare ask for the relay? */
 bool src_relay_wanted (const struct source *s);

@@ -8,6 +8,10 @@
  *    "host", "port", "tls_dir", "state", "reaper_pid", "deleted_at",
  *    "note"}
  *
+ * or, for a libvirt domain (libvirt-end.c), "libvirt_uri" and "domain"
+ * instead of "host", "port" and "tls_dir": the destination's libvirt
+ * says whether the domain runs there.
+ *
  * state: "waiting" (until the deadline), "deleted", "kept" (cancelled,
  * or the destination says the VM does not run there), "unconfirmed" (the
  * destination could not be asked; a sweep tries again).
@@ -31,6 +35,7 @@
 #include <sys/wait.h>
 
 #include "internal.h"
+#include "libvirt.h"
 
 #define API_TIMEOUT 30000
 #define CONFIRM_TRIES 60        /* one a minute: an hour, then give up */
@@ -43,29 +48,44 @@ record_path (const char *run_dir, const char *id)
   return xasprintf ("%s/%s/quarantine.json", run_dir, id);
 }
 
-/* Rename the copied disks aside; the list goes into files. */
-static int
-rename_aside (struct source *s, json_t *files)
+/* The copied disks of s: {"path", "index", "virtual_size", "format"}
+ * each (undo reads the last three).
+ */
+static json_t *
+copied_disks (struct source *s)
 {
+  json_t *files = json_array ();
   size_t i;
 
-  for (i = 0; i < s->vm->n_disks; i++) {
+  for (i = 0; files && i < s->vm->n_disks; i++) {
     const struct mig_disk *d = &s->vm->disks[i];
-    CLEANUP_FREE char *q = NULL;
-    if (!mig_disk_copied (d))
-      continue;                 /* read-only or shared: never deleted */
-    q = xasprintf ("%s.vmferry-quarantine-%s", d->path, s->id);
-    if (q == NULL || rename (d->path, q) == -1) {
-      set_error (errno, "rename %s aside", d->path);
+    if (mig_disk_copied (d))    /* read-only or shared: never deleted */
+      json_array_append_new (files, json_pack ("{s:s, s:I, s:I, s:s}",
+                                               "path", d->path, "index",
+                                               (json_int_t) i,
+                                               "virtual_size", (json_int_t)
+                                               d->virtual_size,
+                                               "format", d->format));
+  }
+  return files;
+}
+
+/* Rename each of rec's files aside, recording where ("quarantine"). */
+static int
+rename_aside (json_t *rec, const char *id, struct progress *pr)
+{
+  json_t *f;
+  size_t i;
+
+  json_array_foreach (json_object_get (rec, "files"), i, f) {
+    const char *path = json_string_value (json_object_get (f, "path"));
+    CLEANUP_FREE char *q = xasprintf ("%s.vmferry-quarantine-%s", path, id);
+    if (q == NULL || rename (path, q) == -1) {
+      set_error (errno, "rename %s aside", path);
       return -1;
     }
-    json_array_append_new (files, json_pack ("{s:s, s:s, s:I, s:I, s:s}",
-                                             "path", d->path,
-                                             "quarantine", q, "index",
-                                             (json_int_t) i, "virtual_size",
-                                             (json_int_t) d->virtual_size,
-                                             "format", d->format));
-    progress_note (&s->pr, "source disk %s quarantined as %s", d->path, q);
+    json_object_set_new (f, "quarantine", json_string (q));
+    progress_note (pr, "source disk %s quarantined as %s", path, q);
   }
   return 0;
 }
@@ -103,43 +123,61 @@ spawn_reaper (const char *run_dir, const char *id)
 }
 
 int
-src_quarantine (struct source *s)
+src_quarantine_files (const char *run_dir, const char *id, json_t *rec,
+                      uint64_t seconds, struct progress *pr)
 {
   CLEANUP_FREE char *path = NULL;
-  json_auto_t *rec = NULL;
-  int64_t deadline = wall_ms () / 1000 + s->p->quarantine_s;
   pid_t pid;
 
-  if (s->ctl == NULL || s->p->run_dir == NULL) {
+  if (run_dir == NULL) {
     set_error (0, "no run directory to record the quarantine in: the "
                "source files are kept");
     return -1;
   }
-  path = record_path (s->p->run_dir, s->id);
-  rec = json_pack ("{s:s, s:s, s:I, s:[], s:s, s:i, s:s, s:s, s:s?, s:s}",
-                   "id", s->id, "vm", s->vm->name, "deadline",
-                   (json_int_t) deadline, "files", "host", s->p->host,
-                   "port", s->p->port, "tls_dir", s->p->tls_dir, "state",
-                   "waiting", "undo_token",
-                   s->undo_token[0] ? s->undo_token : NULL,
-                   "qemu", s->vm->argv[0]);
-  if (path == NULL || rec == NULL)
+  path = record_path (run_dir, id);
+  json_object_set_new (rec, "id", json_string (id));
+  json_object_set_new (rec, "deadline",
+                       json_integer (wall_ms () / 1000 + seconds));
+  json_object_set_new (rec, "state", json_string ("waiting"));
+  if (path == NULL)
     return -1;
   /* Record first: a crash after a rename leaves a record to sweep. */
   if (json_state_save (path, rec) == -1 ||
-      rename_aside (s, json_object_get (rec, "files")) == -1 ||
+      rename_aside (rec, id, pr) == -1 ||
       json_state_save (path, rec) == -1 ||
-      (pid = spawn_reaper (s->p->run_dir, s->id)) == -1)
+      (pid = spawn_reaper (run_dir, id)) == -1)
     return -1;
   /* The reaper only reads the record until it settles it. */
   json_object_set_new (rec, "reaper_pid", json_integer (pid));
   if (json_state_save (path, rec) == -1)
     return -1;
-  progress_note (&s->pr, "the source files are deleted after %" PRIu64
+  progress_note (pr, "the source files are deleted after %" PRIu64
                  " s if the VM still runs on the destination then "
                  "(vmferry cancel %s keeps them; reaper pid %d)",
-                 s->p->quarantine_s, s->id, (int) pid);
+                 seconds, id, (int) pid);
   return 0;
+}
+
+int
+src_quarantine (struct source *s)
+{
+  json_auto_t *rec = NULL;
+
+  if (s->ctl == NULL) {
+    set_error (0, "no run directory to record the quarantine in: the "
+               "source files are kept");
+    return -1;
+  }
+  rec = json_pack ("{s:s, s:o, s:s, s:i, s:s, s:s?, s:s}",
+                   "vm", s->vm->name, "files", copied_disks (s),
+                   "host", s->p->host, "port", s->p->port,
+                   "tls_dir", s->p->tls_dir, "undo_token",
+                   s->undo_token[0] ? s->undo_token : NULL,
+                   "qemu", s->vm->argv[0]);
+  if (rec == NULL)
+    return -1;
+  return src_quarantine_files (s->p->run_dir, s->id, rec,
+                               s->p->quarantine_s, &s->pr);
 }
 
 /* Does the destination run the VM of rec?  1 yes, 0 no (it says so),
@@ -149,14 +187,21 @@ static int
 confirm (json_t *rec)
 {
   const char *id = json_string_value (json_object_get (rec, "id"));
-  struct mig_agent *a = mig_agent_new
-    (json_string_value (json_object_get (rec, "host")),
-     json_integer_value (json_object_get (rec, "port")),
-     json_string_value (json_object_get (rec, "tls_dir")), NULL);
-  json_auto_t *reply = a ? mig_agent_status (a, API_TIMEOUT, NULL) : NULL;
+  const char *lv = json_string_value (json_object_get (rec, "libvirt_uri"));
+  struct mig_agent *a;
+  json_auto_t *reply = NULL;
   json_t *m;
   size_t i;
 
+  /* A libvirt domain: that libvirt says whether it runs there. */
+  if (lv)
+    return lv_domain_runs_at (lv, json_string_value (json_object_get
+                                                     (rec, "domain")));
+  a = mig_agent_new
+    (json_string_value (json_object_get (rec, "host")),
+     json_integer_value (json_object_get (rec, "port")),
+     json_string_value (json_object_get (rec, "tls_dir")), NULL);
+  reply = a ? mig_agent_status (a, API_TIMEOUT, NULL) : NULL;
   mig_agent_free (a);
   if (reply == NULL)
     return -1;
@@ -391,6 +436,14 @@ mig_quarantine_hold (const char *run_dir, const char *id, char **path)
   if (!still_open (*path, &rec)) {
     set_error (0, "migration %s: its quarantine already ended (%s)", id,
                json_string_value (json_object_get (rec, "state")));
+    json_decref (rec);
+    return NULL;
+  }
+  if (json_object_get (rec, "libvirt_uri")) {
+    set_error (0, "migration %s moved libvirt domain %s: libvirt moves it "
+               "back (vmferry migrate libvirt:%s on that host)", id,
+               json_string_value (json_object_get (rec, "domain")),
+               json_string_value (json_object_get (rec, "domain")));
     json_decref (rec);
     return NULL;
   }

@@ -252,6 +252,31 @@ int mig_quarantine_settle (const char *path, json_t *rec, const char *state,
 int mig_quarantine_release (const char *run_dir, const char *id,
                             const char *path, json_t *rec);
 
+/* ---- libvirt*.c: libvirt-managed domains (VM "libvirt:NAME") ---- */
+
+/* libvirt keeps the domain (its definition, taps, QEMU's NBD mirror and
+ * migration, peer to peer); vmferry carries the streams through its data
+ * channel, reports libvirt's job, deletes the source images after
+ * success (unless keep_source) and checks beforehand.  Needs libvirt
+ * 6.8 or later on the source (VIR_MIGRATE_PARAM_DISKS_URI).
+ */
+#define MIG_LIBVIRT_PREFIX "libvirt:"
+struct mig_libvirt_params {
+  const char *uri;              /* the local libvirt (NULL: default) */
+  const char *peer_uri;         /* the destination's libvirt as the local
+                                   one reaches it (NULL:
+                                   qemu+tls://HOST/system) */
+  bool transient;               /* not persistent on the destination */
+  bool keep_definition;         /* not undefined on the source (its
+                                   images are then kept too) */
+};
+/* vmferry migrate libvirt:NAME: result and error as mig_source_run. */
+enum mig_result mig_libvirt_run (const struct mig_source_params *p,
+                                 const struct mig_libvirt_params *lp);
+/* vmferry check libvirt:NAME: as mig_check_run. */
+enum mig_result mig_libvirt_check (const struct mig_source_params *p,
+                                   const struct mig_libvirt_params *lp);
+
 /* ---- agent.c: the one client of vmferryd's API ---- */
 
 struct mig_agent;
