@@ -221,13 +221,48 @@ resume_set (struct src_engine *g, struct eng_disk *e, const char *tmp,
   return r;
 }
 
-/* Start disk e: bitmap generation 0 starts recording for the rounds, in
- * the same transaction as the resume bitmap (a fresh copy: created,
- * persistent; a resumed one: copied into tmp to be read), then the
- * planner starts with what must be copied.
+/* A read-only disk: nothing writes it, so no bitmap records anything;
+ * the bulk copy takes all of it (its allocated data), once.
  */
 static int
-start_disk (struct src_engine *g, struct eng_disk *e)
+start_read_only (struct eng_disk *e)
+{
+  struct storage_bitmap set = { 0 };
+  int r;
+
+  e->rounds.nblocks = (e->d->virtual_size + BLOCK_SIZE - 1) / BLOCK_SIZE;
+  if (storage_bitmap_init (&set, e->rounds.nblocks) == -1)
+    return -1;
+  storage_bitmap_set_range (&set, 0, set.nbits);
+  r = storage_rounds_init (&e->rounds, &set);
+  e->planned = r == 0;
+  storage_bitmap_free (&set);
+  return r;
+}
+
+/* After the bulk copy of a read-only disk: nothing was written during
+ * it, nothing is left.
+ */
+static int
+settle_read_only (struct eng_disk *e)
+{
+  struct storage_bitmap none;
+  int r;
+
+  if (storage_bitmap_init (&none, e->rounds.nblocks) == -1)
+    return -1;
+  r = storage_rounds_end (&e->rounds, &none);
+  storage_bitmap_free (&none);
+  return r;
+}
+
+/* A disk the guest writes: bitmap generation 0 starts recording for the
+ * rounds, in the same transaction as the resume bitmap (a fresh copy:
+ * created, persistent; a resumed one: copied into tmp to be read), then
+ * the planner starts with what must be copied.
+ */
+static int
+start_written (struct src_engine *g, struct eng_disk *e)
 {
   char bm[48], rb[64], tmp[64], rec[160];
   bool resume = src_resume_enabled (g->s);
@@ -286,6 +321,16 @@ start_disk (struct src_engine *g, struct eng_disk *e)
   storage_bitmap_free (&set);
   return r;
 }
+
+/* Start disk e: its planner begins with what must be copied. */
+static int
+start_disk (struct src_engine *g, struct eng_disk *e)
+{
+  if (e->d->read_only)
+    return start_read_only (e);
+  return start_written (g, e);
+}
+
 
 /* Close the data channel, telling what crossed the link. */
 static void
@@ -452,8 +497,10 @@ src_engine_start (struct source *s)
     return -1;
   src_hold ("mirroring");
   for (i = 0; i < g->n; i++) {
-    storage_rounds_mirroring_on (&g->disks[i].rounds);
-    if (eng_rotate (g, &g->disks[i]) == -1)         /* ends the bulk round */
+    struct eng_disk *e = &g->disks[i];
+    storage_rounds_mirroring_on (&e->rounds);
+    if ((e->d->read_only ? settle_read_only (e)
+         : eng_rotate (g, e)) == -1)                /* ends the bulk round */
       return -1;
   }
   if (eng_run_rounds (g) == -1)

@@ -8,6 +8,16 @@
 
 #include "internal.h"
 
+/* Does disk d get a mirror?  QEMU's path mirrors every copied disk
+ * (sync=full copies it); vmferry's engine copies a read-only disk once
+ * and mirrors only those the guest can write.
+ */
+static bool
+mirrored (const struct source *s, const struct mig_disk *d)
+{
+  return s->engine ? mig_disk_written (d) : mig_disk_copied (d);
+}
+
 /* Total bytes to copy and copied so far, from query-block-jobs; *found
  * counts our mirror jobs, *ready those that are synchronized.
  */
@@ -57,7 +67,7 @@ src_storage_start (struct source *s, const char *sync)
     char node[48], job[48];
     json_t *r;
 
-    if (!mig_disk_copied (d))
+    if (!mirrored (s, d))
       continue;
     snprintf (node, sizeof node, "vmferry-nbd-%zu", i);
     snprintf (job, sizeof job, "vmferry-mirror-%zu", i);
@@ -108,7 +118,7 @@ src_storage_wait_ready (struct source *s)
   size_t found, ready, want = 0, i;
 
   for (i = 0; i < s->vm->n_disks; i++)
-    want += mig_disk_copied (&s->vm->disks[i]);
+    want += mirrored (s, &s->vm->disks[i]);
   for (;;) {
     json_auto_t *bad = NULL;
 
@@ -196,7 +206,7 @@ del_nodes (struct source *s)
     char node[48];
     json_t *r;
     s->n_nodes--;
-    if (!mig_disk_copied (&s->vm->disks[s->n_nodes]))
+    if (!mirrored (s, &s->vm->disks[s->n_nodes]))
       continue;
     snprintf (node, sizeof node, "vmferry-nbd-%zu", s->n_nodes);
     r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "blockdev-del", "{s:s}", "node-name", node);
@@ -218,7 +228,7 @@ stop_jobs (struct source *s, bool rollback)
 
   for (i = 0; i < s->n_jobs; i++) {
     char job[48];
-    if (!mig_disk_copied (&s->vm->disks[i]))
+    if (!mirrored (s, &s->vm->disks[i]))
       continue;
     snprintf (job, sizeof job, "vmferry-mirror-%zu", i);
     if (stop_job (s, job, rollback, !rollback) == -1) {
