@@ -387,6 +387,7 @@ src_engine_free (struct src_engine *g)
   for (i = 0; i < g->n; i++)
     if (g->disks[i].planned)
       storage_rounds_free (&g->disks[i].rounds);
+  pthread_mutex_destroy (&g->lock);
   free (g->disks);
   free (g);
 }
@@ -405,6 +406,7 @@ engine_new (struct source *s)
     return NULL;
   }
   g->s = s;
+  pthread_mutex_init (&g->lock, NULL);
   for (i = 0; i < s->vm->n_disks; i++) {
     struct eng_disk *e = &g->disks[g->n];
     if (!mig_disk_copied (&s->vm->disks[i]))
@@ -518,26 +520,15 @@ int
 src_engine_finish (struct source *s)
 {
   struct src_engine *g = s->engine;
-  struct storage_bitmap none;
-  size_t i;
-  int r = 0;
 
   g->done = 0;
   g->total = eng_pending_bytes (g);
-  for (i = 0; i < g->n && r == 0; i++) {
-    struct eng_disk *e = &g->disks[i];
-    if (storage_rounds_pending (&e->rounds) == 0)
-      continue;
-    /* The guest is paused: nothing can race this copy. */
-    r = eng_copy_round (g, e);
-    if (r == 0 && storage_bitmap_init (&none, e->rounds.nblocks) == 0) {
-      r = storage_rounds_end (&e->rounds, &none);
-      storage_bitmap_free (&none);
-    }
-  }
-  if (r == 0)
-    r = src_storage_complete (s);
-  return r;
+  /* The mirrors end while the last copies run: the guest is paused, no
+   * write is in flight, and the copies write to the exports directly.
+   */
+  if (src_storage_stop_mirrors (s) == -1 || eng_final_copies (g) == -1)
+    return -1;
+  return src_storage_complete (s);
 }
 
 /* After the destination resumed the VM: close the channel, drop the
