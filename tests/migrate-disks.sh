@@ -347,6 +347,11 @@ for f in disk0.qcow2 odd.qcow2 ro.img "$(basename "$raw")"; do
   [ -e "$d/$f" ] && fail "$f, in the VM's directory, was not deleted"
 done
 cmp "$isos/cd.iso" "$TEST_DIR/exp/cd.iso" || fail "the ISO changed or went"
+# The files kept on the source are not those the destination opened.
+for f in "$isos/cd.iso" "$shared/ro2.qcow2"; do
+  [ "$(stat -c %d:%i "$f")" != "$(stat -c %d:%i "$store/$(basename "$f")")" ] ||
+    fail "$f is the destination's own file (same inode)"
+done
 cmp "$shared/ro2.qcow2" "$TEST_DIR/exp/ro2.qcow2" ||
   fail "the read-only image outside the VM's directory changed or went"
 
