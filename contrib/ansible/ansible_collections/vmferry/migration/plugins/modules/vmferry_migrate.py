@@ -92,9 +92,9 @@ options:
     default: []
   disks:
     description:
-      - Copy only these disks (vmferry --disk ID, for the check too): device
-        or node names, or image paths.  Every other disk must be reachable on
-        the destination as it is.
+      - Copy only these disks (vmferry --disk ID, for the check too), given
+        by device or node name or image path.  Every other disk must be
+        reachable on the destination as it is.
     type: list
     elements: str
     default: []
