@@ -71,6 +71,7 @@ if [ "$workload" = disks4 ]; then
     qemu-img create -q -f "${x#*:}" "$f" 256M &&
       qemu-io -f "${x#*:}" -c "write -s $TEST_DIR/fill 0 64M" "$f" >/dev/null ||
       fail "making $f"
+    cp --sparse=always "$f" "$TEST_DIR/ref-$(basename "$f")" || fail "copying $f"
     alloc=$((alloc + $(qemu-img info --output=json "$f" | jq '."actual-size"')))
     VM_QEMU_ARGS="$VM_QEMU_ARGS -drive file=$f,if=virtio,format=${x#*:},cache=none"
   done
@@ -138,6 +139,12 @@ vm_verify "$dst" 120 || fail "guest verdict: $VM_VERDICT"
 vm_stop "$dst"
 vm_check_image "$DST_STORAGE/bench1/disk0.qcow2" "$src/console.log" \
   "$dst/console.log" >/dev/null || fail "check-image failed"
+# The other disks of disks4: each as it was, there.
+for r in "$TEST_DIR"/ref-extra*; do
+  [ -e "$r" ] || continue
+  qemu-img compare -U -q "$r" "$DST_STORAGE/bench1/${r##*/ref-}" ||
+    fail "${r##*/ref-} differs on the destination"
+done
 
 # vmferryd --once stops after the migration and logs its CPU time.
 for _i in $(seq 100); do pid_alive "$VMFERRYD_PID" || break; sleep 0.1; done

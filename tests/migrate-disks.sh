@@ -14,7 +14,9 @@
 #   a CD-ROM with an ISO outside it, and an empty CD-ROM drive.
 # While the disks are copied (the bulk copy, slowed by --bandwidth) the
 # guest discards, zeroes and rewrites ranges of vda and vdc, and again
-# once writes are mirrored (held at "mirroring").  After the move:
+# once writes are mirrored (held at "mirroring"), and on two disks after
+# the rounds (held at "memory"): left for the switchover, whose last
+# copies run side by side.  After the move:
 #   - the workload verifies and the host checker accepts vdb's records;
 #     every other disk equals what the guest made of it, byte for byte
 #     (expected images built with qemu-io from the same operations);
@@ -222,7 +224,8 @@ reads ()
 }
 
 go="$TEST_DIR/go-mirroring"
-VMFERRY_TEST_HOLD="mirroring:$go" ip netns exec "$SRC_NS" vmferry migrate \
+go2="$TEST_DIR/go-memory"
+VMFERRY_TEST_HOLD="mirroring:$go,memory:$go2" ip netns exec "$SRC_NS" vmferry migrate \
   "$d/qmp.sock" --to "$DST_IP" --tls-dir "$SRC_TLS" --bandwidth 4 --json \
   > "$TEST_DIR/migrate.out" 2>&1 &
 mig_pid=$!
@@ -255,6 +258,18 @@ grep -q "test hold: at mirroring" "$TEST_DIR/migrate.out" ||
 blk fill /dev/vda 2048 512 153
 blk zero /dev/vda 4096 512
 blk discard /dev/vdc 2048 256
+# Once the rounds are done: writes to two disks, left for the
+# switchover's last copies (run side by side, a stream each).
+touch "$go"
+for i in $(seq 600); do
+  grep -q "test hold: at memory" "$TEST_DIR/migrate.out" && break
+  pid_alive "$mig_pid" || break
+  sleep 0.1
+done
+grep -q "test hold: at memory" "$TEST_DIR/migrate.out" ||
+  { cat "$TEST_DIR/migrate.out"; fail "vmferry did not reach the memory copy"; }
+blk fill /dev/vda 8192 512 77
+blk fill /dev/vdc 3072 512 99
 # What the guest made of them: the source now (nothing writes them any
 # more).  In QEMU 7.2 a discard while writes are mirrored changes
 # nothing on either side (QEMU's mirror filter drops it); discards and
@@ -264,11 +279,17 @@ qemu-img convert -U -f qcow2 -O qcow2 "$d/odd.qcow2" "$TEST_DIR/exp/odd.now" ||
   fail "copying odd.qcow2"
 src_alloc_raw=$(alloc "$raw") src_alloc_odd=$(alloc "$d/odd.qcow2")
 src_alloc_top=$(( $(alloc "$d/disk0.qcow2") + $(alloc "$d/base.qcow2") ))
-touch "$go"
+touch "$go2"
 wait "$mig_pid"
 MIG_RC=$?
 cat "$TEST_DIR/migrate.out"
 [ "$MIG_RC" = 0 ] || fail "vmferry migrate failed ($MIG_RC)"
+
+# The last copies at the switchover took more than one disk.
+last=$(sed -n '/"phase":"switchover"/,$p' "$TEST_DIR/migrate.out" |
+         grep -c 'debug: disk .* round [0-9]*: [1-9]')
+echo "disks copied at the switchover: $last"
+[ "$last" -ge 2 ] || fail "the switchover copied $last disk(s), not several"
 
 dst="$DST_RUN/disks1" store="$DST_STORAGE/disks1"
 vm_running "$d" && fail "the source QEMU still runs"
@@ -323,6 +344,8 @@ reads "$r" raw 0 4096 512
 reads "$r" raw 119 4608 512
 reads "$r" raw 0 12288 2048
 reads "$r" raw 0 28672 1024
+reads "$r" raw 77 8192 512
+reads "$store/odd.qcow2" qcow2 99 3072 512
 reads "$store/odd.qcow2" qcow2 0 512 1024
 reads "$store/odd.qcow2" qcow2 51 2304 256
 [ "$(qemu-img info -U --output=json "$store/odd.qcow2" | jq '.["virtual-size"]')" = \
