@@ -42,6 +42,7 @@
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 . "$abs_top_srcdir/tests/mig-functions.sh"
+. "$abs_top_srcdir/tests/recover-functions.sh"
 
 guest_test_init
 requires jq --version
@@ -248,26 +249,16 @@ blk discard /dev/vdc 512 1024
 blk fill /dev/vdc 2048 512 51
 grep -q "bulk copy done" "$TEST_DIR/migrate.out" &&
   fail "the guest's changes came after the bulk copy (too fast a copy?)"
-for i in $(seq 600); do
-  grep -q "test hold: at mirroring" "$TEST_DIR/migrate.out" && break
-  pid_alive "$mig_pid" || break
-  sleep 0.1
-done
-grep -q "test hold: at mirroring" "$TEST_DIR/migrate.out" ||
-  { cat "$TEST_DIR/migrate.out"; fail "vmferry did not reach the mirroring"; }
+rec_wait_for "$TEST_DIR/migrate.out" "test hold: at mirroring" "$mig_pid" \
+  "vmferry did not reach the mirroring"
 blk fill /dev/vda 2048 512 153
 blk zero /dev/vda 4096 512
 blk discard /dev/vdc 2048 256
 # Once the rounds are done: writes to two disks, left for the
 # switchover's last copies (run side by side, a stream each).
 touch "$go"
-for i in $(seq 600); do
-  grep -q "test hold: at memory" "$TEST_DIR/migrate.out" && break
-  pid_alive "$mig_pid" || break
-  sleep 0.1
-done
-grep -q "test hold: at memory" "$TEST_DIR/migrate.out" ||
-  { cat "$TEST_DIR/migrate.out"; fail "vmferry did not reach the memory copy"; }
+rec_wait_for "$TEST_DIR/migrate.out" "test hold: at memory" "$mig_pid" \
+  "vmferry did not reach the memory copy"
 blk fill /dev/vda 8192 512 77
 blk fill /dev/vdc 3072 512 99
 # What the guest made of them: the source now (nothing writes them any
