@@ -15,8 +15,7 @@
 # While the disks are copied (the bulk copy, slowed by --bandwidth) the
 # guest discards, zeroes and rewrites ranges of vda and vdc, and again
 # once writes are mirrored (held at "mirroring"), and on two disks after
-# the rounds (held at "memory"): left for the switchover, whose last
-# copies run side by side.  After the move:
+# the rounds (held at "memory").  After the move:
 #   - the workload verifies and the host checker accepts vdb's records;
 #     every other disk equals what the guest made of it, byte for byte
 #     (expected images built with qemu-io from the same operations);
@@ -254,8 +253,8 @@ rec_wait_for "$TEST_DIR/migrate.out" "test hold: at mirroring" "$mig_pid" \
 blk fill /dev/vda 2048 512 153
 blk zero /dev/vda 4096 512
 blk discard /dev/vdc 2048 256
-# Once the rounds are done: writes to two disks, left for the
-# switchover's last copies (run side by side, a stream each).
+# Once the rounds are done: writes to two disks, carried by the mirrors
+# (the switchover's last copies take only what raced a round's copy).
 touch "$go"
 rec_wait_for "$TEST_DIR/migrate.out" "test hold: at memory" "$mig_pid" \
   "vmferry did not reach the memory copy"
@@ -275,12 +274,6 @@ wait "$mig_pid"
 MIG_RC=$?
 cat "$TEST_DIR/migrate.out"
 [ "$MIG_RC" = 0 ] || fail "vmferry migrate failed ($MIG_RC)"
-
-# The last copies at the switchover took more than one disk.
-last=$(sed -n '/"phase":"switchover"/,$p' "$TEST_DIR/migrate.out" |
-         grep -c 'debug: disk .* round [0-9]*: [1-9]')
-echo "disks copied at the switchover: $last"
-[ "$last" -ge 2 ] || fail "the switchover copied $last disk(s), not several"
 
 dst="$DST_RUN/disks1" store="$DST_STORAGE/disks1"
 vm_running "$d" && fail "the source QEMU still runs"
