@@ -80,7 +80,6 @@ struct source {
   bool tls_added;               /* vmferry-tls object on the source */
   size_t n_nodes;               /* NBD client nodes added */
   size_t n_jobs;                /* mirror jobs started */
-  bool mirrors_stopping;        /* each asked to stop (storage.c) */
   bool was_running;             /* the VM ran when we started */
   bool cancelled;
   bool deleted;                 /* source images deleted */
@@ -141,11 +140,9 @@ void src_journal_close (struct source *s, bool open);
 /* source-storage.c */
 int src_storage_start (struct source *s, const char *sync);
 int src_storage_wait_ready (struct source *s);
-/* At the switchover: ask every mirror to stop (they end while the last
- * copies run); complete waits for their ends (asking first if that was
- * not done) and deletes the NBD nodes.
+/* At the switchover: every mirror asked to stop at once, then their
+ * ends awaited; then the NBD nodes deleted.
  */
-int src_storage_stop_mirrors (struct source *s);
 int src_storage_complete (struct source *s);
 void src_storage_rollback (struct source *s);
 

@@ -208,23 +208,6 @@ await_end (struct source *s, const char *job, bool must_sync)
   return 0;
 }
 
-int
-src_storage_stop_mirrors (struct source *s)
-{
-  size_t i;
-
-  for (i = 0; !s->mirrors_stopping && i < s->n_jobs; i++) {
-    char job[48];
-    if (!mirrored (s, &s->vm->disks[i]))
-      continue;
-    job_name (i, job, sizeof job);
-    if (ask_stop (s, job, false) == -1)
-      return -1;
-  }
-  s->mirrors_stopping = true;
-  return 0;
-}
-
 /* At the switchover: every mirror asked to stop at once, then each one's
  * end awaited, so that they end side by side (an error stops here, the
  * jobs left are for the rollback).
@@ -233,11 +216,16 @@ static int
 stop_jobs_synced (struct source *s)
 {
   size_t i;
+  char job[48];
 
-  if (src_storage_stop_mirrors (s) == -1)
-    return -1;
   for (i = 0; i < s->n_jobs; i++) {
-    char job[48];
+    if (!mirrored (s, &s->vm->disks[i]))
+      continue;
+    job_name (i, job, sizeof job);
+    if (ask_stop (s, job, false) == -1)
+      return -1;
+  }
+  for (i = 0; i < s->n_jobs; i++) {
     if (!mirrored (s, &s->vm->disks[i]))
       continue;
     job_name (i, job, sizeof job);
@@ -265,7 +253,6 @@ cancel_jobs (struct source *s)
       debug ("rollback: %s: %s", job, get_error ());
   }
   s->n_jobs = 0;
-  s->mirrors_stopping = false;
 }
 
 /* Delete our NBD client nodes (before the destination drops its
