@@ -2,9 +2,13 @@
 # bench.sh: vmferry against the QEMU-native path, back to back in the
 # same run, on two namespace hosts joined by a veth shaped with tc.
 #
-#   LINKS="1gbit 100mbit" WORKLOADS="idle text random dirty sparse small"
+#   LINKS="1gbit 100mbit"
+#   WORKLOADS="idle text random dirty sparse small disks1 disks4"
 #   ENGINES="vmferry qemu" ZSTD_WORKLOADS="text" RUNS=3 bench/bench.sh
 #
+# disks1 and disks4 are the same idle guest with one disk, and with three
+# more (raw and qcow2 mixed): their downtimes side by side show what each
+# extra disk adds to the switchover.
 # For the workloads in ZSTD_WORKLOADS (default "text"; "" for none) a
 # third engine runs back to back with the others: qemu-zstd, the
 # QEMU-native path with QEMU's own multifd (2 channels) and zstd, the
@@ -19,7 +23,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 LINKS=${LINKS:-"1gbit 100mbit"}
-WORKLOADS=${WORKLOADS:-"idle text random dirty sparse small"}
+WORKLOADS=${WORKLOADS:-"idle text random dirty sparse small disks1 disks4"}
 ENGINES=${ENGINES:-"vmferry qemu"}
 ZSTD_WORKLOADS=${ZSTD_WORKLOADS-text}
 RUNS=${RUNS:-3}

@@ -46,6 +46,9 @@ case $workload in
   # sparse's data on a 1 GiB disk: sparse - small = the cost of 15 GiB
   # of unallocated disk.
   small)  fill=pattern size=1G data=100; opts="$opts vmferry.mem_rate=0" ;;
+  # The switchover's disk work: the same guest with one disk, and with
+  # three more (raw and qcow2 mixed, 64 MiB of random data each, idle).
+  disks1|disks4) fill=pattern; opts="$opts vmferry.mem_rate=0" ;;
   *) fail "unknown workload $workload" ;;
 esac
 
@@ -60,6 +63,19 @@ case $fill in
           qemu-io -f qcow2 -c "write -s $TEST_DIR/fill 0 ${data}M" "$img" >/dev/null ;;
 esac || fail "filling the disk"
 alloc=$(qemu-img info --output=json "$img" | jq '."actual-size"')
+if [ "$workload" = disks4 ]; then
+  head -c 64M /dev/urandom > "$TEST_DIR/fill" || fail "random data"
+  VM_QEMU_ARGS=
+  for x in 1:raw 2:qcow2 3:raw; do
+    f="$src/extra${x%%:*}.${x#*:}"
+    qemu-img create -q -f "${x#*:}" "$f" 256M &&
+      qemu-io -f "${x#*:}" -c "write -s $TEST_DIR/fill 0 64M" "$f" >/dev/null ||
+      fail "making $f"
+    alloc=$((alloc + $(qemu-img info --output=json "$f" | jq '."actual-size"')))
+    VM_QEMU_ARGS="$VM_QEMU_ARGS -drive file=$f,if=virtio,format=${x#*:},cache=none"
+  done
+  export VM_QEMU_ARGS
+fi
 
 # shellcheck disable=SC2086
 vm_start "$src" bench1 "$SRC_NS" "$img" $opts
@@ -122,6 +138,16 @@ vm_verify "$dst" 120 || fail "guest verdict: $VM_VERDICT"
 vm_stop "$dst"
 vm_check_image "$DST_STORAGE/bench1/disk0.qcow2" "$src/console.log" \
   "$dst/console.log" >/dev/null || fail "check-image failed"
+# The other disks of disks4, there: the random data, then zeroes (a
+# compare of unequal sizes wants the larger one's tail zero).  No copies
+# made beforehand: their writeback would slow the run's flushes.
+if [ "$workload" = disks4 ]; then
+  for x in 1:raw 2:qcow2 3:raw; do
+    qemu-img compare -U -q -f raw -F "${x#*:}" "$TEST_DIR/fill" \
+      "$DST_STORAGE/bench1/extra${x%%:*}.${x#*:}" ||
+      fail "extra${x%%:*}.${x#*:} differs on the destination"
+  done
+fi
 
 # vmferryd --once stops after the migration and logs its CPU time.
 for _i in $(seq 100); do pid_alive "$VMFERRYD_PID" || break; sleep 0.1; done

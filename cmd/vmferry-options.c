@@ -110,8 +110,12 @@ static const struct vmf_opt {
     "move a VM that is shut down: its disks and command line" },
   { "argv-file", required_argument, "FILE", CMD_MIGRATE,
     "with --offline: the VM's QEMU command line, one argument per line" },
-  { "disk", required_argument, "PATH", CMD_MIGRATE,
-    "with --offline: a disk image of the VM (repeatable)" },
+  { "disk", required_argument, "ID", MOVE | CMD_CHECK,
+    "copy only this disk (a device or node name, or its path; "
+    "repeatable); with --offline: a disk image PATH of the VM" },
+  { "skip-disk", required_argument, "ID", MOVE | CMD_CHECK,
+    "do not copy this disk (repeatable): the destination must reach it "
+    "as it is" },
   { "ssh-option", required_argument, "OPT", MOVE | CMD_CHECK,
     "with --to ssh://: an ssh -o option (repeatable)" },
   { "ssh-vmferryd", required_argument, "PATH", MOVE | CMD_CHECK,

@@ -264,6 +264,8 @@ vmf_apply (struct args *a, const char *name, char *arg)
     return disk_path (a, arg);
   if (strcmp (name, "disk") == 0)
     return push (a, &a->disks, arg);
+  if (strcmp (name, "skip-disk") == 0)
+    return push (a, &a->skip_disks, arg);
   if (strcmp (name, "ssh-option") == 0)
     return push (a, &a->ssh_options, arg);
   if (strcmp (name, "ip") == 0)
@@ -288,5 +290,6 @@ vmf_args_free (struct args *a)
   strv_free (a->ips);
   strv_free (a->dns);
   strv_free (a->disks);
+  strv_free (a->skip_disks);
   strv_free (a->ssh_options);
 }

@@ -14,15 +14,22 @@
 #include "vmferry.h"
 #include "vmferry-home.h"
 
-/* --offline takes --argv-file or --disk (not both), and those need it. */
+/* --offline takes --argv-file or --disk PATH (not both), and --argv-file
+ * needs it; without it --disk and --skip-disk choose the disks to copy.
+ */
 static int
 check_offline (struct args *a)
 {
   const char *why = NULL;
 
-  a->mp.disks = a->disks;
-  if (!a->mp.offline && (a->mp.argv_file || a->disks))
-    why = "--argv-file and --disk go with --offline";
+  /* Without --offline, --disk chooses the running VM's disks to copy. */
+  a->mp.disks = a->mp.offline ? a->disks : NULL;
+  a->mp.only_disks = a->mp.offline ? NULL : a->disks;
+  a->mp.skip_disks = a->skip_disks;
+  if (!a->mp.offline && a->mp.argv_file)
+    why = "--argv-file goes with --offline";
+  else if (a->mp.offline && a->skip_disks)
+    why = "--offline copies every disk it is given (no --skip-disk)";
   else if (a->mp.offline && (a->mp.argv_file == NULL) == (a->disks == NULL))
     why = "--offline needs --argv-file FILE or --disk PATH (one of them)";
   else if (a->mp.offline && ((a->engine && strcmp (a->engine, "vmferry")) ||
@@ -127,8 +134,8 @@ check_migrate (struct args *a, char **host)
   int r;
 
   if ((r = check_to (a, host)) != VMF_GO_ON ||
-      (a->cmd != CMD_CHECK && ((r = check_offline (a)) != VMF_GO_ON ||
-                               (r = check_channels (a)) != VMF_GO_ON)))
+      (r = check_offline (a)) != VMF_GO_ON ||
+      (a->cmd != CMD_CHECK && (r = check_channels (a)) != VMF_GO_ON))
     return r;
   if (*host == NULL && a->mp.offline)
     return vmf_usage_error (a, "--offline goes to a running vmferryd, not "

@@ -38,7 +38,9 @@ struct args {
   char **ssh_options;
   const char *to, *engine, *name, *out;
   char **disk_map, **ips, **dns;
-  char **disks;                 /* --offline --disk PATH... */
+  char **disks;                 /* --disk: --offline's PATH..., else the
+                                   IDs of the disks to copy */
+  char **skip_disks;            /* --skip-disk ID... */
   int days;
   bool tls_given;               /* --tls-dir was on the command line */
   unsigned parallel;            /* migrations at once (several VMs) */

@@ -141,6 +141,52 @@ host_bridges (void)
   return list;
 }
 
+/* Can this host reach disk k, which is not copied?  NULL, or why not
+ * (the current error).
+ */
+static const char *
+unreachable (struct mig_dest *d, const struct mig_disk *k)
+{
+  CLEANUP_FREE char *real = NULL, *sum = NULL;
+
+  if (k->shared) {
+    if (access (k->path, R_OK | W_OK) == 0)
+      return NULL;
+    set_error (errno, "%s is not on this host (no shared storage?)",
+               k->path);
+    return get_error ();
+  }
+  if ((real = vm_read_path (d->p.read_dirs, k->path, false)) == NULL ||
+      (k->sha256 && (sum = mig_file_sha256 (real)) == NULL))
+    return get_error ();
+  if (sum && strcmp (sum, k->sha256) != 0) {
+    set_error (0, "%s here differs from the source's (SHA-256)", k->path);
+    return get_error ();
+  }
+  return NULL;
+}
+
+/* [{"reachable": BOOL, "why": TEXT}] per disk of the VM: whether a disk
+ * that is not copied can be opened here as it is (always true for a
+ * copied one).
+ */
+static json_t *
+disks_reach (struct mig_dest *d, json_t *vmj)
+{
+  struct mig_vm *vm = mig_vm_from_json (vmj);
+  json_t *a = json_array ();
+  size_t i;
+
+  for (i = 0; vm && a && i < vm->n_disks; i++) {
+    const char *why = mig_disk_copied (&vm->disks[i]) ? NULL
+      : unreachable (d, &vm->disks[i]);
+    json_array_append_new (a, json_pack ("{s:b, s:s?}", "reachable",
+                                         why == NULL, "why", why));
+  }
+  mig_vm_free (vm);
+  return a;
+}
+
 json_t *
 mig_dest_facts (struct mig_dest *d, json_t *vm, const char *host)
 {
@@ -166,6 +212,7 @@ mig_dest_facts (struct mig_dest *d, json_t *vm, const char *host)
     json_object_update (f, q);
   else
     json_object_set_new (f, "probe_error", json_string (get_error ()));
+  json_object_set_new (f, "disks", disks_reach (d, vm));
   if (host)
     json_object_set_new (f, "data_address", json_string (host));
   if (host == NULL || net_ports_pick (d->ports, host, 0) == -1)

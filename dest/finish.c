@@ -78,8 +78,10 @@ take_over (struct dest_job *j, bool resume, double *resumed)
   /* vmferry undo needs every write from now on. */
   if (j->undo_token && mig_dest_undo_record (j, j->undo_token) == -1)
     debug ("record for vmferry undo: %s", get_error ());
-  if (!resume)
-    return 0;                   /* it was paused on the source: stays so */
+  if (!resume) {                /* it was paused on the source: stays so */
+    mig_skeleton_drop_write_nodes (j->qmp, j->vm);
+    return 0;
+  }
   if (cmd (j->qmp, "cont", NULL) == -1)
     return -1;
   /* From here on the VM runs here: nothing below may report failure, or
@@ -91,6 +93,8 @@ take_over (struct dest_job *j, bool resume, double *resumed)
   if (cmd (j->qmp, "announce-self", "{s:i, s:i, s:i, s:i}",
            "initial", 50, "max", 550, "rounds", 5, "step", 100) == -1)
     debug ("announce-self: %s", get_error ());
+  /* After the VM runs: nothing here adds to its downtime. */
+  mig_skeleton_drop_write_nodes (j->qmp, j->vm);
   return 0;
 }
 

@@ -37,6 +37,12 @@ struct mig_skeleton_net {
 
 int mig_skeleton_setup (struct qmp *q, const struct mig_skeleton_net *n,
                         const struct mig_vm *vm);
+/* The node that takes the copy of read-only disk i (its export's node). */
+void mig_skeleton_write_node (size_t i, char *buf, size_t n);
+/* Delete those nodes once the VM runs (their exports are gone).  Best
+ * effort: a failure is only logged.
+ */
+void mig_skeleton_drop_write_nodes (struct qmp *q, const struct mig_vm *vm);
 
 enum job_state {
   JOB_PREPARING, JOB_PREPARED, JOB_RUNNING, JOB_ABORTED,

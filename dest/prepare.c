@@ -105,6 +105,31 @@ check_shared (struct dest_job *j, struct mig_disk *k)
   return k->dest_path ? 0 : -1;
 }
 
+/* A read-only disk used in place: the same path must lie under a read
+ * dir here, with the same content (size and SHA-256 when the source
+ * sent one).
+ */
+static int
+check_in_place (struct mig_dest *d, const struct mig_disk *k)
+{
+  CLEANUP_FREE char *real = vm_read_path (d->p.read_dirs, k->path, false);
+  CLEANUP_FREE char *sum = NULL;
+  struct stat st;
+
+  if (real == NULL || stat (real, &st) == -1) {
+    prefix_error ("disk %s, not copied", k->id);
+    return -1;
+  }
+  if (k->sha256 && (sum = mig_file_sha256 (real)) == NULL)
+    return -1;
+  if (sum && strcmp (sum, k->sha256) != 0) {
+    set_error (0, "disk %s, not copied: %s here differs from the source's "
+               "(SHA-256)", k->id, k->path);
+    return -1;
+  }
+  return 0;
+}
+
 /* Decide where each disk goes and generate the command line, before
  * anything is created: a request that cannot be honoured is refused
  * with nothing to undo.  vm_dir and run_dir are the paths to be made.
@@ -140,8 +165,11 @@ plan_job (struct mig_dest *d, struct dest_job *j, const char *vm_dir,
     struct mig_disk *k = &j->vm->disks[i];
     CLEANUP_FREE char *copy = strdup (k->path);
 
-    if (k->read_only)
+    if (k->in_place) {
+      if (check_in_place (d, k) == -1)
+        return 422;
       continue;
+    }
     if (k->shared) {
       if (check_shared (j, k) == -1)
         return 422;

@@ -59,8 +59,11 @@ migration_setup (struct qmp *q, const struct mig_skeleton_net *n)
          : json_pack ("{s:s}", "tls-creds", tls)) == -1 ? -1 : 0;
 }
 
+static int add_write_node (struct qmp *q, const struct mig_disk *d,
+                           const char *node);
+
 /* TLS credentials, migration capabilities, NBD server with one writable
- * export per disk, and the incoming migration listener.
+ * export per copied disk, and the incoming migration listener.
  */
 int
 mig_skeleton_setup (struct qmp *q, const struct mig_skeleton_net *n,
@@ -84,14 +87,55 @@ mig_skeleton_setup (struct qmp *q, const struct mig_skeleton_net *n,
   for (i = 0; i < vm->n_disks; i++) {
     const struct mig_disk *d = &vm->disks[i];
     CLEANUP_FREE char *id = xasprintf ("vmferry-exp-%zu", i);
+    char wnode[48];
     if (!mig_disk_copied (d))
       continue;
-    if (id == NULL ||
+    mig_skeleton_write_node (i, wnode, sizeof wnode);
+    if (id == NULL || (d->read_only && add_write_node (q, d, wnode) == -1) ||
         cmd (q, "block-export-add",
              json_pack ("{s:s, s:s, s:s, s:s, s:b}", "type", "nbd",
-                        "id", id, "node-name", d->node, "name", d->id,
-                        "writable", 1)) == -1)
+                        "id", id, "node-name", d->read_only ? wnode
+                        : d->node, "name", d->id, "writable", 1)) == -1)
       return -1;
   }
   return cmd (q, "migrate-incoming", json_pack ("{s:s}", "uri", uri));
+}
+
+void
+mig_skeleton_write_node (size_t i, char *buf, size_t n)
+{
+  snprintf (buf, n, "vmferry-w-%zu", i);
+}
+
+/* The VM opens a read-only disk read-only, so its node cannot be
+ * exported for writing: a second node on the same image file is.  The
+ * VM's node stays inactive until the incoming migration completes (as
+ * for images on shared storage), and reads the image again then, with
+ * what the copy wrote; this node takes no lock, which would keep the VM's
+ * node from taking its own then.  Deleted once the VM runs
+ * (mig_skeleton_drop_write_nodes).
+ */
+static int
+add_write_node (struct qmp *q, const struct mig_disk *d, const char *node)
+{
+  return cmd (q, "blockdev-add",
+              json_pack ("{s:s, s:s, s:b, s:{s:s, s:s, s:s}}",
+                         "driver", d->format, "node-name", node,
+                         "read-only", 0, "file", "driver", "file",
+                         "filename", d->dest_path, "locking", "off"));
+}
+
+void
+mig_skeleton_drop_write_nodes (struct qmp *q, const struct mig_vm *vm)
+{
+  size_t i;
+
+  for (i = 0; i < vm->n_disks; i++) {
+    char node[48];
+    if (!mig_disk_copied (&vm->disks[i]) || !vm->disks[i].read_only)
+      continue;
+    mig_skeleton_write_node (i, node, sizeof node);
+    if (cmd (q, "blockdev-del", json_pack ("{s:s}", "node-name", node)) == -1)
+      debug ("%s: %s", node, get_error ());
+  }
 }

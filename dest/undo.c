@@ -31,8 +31,8 @@ mig_dest_undo_record (struct dest_job *j, const char *token)
   for (i = 0; i < j->vm->n_disks; i++) {
     const struct mig_disk *k = &j->vm->disks[i];
     json_auto_t *r = NULL;
-    if (!mig_disk_copied (k))
-      continue;
+    if (!mig_disk_written (k))
+      continue;                 /* the guest cannot write a read-only one */
     r = qmp_command (j->qmp, "block-dirty-bitmap-add",
                      json_pack ("{s:s, s:s, s:i, s:b}", "node", k->node,
                                 "name", name, "granularity", 64 * 1024,

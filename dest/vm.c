@@ -48,7 +48,7 @@ match_disks (struct dest_job *j, char ***paths)
     free (k->node);
     if ((k->node = strdup (v->node)) == NULL)
       return 500;
-    (*paths)[x] = k->read_only ? NULL : k->dest_path;
+    (*paths)[x] = k->in_place ? NULL : k->dest_path;
   }
   for (i = 0; i < j->desc->n_disks; i++)
     if (!j->desc->disks[i].read_only && (*paths)[i] == NULL) {
@@ -150,7 +150,7 @@ rw_dirs (struct dest_job *j)
     goto err;
   for (i = 0; i < j->vm->n_disks; i++) {
     const struct mig_disk *k = &j->vm->disks[i];
-    if (!k->read_only && k->dest_path && strv_push (&v, k->dest_path) == -1)
+    if (!k->in_place && k->dest_path && strv_push (&v, k->dest_path) == -1)
       goto err;
   }
   return v;

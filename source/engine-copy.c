@@ -34,6 +34,7 @@ static void
 on_progress (void *opaque, uint64_t bytes)
 {
   struct src_engine *g = opaque;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&g->lock);
 
   g->done += bytes;
   if (g->current)
@@ -57,11 +58,12 @@ begin_disk (struct src_engine *g, struct eng_disk *e, uint64_t total)
 }
 
 /* Copy set of disk e.  fresh: the destination still reads as zeroes
- * (the bulk copy of a new image).
+ * (the bulk copy of a new image).  stream >= 0: one worker, on that
+ * stream of the data channel (a copy beside others).
  */
 static int
 copy_set (struct src_engine *g, struct eng_disk *e,
-          const struct storage_bitmap *set, bool fresh)
+          const struct storage_bitmap *set, bool fresh, int stream)
 {
   struct storage_copy_stats st = { 0 };
   struct storage_copy_params p = {
@@ -74,7 +76,8 @@ copy_set (struct src_engine *g, struct eng_disk *e,
     .cancel_fd = g->s->stage < SRC_SWITCHOVER ? &g->s->p->cancel_fd : NULL,
     .size = fresh ? 0 : (int64_t) e->d->virtual_size,
   };
-  struct storage_channel_dst cd = { .ch = g->ch, .disk = e->idx };
+  struct storage_channel_dst cd = { .ch = g->ch, .disk = e->idx,
+                                    .stream = stream > 0 ? stream : 0 };
   uint64_t n = storage_bitmap_count (set);
   int r;
 
@@ -91,8 +94,12 @@ copy_set (struct src_engine *g, struct eng_disk *e,
     p.workers = net_channel_streams (g->ch);
     p.size = e->d->virtual_size;
   }
+  if (stream >= 0)
+    p.workers = 1;
   r = storage_copy (&p, &st);
+  pthread_mutex_lock (&g->lock);
   g->s->storage_bytes += st.data_bytes;
+  pthread_mutex_unlock (&g->lock);
   debug ("disk %s round %u: %" PRIu64 " blocks, %" PRIu64 " data bytes",
          e->d->id, e->rounds.round, n, st.data_bytes);
   if (r == -1 && strstr (get_error (), "cancelled by the user"))
@@ -104,7 +111,7 @@ copy_set (struct src_engine *g, struct eng_disk *e,
 
 /* Begin a round on disk e and copy its set. */
 int
-eng_copy_round (struct src_engine *g, struct eng_disk *e)
+eng_copy_round (struct src_engine *g, struct eng_disk *e, int stream)
 {
   struct storage_bitmap set;
   int r;
@@ -112,10 +119,11 @@ eng_copy_round (struct src_engine *g, struct eng_disk *e)
   if (storage_bitmap_init (&set, e->rounds.nblocks) == -1)
     return -1;
   r = storage_rounds_begin (&e->rounds, &set);
-  begin_disk (g, e, storage_bitmap_count (&set) * BLOCK_SIZE);
+  if (stream < 0)               /* copies side by side: no disk line */
+    begin_disk (g, e, storage_bitmap_count (&set) * BLOCK_SIZE);
   if (r == 0)
-    r = copy_set (g, e, &set, false);
-  if (r == 0)
+    r = copy_set (g, e, &set, false, stream);
+  if (r == 0 && stream < 0)
     show_disk (g, e);
   storage_bitmap_free (&set);
   return r;
@@ -142,7 +150,7 @@ eng_bulk_copy (struct src_engine *g, struct eng_disk *e, bool fresh)
   }
   begin_disk (g, e, storage_bitmap_count (&set) * BLOCK_SIZE);
   if (!src_resume_enabled (g->s)) {
-    r = copy_set (g, e, &set, fresh);
+    r = copy_set (g, e, &set, fresh, -1);
     goto out;
   }
   for (r = 0, first = 0; r == 0 && first < nb; first += seg) {
@@ -152,7 +160,7 @@ eng_bulk_copy (struct src_engine *g, struct eng_disk *e, bool fresh)
          b = storage_bitmap_next (&set, b + 1))
       storage_bitmap_set (&part, b);
     if (storage_bitmap_count (&part) > 0)
-      r = copy_set (g, e, &part, fresh);
+      r = copy_set (g, e, &part, fresh, -1);
     if (r == 0)
       r = src_resume_progress (g->s, e->idx, end * BLOCK_SIZE);
     if (r == 0 && src_cancel_requested (g->s))
@@ -213,11 +221,108 @@ eng_run_rounds (struct src_engine *g)
       struct eng_disk *e = &g->disks[i];
       if (storage_rounds_pending (&e->rounds) == 0)
         continue;
-      if (eng_copy_round (g, e) == -1 || eng_rotate (g, e) == -1)
+      if (eng_copy_round (g, e, -1) == -1 || eng_rotate (g, e) == -1)
         return -1;
     }
     if (src_cancel_requested (g->s))
       return -1;
   }
   return 0;
+}
+
+/* The switchover's last copies (guest paused: nothing races them).  A
+ * thread per stream takes its share of the disks that have blocks left,
+ * so that N disks cost about what one does (each copy's connection,
+ * flush barrier and the destination's flush overlap).
+ */
+struct final_worker {
+  struct src_engine *g;
+  size_t *todo;                 /* indexes into g->disks */
+  size_t n_todo;
+  unsigned first, step;         /* this worker: todo[first], +step... */
+  pthread_t thread;
+  int r;
+  char error[1024];
+};
+
+/* The last copy of disk e, on stream (< 0: every stream). */
+static int
+final_copy (struct src_engine *g, struct eng_disk *e, int stream)
+{
+  struct storage_bitmap none;
+  int r = eng_copy_round (g, e, stream);
+
+  if (r == 0 && (r = storage_bitmap_init (&none, e->rounds.nblocks)) == 0) {
+    r = storage_rounds_end (&e->rounds, &none);
+    storage_bitmap_free (&none);
+  }
+  return r;
+}
+
+static void *
+final_worker (void *arg)
+{
+  struct final_worker *w = arg;
+  size_t k;
+
+  for (k = w->first; k < w->n_todo && w->r == 0; k += w->step)
+    w->r = final_copy (w->g, &w->g->disks[w->todo[k]], w->first);
+  if (w->r == -1)
+    snprintf (w->error, sizeof w->error, "%s", get_error ());
+  return NULL;
+}
+
+/* Run n workers over todo; the first error wins. */
+static int
+run_final_workers (struct src_engine *g, size_t *todo, size_t n_todo,
+                   unsigned n)
+{
+  CLEANUP_FREE struct final_worker *w = calloc (n, sizeof *w);
+  unsigned i, started;
+  int r = 0;
+
+  if (w == NULL) {
+    set_error (errno, "calloc");
+    return -1;
+  }
+  for (started = 0; started < n; started++) {
+    w[started] = (struct final_worker) { .g = g, .todo = todo,
+                                         .n_todo = n_todo,
+                                         .first = started, .step = n };
+    if (pthread_create (&w[started].thread, NULL, final_worker,
+                        &w[started]) != 0) {
+      set_error (errno, "starting a copy thread");
+      r = -1;
+      break;
+    }
+  }
+  for (i = 0; i < started; i++) {
+    pthread_join (w[i].thread, NULL);
+    if (w[i].r == -1 && r == 0) {
+      set_error (0, "%s", w[i].error);
+      r = -1;
+    }
+  }
+  return r;
+}
+
+int
+eng_final_copies (struct src_engine *g)
+{
+  CLEANUP_FREE size_t *todo = calloc (g->n + 1, sizeof *todo);
+  unsigned streams = g->ch ? net_channel_streams (g->ch) : 4;
+  size_t i, n = 0;
+
+  if (todo == NULL) {
+    set_error (errno, "calloc");
+    return -1;
+  }
+  for (i = 0; i < g->n; i++)
+    if (storage_rounds_pending (&g->disks[i].rounds) > 0)
+      todo[n++] = i;
+  if (n == 1)                   /* one disk: all the streams for it */
+    return final_copy (g, &g->disks[todo[0]], -1);
+  g->current = NULL;
+  return n == 0 ? 0 : run_final_workers (g, todo, n, n < streams ? n
+                                         : streams);
 }

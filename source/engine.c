@@ -221,13 +221,48 @@ resume_set (struct src_engine *g, struct eng_disk *e, const char *tmp,
   return r;
 }
 
-/* Start disk e: bitmap generation 0 starts recording for the rounds, in
- * the same transaction as the resume bitmap (a fresh copy: created,
- * persistent; a resumed one: copied into tmp to be read), then the
- * planner starts with what must be copied.
+/* A read-only disk: nothing writes it, so no bitmap records anything;
+ * the bulk copy takes all of it (its allocated data), once.
  */
 static int
-start_disk (struct src_engine *g, struct eng_disk *e)
+start_read_only (struct eng_disk *e)
+{
+  struct storage_bitmap set = { 0 };
+  int r;
+
+  e->rounds.nblocks = (e->d->virtual_size + BLOCK_SIZE - 1) / BLOCK_SIZE;
+  if (storage_bitmap_init (&set, e->rounds.nblocks) == -1)
+    return -1;
+  storage_bitmap_set_range (&set, 0, set.nbits);
+  r = storage_rounds_init (&e->rounds, &set);
+  e->planned = r == 0;
+  storage_bitmap_free (&set);
+  return r;
+}
+
+/* After the bulk copy of a read-only disk: nothing was written during
+ * it, nothing is left.
+ */
+static int
+settle_read_only (struct eng_disk *e)
+{
+  struct storage_bitmap none;
+  int r;
+
+  if (storage_bitmap_init (&none, e->rounds.nblocks) == -1)
+    return -1;
+  r = storage_rounds_end (&e->rounds, &none);
+  storage_bitmap_free (&none);
+  return r;
+}
+
+/* A disk the guest writes: bitmap generation 0 starts recording for the
+ * rounds, in the same transaction as the resume bitmap (a fresh copy:
+ * created, persistent; a resumed one: copied into tmp to be read), then
+ * the planner starts with what must be copied.
+ */
+static int
+start_written (struct src_engine *g, struct eng_disk *e)
 {
   char bm[48], rb[64], tmp[64], rec[160];
   bool resume = src_resume_enabled (g->s);
@@ -287,6 +322,16 @@ start_disk (struct src_engine *g, struct eng_disk *e)
   return r;
 }
 
+/* Start disk e: its planner begins with what must be copied. */
+static int
+start_disk (struct src_engine *g, struct eng_disk *e)
+{
+  if (e->d->read_only)
+    return start_read_only (e);
+  return start_written (g, e);
+}
+
+
 /* Close the data channel, telling what crossed the link. */
 static void
 channel_close (struct src_engine *g)
@@ -342,6 +387,7 @@ src_engine_free (struct src_engine *g)
   for (i = 0; i < g->n; i++)
     if (g->disks[i].planned)
       storage_rounds_free (&g->disks[i].rounds);
+  pthread_mutex_destroy (&g->lock);
   free (g->disks);
   free (g);
 }
@@ -360,6 +406,7 @@ engine_new (struct source *s)
     return NULL;
   }
   g->s = s;
+  pthread_mutex_init (&g->lock, NULL);
   for (i = 0; i < s->vm->n_disks; i++) {
     struct eng_disk *e = &g->disks[g->n];
     if (!mig_disk_copied (&s->vm->disks[i]))
@@ -452,8 +499,10 @@ src_engine_start (struct source *s)
     return -1;
   src_hold ("mirroring");
   for (i = 0; i < g->n; i++) {
-    storage_rounds_mirroring_on (&g->disks[i].rounds);
-    if (eng_rotate (g, &g->disks[i]) == -1)         /* ends the bulk round */
+    struct eng_disk *e = &g->disks[i];
+    storage_rounds_mirroring_on (&e->rounds);
+    if ((e->d->read_only ? settle_read_only (e)
+         : eng_rotate (g, e)) == -1)                /* ends the bulk round */
       return -1;
   }
   if (eng_run_rounds (g) == -1)
@@ -471,26 +520,17 @@ int
 src_engine_finish (struct source *s)
 {
   struct src_engine *g = s->engine;
-  struct storage_bitmap none;
-  size_t i;
-  int r = 0;
 
   g->done = 0;
   g->total = eng_pending_bytes (g);
-  for (i = 0; i < g->n && r == 0; i++) {
-    struct eng_disk *e = &g->disks[i];
-    if (storage_rounds_pending (&e->rounds) == 0)
-      continue;
-    /* The guest is paused: nothing can race this copy. */
-    r = eng_copy_round (g, e);
-    if (r == 0 && storage_bitmap_init (&none, e->rounds.nblocks) == 0) {
-      r = storage_rounds_end (&e->rounds, &none);
-      storage_bitmap_free (&none);
-    }
-  }
-  if (r == 0)
-    r = src_storage_complete (s);
-  return r;
+  /* The last copies first (side by side), then every mirror asked to
+   * stop at once.  Asking the mirrors first made their ends (the
+   * destination flushing each written image) race the copies' flush of
+   * the same image: slower, measured.
+   */
+  if (eng_final_copies (g) == -1)
+    return -1;
+  return src_storage_complete (s);
 }
 
 /* After the destination resumed the VM: close the channel, drop the

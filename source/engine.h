@@ -33,6 +33,8 @@ struct src_engine {
   struct source *s;
   struct net_channel *ch;       /* the data channel, or NULL: direct */
   double copy_rate;             /* bulk copy, data bytes/s (0: unknown) */
+  pthread_mutex_t lock;         /* done, shown and s->storage_bytes, which
+                                   copies running side by side update */
 };
 
 /* source-engine.c: end the round that disk e's current bitmap records
@@ -43,8 +45,14 @@ int eng_rotate (struct src_engine *g, struct eng_disk *e);
 /* source-engine-copy.c */
 /* The bulk copy of disk e (fresh: the destination reads as zeroes). */
 int eng_bulk_copy (struct src_engine *g, struct eng_disk *e, bool fresh);
-/* Begin a round on disk e and copy its set. */
-int eng_copy_round (struct src_engine *g, struct eng_disk *e);
+/* Begin a round on disk e and copy its set: on every stream (stream <
+ * 0), or with one worker on that stream.
+ */
+int eng_copy_round (struct src_engine *g, struct eng_disk *e, int stream);
+/* At the switchover, guest paused: the last copies of every disk, side
+ * by side, a stream each.
+ */
+int eng_final_copies (struct src_engine *g);
 /* Bytes still to copy on every disk. */
 uint64_t eng_pending_bytes (struct src_engine *g);
 /* Mirrored rounds until what is left copies in a few ms. */

@@ -140,6 +140,9 @@ void src_journal_close (struct source *s, bool open);
 /* source-storage.c */
 int src_storage_start (struct source *s, const char *sync);
 int src_storage_wait_ready (struct source *s);
+/* At the switchover: every mirror asked to stop at once, then their
+ * ends awaited; then the NBD nodes deleted.
+ */
 int src_storage_complete (struct source *s);
 void src_storage_rollback (struct source *s);
 
@@ -220,6 +223,18 @@ int src_check (struct source *s);
 
 /* rehearse.c: --dry-run, after prepare and add_tls. */
 int src_rehearse (struct source *s);
+/* disks.c: --disk / --skip-disk (after discovery; a disk left out
+ * becomes shared or used in place, refused if it cannot be), notes of
+ * what happens to each disk, whether --disk names d, and whether a
+ * disk's source file goes once the VM runs on the destination (copied,
+ * and writable or in the VM's own directory: named after the VM, holding
+ * an image the guest writes).
+ */
+int src_disks_choose (struct source *s);
+void src_disks_note (struct source *s);
+bool src_disk_pinned (const struct source *s, const struct mig_disk *d);
+bool src_disk_deletable (const struct mig_vm *vm, const struct mig_disk *d);
+
 /* source-shared.c */
 int src_shared_select (struct source *s);
 int src_shared_markers (struct source *s, bool on);

@@ -53,7 +53,7 @@ src_journal_begin (struct source *s)
   if (s->ctl == NULL)
     return 0;                   /* no run dir: nothing to recover from */
   for (i = 0; del && i < s->vm->n_disks; i++)
-    if (mig_disk_copied (&s->vm->disks[i]))
+    if (src_disk_deletable (s->vm, &s->vm->disks[i]))
       json_array_append_new (del, json_string (s->vm->disks[i].path));
   s->journal = json_pack ("{s:i, s:b, s:s, s:s, s:s, s:i, s:b,"
                           " s:{s:s, s:i, s:s, s:s}, s:b, s:o, s:[]}",

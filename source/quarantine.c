@@ -59,7 +59,7 @@ copied_disks (struct source *s)
 
   for (i = 0; files && i < s->vm->n_disks; i++) {
     const struct mig_disk *d = &s->vm->disks[i];
-    if (mig_disk_copied (d))    /* read-only or shared: never deleted */
+    if (src_disk_deletable (s->vm, d))  /* never deleted: never set aside */
       json_array_append_new (files, json_pack ("{s:s, s:I, s:I, s:s}",
                                                "path", d->path, "index",
                                                (json_int_t) i,

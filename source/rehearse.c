@@ -83,7 +83,7 @@ src_rehearse (struct source *s)
                                                           "migration_port")));
   snprintf (portstr, sizeof portstr, "%d", port);
   for (i = 0; i < s->vm->n_disks; i++) {
-    if (s->vm->disks[i].read_only)
+    if (!mig_disk_copied (&s->vm->disks[i]))
       continue;
     if (connect_export (s, i, portstr) == -1)
       return -1;

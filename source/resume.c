@@ -1,7 +1,8 @@
 /* source-resume.c: a failed copy by vmferry's engine is resumed by the
  * next attempt instead of starting over.
  *
- * Per copied disk (qcow2 only):
+ * Per copied disk the guest writes (qcow2 only; a read-only one is
+ * copied whole each time):
  *   - a persistent dirty bitmap "vmferry-resume-TOKEN" in the image
  *     records every guest write from the start of the first attempt (it
  *     survives a clean restart of QEMU; after an unclean stop QEMU marks
@@ -185,8 +186,8 @@ src_resume_load (struct source *s)
   r->n = s->vm->n_disks;
   for (i = 0; i < r->n; i++) {
     const struct mig_disk *d = &s->vm->disks[i];
-    if (!mig_disk_copied (d))
-      continue;
+    if (!mig_disk_written (d))
+      continue;                 /* a read-only disk is copied whole */
     if (strcmp (d->format, "qcow2") != 0)
       why = "a disk is not qcow2 (the write record needs it)";
     if ((r->d[i].state_path = xasprintf ("%s" MIG_RESUME_SUFFIX,
@@ -263,7 +264,7 @@ src_resume_progress (struct source *s, size_t idx, uint64_t copied_to)
   const struct mig_disk *d = &s->vm->disks[idx];
   json_auto_t *st = NULL;
 
-  if (!r->enabled)
+  if (!r->enabled || r->d[idx].state_path == NULL)
     return 0;
   r->recording = true;
   if (copied_to > d->virtual_size)

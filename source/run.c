@@ -113,6 +113,7 @@ src_preflight (struct source *s)
   s->vm = mig_vm_discover (s->q, path);
   if (s->vm == NULL ||
       mig_vm_apply_disk_map (s->vm, s->p->disk_map) == -1 ||
+      src_disks_choose (s) == -1 ||
       (s->p->shared_storage == MIG_SHARED_YES &&
        src_shared_select (s) == -1))
     return -1;
@@ -428,8 +429,11 @@ delete_source_files (struct source *s)
 
   for (i = 0; i < s->vm->n_disks; i++) {
     const struct mig_disk *d = &s->vm->disks[i];
-    if (!mig_disk_copied (d))
-      continue;                 /* read-only or shared: never deleted */
+    /* Never a shared one, a backing file, or a read-only image outside
+     * the VM's own directory.
+     */
+    if (!src_disk_deletable (s->vm, d))
+      continue;
     if (unlink (d->path) == -1 && errno != ENOENT) {
       set_error (errno, "delete %s", d->path);
       r = -1;
@@ -632,6 +636,7 @@ run_phases (struct source *s)
   src_hold ("setup");
   if (prepare (s) == -1)
     return s->stage == SRC_NOTHING ? MIG_REFUSED : rollback (s);
+  src_disks_note (s);
   if (s->p->dry_run)
     return rehearse (s);
   if (src_journal_stage (s, SRC_MIRRORING) == -1)

@@ -22,8 +22,14 @@ src_shared_select (struct source *s)
 
   for (i = 0; i < s->vm->n_disks; i++) {
     struct mig_disk *d = &s->vm->disks[i];
-    if (d->read_only)
-      continue;
+    if (d->read_only || d->shared || src_disk_pinned (s, d))
+      continue;                 /* read-only ones are copied */
+    if (d->n_backing) {
+      set_error (0, "--shared-storage=yes: disk %s (%s) has a backing file "
+                 "(%s): it is copied, flattened (choose the others with "
+                 "--skip-disk)", d->id, d->path, d->backing[0].path);
+      return -1;
+    }
     if (d->dest_path) {
       set_error (0, "--disk-path %s: a disk on shared storage stays where "
                  "it is", d->path);
@@ -32,7 +38,7 @@ src_shared_select (struct source *s)
     d->shared = true;
     n++;
   }
-  s->shared = n > 0;
+  s->shared = s->shared || n > 0;
   progress_note (&s->pr, "%zu disk(s) on shared storage: not copied, "
                  "never deleted", n);
   return 0;
@@ -124,12 +130,13 @@ src_shared_detect (struct source *s)
   markers (s, false, true);
   for (i = 0; r == 0 && i < s->vm->n_disks; i++) {
     struct mig_disk *d = &s->vm->disks[i];
-    if (!d->read_only && d->dest_path == NULL &&
+    if (!d->read_only && d->dest_path == NULL && !d->n_backing &&
+        !src_disk_pinned (s, d) && !d->shared &&
         json_is_true (json_array_get (json_object_get (shared, "shared"), i)))
       d->shared = true, n++;
   }
   json_decref (shared);
-  s->shared = n > 0;
+  s->shared = s->shared || n > 0;
   if (r == 0)
     progress_note (&s->pr, "shared storage detected for %zu of %zu disk(s)",
                    n, s->vm->n_disks);

@@ -78,6 +78,9 @@ struct mig_source_params {
   bool no_resume;               /* never resume an earlier failed copy,
                                    keep nothing for a later one */
   char *const *disk_map;        /* "SRC=DST" items, NULL-terminated */
+  char *const *only_disks;      /* --disk ID: copy only these (id, node
+                                   name or path); NULL: every disk */
+  char *const *skip_disks;      /* --skip-disk ID: leave these out */
   bool json;                    /* one JSON object per line on out */
   bool tty;                     /* out is a terminal: progress in place */
   FILE *out;                    /* progress and summary */

@@ -8,6 +8,22 @@
 
 #include "internal.h"
 
+/* Does disk d get a mirror?  QEMU's path mirrors every copied disk
+ * (sync=full copies it); vmferry's engine copies a read-only disk once
+ * and mirrors only those the guest can write.
+ */
+static bool
+mirrored (const struct source *s, const struct mig_disk *d)
+{
+  return s->engine ? mig_disk_written (d) : mig_disk_copied (d);
+}
+
+static void
+job_name (size_t i, char *buf, size_t n)
+{
+  snprintf (buf, n, "vmferry-mirror-%zu", i);
+}
+
 /* Total bytes to copy and copied so far, from query-block-jobs; *found
  * counts our mirror jobs, *ready those that are synchronized.
  */
@@ -57,10 +73,10 @@ src_storage_start (struct source *s, const char *sync)
     char node[48], job[48];
     json_t *r;
 
-    if (!mig_disk_copied (d))
+    if (!mirrored (s, d))
       continue;
     snprintf (node, sizeof node, "vmferry-nbd-%zu", i);
-    snprintf (job, sizeof job, "vmferry-mirror-%zu", i);
+    job_name (i, job, sizeof job);
     if (src_journal_add (s, "node", node) == -1 ||
         src_journal_add (s, "job", job) == -1)
       return -1;
@@ -108,7 +124,7 @@ src_storage_wait_ready (struct source *s)
   size_t found, ready, want = 0, i;
 
   for (i = 0; i < s->vm->n_disks; i++)
-    want += mig_disk_copied (&s->vm->disks[i]);
+    want += mirrored (s, &s->vm->disks[i]);
   for (;;) {
     json_auto_t *bad = NULL;
 
@@ -155,20 +171,28 @@ job_ended (json_t *ev, void *opaque)
      strcmp (name, "BLOCK_JOB_CANCELLED") == 0);
 }
 
-/* Stop one mirror and wait for its end.  force=false on a READY mirror
- * completes it without pivoting: every write so far is on both sides.
+/* Ask mirror job to stop.  force=false on a READY mirror completes it
+ * without pivoting: every write so far is on both sides.
  */
 static int
-stop_job (struct source *s, const char *job, bool force, bool must_sync)
+ask_stop (struct source *s, const char *job, bool force)
 {
-  json_auto_t *r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "block-job-cancel", "{s:s, s:b}",
-                            "device", job, "force", force);
-  json_auto_t *ev = NULL;
+  json_auto_t *r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "block-job-cancel",
+                                 "{s:s, s:b}", "device", job, "force", force);
+
+  return r ? 0 : -1;
+}
+
+/* Wait for job's end (its event may be queued already); must_sync: it
+ * must have ended synchronized.
+ */
+static int
+await_end (struct source *s, const char *job, bool must_sync)
+{
+  json_auto_t *ev = qmp_wait_event (s->q, NULL, job_ended, (void *) job,
+                                    30000);
   json_t *data;
 
-  if (r == NULL)
-    return -1;
-  ev = qmp_wait_event (s->q, NULL, job_ended, (void *) job, 30000);
   if (ev == NULL)
     return -1;
   data = json_object_get (ev, "data");
@@ -184,6 +208,53 @@ stop_job (struct source *s, const char *job, bool force, bool must_sync)
   return 0;
 }
 
+/* At the switchover: every mirror asked to stop at once, then each one's
+ * end awaited, so that they end side by side (an error stops here, the
+ * jobs left are for the rollback).
+ */
+static int
+stop_jobs_synced (struct source *s)
+{
+  size_t i;
+  char job[48];
+
+  for (i = 0; i < s->n_jobs; i++) {
+    if (!mirrored (s, &s->vm->disks[i]))
+      continue;
+    job_name (i, job, sizeof job);
+    if (ask_stop (s, job, false) == -1)
+      return -1;
+  }
+  for (i = 0; i < s->n_jobs; i++) {
+    if (!mirrored (s, &s->vm->disks[i]))
+      continue;
+    job_name (i, job, sizeof job);
+    if (await_end (s, job, true) == -1)
+      return -1;
+  }
+  s->n_jobs = 0;
+  return 0;
+}
+
+/* The rollback: cancel each mirror (best effort: errors are only
+ * logged).
+ */
+static void
+cancel_jobs (struct source *s)
+{
+  size_t i;
+
+  for (i = 0; i < s->n_jobs; i++) {
+    char job[48];
+    if (!mirrored (s, &s->vm->disks[i]))
+      continue;
+    job_name (i, job, sizeof job);
+    if (ask_stop (s, job, true) == -1 || await_end (s, job, false) == -1)
+      debug ("rollback: %s: %s", job, get_error ());
+  }
+  s->n_jobs = 0;
+}
+
 /* Delete our NBD client nodes (before the destination drops its
  * exports, else they stay "in use").
  */
@@ -196,7 +267,7 @@ del_nodes (struct source *s)
     char node[48];
     json_t *r;
     s->n_nodes--;
-    if (!mig_disk_copied (&s->vm->disks[s->n_nodes]))
+    if (!mirrored (s, &s->vm->disks[s->n_nodes]))
       continue;
     snprintf (node, sizeof node, "vmferry-nbd-%zu", s->n_nodes);
     r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "blockdev-del", "{s:s}", "node-name", node);
@@ -207,35 +278,11 @@ del_nodes (struct source *s)
   return ret;
 }
 
-/* Stop every mirror: in sync at the switchover (an error stops here,
- * the jobs left are for the rollback), or forced by the rollback (best
- * effort: errors are only logged).
- */
-static int
-stop_jobs (struct source *s, bool rollback)
-{
-  size_t i;
-
-  for (i = 0; i < s->n_jobs; i++) {
-    char job[48];
-    if (!mig_disk_copied (&s->vm->disks[i]))
-      continue;
-    snprintf (job, sizeof job, "vmferry-mirror-%zu", i);
-    if (stop_job (s, job, rollback, !rollback) == -1) {
-      if (!rollback)
-        return -1;
-      debug ("rollback: %s: %s", job, get_error ());
-    }
-  }
-  s->n_jobs = 0;
-  return 0;
-}
-
 /* At pre-switchover (guest paused): end every mirror in sync. */
 int
 src_storage_complete (struct source *s)
 {
-  if (stop_jobs (s, false) == -1)
+  if (stop_jobs_synced (s) == -1)
     return -1;
   return del_nodes (s);
 }
@@ -246,7 +293,7 @@ src_storage_complete (struct source *s)
 void
 src_storage_rollback (struct source *s)
 {
-  stop_jobs (s, true);
+  cancel_jobs (s);
   if (del_nodes (s) == -1)
     debug ("rollback: blockdev-del: %s", get_error ());
 }

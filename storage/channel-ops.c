@@ -23,7 +23,7 @@ static void *
 chan_open (void *opaque, unsigned worker)
 {
   const struct storage_channel_dst *c = opaque;
-  struct net_stream *s = net_channel_stream (c->ch, worker);
+  struct net_stream *s = net_channel_stream (c->ch, c->stream + worker);
   struct chan_dst *d;
 
   if (s == NULL) {

@@ -115,11 +115,13 @@ extern const struct storage_dst_ops storage_nbd_ops;
 struct nbd_handle *storage_nbd_open (const char *uri, bool src);
 
 /* channel-ops.c: opaque is a struct storage_channel_dst.  Worker i sends
- * on stream i (so workers <= streams); flush is the stream's barrier.
+ * on stream stream + i (so stream + workers <= streams); flush is the
+ * stream's barrier.  Copies that run side by side use other streams.
  */
 struct storage_channel_dst {
   struct net_channel *ch;
   uint16_t disk;                /* the frames' channel field */
+  unsigned stream;              /* the first worker's stream */
 };
 extern const struct storage_dst_ops storage_channel_ops;
 

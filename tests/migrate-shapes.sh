@@ -7,7 +7,8 @@
 #     discard=unmap,detect-zeroes=unmap (the workload's disk);
 #     if=none + -device virtio-scsi-pci/scsi-hd without format= (probed);
 #     -hdb; if=ide with cache=unsafe,aio=io_uring; -cdrom with an ISO;
-#     an empty CD-ROM drive; a readonly=on image; -M q35 (an alias),
+#     an empty CD-ROM drive; a readonly=on image (both copied, the
+#     source's files, outside the VM's directory, kept); -M q35 (an alias),
 #     -smp with a topology, -name NAME,process=, -daemonize, -pidfile,
 #     -monitor, -qmp, -chardev/-serial, -vga std, -vnc on a TCP port,
 #     -rtc, -boot, -usb with usb-tablet, virtio-rng with rng-random,
@@ -116,8 +117,14 @@ a="$TEST_DIR/shapes1.dst-args"
 grep -q '^pc-q35-7\.2' "$a" || fail "shapes1: q35 was not pinned to pc-q35-7.2"
 grep -q "file=$DST_STORAGE/shapes1/scsi.raw,if=none,id=drive1,format=raw,node-name=vmf-" "$a" ||
   fail "shapes1: the probed format is not pinned on the destination"
-grep -q "^file=$shared/cd.iso,index=2,media=cdrom" "$a" ||
-  fail "shapes1: the CD-ROM is not used in place"
+grep -q "^file=$DST_STORAGE/shapes1/cd.iso,index=2,media=cdrom" "$a" ||
+  fail "shapes1: the CD-ROM's medium is not copied"
+grep -q "$shared" "$a" &&
+  fail "shapes1: the destination QEMU opens a source path"
+for _i in cd.iso ro.img; do
+  cmp "$DST_STORAGE/shapes1/$_i" "$TEST_DIR/orig/$_i" ||
+    fail "shapes1: $_i differs on the destination"
+done
 [ -f "$shared/ro.img" ] && [ -f "$shared/cd.iso" ] ||
   fail "shapes1: a read-only image outside the VM's directory was deleted"
 cmp -s "$shared/ro.img" "$TEST_DIR/orig/ro.img" ||

@@ -327,7 +327,8 @@ check_storage (struct ctx *c)
   size_t i;
 
   json_array_foreach (get (c->src, "disks"), i, d)
-    if (!json_is_true (get (d, "read_only")))
+    if (!json_is_true (get (d, "shared")) && !json_is_true (get (d, "in_place"))
+        && !(json_is_true (get (d, "read_only")) && get (d, "in_place") == NULL))
       need += json_integer_value (get (d, "allocated"));
   if (!json_is_integer (have))
     add (c, "warning", "storage", NULL, "the destination did not report "
@@ -342,6 +343,64 @@ check_storage (struct ctx *c)
     add (c, "info", "storage", NULL, "storage: %" PRId64 " MiB allocated, "
          "%" PRId64 " MiB free", (int64_t) need >> 20,
          (int64_t) json_integer_value (have) >> 20);
+}
+
+/* The backing chain of disk d as "A (qcow2) <- B (raw)" into buf. */
+static void
+chain_text (json_t *d, char *buf, size_t n)
+{
+  size_t i, len = 0;
+  json_t *b;
+
+  buf[0] = '\0';
+  json_array_foreach (get (d, "backing"), i, b)
+    if (len < n)
+      len += snprintf (buf + len, n - len, "%s%s (%s)", i ? " <- " : "",
+                       str (b, "path") ? str (b, "path") : "?",
+                       str (b, "format") ? str (b, "format") : "?");
+}
+
+/* What happens to each disk; a disk that is not copied must be
+ * reachable on the destination as it is (dst "disks": per disk
+ * "reachable", "why").
+ */
+static void
+check_disks (struct ctx *c)
+{
+  json_t *d;
+  size_t i;
+
+  json_array_foreach (get (c->src, "disks"), i, d) {
+    json_t *reach = json_array_get (get (c->dst, "disks"), i);
+    bool ro = json_is_true (get (d, "read_only"));
+    bool shared = json_is_true (get (d, "shared"));
+    bool in_place = json_is_true (get (d, "in_place")) ||
+      (ro && get (d, "in_place") == NULL);
+    const char *id = str (d, "id") ? str (d, "id") : "?";
+    char chain[768];
+
+    chain_text (d, chain, sizeof chain);
+    if ((shared || in_place) && reach &&
+        !json_is_true (get (reach, "reachable")))
+      add (c, "error", "disks", "copy the disk (vmferry migrate --disk "
+           "with it, or without --skip-disk), or make it reachable there",
+           "disk %s is not copied, but the destination cannot open it: %s",
+           id, str (reach, "why") ? str (reach, "why") : "?");
+    else
+      add (c, "info", "disks", NULL, "disk %s (%s, %s%s%s): %s%s%s%s", id,
+           str (d, "path") ? str (d, "path") : "?",
+           str (d, "format") ? str (d, "format") : "?",
+           ro ? ", read-only" : "",
+           json_is_true (get (d, "cdrom")) ? ", CD-ROM" : "",
+           shared ? "not copied: on storage both hosts see"
+           : in_place ? "not copied: the destination's identical image "
+           "under its read dir is used" : "copied",
+           chain[0] && !shared && !in_place ? ", flattened into one "
+           "standalone image (backing chain " : "",
+           chain[0] && !shared && !in_place ? chain : "",
+           chain[0] && !shared && !in_place ? "; the backing files stay "
+           "on the source)" : "");
+  }
 }
 
 /* Bridges the VM's netdevs attach to must exist there. */
@@ -391,6 +450,7 @@ mig_compat_check (json_t *src, json_t *dst)
   check_blockers (&c);
   check_memory (&c);
   check_storage (&c);
+  check_disks (&c);
   check_bridges (&c);
   check_ports (&c);
   return c.out;

@@ -16,19 +16,33 @@
 #include "internal.h"
 
 void
+mig_disk_clear (struct mig_disk *d)
+{
+  size_t i;
+
+  free (d->id);
+  free (d->node);
+  free (d->path);
+  free (d->format);
+  free (d->dest_path);
+  free (d->sha256);
+  for (i = 0; i < d->n_backing; i++) {
+    free (d->backing[i].path);
+    free (d->backing[i].format);
+  }
+  free (d->backing);
+  memset (d, 0, sizeof *d);
+}
+
+void
 mig_vm_free (struct mig_vm *vm)
 {
   size_t i;
 
   if (vm == NULL)
     return;
-  for (i = 0; i < vm->n_disks; i++) {
-    free (vm->disks[i].id);
-    free (vm->disks[i].node);
-    free (vm->disks[i].path);
-    free (vm->disks[i].format);
-    free (vm->disks[i].dest_path);
-  }
+  for (i = 0; i < vm->n_disks; i++)
+    mig_disk_clear (&vm->disks[i]);
   free (vm->disks);
   strv_free (vm->argv);
   vm_desc_free (vm->desc);
@@ -66,6 +80,70 @@ discover_name (struct qmp *q, const char *qmp_path)
   return strdup (base);
 }
 
+/* The backing chain below image (query-block's "image" of a disk) into
+ * d: each file the copy reads through, nearest first.  d->allocated
+ * becomes the chain's sum: the flattened copy holds at most that.
+ */
+static int
+discover_chain (json_t *image, struct mig_disk *d)
+{
+  json_t *b;
+
+  for (b = json_object_get (image, "backing-image"); b;
+       b = json_object_get (b, "backing-image")) {
+    const char *f = json_string_value (json_object_get (b, "filename"));
+    const char *fmt = json_string_value (json_object_get (b, "format"));
+    struct mig_backing *a = realloc (d->backing, (d->n_backing + 1) *
+                                     sizeof *a);
+    if (a == NULL) {
+      set_error (errno, "realloc");
+      return -1;
+    }
+    d->backing = a;
+    a = &d->backing[d->n_backing++];
+    a->path = strdup (f ? f : "?");
+    a->format = strdup (fmt ? fmt : "?");
+    a->allocated = json_integer_value (json_object_get (b, "actual-size"));
+    d->allocated += a->allocated;
+    if (a->path == NULL || a->format == NULL) {
+      set_error (errno, "strdup");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Internal snapshots of the disk's own image (those of its backing
+ * files are not the VM's: the flattened copy leaves them behind) are
+ * not moved: refuse, saying how to proceed.
+ */
+static int
+refuse_snapshots (struct mig_vm *vm, const struct mig_disk *d, json_t *image)
+{
+  json_t *snaps = json_object_get (image, "snapshots"), *sn;
+  char names[256] = "";
+  size_t i, len = 0;
+
+  if (json_array_size (snaps) == 0)
+    return 0;
+  json_array_foreach (snaps, i, sn) {
+    const char *n = json_string_value (json_object_get (sn, "name"));
+    if (len < sizeof names)
+      len += snprintf (names + len, sizeof names - len, "%s%s",
+                       i ? ", " : "", n ? n : "?");
+  }
+  return vm_add_problem (vm->desc, "disk %s (%s) holds %zu internal "
+                         "snapshot(s) (%s), which vmferry does not move: "
+                         "list them with 'qemu-img snapshot -l -U %s', "
+                         "delete each from the running VM (QMP "
+                         "snapshot-delete-internal-sync {\"device\": "
+                         "\"%s\", \"name\": NAME}, or HMP 'delvm NAME'; "
+                         "to keep one, copy it out first with 'qemu-img "
+                         "convert -U -l snapshot.name=NAME'), then move the "
+                         "VM", d->id, d->path, json_array_size (snaps), names,
+                         d->path, d->id);
+}
+
 /* One entry of query-block into d.  Returns 0, 1 to skip (no medium),
  * 2 for a pass-through disk (described by get_error()), -1 when out of
  * memory.  What cannot move is a problem of vm's description.
@@ -74,6 +152,7 @@ static int
 discover_disk (struct mig_vm *vm, json_t *dev, struct mig_disk *d)
 {
   json_t *ins = json_object_get (dev, "inserted");
+  json_t *image = json_object_get (ins, "image");
   const char *device = json_string_value (json_object_get (dev, "device"));
   const char *node, *file, *drv;
   struct stat st;
@@ -98,12 +177,14 @@ discover_disk (struct mig_vm *vm, json_t *dev, struct mig_disk *d)
     return 2;
   }
   x = vm_find_disk (vm->desc, file);
-  if (x == -1 || json_object_get (ins, "backing_file"))
-    return vm_add_problem (vm->desc, "disk %s (%s): %s", d->id, file,
-                           x == -1 ? "not on the VM's command line "
-                           "(hot-plugged disks are not supported yet)"
-                           : "images with a backing file are not "
-                           "supported yet") ? -1 : 1;
+  if (x == -1)
+    return vm_add_problem (vm->desc, "disk %s (%s): not on the VM's command "
+                           "line (%s)", d->id, file,
+                           json_is_true (json_object_get (dev, "removable"))
+                           ? "a medium changed since QEMU started: put the "
+                           "command line's back, or eject it"
+                           : "hot-plugged disks are not supported yet")
+      ? -1 : 1;
   if (vm->desc->disks[x].format == NULL &&
       vm_set_disk_format (vm->desc, x, drv) == -1)
     return vm_add_problem (vm->desc, "%s", get_error ()) ? -1 : 1;
@@ -114,11 +195,39 @@ discover_disk (struct mig_vm *vm, json_t *dev, struct mig_disk *d)
   d->path = strdup (file);
   d->format = strdup (drv);
   d->read_only = json_is_true (json_object_get (ins, "ro"));
+  d->cdrom = vm->desc->disks[x].cdrom;
   d->virtual_size = json_integer_value
-    (json_object_get (json_object_get (ins, "image"), "virtual-size"));
-  d->allocated = json_integer_value
-    (json_object_get (json_object_get (ins, "image"), "actual-size"));
-  return d->path && d->format ? 0 : -1;
+    (json_object_get (image, "virtual-size"));
+  d->allocated = json_integer_value (json_object_get (image, "actual-size"));
+  if (d->path == NULL || d->format == NULL ||
+      discover_chain (image, d) == -1 ||
+      refuse_snapshots (vm, d, image) == -1)
+    return -1;
+  return 0;
+}
+
+/* A CD-ROM image of the command line that QEMU no longer has open: a
+ * medium ejected since QEMU started.  The destination would open it
+ * again.
+ */
+static int
+missing_media (struct mig_vm *vm)
+{
+  size_t i, k;
+
+  for (i = 0; i < vm->desc->n_disks; i++) {
+    const char *p = vm->desc->disks[i].path;
+    if (!vm->desc->disks[i].cdrom)
+      continue;
+    for (k = 0; k < vm->n_disks && strcmp (vm->disks[k].path, p) != 0; k++)
+      ;
+    if (k == vm->n_disks &&
+        vm_add_problem (vm->desc, "CD-ROM image %s of the command line is not "
+                        "open (ejected since QEMU started): insert it again "
+                        "before moving the VM", p) == -1)
+      return -1;
+  }
+  return 0;
 }
 
 static int
@@ -147,15 +256,10 @@ discover_disks (struct qmp *q, struct mig_vm *vm)
                              json_string (get_error ()));
     if (s == 0)
       vm->n_disks++;
-    else {
-      free (d->id);
-      free (d->node);
-      free (d->path);
-      free (d->format);
-      memset (d, 0, sizeof *d);
-    }
+    else
+      mig_disk_clear (d);
   }
-  return 0;
+  return missing_media (vm);
 }
 
 /* The concrete machine type: -machine's value with aliases resolved, or

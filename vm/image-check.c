@@ -16,6 +16,7 @@
 #include "internal.h"
 
 #define CHECK_TIMEOUT_MS 30000
+#define SHA256_TIMEOUT_MS 300000   /* 5 min: a DVD image on a slow disk */
 
 /* What in qemu-img's description of an image names another file, or
  * NULL.  path: the image itself.
@@ -133,4 +134,20 @@ mig_image_check_reopen (const struct vm_desc *desc, const char *path,
    * with nothing external either.
    */
   return opened == NULL ? mig_image_check (image, format, true) : 0;
+}
+
+char *
+mig_file_sha256 (const char *path)
+{
+  char *argv[] = { (char *) "sha256sum", (char *) "-b", (char *) "--",
+                   (char *) path, NULL };
+  CLEANUP_FREE char *out = NULL;
+  size_t n;
+
+  if (run_capture_timeout (argv, &out, SHA256_TIMEOUT_MS) != 0 ||
+      out == NULL || (n = strspn (out, "0123456789abcdef")) != 64) {
+    set_error (0, "sha256sum %s: %s", path, out ? out : get_error ());
+    return NULL;
+  }
+  return strndup (out, 64);
 }

@@ -170,6 +170,8 @@ extern const struct vm_key vm_global_keys[];       /* "DRIVER.PROP" */
 extern const char *const vm_enum_vga[];
 extern const char *const vm_enum_watchdog_action[];
 extern const char *const vm_enum_format[];         /* qcow2, raw */
+/* Is f one of vm_enum_format? */
+bool vm_format_known (const char *f);
 /* A device model that passes a host device through (vfio-*, vhost-*,
  * usb-host...).
  */

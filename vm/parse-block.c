@@ -18,6 +18,15 @@
 
 static const struct vm_key driver_key = { "driver", VT_TOKEN };
 
+/* A backing chain is moved flattened (one standalone image on the
+ * destination), which a node graph naming its backing nodes would
+ * contradict.
+ */
+static const char explicit_backing[] =
+  "a backing node named on the command line is not supported (vmferry "
+  "moves a backing chain flattened into one image): leave backing= out, "
+  "QEMU then opens the backing file the image names";
+
 int
 vm_add_disk_item (struct vm_desc *d, struct vm_opt *o, const char *key,
                   const struct vm_key *def, const char *path)
@@ -100,7 +109,7 @@ child_ref (struct vm_opt *o, const char *full, const struct vm_key *k,
   if (text == NULL)
     return -1;
   if (strcmp (k->name, "backing") == 0 && text[0]) {
-    set_error (0, "images with a backing file are not supported yet");
+    set_error (0, "%s", explicit_backing);
     return -1;
   }
   if (strcmp (k->name, "file") == 0 && text[0] == '\0') {
@@ -142,7 +151,7 @@ node_item (struct vm_desc *d, struct vm_opt *o, const struct vm_kv *kv,
       return -1;
     }
     if (strcmp (c->name, "backing") == 0) {
-      set_error (0, "images with a backing file are not supported yet");
+      set_error (0, "%s", explicit_backing);
       return -1;
     }
     /* Walk the nested node when its driver item comes. */

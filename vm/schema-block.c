@@ -11,6 +11,17 @@
 #include "internal.h"
 
 const char *const vm_enum_format[] = { "qcow2", "raw", NULL };
+
+bool
+vm_format_known (const char *f)
+{
+  size_t i;
+
+  for (i = 0; f && vm_enum_format[i]; i++)
+    if (strcmp (f, vm_enum_format[i]) == 0)
+      return true;
+  return false;
+}
 static const char *const discard_node[] = { "ignore", "unmap", NULL };
 static const char *const discard_drive[] = { "ignore", "off", "unmap", "on",
                                               NULL };

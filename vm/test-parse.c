@@ -208,7 +208,7 @@ test_refuse_block (void **state)
                   NULL);
   assert_refused (PARSE ("-blockdev", "driver=file,filename=/x,node-name=f",
                          "-blockdev", "driver=qcow2,node-name=b,file=f,"
-                         "backing=f"), "backing file", NULL);
+                         "backing=f"), "backing node named", NULL);
   assert_refused (PARSE ("-blockdev", "driver=qcow2,node-name=b,file=f,"
                          "data-file=g"), "'data-file'", NULL);
   assert_refused (PARSE ("-drive", "file=/v/a,snapshot=on"), "snapshot",

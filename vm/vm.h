@@ -236,6 +236,13 @@ int vm_user_ids (const char *name, uid_t *uid, gid_t *gid);
 
 /* ---- discover.c, wire.c: the VM a migration moves ---- */
 
+/* A backing file of a disk (the nearest first), as QEMU reports it. */
+struct mig_backing {
+  char *path;
+  char *format;                 /* "qcow2", "raw" */
+  uint64_t allocated;           /* bytes allocated on the source host */
+};
+
 struct mig_disk {
   char *id;                     /* device or node name to mirror/export */
   char *node;                   /* node name: the source QEMU's (vm.c), or
@@ -243,22 +250,47 @@ struct mig_disk {
   char *path;                   /* image file on the source */
   char *format;                 /* "qcow2", "raw" */
   uint64_t virtual_size;
-  uint64_t allocated;           /* bytes allocated on the source host */
-  bool read_only;               /* not copied: must exist on the dest */
+  uint64_t allocated;           /* bytes allocated on the source host, the
+                                   backing files' included */
+  bool read_only;               /* the VM opens it read-only (a read-only
+                                   image, a CD-ROM's medium): copied like
+                                   any disk, but nothing writes it */
+  bool cdrom;                   /* a CD-ROM's medium */
   char *dest_path;              /* on the destination (NULL: not chosen) */
   bool shared;                  /* on storage both hosts see: not copied,
                                    opened in place, never deleted */
+  bool in_place;                /* read-only, not copied: the destination
+                                   opens the same path under one of its
+                                   read dirs, whose content must be the
+                                   same (sha256) */
+  char *sha256;                 /* in_place: the content's checksum (hex) */
+  struct mig_backing *backing;  /* its backing chain (none: NULL): the
+                                   destination gets one standalone image
+                                   with what the guest sees (flattened) */
+  size_t n_backing;
   bool owner_changed;           /* dest: a shared image given to the QEMU
                                    user; owner_uid/gid is its owner before */
   uid_t owner_uid;
   gid_t owner_gid;
 };
 
-/* The disk's data moves (it is neither read-only nor shared). */
+/* The disk's data moves (it is neither on shared storage nor used in
+ * place).
+ */
 static inline bool
 mig_disk_copied (const struct mig_disk *d)
 {
-  return !d->read_only && !d->shared;
+  return !d->shared && !d->in_place;
+}
+
+/* The disk moves and the guest may write it while it does: its writes
+ * are recorded (dirty bitmaps) and mirrored.  A read-only disk is copied
+ * once.
+ */
+static inline bool
+mig_disk_written (const struct mig_disk *d)
+{
+  return mig_disk_copied (d) && !d->read_only;
 }
 
 /* Marker file vmferry creates beside a shared disk for the duration of
@@ -289,6 +321,8 @@ struct mig_vm {
 };
 
 void mig_vm_free (struct mig_vm *vm);
+/* Free what d holds and zero it. */
+void mig_disk_clear (struct mig_disk *d);
 /* Serialize for the prepare request / parse it back (validating it). */
 json_t *mig_vm_to_json (const struct mig_vm *vm);
 struct mig_vm *mig_vm_from_json (json_t *j);
@@ -454,6 +488,12 @@ int mig_image_check (const char *path, const char *format, bool probe);
  */
 int mig_image_check_reopen (const struct vm_desc *desc, const char *path,
                             const char *image, const char *format);
+
+/* The SHA-256 of a file's content, in lower-case hex (malloc'd), for
+ * a read-only image used in place: the source's and the destination's
+ * must be the same.  NULL + set_error.
+ */
+char *mig_file_sha256 (const char *path);
 
 /* ---- compat.c: the compatibility report ----
  *

@@ -36,12 +36,24 @@ mig_random_hex (char *buf, size_t nbytes)
 static json_t *
 disk_to_json (const struct mig_disk *d)
 {
-  return json_pack ("{s:s, s:s, s:s, s:I, s:I, s:b, s:s*, s:b}",
+  json_t *chain = json_array ();
+  size_t i;
+
+  for (i = 0; chain && i < d->n_backing; i++)
+    json_array_append_new (chain, json_pack ("{s:s, s:s, s:I}", "path",
+                                             d->backing[i].path, "format",
+                                             d->backing[i].format,
+                                             "allocated", (json_int_t)
+                                             d->backing[i].allocated));
+  return json_pack ("{s:s, s:s, s:s, s:I, s:I, s:b, s:s*, s:b, s:b, s:b,"
+                    " s:s*, s:o*}",
                     "id", d->id, "path", d->path, "format", d->format,
                     "virtual_size", (json_int_t) d->virtual_size,
                     "allocated", (json_int_t) d->allocated,
                     "read_only", d->read_only, "dest_path", d->dest_path,
-                    "shared", d->shared);
+                    "shared", d->shared, "in_place", d->in_place,
+                    "cdrom", d->cdrom, "sha256", d->sha256,
+                    "backing", chain);
 }
 
 json_t *
@@ -94,37 +106,97 @@ last_is_file_name (const char *path)
     strcmp (last, "..") != 0;
 }
 
+/* The backing chain, for the report only (the destination gets one
+ * standalone image): absolute paths, known formats.
+ */
+static int
+chain_from_json (json_t *a, struct mig_disk *d)
+{
+  json_t *b;
+  size_t i;
+
+  if (a == NULL)
+    return 0;
+  if (!json_is_array (a) || json_array_size (a) > 64 ||
+      (d->backing = calloc (json_array_size (a) + 1,
+                            sizeof *d->backing)) == NULL) {
+    set_error (0, "disk %s: bad backing chain", d->id);
+    return -1;
+  }
+  json_array_foreach (a, i, b) {
+    const char *path, *fmt;
+    json_int_t alloc;
+    if (json_unpack (b, "{s:s, s:s, s:I}", "path", &path, "format", &fmt,
+                     "allocated", &alloc) == -1 || path[0] != '/' ||
+        alloc < 0 || !vm_format_known (fmt)) {
+      set_error (0, "disk %s: bad backing file %zu", d->id, i);
+      return -1;
+    }
+    d->backing[i].path = strdup (path);
+    d->backing[i].format = strdup (fmt);
+    d->backing[i].allocated = alloc;
+    d->n_backing++;
+    if (d->backing[i].path == NULL || d->backing[i].format == NULL)
+      return -1;
+  }
+  return 0;
+}
+
+/* A lower-case hex SHA-256. */
+static bool
+sha256_ok (const char *s)
+{
+  size_t i;
+
+  for (i = 0; s[i]; i++)
+    if (!isxdigit ((unsigned char) s[i]) || isupper ((unsigned char) s[i]))
+      return false;
+  return i == 64;
+}
+
 static int
 disk_from_json (json_t *j, struct mig_disk *d)
 {
-  const char *id, *path, *fmt, *dest = NULL;
+  const char *id, *path, *fmt, *dest = NULL, *sum = NULL;
   json_int_t vs, alloc;
-  int ro, shared = 0;
+  int ro, shared = 0, in_place = -1, cdrom = 0;
+  json_t *chain = NULL;
   json_error_t e;
 
-  if (json_unpack_ex (j, &e, 0, "{s:s, s:s, s:s, s:I, s:I, s:b, s?s, s?b}",
+  if (json_unpack_ex (j, &e, 0, "{s:s, s:s, s:s, s:I, s:I, s:b, s?s, s?b,"
+                      " s?b, s?b, s?s, s?o}",
                       "id", &id, "path", &path, "format", &fmt,
                       "virtual_size", &vs, "allocated", &alloc,
                       "read_only", &ro, "dest_path", &dest,
-                      "shared", &shared) == -1) {
+                      "shared", &shared, "in_place", &in_place,
+                      "cdrom", &cdrom, "sha256", &sum,
+                      "backing", &chain) == -1) {
     set_error (0, "bad disk description: %s", e.text);
     return -1;
   }
   if (path[0] != '/' || !last_is_file_name (path) || vs < 0 ||
-      alloc < 0 ||
-      (strcmp (fmt, "qcow2") != 0 && strcmp (fmt, "raw") != 0)) {
-    set_error (0, "disk %s: unsupported path, size or format '%s'", id, fmt);
+      alloc < 0 || !vm_format_known (fmt) || (sum && !sha256_ok (sum))) {
+    set_error (0, "disk %s: unsupported path, size, format '%s' or "
+               "checksum", id, fmt);
     return -1;
   }
   d->id = strdup (id);
   d->path = strdup (path);
   d->format = strdup (fmt);
   d->dest_path = dest ? strdup (dest) : NULL;
+  d->sha256 = sum ? strdup (sum) : NULL;
   d->virtual_size = vs;
   d->allocated = alloc;
   d->read_only = ro;
+  d->cdrom = cdrom;
   d->shared = shared && !ro;
-  return d->id && d->path && d->format ? 0 : -1;
+  /* A source that does not say copies no read-only disk (it used them
+   * in place).
+   */
+  d->in_place = ro && !d->shared && (in_place == -1 ? true : in_place);
+  if (d->id == NULL || d->path == NULL || d->format == NULL)
+    return -1;
+  return chain_from_json (chain, d);
 }
 
 static int

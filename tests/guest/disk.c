@@ -177,3 +177,46 @@ disk_verify_locked (struct disk *d, uint64_t run_id, char *why, size_t len)
   }
   return end - (last >= d->nr_slots ? 0 : 1);
 }
+
+/* "blk OP DEV OFFSET LEN [BYTE]" (KiB): on another block device than the
+ * records', OP discard (BLKDISCARD), zero (BLKZEROOUT) or fill (every
+ * byte BYTE, written with O_DIRECT and synced): what a guest does to a
+ * disk while it moves.  Says "BLK ok OP DEV OFFSET LEN" or "BLK error".
+ */
+void
+disk_blk_command (const char *args)
+{
+  char op[16], dev[64];
+  unsigned long long off, len;
+  unsigned byte = 0;
+  uint64_t range[2];
+  void *buf = NULL;
+  int fd, n, r = -1;
+
+  n = sscanf (args, "%15s %63s %llu %llu %u", op, dev, &off, &len, &byte);
+  if (n < 4 || len == 0 || (strcmp (op, "fill") == 0 && n != 5)) {
+    say ("BLK error usage: blk discard|zero|fill DEV OFF_KIB LEN_KIB [BYTE]");
+    return;
+  }
+  range[0] = off * 1024;
+  range[1] = len * 1024;
+  fd = open (dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+  if (fd >= 0 && strcmp (op, "discard") == 0)
+    r = ioctl (fd, BLKDISCARD, range);
+  else if (fd >= 0 && strcmp (op, "zero") == 0)
+    r = ioctl (fd, BLKZEROOUT, range);
+  else if (fd >= 0 && strcmp (op, "fill") == 0 &&
+           posix_memalign (&buf, 4096, range[1]) == 0) {
+    memset (buf, byte, range[1]);
+    r = pwrite (fd, buf, range[1], range[0]) == (ssize_t) range[1] ? 0 : -1;
+  }
+  if (r == 0)
+    r = fdatasync (fd);
+  if (r == 0)
+    say ("BLK ok %s %s %llu %llu", op, dev, off, len);
+  else
+    say ("BLK error %s %s: %s", op, dev, strerror (errno));
+  free (buf);
+  if (fd >= 0)
+    close (fd);
+}

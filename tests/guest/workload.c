@@ -17,7 +17,8 @@
  * by KEY=VALUE arguments (these win).  Keys and defaults: set_option and
  * config_init below; they are listed for test writers in
  * tests/functions.sh.in (vm_start).  Console input: "verify", "status",
- * and with selftest=1 "corrupt-mem" and "corrupt-disk".
+ * "blk ..." (disk.c), and with selftest=1 "corrupt-mem" and
+ * "corrupt-disk".
  *
  * Every console line is produced by a single write(2) (say), so host
  * tools can parse the console log line by line.
@@ -355,6 +356,8 @@ run_command (struct workload *wl, const char *line)
     cmd_verify (wl);
   else if (strcmp (line, "status") == 0)
     cmd_status (wl);
+  else if (strncmp (line, "blk ", 4) == 0)
+    disk_blk_command (line + 4);
   else if (wl->cfg.selftest && strcmp (line, "corrupt-mem") == 0)
     cmd_corrupt_mem (wl);
   else if (wl->cfg.selftest && strcmp (line, "corrupt-disk") == 0)

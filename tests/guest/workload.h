@@ -140,5 +140,9 @@ extern void *disk_writer (void *arg);
  */
 extern int64_t disk_verify_locked (struct disk *d, uint64_t run_id,
                                    char *why, size_t len);
+/* Console "blk OP DEV OFFSET LEN [BYTE]": discard, zero or fill a range
+ * of another disk.
+ */
+extern void disk_blk_command (const char *args);
 
 #endif /* VMFERRY_GUEST_WORKLOAD_H */

@@ -90,6 +90,21 @@ options:
     type: list
     elements: str
     default: []
+  disks:
+    description:
+      - Copy only these disks (vmferry --disk ID, for the check too), given
+        by device or node name or image path.  Every other disk must be
+        reachable on the destination as it is.
+    type: list
+    elements: str
+    default: []
+  skip_disks:
+    description:
+      - Do not copy these disks (vmferry --skip-disk ID, for the check too);
+        each must be reachable on the destination as it is.
+    type: list
+    elements: str
+    default: []
   storage_engine:
     description: Who copies the disks (vmferry C(--storage-engine)).
     type: str
@@ -290,6 +305,10 @@ def vmferry_argv(p, sub):
               '--ssh-run-root', p['ssh_run_root']]
     else:
         a += ['--tls-dir', p['tls_dir']]
+    for d in p['disks']:
+        a += ['--disk', d]
+    for d in p['skip_disks']:
+        a += ['--skip-disk', d]
     if sub != 'migrate':
         return a
     if p['keep_source']:
@@ -376,6 +395,8 @@ def main():
             tls_dir=dict(type='path', default='/etc/pki/vmferry'),
             keep_source=dict(type='bool', default=False),
             disk_path=dict(type='list', elements='str', default=[]),
+            disks=dict(type='list', elements='str', default=[]),
+            skip_disks=dict(type='list', elements='str', default=[]),
             storage_engine=dict(type='str', choices=['vmferry', 'qemu']),
             keep_source_for=dict(type='str'),
             bandwidth=dict(type='str'),
@@ -389,7 +410,8 @@ def main():
             vmferry=dict(type='str', default='vmferry'),
         ),
         supports_check_mode=True,
-        mutually_exclusive=[('keep_source', 'keep_source_for')],
+        mutually_exclusive=[('keep_source', 'keep_source_for'),
+                            ('disks', 'skip_disks')],
     )
     p = module.params
     if not os.path.exists(vm_socket(p)):
