@@ -180,6 +180,22 @@ mig_image_starts_with ()
   rm -f "$TEST_DIR/starts.raw"
 }
 
+# mig_image_has_pattern IMAGE BYTE OFFSET LENGTH: the qcow2 IMAGE holds
+#   BYTE (e.g. 0x5a) at every byte of [OFFSET, OFFSET+LENGTH) (qemu-io
+#   syntax: 1M, 200M).  qemu-io's exit status decides: it is non-zero
+#   when the pattern differs and also when the image cannot be opened
+#   or read (grepping its output alone would take those for success).
+mig_image_has_pattern ()
+{
+  _hp=$(qemu-io -f qcow2 -r -c "read -P $2 $3 $4" "$1" 2>&1) || {
+    printf '%s\n' "$_hp"
+    fail "$1 does not hold $2 at [$3, +$4) (or cannot be read)"
+  }
+  # qemu-io says what it read: the whole range, not a part of it.
+  printf '%s\n' "$_hp" | grep -q '^read [0-9]*/[0-9]* bytes' ||
+    { printf '%s\n' "$_hp"; fail "qemu-io did not read $1"; }
+}
+
 # mig_verify_moved SRC_DIR DST_DIR IMAGE [MORE_ACKS]: after a migration,
 #   the workload on the destination goes on (MORE_ACKS, 10, records past
 #   the source's last), verifies its disk and memory, is stopped, and
