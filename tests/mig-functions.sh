@@ -32,17 +32,98 @@ mig_hosts ()
   mkdir -p "$DST_STORAGE" "$DST_RUN" || fail "mkdir roots"
 }
 
+# mig_spawn_log: from now on, vmferryd (mig_start_vmferryd) runs QEMU,
+#   qemu-nbd and qemu-img through wrappers that report each run (the
+#   program's name and its arguments, one line in $SPAWN_LOG) before
+#   they exec the real program: a test can then assert that a request
+#   started nothing, whatever it cleaned up afterwards.  The report
+#   goes over an abstract unix socket to a listener in DST_NS: the
+#   confined processes share that network namespace but see no
+#   writable file of ours.  A wrapper that cannot report does not run
+#   the program.  Sets SPAWN_BIN and SPAWN_LOG.
+mig_spawn_log ()
+{
+  SPAWN_BIN="$TEST_DIR/spawn-bin" SPAWN_LOG="$TEST_DIR/spawned"
+  _sock="vmferry-spawn-$$"
+  mkdir -p "$SPAWN_BIN" && chmod 755 "$SPAWN_BIN" && : > "$SPAWN_LOG" ||
+    fail "mig_spawn_log: cannot make $SPAWN_BIN"
+  for _prog in "$QEMU" qemu-nbd qemu-img; do
+    _real=$(command -v "$_prog") || fail "mig_spawn_log: no $_prog"
+    printf '%s\n' '#!/bin/sh' \
+      "printf '%s\\n' \"\$(basename \"\$0\") \$*\" |" \
+      "  /usr/bin/socat -u - ABSTRACT-CONNECT:$_sock 2>/dev/null || exit 1" \
+      "exec $_real \"\$@\"" > "$SPAWN_BIN/$(basename "$_prog")" &&
+      chmod 755 "$SPAWN_BIN/$(basename "$_prog")" ||
+      fail "mig_spawn_log: cannot write the wrapper of $_prog"
+  done
+  ip netns exec "$DST_NS" socat -u "ABSTRACT-LISTEN:$_sock,fork" \
+    "OPEN:$SPAWN_LOG,append" &
+  cleanup_fn "kill $! 2>/dev/null"
+  _spawn_listen () { ip netns exec "$DST_NS" ss -Hxl | grep -q "@$_sock"; }
+  wait_until 10 _spawn_listen || fail "mig_spawn_log: no listener"
+}
+
+# mig_spawned: print the programs vmferryd ran since mig_spawn_log (or
+#   the last mig_spawn_mark), one line each.
+mig_spawned ()
+{
+  tail -n +$((${_spawn_mark:-0} + 1)) "$SPAWN_LOG"
+}
+
+# mig_spawned_for_requests: mig_spawned without vmferryd's probes of its
+#   own QEMU, whose arguments are fixed and take nothing from a request:
+#   -version, -machine help, and the host's facts (a confined
+#   "-machine none" QEMU in a .vmferry-probe- directory of the run root).
+mig_spawned_for_requests ()
+{
+  _q=$(basename "$QEMU")
+  _probe_dir="$DST_RUN/\.vmferry-probe-[A-Za-z0-9]*"
+  mig_spawned | grep -v -x -e "$_q -version" -e "$_q -machine help" \
+    -e "$_q -machine none -accel tcg -nodefaults -display none -no-user-config -pidfile $_probe_dir/qemu\.pid -qmp unix:$_probe_dir/qmp\.sock,server=on,wait=off -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+}
+
+# mig_spawn_mark: what vmferryd ran so far no longer counts for
+#   mig_spawned (e.g. its start-up probes).
+mig_spawn_mark ()
+{
+  _spawn_mark=$(wc -l < "$SPAWN_LOG")
+}
+
+# mig_canaries FILE...: take FILEs (host files that hostile requests
+#   name) as canaries: their inode, size, mtime and content are noted
+#   for mig_canaries_ok.
+mig_canaries ()
+{
+  _canaries="$*"
+  for _c in "$@"; do
+    echo "$_c $(stat -c '%i %s %Y' "$_c") $(md5sum < "$_c")"
+  done > "$TEST_DIR/canaries" || fail "cannot note the canaries"
+}
+
+# mig_canaries_ok WHAT: every canary is as it was (else fail, naming
+#   WHAT).
+mig_canaries_ok ()
+{
+  for _c in $_canaries; do
+    echo "$_c $(stat -c '%i %s %Y' "$_c") $(md5sum < "$_c")"
+  done | cmp -s - "$TEST_DIR/canaries" ||
+    fail "$1: a canary changed ($_canaries)"
+}
+
 # mig_start_vmferryd [ARG...]: start vmferryd in DST_NS on DST_IP:7480
 #   with the roots, DST_VMS as its VM directory and DST_TLS, the test
 #   guest's directory as a --read-dir (its -kernel and -initrd), plus
-#   ARGs, and wait until it listens.
+#   ARGs, and wait until it listens.  After mig_spawn_log, with the
+#   logging wrappers (first in its PATH, and as --qemu).
 #   Log in $TEST_DIR/vmferryd.log.  Sets VMFERRYD_PID.  Cleanup: kill it
 #   and every QEMU it started (pidfiles under DST_RUN).
 mig_start_vmferryd ()
 {
-  ip netns exec "$DST_NS" vmferryd --listen "$DST_IP:7480" \
+  ip netns exec "$DST_NS" ${SPAWN_BIN:+env "PATH=$SPAWN_BIN:$PATH"} \
+    vmferryd --listen "$DST_IP:7480" \
     --storage-root "$DST_STORAGE" --run-root "$DST_RUN" --vm-dir "$DST_VMS" \
-    --tls-dir "$DST_TLS" ${GUEST_DIR:+--read-dir "$GUEST_DIR"} "$@" \
+    --tls-dir "$DST_TLS" ${GUEST_DIR:+--read-dir "$GUEST_DIR"} \
+    ${SPAWN_BIN:+--qemu "$SPAWN_BIN/$(basename "$QEMU")"} "$@" \
     > "$TEST_DIR/vmferryd.log" 2>&1 &
   VMFERRYD_PID=$!
   cleanup_fn "mig_kill_dest"
