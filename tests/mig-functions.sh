@@ -11,6 +11,12 @@ pid_alive ()
   [ -n "$_st" ] && [ "$_st" != Z ] && [ "$_st" != X ]
 }
 
+# pid_gone PID: true once PID no longer runs (for wait_until).
+pid_gone ()
+{
+  ! pid_alive "$1"
+}
+
 # mig_hosts [RATE]: namespaces SRC_NS and DST_NS with addresses SRC_IP
 #   and DST_IP (198.18.0.0/15), optionally rate-limited (tc rate, e.g.
 #   100mbit); a CA in $TEST_DIR/ca and certificates for both hosts
@@ -232,6 +238,36 @@ mig_dest_clean ()
   [ -z "$_left" ] || { echo "$_left"; fail "a listener is left on the destination"; }
 }
 
+# mig_dest_holds NAME...: the destination's roots hold the directories
+#   of the VMs NAME... and nothing else (dot files included: a partial
+#   image or another VM's files would show) but vmferryd's journal, whose
+#   entries must each say that one of these VMs runs there (vmferryd(8):
+#   that record stays); and no QEMU runs from the run root but those
+#   VMs'.
+mig_dest_holds ()
+{
+  _want=$(printf '%s\n' "$@" | sort)
+  _jdir="$DST_STORAGE/.vmferryd-journal"
+  [ "$(ls -A "$DST_RUN" | sort)" = "$_want" ] ||
+    { ls -laR "$DST_RUN"; fail "$DST_RUN holds more than: $*"; }
+  [ "$(ls -A "$DST_STORAGE" | grep -vx '\.vmferryd-journal' | sort)" = "$_want" ] ||
+    { ls -laR "$DST_STORAGE"; fail "$DST_STORAGE holds more than: $*"; }
+  for _e in $(ls -A "$_jdir" 2>/dev/null); do
+    _jvm=$(jq -r 'select(.state == "running") | .vm' "$_jdir/$_e" 2>/dev/null)
+    printf '%s\n' "$@" | grep -qx -- "${_jvm:-.}" ||
+      { cat "$_jdir/$_e"; fail "journal entry $_e is not a running VM of: $*"; }
+  done
+  for _p in $(pgrep -f "$DST_RUN/"); do
+    _ok=
+    for _n in "$@"; do
+      tr '\0' ' ' < "/proc/$_p/cmdline" 2>/dev/null |
+        grep -qF "$DST_RUN/$_n/" && _ok=yes
+    done
+    [ -n "$_ok" ] || fail "a QEMU of none of $* runs on the destination: $_p"
+  done
+  return 0
+}
+
 # mig_disk_with_data IMAGE MIB text|random: a 1 GiB qcow2 IMAGE whose
 #   first MIB MiB hold repeated text or random bytes, kept in
 #   $TEST_DIR/fill too (mig_image_starts_with IMAGE "$TEST_DIR/fill"
@@ -277,15 +313,54 @@ mig_image_has_pattern ()
     { printf '%s\n' "$_hp"; fail "qemu-io did not read $1"; }
 }
 
+# _mig_whole_lines FILE: FILE's complete lines (a last line still
+#   without its newline left out), carriage returns removed.
+_mig_whole_lines ()
+{
+  if [ -n "$(tail -c 1 "$1" | tr -d '\n')" ]; then
+    sed '$d' "$1"
+  else
+    cat "$1"
+  fi | tr -d '\r'
+}
+
+# mig_same_run SRC_DIR DST_DIR: the guest on the destination is the one
+#   that ran on the source, not a fresh boot (which would start a new
+#   run, reach any ACK target and verify itself): the destination's
+#   console shows no start of a workload (WORKLOAD CONFIG/READY), and
+#   its first acknowledged record follows the source's last one.  A
+#   line the switchover cut in two (the source's log ends without its
+#   newline) hides one ACK line: the sequence must then still go on.
+mig_same_run ()
+{
+  _mig_whole_lines "$2/console.log" | grep -a -E '^WORKLOAD (CONFIG|READY)' &&
+    fail "the guest started again on the destination ($2)"
+  _src_last=$(_mig_whole_lines "$1/console.log" |
+                grep -a '^ACK [0-9]*-[0-9]*$' | tail -n 1 | sed 's/.*-//')
+  _dst_first=$(_mig_whole_lines "$2/console.log" |
+                 grep -a -m 1 '^ACK [0-9]*-[0-9]*$' | sed 's/^ACK \([0-9]*\)-.*/\1/')
+  [ -n "$_src_last" ] && [ -n "$_dst_first" ] ||
+    fail "no ACK to compare: source's last '$_src_last', destination's first '$_dst_first'"
+  if [ -n "$(tail -c 1 "$1/console.log" | tr -d '\n')" ]; then
+    [ "$_dst_first" -gt $((_src_last + 1)) ] ||
+      fail "the destination's first record $_dst_first does not go on from the source's $_src_last (a line was cut)"
+  else
+    [ "$_dst_first" = $((_src_last + 1)) ] ||
+      fail "the destination's first record $_dst_first does not follow the source's last $_src_last"
+  fi
+  echo "records: the source's last $_src_last, the destination's first $_dst_first"
+}
+
 # mig_verify_moved SRC_DIR DST_DIR IMAGE [MORE_ACKS]: after a migration,
 #   the workload on the destination goes on (MORE_ACKS, 10, records past
-#   the source's last), verifies its disk and memory, is stopped, and
-#   check-image accepts IMAGE with both console logs.  Fails the test
-#   otherwise.
+#   the source's last) in the same run (mig_same_run), verifies its disk
+#   and memory, is stopped, and check-image accepts IMAGE with both
+#   console logs.  Fails the test otherwise.
 mig_verify_moved ()
 {
   _last=$(vm_last_ack "$1")
   vm_wait_ack "$2" $((_last + ${4:-10})) 60
+  mig_same_run "$1" "$2"
   vm_verify "$2" 120 || fail "guest verdict on $2: $VM_VERDICT"
   vm_stop "$2"
   vm_check_image "$3" "$1/console.log" "$2/console.log" ||
