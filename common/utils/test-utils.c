@@ -173,6 +173,10 @@ test_hold_points (void **state)
   file = xasprintf ("%s/go", dir);
   env = xasprintf ("other,storage:%s", file);
   setenv ("VMFERRY_TEST_HOLD", env, 1);
+  assert_true (test_hold_wanted ("storage"));
+  assert_true (test_hold_wanted ("other"));
+  assert_false (test_hold_wanted ("stor"));
+  assert_false (test_hold_wanted ("setup"));
   hold_start (&h, "setup");             /* not named: no wait */
   assert_true (hold_returned (&h, 5000));
   pthread_join (h.t, NULL);

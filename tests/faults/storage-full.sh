@@ -32,14 +32,22 @@ fault_inject ()
   [ "$_avail" = 0 ] || fail "cannot fill $DST_STORAGE ($_avail bytes left)"
   echo "storage root full"
 }
+# What failed is a write into the full root: ENOSPC, in vmferry's error
+# or in what vmferryd logged during the cell.
+fault_signature ()
+{
+  { cat "$MIG_OUT"; fault_agent_log; } | grep -q 'No space left on device' ||
+    fail "$1: no ENOSPC in vmferry's or vmferryd's words"
+}
 fault_restore ()
 {
   rm -f "$DST_STORAGE/.filler" "$DST_STORAGE/.filler2"
 }
 
 fault_setup
-for phase in setup bulk mirroring memory switchover; do
-  fault_cell "$phase" source
+fault_cell setup source 2
+for phase in bulk mirroring memory switchover; do
+  fault_cell "$phase" source 3
 done
 fault_na cleanup "the VM runs on the destination: a full disk there is its own"
 fault_finish
