@@ -145,18 +145,24 @@ check_stall (struct source *s, json_t *info)
   return -1;
 }
 
-/* At QEMU's HOLD_PRECOPY_PASS, the test hold "precopy", then QEMU's
- * rate back: 1 held, 0 not yet, -1 + set_error.
+/* At QEMU's HOLD_PRECOPY_PASS, the test hold "precopy" (its progress
+ * and a note first: the note saves the state, so that vmferry status
+ * names the pass it holds in), then QEMU's rate back: 1 held, 0 not
+ * yet, -1 + set_error.
  */
 static int
 hold_precopy (struct source *s, json_t *info)
 {
-  if (json_integer_value (json_object_get (json_object_get (info, "ram"),
-                                           "dirty-sync-count"))
-      < HOLD_PRECOPY_PASS)
+  json_int_t pass = json_integer_value
+    (json_object_get (json_object_get (info, "ram"), "dirty-sync-count"));
+
+  if (pass < HOLD_PRECOPY_PASS)
     return 0;
   if (set_rate (s, HOLD_PRECOPY_CRAWL, 1) == -1)
     return -1;
+  progress_memory (&s->pr, info);
+  progress_note (&s->pr, "test hold precopy: in QEMU's pass %"
+                 JSON_INTEGER_FORMAT, pass);
   src_hold ("precopy");
   if (set_rate (s, qemu_bandwidth (s), src_converge_first_limit (s)) == -1)
     return -1;
