@@ -32,12 +32,19 @@ fault_inject ()
   [ "$_avail" = 0 ] || fail "cannot fill $DST_STORAGE ($_avail bytes left)"
   echo "storage root full"
 }
-# What failed is a write into the full root: ENOSPC, in vmferry's error
-# or in what vmferryd logged during the cell.
+# What failed is the full root: at setup vmferryd's own check of the
+# free space refuses the VM before anything is written (HTTP 422, "not
+# enough space ... 0 MiB free"); later a write into the root fails with
+# ENOSPC, in vmferry's error or in what vmferryd logged during the cell.
 fault_signature ()
 {
-  { cat "$MIG_OUT"; fault_agent_log; } | grep -q 'No space left on device' ||
-    fail "$1: no ENOSPC in vmferry's or vmferryd's words"
+  if [ "$1" = setup ]; then
+    grep -q 'not enough space: .* has 0 MiB free' "$MIG_OUT" ||
+      fail "setup: vmferry's refusal does not name the full root"
+  else
+    { cat "$MIG_OUT"; fault_agent_log; } | grep -q 'No space left on device' ||
+      fail "$1: no ENOSPC in vmferry's or vmferryd's words"
+  fi
 }
 fault_restore ()
 {
