@@ -242,16 +242,22 @@ mig_dest_clean ()
 #   of the VMs NAME... and nothing else (dot files included: a partial
 #   image or another VM's files would show) but vmferryd's journal, whose
 #   entries must each say that one of these VMs runs there (vmferryd(8):
-#   that record stays); and no QEMU runs from the run root but those
-#   VMs'.
+#   that record stays), and the VMs' definitions (.vmferry-vms/NAME.json);
+#   its VM directory (DST_VMS) lists these VMs only; and no QEMU runs
+#   from the run root but those VMs'.
 mig_dest_holds ()
 {
   _want=$(printf '%s\n' "$@" | sort)
   _jdir="$DST_STORAGE/.vmferryd-journal"
   [ "$(ls -A "$DST_RUN" | sort)" = "$_want" ] ||
     { ls -laR "$DST_RUN"; fail "$DST_RUN holds more than: $*"; }
-  [ "$(ls -A "$DST_STORAGE" | grep -vx '\.vmferryd-journal' | sort)" = "$_want" ] ||
+  [ "$(ls -A "$DST_STORAGE" | grep -vx -e '\.vmferryd-journal' -e '\.vmferry-vms' | sort)" = "$_want" ] ||
     { ls -laR "$DST_STORAGE"; fail "$DST_STORAGE holds more than: $*"; }
+  [ "$(ls -A "$DST_STORAGE/.vmferry-vms" 2>/dev/null | sort)" = \
+    "$(printf '%s.json\n' "$@" | sort)" ] ||
+    { ls -laR "$DST_STORAGE/.vmferry-vms"; fail "the destination's definitions are not those of: $*"; }
+  [ -z "$(ls -A "$DST_VMS" 2>/dev/null | grep -vxF "$_want")" ] ||
+    { ls -laR "$DST_VMS"; fail "$DST_VMS lists more than: $*"; }
   for _e in $(ls -A "$_jdir" 2>/dev/null); do
     _jvm=$(jq -r 'select(.state == "running") | .vm' "$_jdir/$_e" 2>/dev/null)
     printf '%s\n' "$@" | grep -qx -- "${_jvm:-.}" ||

@@ -309,10 +309,11 @@ fault_moved ()
   mig_dest_holds "$VM_NAME"
   mig_verify_moved "$SRC_VM" "$DST_RUN/$VM_NAME" \
     "$DST_STORAGE/$VM_NAME/disk0.qcow2" 5
-  # The VM's record in vmferryd's journal goes with it (mig_dest_holds
-  # checked that it is the only entry).
+  # The VM's record in vmferryd's journal and its definition go with it
+  # (mig_dest_holds checked that they are the only ones).
   rm -rf "${DST_STORAGE:?}/$VM_NAME" "${DST_RUN:?}/$VM_NAME" \
-    "$DST_STORAGE/.vmferryd-journal"
+    "$DST_STORAGE/.vmferryd-journal" "$DST_STORAGE/.vmferry-vms" \
+    "${DST_VMS:?}/$VM_NAME"
   ON_SOURCE=no
 }
 
