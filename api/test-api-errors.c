@@ -57,6 +57,19 @@ test_other_ca_client_cert (void **state)
   assert_int_equal (handled (f), before);
 }
 
+/* Is the client's error a TLS failure (the server refused the
+ * certificate in the handshake, with an alert), not any other transport
+ * failure (could not connect, timed out, a connection dropped without
+ * a word)?  api_internal_curl_error's wording names TLS or SSL then.
+ */
+static bool
+is_tls_refusal (const char *err)
+{
+  return strstr (err, "TLS handshake/certificate problem") ||
+    (strstr (err, "connection to") &&
+     (strstr (err, "SSL") || strstr (err, "TLS") || strstr (err, "alert")));
+}
+
 /* A call with the client certificate in dir is refused (403 saying why,
  * or a failed TLS handshake) and no handler runs.
  */
@@ -68,6 +81,8 @@ assert_refused (struct fixture *f, const char *dir, const char *why)
   int r;
 
   r = call (f, dir, "127.0.0.1", "POST", "/v1/echo", NULL, &reply, 10000);
+  if (r == -1 && !is_tls_refusal (get_error ()))
+    fail_msg ("refused by a transport error, not TLS: %s", get_error ());
   assert_true (r == 403 || r == -1);
   if (r == 403)
     assert_non_null (strstr (error_of (reply), why));

@@ -8,6 +8,7 @@
  */
 #include <config.h>
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <setjmp.h>
@@ -21,6 +22,7 @@
 #include "test-fixture.h"
 
 #define SIZE (3u << 20)
+#define CUT_ROUNDS 64
 
 /* A fake vmferryd: one stream; hello and relay answered "ok"; STREAM
  * payloads kept in got; "eof" answered "ack".  With cut_at, it drops the
@@ -88,21 +90,28 @@ text (void)
   return b;
 }
 
-/* Write all of buf to the relay's socket as QEMU would; -1 if the
- * connection fails.
+/* Write buf rounds times to the relay's socket as QEMU would: 0 when
+ * all went, -1 if the connection fails (the relay closed it), -2 if a
+ * write waited WRITER_WAIT_S for room (the relay stopped reading but
+ * left the connection open).
  */
+#define WRITER_WAIT_S 20
 static int
-qemu_side (const char *path, const char *buf, size_t len)
+qemu_side (const char *path, const char *buf, size_t len, unsigned rounds)
 {
+  struct timeval tv = { .tv_sec = WRITER_WAIT_S };
   int fd = net_unix_connect (path);
-  size_t off = 0;
+  size_t off = 0, total = len * rounds;
   int r = 0;
 
   assert_true (fd >= 0);
-  while (off < len && r == 0) {
-    ssize_t n = send (fd, buf + off, MIN (len - off, 65536u), MSG_NOSIGNAL);
+  assert_int_equal (setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv),
+                    0);
+  while (off < total && r == 0) {
+    size_t at = off % len;
+    ssize_t n = send (fd, buf + at, MIN (len - at, 65536u), MSG_NOSIGNAL);
     if (n <= 0)
-      r = -1;
+      r = n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) ? -2 : -1;
     else
       off += n;
   }
@@ -143,12 +152,14 @@ guest_pages (void)
   return b;
 }
 
-/* Relay buf through a fake vmferryd (which decodes zstd if zstd) over
- * a link of 10 MB/s if slow; returns net_relay_stop()'s result.
+/* Relay buf (rounds times) through a fake vmferryd (which decodes zstd
+ * if zstd) over a link of 10 MB/s if slow; *wrote is the writer's
+ * qemu_side(); returns net_relay_stop()'s result.
  */
 static int
-relay_run (struct fixture *fx, struct fake *k, const char *buf, bool zstd,
-           bool slow, int *wrote, struct net_stream_stats *st)
+relay_run (struct fixture *fx, struct fake *k, const char *buf,
+           unsigned rounds, bool zstd, bool slow, int *wrote,
+           struct net_stream_stats *st)
 {
   struct net_pace *pace = slow ? net_pace_new (10000000, false) : NULL;
   pthread_t th;
@@ -173,7 +184,7 @@ relay_run (struct fixture *fx, struct fake *k, const char *buf, bool zstd,
   rl = net_relay_start (&p);
   free ((char *) p.path);
   assert_non_null (rl);
-  *wrote = qemu_side (sock, buf, SIZE);
+  *wrote = qemu_side (sock, buf, SIZE, rounds);
   r = net_relay_stop (rl, 10000, st, &conns);
   net_pace_free (pace);
   assert_int_equal (conns, 1);
@@ -191,7 +202,8 @@ test_relay (void **state)
   struct net_stream_stats st;
   int wrote;
 
-  assert_int_equal (relay_run (*state, &k, buf, false, false, &wrote, &st), 0);
+  assert_int_equal (relay_run (*state, &k, buf, 1, false, false, &wrote, &st),
+                    0);
   assert_int_equal (wrote, 0);
   assert_true (k.eof);
   assert_int_equal (k.len, SIZE);
@@ -215,8 +227,9 @@ test_relay_zstd (void **state)
   struct net_stream_stats st, stz;
   int wrote;
 
-  assert_int_equal (relay_run (*state, &k, buf, false, true, &wrote, &st), 0);
-  assert_int_equal (relay_run (*state, &kz, buf, true, true, &wrote, &stz),
+  assert_int_equal (relay_run (*state, &k, buf, 1, false, true, &wrote, &st),
+                    0);
+  assert_int_equal (relay_run (*state, &kz, buf, 1, true, true, &wrote, &stz),
                     0);
   assert_int_equal (wrote, 0);
   assert_true (kz.eof);
@@ -242,15 +255,17 @@ test_cut (void **state)
   struct net_stream_stats st;
   int wrote;
 
-  assert_int_equal (relay_run (*state, &k, buf, false, false, &wrote, &st),
-                    -1);
+  /* The writer goes on far beyond what the sockets between it and the
+   * receiver can hold (CUT_ROUNDS * 3 MiB): its connection must fail,
+   * as the source QEMU's migration must when vmferryd drops the stream,
+   * and not just stall.
+   */
+  assert_int_equal (relay_run (*state, &k, buf, CUT_ROUNDS, false, false,
+                               &wrote, &st), -1);
   assert_non_null (strstr (get_error (), "memory relay, connection 0"));
   assert_false (k.eof);
   assert_true (k.len < SIZE);
-  /* The writer may have handed everything to its socket before the
-   * relay noticed: it fails only if it had not.
-   */
-  assert_true (wrote == -1 || wrote == 0);
+  assert_int_equal (wrote, -1);
   free (k.got);
 }
 

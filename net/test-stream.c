@@ -264,7 +264,10 @@ test_other_ca (void **state)
 }
 
 /* Hostile bytes inside a valid session: a corrupt header, a length
- * beyond the limit, corrupt lz4, and a frame cut short.
+ * beyond the limit (4 GiB - 1, and the limit + 1 with a matching wire
+ * length), corrupt lz4, and a frame cut short.  Each is refused for
+ * its own reason: the peer closing the stream after the bad bytes must
+ * not be what makes the receive fail (except for the frame cut short).
  */
 static void
 test_corrupt (void **state)
@@ -275,8 +278,19 @@ test_corrupt (void **state)
     { 'V', 'M', 'F', 'F', 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff },
     { 'V', 'M', 'F', 'F', 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 8 },
     { 'V', 'M', 'F', 'F', 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0 },
+    { 'V', 'M', 'F', 'F', 1, 0, 0, 0, 0, 0x40, 0, 1, 0, 0x40, 0, 1 },
+  };
+  static const char *const why[] = {
+    "frame: bad magic",
+    "or length 4294967295",
+    "frame: corrupt lz4 payload",
+    "the peer closed the connection",
+    "or length 4194305",        /* NET_FRAME_MAX_PAYLOAD + 1 */
   };
   size_t i;
+
+  assert_int_equal (sizeof why / sizeof why[0], sizeof bad / sizeof bad[0]);
+  assert_int_equal (NET_FRAME_MAX_PAYLOAD + 1, 0x400001);
 
   for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     struct net_stream *srv, *cli;
@@ -295,6 +309,9 @@ test_corrupt (void **state)
                                        "\xff", 8), 0);
     net_stream_free (cli);      /* i == 3: cut short after the header */
     assert_int_equal (net_stream_recv (srv, &got, &pl), -1);
+    if (strstr (get_error (), why[i]) == NULL)
+      fail_msg ("bad frame %zu: \"%s\", expected \"%s\"", i, get_error (),
+                why[i]);
     net_stream_free (srv);
   }
 }

@@ -199,7 +199,12 @@ test_timeout (void **state)
   assert_null (qmp_command (vm->q, "query-status", NULL, 500));
   t = now_ms () - t;
   assert_int_equal (get_errno (), ETIMEDOUT);
-  assert_true (t >= 500 && t < 3000);
+  /* On time: not before, and far below vmferry's usual 10 s (a loaded
+   * 2-core machine can return from a 500 ms wait late, never seconds
+   * late; the bound only has to tell the 500 ms from a 10 s or endless
+   * wait).
+   */
+  assert_true (t >= 500 && t < 5000);
   assert_null (qmp_command (vm->q, "query-status", NULL, 500));
   assert_non_null (strstr (get_error (), "unusable"));
 }

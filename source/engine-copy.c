@@ -18,6 +18,10 @@
 #define SWITCH_COPY_MS 5
 #define ENOUGH_BLOCKS 64
 #define BULK_SEGMENT (32u << 20) /* resume state advances by this at least */
+/* The test hold "copying" (vmferry(1), VMFERRY_TEST_HOLD): this far into
+ * the bulk copy.
+ */
+#define HOLD_COPYING_BYTES (8u << 20)
 
 /* Disk e's line on a terminal (progress.h draws it only there). */
 static void
@@ -28,7 +32,9 @@ show_disk (struct src_engine *g, struct eng_disk *e)
 }
 
 /* storage_copy's progress callback: a line every half second, the
- * totals and the disk being copied.
+ * totals and the disk being copied.  It runs under the copier's lock,
+ * so the test hold "copying" stops every worker with the copy half
+ * done.
  */
 static void
 on_progress (void *opaque, uint64_t bytes)
@@ -39,6 +45,10 @@ on_progress (void *opaque, uint64_t bytes)
   g->done += bytes;
   if (g->current)
     g->current->done += bytes;
+  if (g->hold_copying && g->done >= HOLD_COPYING_BYTES) {
+    g->hold_copying = false;
+    src_hold ("copying");
+  }
   if (now_ms () - g->shown >= 500) {
     g->shown = now_ms ();
     progress_storage (&g->s->pr, g->done, g->total);

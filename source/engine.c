@@ -480,6 +480,7 @@ src_engine_start (struct source *s)
     g->total += storage_rounds_pending (&g->disks[i].rounds) * BLOCK_SIZE;
   }
   src_hold ("storage");
+  g->hold_copying = test_hold_wanted ("copying");
   if (!fresh)
     progress_note (&s->pr, "disks: %" PRIu64 " MiB of the disks' range "
                    "not copied before or written since (only its allocated "
@@ -489,6 +490,7 @@ src_engine_start (struct source *s)
     if (eng_bulk_copy (g, &g->disks[i], fresh) == -1 ||
         src_cancel_requested (s))
       return -1;
+  g->hold_copying = false;      /* only ever in the bulk copy */
   if (s->storage_bytes >= (1u << 20) && now_ms () > t0)
     g->copy_rate = s->storage_bytes * 1000.0 / (now_ms () - t0);
   progress_storage (&s->pr, g->done, g->total);

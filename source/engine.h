@@ -35,6 +35,7 @@ struct src_engine {
   double copy_rate;             /* bulk copy, data bytes/s (0: unknown) */
   pthread_mutex_t lock;         /* done, shown and s->storage_bytes, which
                                    copies running side by side update */
+  bool hold_copying;            /* the test hold "copying" is still due */
 };
 
 /* source-engine.c: end the round that disk e's current bitmap records

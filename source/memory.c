@@ -50,18 +50,49 @@ migration_uri (struct source *s)
   return s->rl.uri ? strdup (s->rl.uri) : net_tcp_uri (s->dhost, port);
 }
 
+/* The test hold "precopy" (vmferry(1), VMFERRY_TEST_HOLD): in QEMU's
+ * second pass, which a guest that dirties little ends in milliseconds,
+ * and QEMU would end pre-copy by itself while vmferry waits.  So while
+ * the hold is due, QEMU's downtime limit is 1 ms, its bandwidth
+ * HOLD_PRECOPY_BW (the second pass then lasts), vmferry looks every
+ * HOLD_PRECOPY_SAMPLE_MS and the convergence policy rests; while held,
+ * QEMU sends HOLD_PRECOPY_CRAWL, less than the guest dirties, so that
+ * pre-copy goes on and cannot end; then everything is put back.
+ */
+#define HOLD_PRECOPY_PASS 2
+#define HOLD_PRECOPY_BW (32LL << 20)
+#define HOLD_PRECOPY_CRAWL (256LL << 10)
+#define HOLD_PRECOPY_SAMPLE_MS 10
+
+/* QEMU's max-bandwidth: on the direct path --bandwidth caps QEMU
+ * itself; the relay paces.
+ */
+static json_int_t
+qemu_bandwidth (const struct source *s)
+{
+  return s->rl.relay == NULL && s->p->bandwidth ? (json_int_t) s->p->bandwidth
+    : MAX_BANDWIDTH;
+}
+
 static int
-setup (struct source *s)
+set_rate (struct source *s, json_int_t bw, json_int_t downtime)
+{
+  json_t *r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-set-parameters",
+                            "{s:I, s:I}", "max-bandwidth", bw,
+                            "downtime-limit", downtime);
+
+  json_decref (r);
+  return r ? 0 : -1;
+}
+
+static int
+setup (struct source *s, bool hold)
 {
   json_t *r;
   CLEANUP_FREE char *uri = NULL;
-  json_int_t bw;
 
   if (src_relay_start (s) == -1)
     return -1;
-  /* On the direct path --bandwidth caps QEMU itself; the relay paces. */
-  bw = s->rl.relay == NULL && s->p->bandwidth ? (json_int_t) s->p->bandwidth
-    : MAX_BANDWIDTH;
   r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-set-capabilities",
                "{s:[{s:s,s:b},{s:s,s:b},{s:s,s:b}]}",
                "capabilities", "capability", "events", "state", 1,
@@ -70,11 +101,9 @@ setup (struct source *s)
   json_decref (r);
   if (r == NULL || src_relay_qemu_setup (s) == -1)
     return -1;
-  r = qmp_commandf (s->q, QMP_TIMEOUT_MS, "migrate-set-parameters", "{s:I, s:I}",
-               "max-bandwidth", bw,
-               "downtime-limit", (json_int_t) src_converge_first_limit (s));
-  json_decref (r);
-  if (r == NULL || (uri = migration_uri (s)) == NULL ||
+  if ((hold ? set_rate (s, HOLD_PRECOPY_BW, 1)
+       : set_rate (s, qemu_bandwidth (s), src_converge_first_limit (s))) == -1
+      || (uri = migration_uri (s)) == NULL ||
       src_converge_setup (s) == -1)
     return -1;
   qmp_clear_events (s->q);
@@ -116,6 +145,30 @@ check_stall (struct source *s, json_t *info)
   return -1;
 }
 
+/* At QEMU's HOLD_PRECOPY_PASS, the test hold "precopy" (its progress
+ * and a note first: the note saves the state, so that vmferry status
+ * names the pass it holds in), then QEMU's rate back: 1 held, 0 not
+ * yet, -1 + set_error.
+ */
+static int
+hold_precopy (struct source *s, json_t *info)
+{
+  json_int_t pass = json_integer_value
+    (json_object_get (json_object_get (info, "ram"), "dirty-sync-count"));
+
+  if (pass < HOLD_PRECOPY_PASS)
+    return 0;
+  if (set_rate (s, HOLD_PRECOPY_CRAWL, 1) == -1)
+    return -1;
+  progress_memory (&s->pr, info);
+  progress_note (&s->pr, "test hold precopy: in QEMU's pass %"
+                 JSON_INTEGER_FORMAT, pass);
+  src_hold ("precopy");
+  if (set_rate (s, qemu_bandwidth (s), src_converge_first_limit (s)) == -1)
+    return -1;
+  return 1;
+}
+
 /* Run pre-copy until the source pauses at pre-switchover. */
 int
 src_memory_run (struct source *s)
@@ -129,11 +182,14 @@ src_memory_run (struct source *s)
    * (every 100 ms): it looks more often.
    */
   int every = s->rl.relay ? SAMPLE_RELAY_MS : SAMPLE_MS;
+  bool hold = test_hold_wanted ("precopy");
+  int h;
 
-  if (setup (s) == -1)
+  if (setup (s, hold) == -1)
     return -1;
   while ((ev = qmp_wait_event (s->q, "MIGRATION", status_is, (void *) ends,
-                               every)) == NULL) {
+                               hold ? HOLD_PRECOPY_SAMPLE_MS : every))
+         == NULL) {
     json_t *info;
     if (get_errno () != ETIMEDOUT || src_cancel_requested (s))
       return -1;
@@ -146,7 +202,13 @@ src_memory_run (struct source *s)
       shown = now_ms ();
       progress_memory (&s->pr, info);
     }
-    if (src_converge_sample (s, info) == -1 || check_stall (s, info) == -1)
+    if (hold && (h = hold_precopy (s, info)) != 0) {
+      if (h == -1)
+        return -1;
+      hold = false;
+    }
+    if ((!hold && src_converge_sample (s, info) == -1) ||
+        check_stall (s, info) == -1)
       return -1;
   }
   note_stop (s);

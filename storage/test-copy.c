@@ -137,10 +137,12 @@ test_copy_bitmap_only (void **state)
   assert_int_equal (st.data_bytes, MiB + BS);
   /* Only those blocks: the images differ, and where they must. */
   assert_int_equal (sh (f, "qemu-img compare -q src.qcow2 dst.qcow2"), 1);
+  /* qemu-io exits non-zero on a pattern mismatch and on an open or
+   * read error alike: its status, not its output, decides.
+   */
   assert_int_equal (sh (f, "qemu-io -f qcow2 -r -c 'read -P 0x11 0 1M' "
                         "-c 'read -P 0x22 11M 64k' -c 'read -P 0 10M 1M' "
-                        "dst.qcow2 | grep -q 'Pattern verification failed'"),
-                    1);
+                        "dst.qcow2"), 0);
   storage_bitmap_free (&b);
 }
 

@@ -25,6 +25,11 @@
 # directories): -kernel /etc/shadow and -initrd /etc/passwd are refused.
 # The existing api-security.sh covers the certificates, malformed JSON,
 # the file outside the storage root and pass-through devices.
+# A refusal must come before anything runs: vmferryd's QEMU, qemu-nbd
+# and qemu-img are logging wrappers (mig_spawn_log) and none may have
+# run for a request (an empty root would not show a QEMU or qemu-nbd
+# that was started on a host file and cleaned up); the host files the
+# requests name (/etc/shadow, /etc/passwd, a device node) are canaries.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 . "$abs_top_srcdir/tests/mig-functions.sh"
@@ -34,7 +39,10 @@ requires curl --version
 requires jq --version
 test_tmpdir
 mig_hosts
+mig_spawn_log
 mig_start_vmferryd
+mig_spawn_mark
+mig_canaries /etc/shadow /etc/passwd
 
 url="https://$DST_IP:7480"
 good="--cert $SRC_TLS/client-cert.pem --key $SRC_TLS/client-key.pem"
@@ -169,6 +177,11 @@ hostile live-no-argv 422 'empty command line' \
 mig_dir_empty "$DST_RUN" || { ls -R "$DST_RUN"; fail "run root not empty"; }
 mig_dir_empty "$outside" || { ls -la "$outside"; fail "files made outside"; }
 [ -b "$TEST_DIR/blockdev" ] || fail "the device node changed"
+[ "$(stat -c '%t:%T' "$TEST_DIR/blockdev")" = 7:0 ] ||
+  fail "the device node changed"
+mig_canaries_ok "the hostile requests"
+[ -z "$(mig_spawned_for_requests)" ] ||
+  { mig_spawned_for_requests; fail "refused requests ran the programs above"; }
 # shellcheck disable=SC2086
 st=$(ip netns exec "$SRC_NS" curl -s -o /dev/null -w '%{http_code}' \
        --cacert "$MIG_CA/ca-cert.pem" $good "$url/v1/status")

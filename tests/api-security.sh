@@ -8,7 +8,12 @@
 # refused; POST /v1/check answers a report (400 for a bad VM, an error
 # finding for a newer source QEMU, findings rather than a crash for
 # mistyped facts); and nothing is ever created in the storage or run
-# roots.
+# roots.  A refusal must come before anything runs: vmferryd's QEMU,
+# qemu-nbd and qemu-img are logging wrappers (mig_spawn_log), and no
+# refused request may have started one (a prepare that spawned QEMU on
+# a host file and cleaned up afterwards would leave empty roots); the
+# host files the requests name are canaries that must not change or
+# appear.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 . "$abs_top_srcdir/tests/mig-functions.sh"
@@ -18,7 +23,16 @@ requires curl --version
 requires jq --version
 test_tmpdir
 mig_hosts
+mig_spawn_log
 mig_start_vmferryd
+# Canaries: the host files the hostile requests name.
+mig_canaries /etc/shadow
+canaries_ok ()
+{
+  mig_canaries_ok "$1"
+  [ -e /etc/d.qcow2 ] && fail "$1: /etc/d.qcow2 was made"
+  return 0
+}
 
 url="https://$DST_IP:7480"
 # call NAME CURL-ARGS...: status code of a request made from SRC_NS
@@ -38,6 +52,8 @@ st=$(call host $good "$url/v1/host")
 [ "$st" = 200 ] || fail "good certificate: HTTP $st"
 jq -e '.qemu_version > 0' "$TEST_DIR/host" >/dev/null ||
   fail "host info has no QEMU version"
+echo "vmferryd ran at start: $(mig_spawned | tr '\n' ';')"
+mig_spawn_mark
 
 # No client certificate.
 st=$(call nocert "$url/v1/host")
@@ -94,6 +110,10 @@ expect escape 422 'directly in the VM' \
   "{\"id\":\"a5\",\"host\":\"$DST_IP\",\"vm\":{\"name\":\"v5\",\"argv\":[\"qemu\",\"-drive\",\"file=/s/d.qcow2\"],\"disks\":[{\"id\":\"d\",\"path\":\"/s/d.qcow2\",\"format\":\"qcow2\",\"virtual_size\":1048576,\"allocated\":0,\"read_only\":false,\"dest_path\":\"/etc/d.qcow2\"}],\"machine\":\"pc-q35-7.2\",\"memory\":1,\"cpu_vendor\":\"\",\"qemu_version\":70200}}"
 expect passthru 422 'pass-through' \
   "{\"id\":\"a6\",\"host\":\"$DST_IP\",\"vm\":{\"name\":\"v6\",\"argv\":[\"qemu\",\"-device\",\"vfio-pci,host=01:00.0\"],\"disks\":[],\"machine\":\"pc-q35-7.2\",\"memory\":1,\"cpu_vendor\":\"\",\"qemu_version\":70200}}"
+# Refused before anything ran (but vmferryd's probe of its own QEMU).
+[ -z "$(mig_spawned_for_requests)" ] ||
+  { mig_spawned_for_requests; fail "refused prepares ran the programs above"; }
+canaries_ok "the refused prepares"
 
 # POST /v1/check: a report, never a crash, and nothing created.
 # check_req NAME STATUS BODY: POST BODY to /v1/check.
@@ -124,6 +144,10 @@ st=$(call notfound $good "$url/v1/nothing")
 # shellcheck disable=SC2086
 st=$(call badmethod $good "$url/v1/prepare")
 [ "$st" = 405 ] || fail "GET prepare: HTTP $st"
+
+[ -z "$(mig_spawned_for_requests)" ] ||
+  { mig_spawned_for_requests; fail "the checks ran the programs above"; }
+canaries_ok "the end"
 
 # Nothing was created by any of this, and vmferryd still serves.
 mig_dir_empty "$DST_STORAGE" || { ls -R "$DST_STORAGE"; fail "storage root not empty"; }

@@ -16,7 +16,8 @@ netns_pair "$src" "$dst" "$NET_PREFIX.1/24" "$NET_PREFIX.2/24" 100mbit
 
 # About 100 Mbit/s: 24 MiB take about 2 s (bounds are loose: 2 busy cores).
 ip netns exec "$dst" socat -u TCP-LISTEN:5001,reuseaddr OPEN:/dev/null &
-sleep 0.3
+listening () { ip netns exec "$dst" ss -Htln 'sport = :5001' | grep -q .; }
+wait_until 30 listening || fail "socat does not listen in $dst"
 t0=$(date +%s%N)
 head -c 24M /dev/zero |
   ip netns exec "$src" socat -u - "TCP:$NET_PREFIX.2:5001" ||

@@ -104,11 +104,20 @@ grep -q "bad.conf:1: unknown setting 'bogus-key'" "$TEST_DIR/bad.out" ||
 "$dest$bindir/vmferryd" --config "$TEST_DIR/test.conf" --help > /dev/null ||
   fail "vmferryd rejects the example configuration"
 
-# Every option of vmferryd --help is offered by the completion;
-# vmferry's asks vmferry for each command's own options.
+# Every option of vmferryd --help is offered by the completion: a word
+# of one of the compgen -W lists in _vmferryd, matched whole
+# (--disk-path does not offer --disk); vmferry's completion asks vmferry
+# for each command's own options (checked below).
+perl -0ne 'while (/^_vmferryd \(\)(.*?)^complete -F/msg) {
+             my $f = $1;
+             while ($f =~ /compgen -W (["\x27])(.*?)\1/sg) { print "$2\n" } }' \
+  "$comp" | tr -s ' \n' '\n\n' | grep -- '^--' | sort -u \
+  > "$TEST_DIR/offered-vmferryd"
+[ -s "$TEST_DIR/offered-vmferryd" ] ||
+  fail "no options found in the completion function _vmferryd"
 for opt in $("$dest$bindir/vmferryd" --help |
              grep -Eo -- '--[a-z][a-z0-9-]*' | sort -u); do
-  grep -q -- "$opt\\b" "$comp" ||
+  grep -qx -- "$opt" "$TEST_DIR/offered-vmferryd" ||
     fail "the bash completion does not offer vmferryd $opt"
 done
 # And it works in bash with bash-completion loaded: each command of

@@ -11,6 +11,12 @@ pid_alive ()
   [ -n "$_st" ] && [ "$_st" != Z ] && [ "$_st" != X ]
 }
 
+# pid_gone PID: true once PID no longer runs (for wait_until).
+pid_gone ()
+{
+  ! pid_alive "$1"
+}
+
 # mig_hosts [RATE]: namespaces SRC_NS and DST_NS with addresses SRC_IP
 #   and DST_IP (198.18.0.0/15), optionally rate-limited (tc rate, e.g.
 #   100mbit); a CA in $TEST_DIR/ca and certificates for both hosts
@@ -32,17 +38,98 @@ mig_hosts ()
   mkdir -p "$DST_STORAGE" "$DST_RUN" || fail "mkdir roots"
 }
 
+# mig_spawn_log: from now on, vmferryd (mig_start_vmferryd) runs QEMU,
+#   qemu-nbd and qemu-img through wrappers that report each run (the
+#   program's name and its arguments, one line in $SPAWN_LOG) before
+#   they exec the real program: a test can then assert that a request
+#   started nothing, whatever it cleaned up afterwards.  The report
+#   goes over an abstract unix socket to a listener in DST_NS: the
+#   confined processes share that network namespace but see no
+#   writable file of ours.  A wrapper that cannot report does not run
+#   the program.  Sets SPAWN_BIN and SPAWN_LOG.
+mig_spawn_log ()
+{
+  SPAWN_BIN="$TEST_DIR/spawn-bin" SPAWN_LOG="$TEST_DIR/spawned"
+  _sock="vmferry-spawn-$$"
+  mkdir -p "$SPAWN_BIN" && chmod 755 "$SPAWN_BIN" && : > "$SPAWN_LOG" ||
+    fail "mig_spawn_log: cannot make $SPAWN_BIN"
+  for _prog in "$QEMU" qemu-nbd qemu-img; do
+    _real=$(command -v "$_prog") || fail "mig_spawn_log: no $_prog"
+    printf '%s\n' '#!/bin/sh' \
+      "printf '%s\\n' \"\$(basename \"\$0\") \$*\" |" \
+      "  /usr/bin/socat -u - ABSTRACT-CONNECT:$_sock 2>/dev/null || exit 1" \
+      "exec $_real \"\$@\"" > "$SPAWN_BIN/$(basename "$_prog")" &&
+      chmod 755 "$SPAWN_BIN/$(basename "$_prog")" ||
+      fail "mig_spawn_log: cannot write the wrapper of $_prog"
+  done
+  ip netns exec "$DST_NS" socat -u "ABSTRACT-LISTEN:$_sock,fork" \
+    "OPEN:$SPAWN_LOG,append" &
+  cleanup_fn "kill $! 2>/dev/null"
+  _spawn_listen () { ip netns exec "$DST_NS" ss -Hxl | grep -q "@$_sock"; }
+  wait_until 10 _spawn_listen || fail "mig_spawn_log: no listener"
+}
+
+# mig_spawned: print the programs vmferryd ran since mig_spawn_log (or
+#   the last mig_spawn_mark), one line each.
+mig_spawned ()
+{
+  tail -n +$((${_spawn_mark:-0} + 1)) "$SPAWN_LOG"
+}
+
+# mig_spawned_for_requests: mig_spawned without vmferryd's probes of its
+#   own QEMU, whose arguments are fixed and take nothing from a request:
+#   -version, -machine help, and the host's facts (a confined
+#   "-machine none" QEMU in a .vmferry-probe- directory of the run root).
+mig_spawned_for_requests ()
+{
+  _q=$(basename "$QEMU")
+  _probe_dir="$DST_RUN/\.vmferry-probe-[A-Za-z0-9]*"
+  mig_spawned | grep -v -x -e "$_q -version" -e "$_q -machine help" \
+    -e "$_q -machine none -accel tcg -nodefaults -display none -no-user-config -pidfile $_probe_dir/qemu\.pid -qmp unix:$_probe_dir/qmp\.sock,server=on,wait=off -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+}
+
+# mig_spawn_mark: what vmferryd ran so far no longer counts for
+#   mig_spawned (e.g. its start-up probes).
+mig_spawn_mark ()
+{
+  _spawn_mark=$(wc -l < "$SPAWN_LOG")
+}
+
+# mig_canaries FILE...: take FILEs (host files that hostile requests
+#   name) as canaries: their inode, size, mtime and content are noted
+#   for mig_canaries_ok.
+mig_canaries ()
+{
+  _canaries="$*"
+  for _c in "$@"; do
+    echo "$_c $(stat -c '%i %s %Y' "$_c") $(md5sum < "$_c")"
+  done > "$TEST_DIR/canaries" || fail "cannot note the canaries"
+}
+
+# mig_canaries_ok WHAT: every canary is as it was (else fail, naming
+#   WHAT).
+mig_canaries_ok ()
+{
+  for _c in $_canaries; do
+    echo "$_c $(stat -c '%i %s %Y' "$_c") $(md5sum < "$_c")"
+  done | cmp -s - "$TEST_DIR/canaries" ||
+    fail "$1: a canary changed ($_canaries)"
+}
+
 # mig_start_vmferryd [ARG...]: start vmferryd in DST_NS on DST_IP:7480
 #   with the roots, DST_VMS as its VM directory and DST_TLS, the test
 #   guest's directory as a --read-dir (its -kernel and -initrd), plus
-#   ARGs, and wait until it listens.
+#   ARGs, and wait until it listens.  After mig_spawn_log, with the
+#   logging wrappers (first in its PATH, and as --qemu).
 #   Log in $TEST_DIR/vmferryd.log.  Sets VMFERRYD_PID.  Cleanup: kill it
 #   and every QEMU it started (pidfiles under DST_RUN).
 mig_start_vmferryd ()
 {
-  ip netns exec "$DST_NS" vmferryd --listen "$DST_IP:7480" \
+  ip netns exec "$DST_NS" ${SPAWN_BIN:+env "PATH=$SPAWN_BIN:$PATH"} \
+    vmferryd --listen "$DST_IP:7480" \
     --storage-root "$DST_STORAGE" --run-root "$DST_RUN" --vm-dir "$DST_VMS" \
-    --tls-dir "$DST_TLS" ${GUEST_DIR:+--read-dir "$GUEST_DIR"} "$@" \
+    --tls-dir "$DST_TLS" ${GUEST_DIR:+--read-dir "$GUEST_DIR"} \
+    ${SPAWN_BIN:+--qemu "$SPAWN_BIN/$(basename "$QEMU")"} "$@" \
     > "$TEST_DIR/vmferryd.log" 2>&1 &
   VMFERRYD_PID=$!
   cleanup_fn "mig_kill_dest"
@@ -151,6 +238,42 @@ mig_dest_clean ()
   [ -z "$_left" ] || { echo "$_left"; fail "a listener is left on the destination"; }
 }
 
+# mig_dest_holds NAME...: the destination's roots hold the directories
+#   of the VMs NAME... and nothing else (dot files included: a partial
+#   image or another VM's files would show) but vmferryd's journal, whose
+#   entries must each say that one of these VMs runs there (vmferryd(8):
+#   that record stays), and the VMs' definitions (.vmferry-vms/NAME.json);
+#   its VM directory (DST_VMS) lists these VMs only; and no QEMU runs
+#   from the run root but those VMs'.
+mig_dest_holds ()
+{
+  _want=$(printf '%s\n' "$@" | sort)
+  _jdir="$DST_STORAGE/.vmferryd-journal"
+  [ "$(ls -A "$DST_RUN" | sort)" = "$_want" ] ||
+    { ls -laR "$DST_RUN"; fail "$DST_RUN holds more than: $*"; }
+  [ "$(ls -A "$DST_STORAGE" | grep -vx -e '\.vmferryd-journal' -e '\.vmferry-vms' | sort)" = "$_want" ] ||
+    { ls -laR "$DST_STORAGE"; fail "$DST_STORAGE holds more than: $*"; }
+  [ "$(ls -A "$DST_STORAGE/.vmferry-vms" 2>/dev/null | sort)" = \
+    "$(printf '%s.json\n' "$@" | sort)" ] ||
+    { ls -laR "$DST_STORAGE/.vmferry-vms"; fail "the destination's definitions are not those of: $*"; }
+  [ -z "$(ls -A "$DST_VMS" 2>/dev/null | grep -vxF "$_want")" ] ||
+    { ls -laR "$DST_VMS"; fail "$DST_VMS lists more than: $*"; }
+  for _e in $(ls -A "$_jdir" 2>/dev/null); do
+    _jvm=$(jq -r 'select(.state == "running") | .vm' "$_jdir/$_e" 2>/dev/null)
+    printf '%s\n' "$@" | grep -qx -- "${_jvm:-.}" ||
+      { cat "$_jdir/$_e"; fail "journal entry $_e is not a running VM of: $*"; }
+  done
+  for _p in $(pgrep -f "$DST_RUN/"); do
+    _ok=
+    for _n in "$@"; do
+      tr '\0' ' ' < "/proc/$_p/cmdline" 2>/dev/null |
+        grep -qF "$DST_RUN/$_n/" && _ok=yes
+    done
+    [ -n "$_ok" ] || fail "a QEMU of none of $* runs on the destination: $_p"
+  done
+  return 0
+}
+
 # mig_disk_with_data IMAGE MIB text|random: a 1 GiB qcow2 IMAGE whose
 #   first MIB MiB hold repeated text or random bytes, kept in
 #   $TEST_DIR/fill too (mig_image_starts_with IMAGE "$TEST_DIR/fill"
@@ -180,15 +303,70 @@ mig_image_starts_with ()
   rm -f "$TEST_DIR/starts.raw"
 }
 
+# mig_image_has_pattern IMAGE BYTE OFFSET LENGTH: the qcow2 IMAGE holds
+#   BYTE (e.g. 0x5a) at every byte of [OFFSET, OFFSET+LENGTH) (qemu-io
+#   syntax: 1M, 200M).  qemu-io's exit status decides: it is non-zero
+#   when the pattern differs and also when the image cannot be opened
+#   or read (grepping its output alone would take those for success).
+mig_image_has_pattern ()
+{
+  _hp=$(qemu-io -f qcow2 -r -c "read -P $2 $3 $4" "$1" 2>&1) || {
+    printf '%s\n' "$_hp"
+    fail "$1 does not hold $2 at [$3, +$4) (or cannot be read)"
+  }
+  # qemu-io says what it read: the whole range, not a part of it.
+  printf '%s\n' "$_hp" | grep -q '^read [0-9]*/[0-9]* bytes' ||
+    { printf '%s\n' "$_hp"; fail "qemu-io did not read $1"; }
+}
+
+# _mig_whole_lines FILE: FILE's complete lines (a last line still
+#   without its newline left out), carriage returns removed.
+_mig_whole_lines ()
+{
+  if [ -n "$(tail -c 1 "$1" | tr -d '\n')" ]; then
+    sed '$d' "$1"
+  else
+    cat "$1"
+  fi | tr -d '\r'
+}
+
+# mig_same_run SRC_DIR DST_DIR: the guest on the destination is the one
+#   that ran on the source, not a fresh boot (which would start a new
+#   run, reach any ACK target and verify itself): the destination's
+#   console shows no start of a workload (WORKLOAD CONFIG/READY), and
+#   its first acknowledged record follows the source's last one.  A
+#   line the switchover cut in two (the source's log ends without its
+#   newline) hides one ACK line: the sequence must then still go on.
+mig_same_run ()
+{
+  _mig_whole_lines "$2/console.log" | grep -a -E '^WORKLOAD (CONFIG|READY)' &&
+    fail "the guest started again on the destination ($2)"
+  _src_last=$(_mig_whole_lines "$1/console.log" |
+                grep -a '^ACK [0-9]*-[0-9]*$' | tail -n 1 | sed 's/.*-//')
+  _dst_first=$(_mig_whole_lines "$2/console.log" |
+                 grep -a -m 1 '^ACK [0-9]*-[0-9]*$' | sed 's/^ACK \([0-9]*\)-.*/\1/')
+  [ -n "$_src_last" ] && [ -n "$_dst_first" ] ||
+    fail "no ACK to compare: source's last '$_src_last', destination's first '$_dst_first'"
+  if [ -n "$(tail -c 1 "$1/console.log" | tr -d '\n')" ]; then
+    [ "$_dst_first" -gt $((_src_last + 1)) ] ||
+      fail "the destination's first record $_dst_first does not go on from the source's $_src_last (a line was cut)"
+  else
+    [ "$_dst_first" = $((_src_last + 1)) ] ||
+      fail "the destination's first record $_dst_first does not follow the source's last $_src_last"
+  fi
+  echo "records: the source's last $_src_last, the destination's first $_dst_first"
+}
+
 # mig_verify_moved SRC_DIR DST_DIR IMAGE [MORE_ACKS]: after a migration,
 #   the workload on the destination goes on (MORE_ACKS, 10, records past
-#   the source's last), verifies its disk and memory, is stopped, and
-#   check-image accepts IMAGE with both console logs.  Fails the test
-#   otherwise.
+#   the source's last) in the same run (mig_same_run), verifies its disk
+#   and memory, is stopped, and check-image accepts IMAGE with both
+#   console logs.  Fails the test otherwise.
 mig_verify_moved ()
 {
   _last=$(vm_last_ack "$1")
   vm_wait_ack "$2" $((_last + ${4:-10})) 60
+  mig_same_run "$1" "$2"
   vm_verify "$2" 120 || fail "guest verdict on $2: $VM_VERDICT"
   vm_stop "$2"
   vm_check_image "$3" "$1/console.log" "$2/console.log" ||

@@ -47,7 +47,8 @@ mig_verify_moved "$vms/$moved" "$DST_RUN/$moved" \
   "$DST_STORAGE/$moved/disk.qcow2" 5
 
 vm_running "$vms/$kept" || fail "the refused VM $kept stopped"
-[ -e "$DST_RUN/$kept" ] && fail "the destination has files of $kept"
+# Nothing of $kept in either root (nor anything else but $moved's).
+mig_dest_holds "$moved"
 last=$(vm_last_ack "$vms/$kept")
 vm_wait_ack "$vms/$kept" $((last + 5)) 60
 vm_verify "$vms/$kept" 120 || fail "$kept on the source: $VM_VERDICT"

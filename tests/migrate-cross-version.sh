@@ -65,8 +65,8 @@ vm_qmp "$dst" query-version | grep -q '"major": 10' ||
   fail "the destination QEMU does not say it is 10.x"
 
 mig_verify_moved "$src" "$dst" "$dimg" 20
-sleep 1
-pid_alive "$VMFERRYD_PID" && fail "vmferryd --once is still running"
+wait_until 30 pid_gone "$VMFERRYD_PID" ||
+  fail "vmferryd --once is still running"
 rm -rf "${DST_STORAGE:?}"/* "${DST_STORAGE:?}"/.vmferryd-journal "${DST_RUN:?}"/*
 
 # ---- 2. 10.0 -> 7.2 is refused ----

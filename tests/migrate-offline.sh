@@ -145,9 +145,8 @@ offline raw1 --disk "$raw" --disk "$q2" --keep-source \
   --disk-path "$q2=$DST_STORAGE/raw1/moved.qcow2"
 [ "$MIG_RC" = 0 ] || fail "moving a raw and a qcow2 image failed"
 [ -f "$raw" ] && [ -f "$q2" ] || fail "--keep-source: a source was deleted"
-qemu-io -f qcow2 -r -c "read -q -P 0x33 1M 2M" -c "read -q -P 0 0 1M" \
-  "$DST_STORAGE/raw1/moved.qcow2" | grep -q 'Pattern verification failed' &&
-  fail "the qcow2 image differs on the destination"
+mig_image_has_pattern "$DST_STORAGE/raw1/moved.qcow2" 0x33 1M 2M
+mig_image_has_pattern "$DST_STORAGE/raw1/moved.qcow2" 0 0 1M
 [ "$(qemu-img info --output=json "$DST_STORAGE/raw1/moved.qcow2" |
      jq -r .format)" = qcow2 ] || fail "the second image is not qcow2"
 draw="$DST_STORAGE/raw1/data.raw"

@@ -3,8 +3,10 @@
 # that cannot work with a usage error (exit 1) and a message naming the
 # problem, before it connects to anything (no VM, no agent: the VM
 # socket and the destination do not exist).  Also checks that the
-# combinations these refusals leave open get past them (they then fail
-# later, on the missing VM: exit 2 or 3, not 1).
+# combinations these refusals leave open get past them: they then fail
+# later, on the missing VM, refused with exit 2 and the missing QMP
+# socket named (not 1, and not a crash: 134 or 139 would be no
+# better than 1).
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 
@@ -24,7 +26,8 @@ refused ()
   grep -q -- "$_pat" "$out" || fail "$*: no message matching '$_pat'"
 }
 
-# accepted ARG...: the options pass the usage checks.
+# accepted ARG...: the options pass the usage checks and vmferry goes
+#   on to look for the VM, which does not exist: exit 2, saying so.
 accepted ()
 {
   vmferry migrate "$TEST_DIR/none/qmp.sock" --to 192.0.2.1 \
@@ -32,6 +35,9 @@ accepted ()
   _rc=$?
   cat "$out"
   [ "$_rc" != 1 ] || fail "$*: refused as a usage error"
+  [ "$_rc" = 2 ] || fail "$*: exit code $_rc, expected 2 (refused: no VM)"
+  grep -q "^vmferry: refused, nothing was done: QMP socket $TEST_DIR/none/qmp.sock does not exist" \
+    "$out" || fail "$*: not refused for the missing VM"
 }
 
 refused "say none, zlib or zstd" --transport direct --qemu-compression lz4

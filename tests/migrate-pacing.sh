@@ -32,16 +32,20 @@ vm_wait_ack "$src" 50
 # the destination other than its API port (7480) and QEMU's mirror (not
 # ours: QEMU's NBD client has no pacing of ours).
 ss_log="$TEST_DIR/ss.log"
-mig_migrate "$src/qmp.sock" --storage-engine vmferry --json &
+ip netns exec "$SRC_NS" vmferry migrate "$src/qmp.sock" --to "$DST_IP" \
+  --tls-dir "$SRC_TLS" --storage-engine vmferry --json \
+  > "$TEST_DIR/migrate.out" 2>&1 &
 mig=$!
-while kill -0 "$mig" 2>/dev/null; do
+cleanup_fn "kill $mig 2>/dev/null"
+while pid_alive "$mig"; do
   ip netns exec "$SRC_NS" ss -tin dst "$DST_IP" >> "$ss_log" 2>/dev/null
   sleep 0.2
 done
-wait "$mig" || true
+# The exit status of the process itself, not what its JSON says.
+wait "$mig"
+MIG_RC=$?
 cat "$TEST_DIR/migrate.out"
-MIG_RC=$(grep '"event":"result"' "$TEST_DIR/migrate.out" | jq -r .exit_code)
-[ "$MIG_RC" = 0 ] || fail "vmferry migrate failed"
+[ "$MIG_RC" = 0 ] || fail "vmferry migrate failed (exit code $MIG_RC)"
 link=$(mig_result_field link_bytes_per_s)
 paced=$(mig_result_field paced_bytes_per_s)
 echo "link measured at $link bytes/s, paced at $paced bytes/s"
@@ -58,10 +62,12 @@ echo "sockets' maximum pacing rates seen (count Mbit/s):"; echo "$maxes"
 [ -n "$maxes" ] ||
   fail "no data channel socket was paced by the kernel (ss: $ss_log)"
 # Below the link while cruising; a probe (one window in a few seconds)
-# goes 10 % above the estimate.
+# goes 10 % above the estimate, never more.  (An exit in a rule would
+# run END, whose exit would replace it: the verdict is made in END.)
 echo "$maxes" | awk '$2 < 100 { below += $1 } $2 >= 100 { above += $1 }
-                     $2 > 110 { exit 1 } END { exit below <= above }' ||
-  fail "the sockets were not paced below the link's 100 Mbit/s"
+                     $2 > 110 { over += $1 }
+                     END { exit over > 0 || below <= above }' ||
+  fail "the sockets were not paced below the link's 100 Mbit/s (at most 110 when probing)"
 # This machine's default is BBR: the paced sockets must not keep it.
 grep -B1 'pacing_rate [0-9]*bps/' "$ss_log" | grep -q bbr &&
   fail "a paced data channel socket used BBR"

@@ -10,6 +10,10 @@
 #   q2: --keep-source=1h, then vmferry cancel: the reaper is gone, the
 #       file stays (and holds what the guest acknowledged before the
 #       move), the record says "kept"; the VM verifies on the destination.
+#   q3: --keep-source=20s, and the VM is stopped on the destination
+#       before the deadline: vmferryd no longer confirms it runs there,
+#       so the reaper keeps the file (record "kept", saying why), and
+#       the file still holds what the guest acknowledged on the source.
 
 . "${VMFERRY_BUILDDIR:-.}/tests/functions.sh"
 . "$abs_top_srcdir/tests/mig-functions.sh"
@@ -52,12 +56,23 @@ move ()
 
 start q1
 start q2
+start q3
 
 echo "== q1: deleted after the deadline"
 move q1 20s
 q1_q=$q q1_rec=$rec q1_reaper=$reaper
 [ "$(jq -r .state "$q1_rec")" = waiting ] || fail "q1's quarantine does not wait"
 pid_alive "$q1_reaper" || fail "q1's reaper does not run"
+
+echo "== q3: the VM stops on the destination before the deadline"
+move q3 20s
+q3_q=$q q3_rec=$rec q3_reaper=$reaper
+[ "$(jq -r .state "$q3_rec")" = waiting ] || fail "q3's quarantine does not wait"
+# What the guest wrote and saw acknowledged on the destination is not
+# asked for: the source image's records are the ones checked below.
+vm_stop "$DST_RUN/q3"
+[ "$(date +%s)" -lt "$(jq -r .deadline "$q3_rec")" ] ||
+  fail "q3 stopped after its deadline: the cell tests nothing"
 
 echo "== q2: cancelled"
 move q2 1h
@@ -85,4 +100,18 @@ deadline=$(jq -r .deadline "$q1_rec")
 deleted=$(jq -r .deleted_at "$q1_rec")
 [ "$deleted" -ge "$deadline" ] || fail "deleted at $deleted, before $deadline"
 mig_verify_moved "$TEST_DIR/q1" "$DST_RUN/q1" "$DST_STORAGE/q1/q1.qcow2" 10
+
+echo "== q3: waiting for its reaper"
+for i in $(seq 900); do
+  pid_alive "$q3_reaper" || break
+  sleep 0.2
+done
+cat "$q3_rec"; echo
+pid_alive "$q3_reaper" && fail "q3's reaper is still running"
+[ -f "$q3_q" ] || fail "q3's image was deleted although the VM stopped there"
+[ "$(jq -r .state "$q3_rec")" = kept ] || fail "q3's record does not say kept"
+jq -r .note "$q3_rec" | grep -q 'does not run there' ||
+  fail "q3's record does not say why it kept the image"
+vm_check_image "$q3_q" "$TEST_DIR/q3/console.log" ||
+  fail "check-image rejected q3's kept source image"
 exit 0

@@ -25,10 +25,10 @@ vm_start "$src" cut1 "$SRC_NS" "$img" vmferry.disk_rate=20 \
   vmferry.mem_rate=200
 vm_wait_ready "$src"
 vm_wait_ack "$src" 20
-ls /tmp/vmferry-relay-* >/dev/null 2>&1 && before=yes || before=
+runs="$TEST_DIR/runs"
 
 ip netns exec "$SRC_NS" vmferry migrate "$src/qmp.sock" --to "$DST_IP" \
-  --tls-dir "$SRC_TLS" --transport tcp --no-resume --json \
+  --tls-dir "$SRC_TLS" --transport tcp --no-resume --json --run-dir "$runs" \
   > "$TEST_DIR/migrate.out" 2>&1 &
 mig_pid=$!
 cleanup_fn "kill $mig_pid 2>/dev/null"
@@ -43,6 +43,16 @@ for i in $(seq 600); do
 done
 [ -n "$sent" ] && [ "$sent" -gt 40000000 ] ||
   { cat "$TEST_DIR/migrate.out"; fail "the memory migration did not start"; }
+# The relay's private directory, by the journal of this migration (not
+# by a name pattern that other runs share): it must exist now and be
+# gone after the rollback.
+relay_dirs=$(cat "$runs"/*/state.json |
+               jq -r '.journal.objects[]? | select(.kind == "dir") | .name' |
+               grep 'vmferry-relay-')
+[ -n "$relay_dirs" ] || fail "the journal names no relay directory"
+for d in $relay_dirs; do
+  [ -d "$d" ] || fail "the relay directory $d does not exist during the migration"
+done
 skel=$(cat "$DST_RUN"/cut1/*.pid | head -n 1)
 [ -n "$skel" ] || fail "no skeleton pidfile"
 pid_alive "$skel" || fail "the skeleton is not running"
@@ -63,11 +73,15 @@ status=$(vm_qmp "$src" query-status query-migrate-capabilities \
 echo "$status" | grep -q '"status": "running"' || fail "source not running"
 echo "$status" | grep -q 'vmferry-mirror' && fail "a mirror job is left"
 echo "$status" | grep -q 'vmferry-nbd' && fail "an NBD node is left"
-echo "$status" | tr -d ' \n' |
-  grep -q '"state":true,"capability":"pause-before-switchover"' &&
-  fail "pause-before-switchover is left on"
-[ -z "$before" ] && ls -d /tmp/vmferry-relay-* 2>/dev/null &&
-  fail "the relay's directory is left"
+# The capabilities' reply, read as JSON (whatever the key order).
+pbs=$(echo "$status" | grep '"return": \[{.*"capability"' |
+        jq -r '.return[] | select(.capability == "pause-before-switchover") |
+               .state')
+[ "$pbs" = false ] ||
+  fail "pause-before-switchover is left on (or not reported: '$pbs')"
+for d in $relay_dirs; do
+  [ -e "$d" ] && fail "the relay's directory $d is left"
+done
 last=$(vm_last_ack "$src")
 vm_wait_ack "$src" $((last + 10)) 60
 vm_verify "$src" 120 || fail "guest verdict on the source: $VM_VERDICT"

@@ -128,9 +128,9 @@ vm_check_image "$dimg" "$src/console.log" "$dst/console.log" ||
   fail "check-image rejected the destination image"
 
 # The one-shot agent and ssh are gone; so are the secrets, both sides.
-sleep 1
-[ -z "$(ip netns pids "$DST_NS" | grep -vx "$SSH_PID")" ] ||
-  fail "processes left on the destination besides sshd"
+only_sshd () { [ -z "$(ip netns pids "$DST_NS" | grep -vx "$SSH_PID")" ]; }
+wait_until 30 only_sshd ||
+  fail "processes left on the destination besides sshd: $(ip netns pids "$DST_NS" | grep -vx "$SSH_PID" | tr '\n' ' ')"
 mig_dir_empty "$LTMP" || fail "local temporary files left: $(ls "$LTMP")"
 mig_dir_empty "$SSH_TMP" || fail "remote temporary files left"
 exit 0

@@ -25,23 +25,40 @@ item_matches (const char *item, size_t n, const char *point, char *file,
   return true;
 }
 
-void
-test_hold (const char *prog, const char *point)
+/* Find point in VMFERRY_TEST_HOLD; sets its file. */
+static bool
+find_point (const char *point, char *file, size_t fsize)
 {
   const char *env = getenv ("VMFERRY_TEST_HOLD"), *p;
-  char file[512];
 
   for (p = env; p && *p; ) {
     size_t n = strcspn (p, ",");
-    if (item_matches (p, n, point, file, sizeof file)) {
-      fprintf (stderr, "%s: test hold: at %s, waiting for %s\n", prog,
-               point, file);
-      fflush (stderr);
-      while (access (file, F_OK) == -1)
-        usleep (50000);
-      fprintf (stderr, "%s: test hold: %s released\n", prog, point);
-      return;
-    }
+    if (item_matches (p, n, point, file, fsize))
+      return true;
     p += n + (p[n] == ',');
   }
+  return false;
+}
+
+bool
+test_hold_wanted (const char *point)
+{
+  char file[512];
+
+  return find_point (point, file, sizeof file);
+}
+
+void
+test_hold (const char *prog, const char *point)
+{
+  char file[512];
+
+  if (!find_point (point, file, sizeof file))
+    return;
+  fprintf (stderr, "%s: test hold: at %s, waiting for %s\n", prog, point,
+           file);
+  fflush (stderr);
+  while (access (file, F_OK) == -1)
+    usleep (50000);
+  fprintf (stderr, "%s: test hold: %s released\n", prog, point);
 }

@@ -115,8 +115,50 @@ test_durable (void **state)
   assert_int_equal (remove_tree (dir), 0);
 }
 
+/* A test_hold call in a thread of its own, so that the test can see
+ * whether it waits.
+ */
+struct hold_call {
+  const char *point;
+  pthread_t t;
+  bool done;                    /* test_hold returned (atomic) */
+};
+
+static void *
+hold_thread (void *opaque)
+{
+  struct hold_call *h = opaque;
+
+  test_hold ("test", h->point);
+  __atomic_store_n (&h->done, true, __ATOMIC_SEQ_CST);
+  return NULL;
+}
+
+static void
+hold_start (struct hold_call *h, const char *point)
+{
+  h->point = point;
+  h->done = false;
+  assert_int_equal (pthread_create (&h->t, NULL, hold_thread, h), 0);
+}
+
+/* Has the call returned within ms milliseconds? */
+static bool
+hold_returned (struct hold_call *h, int ms)
+{
+  int i;
+
+  for (i = 0; i <= ms / 10; i++) {
+    if (__atomic_load_n (&h->done, __ATOMIC_SEQ_CST))
+      return true;
+    usleep (10000);
+  }
+  return false;
+}
+
 /* test_hold returns at once for a point VMFERRY_TEST_HOLD does not
- * name, and once the file exists for one it names.
+ * name (or names only a prefix of), and for one it names, it waits
+ * while the file is missing and returns once it exists.
  */
 static void
 test_hold_points (void **state)
@@ -124,18 +166,30 @@ test_hold_points (void **state)
   char tmpl[] = "/tmp/vmferry-test-XXXXXX";
   char *dir = mkdtemp (tmpl);
   CLEANUP_FREE char *file = NULL, *env = NULL;
+  struct hold_call h;
   FILE *fp;
 
   assert_non_null (dir);
   file = xasprintf ("%s/go", dir);
   env = xasprintf ("other,storage:%s", file);
   setenv ("VMFERRY_TEST_HOLD", env, 1);
-  test_hold ("test", "setup");          /* not named: no wait */
-  test_hold ("test", "stor");           /* a prefix is not a match */
+  assert_true (test_hold_wanted ("storage"));
+  assert_true (test_hold_wanted ("other"));
+  assert_false (test_hold_wanted ("stor"));
+  assert_false (test_hold_wanted ("setup"));
+  hold_start (&h, "setup");             /* not named: no wait */
+  assert_true (hold_returned (&h, 5000));
+  pthread_join (h.t, NULL);
+  hold_start (&h, "stor");              /* a prefix is not a match */
+  assert_true (hold_returned (&h, 5000));
+  pthread_join (h.t, NULL);
+  hold_start (&h, "storage");           /* named, no file: it waits */
+  assert_false (hold_returned (&h, 500));
   fp = fopen (file, "w");
   assert_non_null (fp);
   fclose (fp);
-  test_hold ("test", "storage");        /* named, file there: returns */
+  assert_true (hold_returned (&h, 5000)); /* the file is there: it goes */
+  pthread_join (h.t, NULL);
   unsetenv ("VMFERRY_TEST_HOLD");
   assert_int_equal (remove_tree (dir), 0);
 }

@@ -132,6 +132,10 @@ int unlink_durable (const char *path);
  * (default /tmp/vmferry-hold-POINT).  Documented in vmferry(1).
  */
 void test_hold (const char *prog, const char *point);
+/* Does VMFERRY_TEST_HOLD list point?  For a point that must prepare
+ * before it is reached (so that the phase is still going on there).
+ */
+bool test_hold_wanted (const char *point);
 
 /* mkdir -p with the given mode.  -1 + set_error. */
 int mkdir_p (const char *path, mode_t mode);

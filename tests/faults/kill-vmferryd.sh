@@ -12,8 +12,9 @@
 FAULT="kill -9 vmferryd"
 fault_inject ()
 {
-  kill -9 "$VMFERRYD_PID"
+  kill -9 "$VMFERRYD_PID" || fail "kill -9 vmferryd failed"
   wait "$VMFERRYD_PID" 2>/dev/null
+  [ $? = 137 ] || fail "vmferryd did not die of SIGKILL"
   echo "vmferryd killed"
 }
 fault_restore ()
@@ -32,10 +33,15 @@ fault_restore ()
   esac
 }
 
+# Exit codes (vmferry(1) FAULTS): refused at setup (2); from the bulk
+# copy on the agent is unreachable (4), or 5 once the source QEMU
+# completed; at cleanup the move completes (0).
 fault_setup
-for phase in setup bulk mirroring memory switchover; do
-  fault_cell "$phase" source
+fault_cell setup source 2
+for phase in bulk mirroring memory; do
+  fault_cell "$phase" source 4
 done
-fault_cell cleanup destination
+fault_cell switchover source 4 5
+fault_cell cleanup destination 0
 fault_finish
 exit 0

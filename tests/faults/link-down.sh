@@ -14,7 +14,16 @@ FAULT="link down for good"
 fault_inject ()
 {
   ip -n "$SRC_NS" link set "$NETNS_IF" down || fail "ip link set down"
+  ip -n "$SRC_NS" link show "$NETNS_IF" | grep -q 'state DOWN' ||
+    fail "the link is not down"
   echo "link down"
+}
+# The link was down for all of vmferry's run (it ended by its timeouts,
+# not because the link came back).
+fault_signature ()
+{
+  ip -n "$SRC_NS" link show "$NETNS_IF" | grep -q 'state DOWN' ||
+    fail "the link came up before vmferry ended"
 }
 fault_restore ()
 {
@@ -34,7 +43,11 @@ fault_restore ()
   cat "$TEST_DIR/recover-try.out"
 }
 
+# Exit codes (vmferry(1) FAULTS): refused at setup (2), rolled back with
+# the destination's leftovers reported (4; 5 once the source QEMU
+# completed), the move completes at cleanup (0).
 fault_setup
-fault_all_phases any
+fault_all_phases any setup:2 bulk:4 mirroring:4 memory:4 switchover:4,5 \
+  cleanup:0
 fault_finish
 exit 0

@@ -13,19 +13,22 @@
 FAULT="vmferryd restarted"
 fault_inject ()
 {
-  kill -TERM "$VMFERRYD_PID"
-  wait "$VMFERRYD_PID" 2>/dev/null
+  _old=$VMFERRYD_PID
+  kill -TERM "$_old" || fail "kill -TERM vmferryd failed"
+  wait "$_old" 2>/dev/null
+  pid_alive "$_old" && fail "vmferryd $_old did not stop"
   mig_start_vmferryd
-  echo "vmferryd restarted"
+  [ "$VMFERRYD_PID" != "$_old" ] || fail "vmferryd was not started again"
+  echo "vmferryd restarted ($_old, now $VMFERRYD_PID)"
 }
 fault_restore () { :; }
 
 fault_setup
 for phase in bulk mirroring memory switchover; do
-  fault_cell "$phase" source
+  fault_cell "$phase" source 3
 done
-fault_cell setup destination
+fault_cell setup destination 0
 fault_new_vm
-fault_cell cleanup destination
+fault_cell cleanup destination 0
 fault_finish
 exit 0

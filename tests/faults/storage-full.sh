@@ -32,14 +32,29 @@ fault_inject ()
   [ "$_avail" = 0 ] || fail "cannot fill $DST_STORAGE ($_avail bytes left)"
   echo "storage root full"
 }
+# What failed is the full root: at setup vmferryd's own check of the
+# free space refuses the VM before anything is written (HTTP 422, "not
+# enough space ... 0 MiB free"); later a write into the root fails with
+# ENOSPC, in vmferry's error or in what vmferryd logged during the cell.
+fault_signature ()
+{
+  if [ "$1" = setup ]; then
+    grep -q 'not enough space: .* has 0 MiB free' "$MIG_OUT" ||
+      fail "setup: vmferry's refusal does not name the full root"
+  else
+    { cat "$MIG_OUT"; fault_agent_log; } | grep -q 'No space left on device' ||
+      fail "$1: no ENOSPC in vmferry's or vmferryd's words"
+  fi
+}
 fault_restore ()
 {
   rm -f "$DST_STORAGE/.filler" "$DST_STORAGE/.filler2"
 }
 
 fault_setup
-for phase in setup bulk mirroring memory switchover; do
-  fault_cell "$phase" source
+fault_cell setup source 2
+for phase in bulk mirroring memory switchover; do
+  fault_cell "$phase" source 3
 done
 fault_na cleanup "the VM runs on the destination: a full disk there is its own"
 fault_finish
