@@ -109,6 +109,9 @@ struct source {
   struct src_latency *latency;  /* latency.c (NULL: not measured) */
 };
 
+/* summary.c: the final object of vmferry migrate (a new reference). */
+json_t *src_summary (struct source *s, enum mig_result r);
+
 /* latency.c: the guest's write latency per phase, from QEMU's block
  * latency histograms.  start: -1 (noted) if it cannot be measured;
  * mark closes the phase named (since the last mark); report is a new
