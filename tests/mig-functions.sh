@@ -116,6 +116,22 @@ mig_canaries_ok ()
     fail "$1: a canary changed ($_canaries)"
 }
 
+# mig_qemu10: QEMU 10.0 from bookworm-backports in a private prefix
+#   (qemu-backport.sh); its wrapper in QEMU10.  Skips the test (77) when
+#   the backport cannot be fetched.
+mig_qemu10 ()
+{
+  sh "$abs_top_srcdir/tests/qemu-backport.sh" > "$TEST_DIR/backport.out"
+  case $? in
+    0) ;;
+    77) echo "$0: SKIP: QEMU 10.0 from bookworm-backports is not available"
+        exit 77 ;;
+    *) fail "qemu-backport.sh failed" ;;
+  esac
+  QEMU10=$(tail -n 1 "$TEST_DIR/backport.out")
+  [ -x "$QEMU10" ] || fail "qemu-backport.sh printed no wrapper"
+}
+
 # mig_start_vmferryd [ARG...]: start vmferryd in DST_NS on DST_IP:7480
 #   with the roots, DST_VMS as its VM directory and DST_TLS, the test
 #   guest's directory as a --read-dir (its -kernel and -initrd), plus

@@ -19,15 +19,7 @@
 . "$abs_top_srcdir/tests/mig-functions.sh"
 
 guest_test_init
-sh "$abs_top_srcdir/tests/qemu-backport.sh" > "$TEST_DIR/backport.out"
-case $? in
-  0) ;;
-  77) echo "$0: SKIP: QEMU 10.0 from bookworm-backports is not available"
-      exit 77 ;;
-  *) fail "qemu-backport.sh failed" ;;
-esac
-QEMU10=$(tail -n 1 "$TEST_DIR/backport.out")
-[ -x "$QEMU10" ] || fail "qemu-backport.sh printed no wrapper"
+mig_qemu10
 mig_hosts
 mig_start_vmferryd
 vms="rt1 rt2 rt3"
