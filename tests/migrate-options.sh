@@ -12,6 +12,10 @@
 
 test_tmpdir
 out="$TEST_DIR/out"
+# Certificate files present (vmferry checks they are readable before it
+# looks for the VM); their content is never read: the VM is missing.
+touch "$TEST_DIR/ca-cert.pem" "$TEST_DIR/client-cert.pem" \
+  "$TEST_DIR/client-key.pem" || fail "making the certificate files"
 
 # refused PATTERN ARG...: vmferry migrate ARG... exits 1 with PATTERN.
 refused ()
