@@ -109,17 +109,24 @@ static json_t *
 probe (struct mig_dest *d, bool kvm)
 {
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&d->probe_lock);
-  CLEANUP_FREE char *dir = NULL;
+  int attempt;
 
-  if (d->probe[kvm])
-    return json_incref (d->probe[kvm]);
-  dir = xasprintf ("%s/.vmferry-probe-XXXXXX", d->p.run_root);
-  if (dir == NULL || mkdtemp (dir) == NULL) {
-    set_error (errno, "mkdtemp in %s", d->p.run_root);
-    return NULL;
+  /* Two attempts: under load in the tests a probe QEMU sometimes never
+   * listened (no message); the second one, in a fresh directory, did.
+   */
+  for (attempt = 0; attempt < 2 && d->probe[kvm] == NULL; attempt++) {
+    CLEANUP_FREE char *dir = xasprintf ("%s/.vmferry-probe-XXXXXX",
+                                        d->p.run_root);
+    if (attempt)
+      log_fields (LOG_LEVEL_WARNING, NULL, "probing QEMU: %s; trying again",
+                  get_error ());
+    if (dir == NULL || mkdtemp (dir) == NULL) {
+      set_error (errno, "mkdtemp in %s", d->p.run_root);
+      return NULL;
+    }
+    d->probe[kvm] = probe_run (d, dir, kvm);
+    remove_tree (dir);
   }
-  d->probe[kvm] = probe_run (d, dir, kvm);
-  remove_tree (dir);
   return json_incref (d->probe[kvm]);
 }
 

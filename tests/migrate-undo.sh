@@ -63,7 +63,7 @@ ip netns exec "$SRC_NS" vmferry undo "$id" --run-dir "$runs" \
 rc=$?
 cat "$TEST_DIR/undo-fail.out"
 [ "$rc" = 1 ] || fail "the failed undo exited $rc, expected 1"
-grep -q "^vmferry: undo: undo failed, the VM runs on $DST_IP: refused, nothing was done" \
+grep -q "^vmferry undo: undo failed, the VM runs on $DST_IP: refused, nothing was done" \
   "$TEST_DIR/undo-fail.out" || fail "the failed undo does not say the VM stayed there"
 grep -q "$src/u1: a VM of that name already exists" "$TEST_DIR/undo-fail.out" ||
   fail "the failed undo does not name the blocked directory"

@@ -25,6 +25,23 @@ last_line (const char *log)
   return text;
 }
 
+/* "state S, in WCHAN" of a process that did not get ready, or NULL. */
+static char *
+hang_point (pid_t pid)
+{
+  CLEANUP_FREE char *stat = NULL, *wchan = NULL, *sp = NULL, *wp = NULL;
+  const char *st;
+
+  sp = xasprintf ("/proc/%d/stat", (int) pid);
+  wp = xasprintf ("/proc/%d/wchan", (int) pid);
+  stat = sp ? read_file (sp, NULL) : NULL;
+  wchan = wp ? read_file (wp, NULL) : NULL;
+  st = stat ? strrchr (stat, ')') : NULL;
+  return xasprintf ("pid %d, state %c, in %s", (int) pid,
+                    st && st[1] && st[2] ? st[2] : '?',
+                    wchan && *wchan ? wchan : "?");
+}
+
 struct qmp *
 mig_qemu_start (char *const *argv, const struct vm_confine *c,
                 const char *qmp, pid_t *pid)
@@ -50,8 +67,14 @@ mig_qemu_start (char *const *argv, const struct vm_confine *c,
   while (now_ms () < end && pid_alive (*pid) && get_errno () != ETIMEDOUT)
     usleep (20000);
   why = last_line (c->log);
-  set_error (0, "QEMU did not start%s: %s", pid_alive (*pid)
-             ? " in time" : "", why && *why ? why : "no message");
+  if (pid_alive (*pid)) {
+    /* Where it hangs, for whoever reads the error (state and wchan). */
+    CLEANUP_FREE char *where = hang_point (*pid);
+    set_error (0, "QEMU did not start in time (%s): %s",
+               where ? where : "?", why && *why ? why : "no message");
+  }
+  else
+    set_error (0, "QEMU did not start: %s", why && *why ? why : "no message");
   return NULL;
 }
 
